@@ -1,0 +1,15 @@
+"""avvp-pipeline: weakly-supervised audio-visual video parsing as a reproducible pipeline."""
+
+__version__ = "0.1.0"
+
+# Bump a stage's number when its code changes what it writes: the number is part of the
+# Snakemake rule's params, so outputs made by older code are rebuilt.
+STAGE_VERSIONS = {
+    "synth": 1,
+    "index": 1,
+    "features_visual": 1,
+    "features_audio": 1,
+    "train": 1,
+    "evaluate": 1,
+    "report": 1,
+}

@@ -1,0 +1,232 @@
+"""``avvp``: the command line of avvp-pipeline. Snakemake rules call these subcommands.
+
+Run ``avvp SUBCOMMAND --help`` for the options of each stage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("avvp")
+
+
+def _json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _shards(args) -> dict[str, list[str]]:
+    return {"vggish": args.vggish, "resnet152": args.resnet152, "r2plus1d_18": args.r2plus1d_18}
+
+
+def _add_shard_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vggish", nargs="+", required=True, metavar="H5", help="VGGish feature shards")
+    p.add_argument("--resnet152", nargs="+", required=True, metavar="H5", help="ResNet-152 feature shards")
+    p.add_argument("--r2plus1d-18", dest="r2plus1d_18", nargs="+", required=True, metavar="H5",
+                   help="R(2+1)D-18 feature shards")
+
+
+def cmd_synth(args) -> int:
+    from .data.synth import SynthSpec, generate
+
+    spec = SynthSpec.from_dict(args.config)
+    t0 = time.perf_counter()
+    generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet)
+    log.info("wrote %d clips to %s in %.1f s", spec.n_train + spec.n_val + spec.n_test, args.videos_dir,
+             time.perf_counter() - t0)
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .data.index import build_index
+
+    counts = build_index(args.annotations_dir, args.out, legacy_eval_audio=args.legacy_eval_audio)
+    log.info("index %s: %s", args.out, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def _shard_paths(args) -> list[str]:
+    from .plan import plan_videos
+
+    plan = plan_videos(args.dataset, args.config["shard_size"])
+    return plan.shard_paths(args.shard)
+
+
+def cmd_extract(args) -> int:
+    from .features.runner import extract_audio_shard, extract_visual_shard
+
+    paths = _shard_paths(args)
+    log.info("shard %d: %d videos, %s features", args.shard, len(paths), args.kind)
+    t0 = time.perf_counter()
+    if args.kind == "visual":
+        failures = extract_visual_shard(paths, args.out_resnet152, args.out_r2plus1d_18, args.failures,
+                                        args.config, progress=not args.quiet)
+    else:
+        failures = extract_audio_shard(paths, args.out_vggish, args.failures, args.config, progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    log.info("shard %d %s: %d videos in %.1f s (%.2f videos/s), %d failed (see %s)", args.shard, args.kind,
+             len(paths), dt, len(paths) / dt if dt else 0.0, len(failures), args.failures)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .training.data import load_feature_sets
+    from .training.trainer import TrainConfig, train
+
+    cfg = TrainConfig.from_dict(args.config)
+    if cfg.select_on == "test":
+        log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
+                    "test scores are then optimistic")
+    sets, provenance = load_feature_sets(args.index, ["train", cfg.select_on], _shards(args), cfg.torch_device())
+    for name, p in provenance.items():
+        if p["weights_id"].startswith("random"):
+            log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
+    summary = train(args.model, sets["train"], sets[cfg.select_on], cfg, args.out_dir, provenance,
+                    progress=not args.quiet)
+    log.info("trained %s: best %s %s %.2f at epoch %d", args.model, cfg.select_on, cfg.select_metric,
+             summary["best_score"], summary["selected_epoch"])
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation.evaluate import evaluate_model
+
+    result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir, args.gate)
+    log.info("%s on %s: %s", result["model"], args.split,
+             " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from .evaluation.evaluate import broadcast_baseline
+
+    result = broadcast_baseline(args.index, args.split, args.out)
+    log.info("broadcast baseline on %s: %s", args.split,
+             " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .evaluation.tables import results_markdown
+
+    text = "# Results\n\n" + results_markdown(args.metrics)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    print(text)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.run(args.what, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avvp",
+        description="Weakly-supervised audio-visual video parsing pipeline (HAN / MA / CM-Co / CM-S on LLP). "
+                    "Each subcommand is one stage; `snakemake --cores all` runs them all in order.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    p = sub.add_parser("synth", help="write the synthetic demo set (mp4 clips + LLP-format CSVs)",
+                       description="Render an LLP-like set of 10-s H.264/AAC clips with planted audio, visual and "
+                                   "audio-visual events, and write its annotations in the LLP CSV format.")
+    p.add_argument("--config", type=_json_arg, default={}, help="synth options as JSON (config.yaml dataset.synth)")
+    p.add_argument("--videos-dir", required=True)
+    p.add_argument("--annotations-dir", required=True)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("index", help="build dataset/index.h5 from LLP annotation CSVs",
+                       description="Read the split CSVs and the dense eval CSVs of an LLP-layout folder into one "
+                                   "HDF5 index (splits, weak labels, dense truth for val/test).")
+    p.add_argument("--annotations-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--legacy-eval-audio", action="store_true",
+                   help="drop the 3 audio rows the 2021 AVVP_eval_audio.csv lost (to compare with published numbers)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("extract", help="extract one shard of visual (ResNet-152 + R(2+1)D-18) or audio (VGGish) features",
+                       description="Decode the videos of one shard and write per-extractor HDF5 shards. Bad videos "
+                                   "are listed in the failures file; the shard completes with the rest.")
+    p.add_argument("kind", choices=["visual", "audio"])
+    p.add_argument("--shard", type=int, required=True, help="shard number (0-based)")
+    p.add_argument("--dataset", type=_json_arg, required=True, help="config.yaml `dataset` section as JSON")
+    p.add_argument("--config", type=_json_arg, required=True, help="config.yaml `features` section as JSON")
+    p.add_argument("--out-resnet152")
+    p.add_argument("--out-r2plus1d-18")
+    p.add_argument("--out-vggish")
+    p.add_argument("--failures", required=True, help="TSV listing failed videos and why")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("train", help="train a parsing model on extracted features",
+                       description="Train MODEL on the train split (features held in memory), select the best "
+                                   "epoch on the validation split, write model.pt and history.json.")
+    p.add_argument("--model", required=True, help="model name (see avvp_pipeline.models.registry)")
+    p.add_argument("--index", required=True)
+    _add_shard_args(p)
+    p.add_argument("--config", type=_json_arg, default={}, help="config.yaml `train` section as JSON")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model with the LLP protocol",
+                       description="Predict a split and score it with the LLP protocol: writes metrics.json "
+                                   "(ten F-scores) and predictions.h5 (per-second probabilities).")
+    p.add_argument("--model", required=True, help="runs/NAME/model.pt")
+    p.add_argument("--index", required=True)
+    _add_shard_args(p)
+    p.add_argument("--split", default="test")
+    p.add_argument("--gate", choices=["global", "modality"], default=None,
+                   help="video-level gate: global prob (HAN/CM-Co, default) or p_a/p_v (MA's eval)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("baseline", help="score the broadcast baseline (video label on every second)")
+    p.add_argument("--index", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", required=True, help="metrics.json to write")
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("report", help="results table (Markdown) from metrics.json files")
+    p.add_argument("metrics", nargs="+", help="metrics.json files, one row each")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
+                       description="Measure speed; ratios are always against a baseline measured in the same run.")
+    p.add_argument("what", choices=["metrics"], help="metrics: vectorised LLP F-scores vs a per-video loop")
+    p.add_argument("--videos", type=int, default=1849, help="number of videos (default: LLP val+test)")
+    p.add_argument("--repeat", type=int, default=5)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        log.error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The dataset index: splits, weak labels and dense truth in one HDF5 file (``dataset/index.h5``).
+
+Built from an annotations folder in the official LLP layout (``AVVP_train.csv``,
+``AVVP_val_pd.csv``, ``AVVP_test_pd.csv``, ``AVVP_eval_audio.csv``, ``AVVP_eval_visual.csv``).
+Per split ``S``: ``S/filenames``, ``S/video_ids`` (first 11 characters), ``S/labels`` (N, 25)
+and, where dense files exist, ``S/gt_audio`` / ``S/gt_visual`` (N, 25, 10).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import llp
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split of the index: filenames, ids, weak labels and (val/test) dense truth."""
+
+    name: str
+    filenames: list[str]
+    video_ids: list[str]
+    labels: np.ndarray
+    gt_audio: np.ndarray | None = None
+    gt_visual: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+
+def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bool = False) -> Split:
+    """Read one split straight from the annotation CSVs."""
+    d = Path(annotations_dir)
+    filenames, labels = llp.read_weak_labels(d / llp.SPLIT_FILES[split])
+    out = Split(split, filenames, [llp.video_id(f) for f in filenames], labels)
+    if split != "train" and (d / llp.EVAL_AUDIO).is_file() and (d / llp.EVAL_VISUAL).is_file():
+        out.gt_audio, out.gt_visual = llp.dense_labels(d / llp.EVAL_AUDIO, d / llp.EVAL_VISUAL, filenames,
+                                                       legacy_eval_audio=legacy_eval_audio)
+    return out
+
+
+def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eval_audio: bool = False) -> dict:
+    """Write the index file atomically; return counts per split."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
+    counts = {}
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["classes"] = ",".join(llp.CLASSES)
+            f.attrs["annotations_dir"] = str(annotations_dir)
+            f.attrs["legacy_eval_audio"] = int(legacy_eval_audio)
+            for split in SPLITS:
+                s = read_split(annotations_dir, split, legacy_eval_audio=legacy_eval_audio)
+                g = f.create_group(split)
+                strings = h5py.string_dtype("utf-8")
+                g.create_dataset("filenames", data=np.array(s.filenames, dtype=object), dtype=strings)
+                g.create_dataset("video_ids", data=np.array(s.video_ids, dtype=object), dtype=strings)
+                g.create_dataset("labels", data=s.labels)
+                if s.gt_audio is not None:
+                    g.create_dataset("gt_audio", data=s.gt_audio)
+                    g.create_dataset("gt_visual", data=s.gt_visual)
+                counts[split] = len(s)
+        os.replace(tmp, out_path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return counts
+
+
+def load_split(index_path: str | Path, split: str) -> Split:
+    """Load one split from an index file."""
+    with h5py.File(index_path, "r") as f:
+        if split not in f:
+            raise KeyError(f"{index_path}: no split {split!r}")
+        g = f[split]
+        dec = lambda ds: [x.decode() if isinstance(x, bytes) else x for x in ds[:]]  # noqa: E731
+        return Split(split, dec(g["filenames"]), dec(g["video_ids"]), g["labels"][:],
+                     g["gt_audio"][:] if "gt_audio" in g else None,
+                     g["gt_visual"][:] if "gt_visual" in g else None)

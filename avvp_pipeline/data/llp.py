@@ -1,0 +1,256 @@
+"""LLP (Look, Listen and Parse) annotation files -> label arrays.
+
+The files are tab-separated with one header row (method.md section 6):
+
+* weak (video-level) files ``AVVP_{train,val_pd,test_pd}.csv`` and ``AVVP_dataset_full.csv``:
+  ``filename<TAB>event_labels`` with comma-separated class names;
+* dense (per-second) evaluation files ``AVVP_eval_{audio,visual}.csv``:
+  ``filename<TAB>onset<TAB>offset<TAB>event_labels`` with one class per row.
+
+Dense truth follows the official LLP evaluation exactly (method.md section 5, step 3): rows are
+joined to videos by exact filename string, unmatched rows are ignored, and each row sets
+``G[class, onset:offset] = 1`` with Python slice semantics.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+__all__ = [
+    "CLASSES",
+    "CLASS_INDEX",
+    "NUM_CLASSES",
+    "NUM_SEGMENTS",
+    "SPLIT_FILES",
+    "FULL_FILE",
+    "EVAL_AUDIO",
+    "EVAL_VISUAL",
+    "LEGACY_EVAL_AUDIO_DROPPED",
+    "video_id",
+    "read_weak_labels",
+    "read_dense_rows",
+    "dense_labels",
+]
+
+#: The 25 LLP classes in index order (HAN ``dataloader.py`` / method.md section 6).
+CLASSES: tuple[str, ...] = (
+    "Speech",
+    "Car",
+    "Cheering",
+    "Dog",
+    "Cat",
+    "Frying_(food)",
+    "Basketball_bounce",
+    "Fire_alarm",
+    "Chainsaw",
+    "Cello",
+    "Banjo",
+    "Singing",
+    "Chicken_rooster",
+    "Violin_fiddle",
+    "Vacuum_cleaner",
+    "Baby_laughter",
+    "Accordion",
+    "Lawn_mower",
+    "Motorcycle",
+    "Helicopter",
+    "Acoustic_guitar",
+    "Telephone_bell_ringing",
+    "Baby_cry_infant_cry",
+    "Blender",
+    "Clapping",
+)
+CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
+NUM_CLASSES = 25
+NUM_SEGMENTS = 10
+
+SPLIT_FILES: dict[str, str] = {
+    "train": "AVVP_train.csv",
+    "val": "AVVP_val_pd.csv",
+    "test": "AVVP_test_pd.csv",
+}
+FULL_FILE = "AVVP_dataset_full.csv"
+EVAL_AUDIO = "AVVP_eval_audio.csv"
+EVAL_VISUAL = "AVVP_eval_visual.csv"
+
+#: Audio rows ``(filename, onset, offset, class)`` that were corrupted in the 2021 copy of
+#: ``AVVP_eval_audio.csv`` (used by CM-Co and MA) and therefore never reached the ground truth:
+#: the two ``JfZEqeLZqWk_30_40`` Speech rows had their filename replaced by
+#: ``Baby_cry_infant_cry``; the ``KvIjsmANkxI_10_20`` Cat [0, 1) row carried a stray back-tick
+#: (its other two Cat rows, [3, 7) and [8, 10), were intact). HAN fixed the file on 2024-04-16.
+LEGACY_EVAL_AUDIO_DROPPED: frozenset[tuple[str, int, int, str]] = frozenset(
+    {
+        ("JfZEqeLZqWk_30_40", 0, 4, "Speech"),
+        ("JfZEqeLZqWk_30_40", 7, 10, "Speech"),
+        ("KvIjsmANkxI_10_20", 0, 1, "Cat"),
+    }
+)
+
+_WEAK_HEADER = ["filename", "event_labels"]
+_DENSE_HEADER = ["filename", "onset", "offset", "event_labels"]
+
+
+def video_id(filename: str) -> str:
+    """Return the 11-character YouTube ID of an LLP filename (``<ID>_<start>_<end>``).
+
+    IDs may themselves contain ``_`` and ``-``, so the name is never split on ``_``.
+    """
+    if len(filename) < 11:
+        raise ValueError(f"LLP filename {filename!r} is shorter than an 11-character YouTube ID")
+    return filename[:11]
+
+
+def _rows(csv_path: "str | os.PathLike[str]", header: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, fields)`` of a tab-separated LLP file after checking its header.
+
+    Line numbers are 1-based physical lines (the header is line 1). Blank lines are skipped.
+    """
+    path = Path(csv_path)
+    try:
+        fh = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot open LLP annotation file: {exc}") from exc
+    with fh:
+        # QUOTE_NONE: LLP files never quote; a stray quote char must stay part of the field
+        # (as pandas would keep it in the official code) instead of swallowing lines.
+        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        try:
+            first = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}:1: not UTF-8 text: {exc}") from exc
+        if first is None:
+            raise ValueError(f"{path}:1: empty file, expected header {' '.join(header)!r}")
+        if [f.strip().lstrip("\ufeff") for f in first] != header:
+            raise ValueError(
+                f"{path}:1: unexpected header {first!r}, expected tab-separated {header!r}"
+            )
+        try:
+            for fields in reader:
+                if not fields or all(not f.strip() for f in fields):
+                    continue
+                yield reader.line_num, fields
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}:{reader.line_num + 1}: not UTF-8 text: {exc}") from exc
+
+
+def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.ndarray]:
+    """Read a weak (video-level) LLP file.
+
+    Returns ``(filenames, labels)``: filenames in file order and a ``uint8`` multi-hot array
+    ``(N, 25)`` in :data:`CLASSES` order. Raises ``ValueError`` naming the file and line for a
+    bad header, a wrong column count, an empty filename or label list, an unknown class or a
+    duplicated filename.
+    """
+    path = Path(csv_path)
+    filenames: list[str] = []
+    seen: dict[str, int] = {}
+    rows: list[list[int]] = []
+    for line, fields in _rows(path, _WEAK_HEADER):
+        if len(fields) != 2:
+            raise ValueError(
+                f"{path}:{line}: expected 2 tab-separated fields (filename, event_labels), "
+                f"got {len(fields)}: {fields!r}"
+            )
+        name, labels = fields  # no stripping: filenames are joined by exact string match
+        if not name:
+            raise ValueError(f"{path}:{line}: empty filename")
+        if name in seen:
+            raise ValueError(f"{path}:{line}: duplicate filename {name!r} (first on line {seen[name]})")
+        if not labels:
+            raise ValueError(f"{path}:{line}: empty event_labels for {name!r}")
+        idx = []
+        for cls in labels.split(","):
+            if cls not in CLASS_INDEX:
+                raise ValueError(f"{path}:{line}: unknown class {cls!r} for {name!r}")
+            idx.append(CLASS_INDEX[cls])
+        seen[name] = line
+        filenames.append(name)
+        rows.append(idx)
+    out = np.zeros((len(filenames), NUM_CLASSES), dtype=np.uint8)
+    for i, idx in enumerate(rows):
+        out[i, idx] = 1
+    return filenames, out
+
+
+def read_dense_rows(csv_path: "str | os.PathLike[str]") -> list[tuple[int, str, int, int, str]]:
+    """Parse a dense LLP file into ``(line, filename, onset, offset, class_name)`` tuples.
+
+    No filtering is done (rows with ``onset >= offset`` are kept). Raises ``ValueError`` naming
+    the file and line for a bad header, a wrong column count, a non-integer or out-of-range
+    (outside 0..10) onset/offset, or an unknown class.
+    """
+    path = Path(csv_path)
+    out: list[tuple[int, str, int, int, str]] = []
+    for line, fields in _rows(path, _DENSE_HEADER):
+        if len(fields) != 4:
+            raise ValueError(
+                f"{path}:{line}: expected 4 tab-separated fields (filename, onset, offset, "
+                f"event_labels), got {len(fields)}: {fields!r}"
+            )
+        name, on_s, off_s, cls = fields  # no stripping: exact string semantics
+        if not name:
+            raise ValueError(f"{path}:{line}: empty filename")
+        try:
+            onset, offset = int(on_s), int(off_s)
+        except ValueError:
+            raise ValueError(
+                f"{path}:{line}: onset/offset must be integer seconds, got {on_s!r}, {off_s!r}"
+            ) from None
+        if not (0 <= onset <= NUM_SEGMENTS and 0 <= offset <= NUM_SEGMENTS):
+            raise ValueError(
+                f"{path}:{line}: onset/offset must lie in 0..{NUM_SEGMENTS}, got {onset}, {offset}"
+            )
+        if cls not in CLASS_INDEX:
+            raise ValueError(f"{path}:{line}: unknown class {cls!r} for {name!r}")
+        out.append((line, name, onset, offset, cls))
+    return out
+
+
+def _fill(
+    csv_path: "str | os.PathLike[str]",
+    index: dict[str, list[int]],
+    n: int,
+    drop: frozenset[tuple[str, int, int, str]] = frozenset(),
+) -> np.ndarray:
+    gt = np.zeros((n, NUM_CLASSES, NUM_SEGMENTS), dtype=np.uint8)
+    for _line, name, onset, offset, cls in read_dense_rows(csv_path):
+        rows = index.get(name)
+        if rows is None:  # exact string join; unmatched rows are silently ignored (official)
+            continue
+        if drop and (name, onset, offset, cls) in drop:
+            continue
+        # Python slice semantics: onset >= offset sets nothing; overlapping rows merge.
+        gt[rows, CLASS_INDEX[cls], onset:offset] = 1
+    return gt
+
+
+def dense_labels(
+    audio_csv: "str | os.PathLike[str]",
+    visual_csv: "str | os.PathLike[str]",
+    filenames: Sequence[str] | Iterable[str],
+    *,
+    legacy_eval_audio: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ground truth ``(gt_audio, gt_visual)``, each ``uint8 (N, 25, 10)``, for ``filenames``.
+
+    Exactly the official protocol: every dense row whose filename equals a video's filename
+    (exact string match; other rows are ignored) sets ``G[class, onset:offset] = 1``, so rows with
+    ``onset >= offset`` set nothing, overlapping/touching rows merge, and classes outside the
+    video's weak label still count. ``legacy_eval_audio=True`` drops the three audio rows that the
+    2021 copy of the audio file lost (:data:`LEGACY_EVAL_AUDIO_DROPPED`).
+    """
+    names = list(filenames)
+    index: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise ValueError(f"filenames must be strings, got {type(name).__name__} at position {i}")
+        index.setdefault(name, []).append(i)  # a repeated filename gets the same truth
+    drop = LEGACY_EVAL_AUDIO_DROPPED if legacy_eval_audio else frozenset()
+    gt_audio = _fill(audio_csv, index, len(names), drop)
+    gt_visual = _fill(visual_csv, index, len(names))
+    return gt_audio, gt_visual

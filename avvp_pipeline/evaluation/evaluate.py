@@ -1,0 +1,79 @@
+"""Evaluate a trained model (or the broadcast baseline) on a split with the LLP protocol."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from .. import __version__
+from ..data.index import load_split
+from ..training.data import load_feature_sets
+from ..training.trainer import evaluate_probs, load_model, predict
+from .metrics import llp_f_scores
+
+METRIC_KEYS = ("seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event",
+               "ev_audio", "ev_visual", "ev_av", "ev_type", "ev_event")
+
+
+def write_json(obj: dict, path: str | Path) -> None:
+    """Write JSON atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def write_predictions(path: str | Path, video_ids: list[str], filenames: list[str], probs: dict[str, np.ndarray]) -> None:
+    """Per-video probabilities (global/audio/visual (N,25), frame (N,10,2,25)) to HDF5, atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        strings = h5py.string_dtype("utf-8")
+        f.create_dataset("video_ids", data=np.array(video_ids, dtype=object), dtype=strings)
+        f.create_dataset("filenames", data=np.array(filenames, dtype=object), dtype=strings)
+        for k, v in probs.items():
+            f.create_dataset(k, data=v.astype(np.float32))
+        f.attrs["frame_prob_layout"] = "(video, second, modality 0=audio 1=visual, class)"
+    os.replace(tmp, path)
+
+
+def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
+                   out_dir: str | Path, gate: str | None = None) -> dict:
+    """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, ckpt = load_model(model_path, device)
+    sets, provenance = load_feature_sets(index_path, [split], shards, device)
+    if provenance != ckpt["features"]:
+        raise ValueError(f"{model_path}: trained on features {ckpt['features']}, but the {split} features "
+                         f"were made by {provenance}; re-extract or retrain")
+    fs = sets[split]
+    gate = gate or ckpt["train_config"].get("gate", "global")
+    probs = predict(model, fs, ckpt["train_config"].get("eval_batch_size", 256))
+    scores = evaluate_probs(probs, fs, gate)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_predictions(out_dir / "predictions.h5", fs.video_ids, fs.filenames, probs)
+    result = {"model": ckpt["model_name"], "split": split, "gate": gate, "n_videos": len(fs),
+              "skipped_videos": fs.skipped, "f_scores": scores, "selected_epoch": ckpt["summary"]["selected_epoch"],
+              "features": provenance, "avvp_pipeline_version": __version__}
+    write_json(result, out_dir / "metrics.json")
+    return result
+
+
+def broadcast_baseline(index_path: str | Path, split: str, out_path: str | Path) -> dict:
+    """Baseline: the video-level label is predicted for every second, in both modalities."""
+    s = load_split(index_path, split)
+    if s.gt_audio is None:
+        raise ValueError(f"split {split!r} has no dense labels to evaluate against")
+    pred = np.repeat(s.labels[:, :, None], s.gt_audio.shape[-1], axis=2).astype(np.uint8)
+    scores = llp_f_scores(pred, pred, s.gt_audio, s.gt_visual)
+    result = {"model": "broadcast", "split": split, "n_videos": len(s), "f_scores": scores,
+              "description": "video-level label broadcast to every second of both modalities",
+              "avvp_pipeline_version": __version__}
+    write_json(result, out_path)
+    return result

@@ -1,0 +1,93 @@
+"""Hybrid Attention Network (HAN, Tian et al. ECCV 2020) per method.md §1.
+
+One HAN layer is shared by both streams (same weights, both LayerNorms); each stream attends
+to itself and to the other stream, post-norm, scale 1/sqrt(d), no positional encoding.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .mmil import MMILHead, MMILOutput
+
+
+class HANLayer(nn.Module):
+    """Self + cross-modal attention with a summed residual, LayerNorm, FFN, LayerNorm."""
+
+    def __init__(self, d_model: int = 512, nhead: int = 1, dim_feedforward: int = 512, dropout: float = 0.1):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        self.cm_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout_cm = nn.Dropout(dropout)
+        self.dropout_self = nn.Dropout(dropout)
+        self.dropout_ffn = nn.Dropout(dropout)
+
+    def forward(self, query: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        c = self.cm_attn(query, other, other, need_weights=False)[0]
+        s = self.self_attn(query, query, query, need_weights=False)[0]
+        h = self.norm1(query + self.dropout_cm(c) + self.dropout_self(s))
+        ffn = self.linear2(self.dropout(F.relu(self.linear1(h))))
+        return self.norm2(h + self.dropout_ffn(ffn))
+
+
+class HANEncoder(nn.Module):
+    """``num_layers`` HAN layers. ``stacking='official'`` applies every layer to the original
+    inputs and keeps the last output (the published Encoder's behaviour); ``'sequential'`` chains them."""
+
+    def __init__(self, num_layers: int = 1, stacking: str = "official", **layer_kwargs):
+        super().__init__()
+        if stacking not in ("official", "sequential"):
+            raise ValueError(f"stacking must be 'official' or 'sequential', got {stacking!r}")
+        self.layers = nn.ModuleList(HANLayer(**layer_kwargs) for _ in range(num_layers))
+        self.stacking = stacking
+
+    def forward(self, x_a: torch.Tensor, x_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out_a, out_v = x_a, x_v
+        for layer in self.layers:
+            src_a, src_v = (x_a, x_v) if self.stacking == "official" else (out_a, out_v)
+            out_a, out_v = layer(src_a, src_v), layer(src_v, src_a)
+        return out_a, out_v
+
+
+class AVInputs(nn.Module):
+    """Project audio (T,128), 2D (8T,2048) and 3D (T,512) features to two (B,T,d) streams (§1.2)."""
+
+    def __init__(self, d_model: int = 512, audio_dim: int = 128, video_s_dim: int = 2048, video_st_dim: int = 512,
+                 frames_per_segment: int = 8):
+        super().__init__()
+        self.fc_a = nn.Linear(audio_dim, d_model)
+        self.fc_v = nn.Linear(video_s_dim, d_model)
+        self.fc_st = nn.Linear(video_st_dim, d_model)
+        self.fc_fusion = nn.Linear(2 * d_model, d_model)
+        self.frames_per_segment = frames_per_segment
+
+    def forward(self, audio, video_s, video_st) -> tuple[torch.Tensor, torch.Tensor]:
+        x_a = self.fc_a(audio)
+        s = self.fc_v(video_s)  # project before pooling
+        b, n, d = s.shape
+        s = s.view(b, n // self.frames_per_segment, self.frames_per_segment, d).mean(dim=2)
+        x_v = self.fc_fusion(torch.cat([s, self.fc_st(video_st)], dim=-1))
+        return x_a, x_v
+
+
+class HAN(nn.Module):
+    """HAN + MMIL: features -> video-level, modality-level and segment-level probabilities."""
+
+    def __init__(self, num_classes: int = 25, d_model: int = 512, num_layers: int = 1, nhead: int = 1,
+                 dim_feedforward: int = 512, dropout: float = 0.1, stacking: str = "official"):
+        super().__init__()
+        self.inputs = AVInputs(d_model)
+        self.encoder = HANEncoder(num_layers, stacking, d_model=d_model, nhead=nhead,
+                                  dim_feedforward=dim_feedforward, dropout=dropout)
+        self.mmil = MMILHead(d_model, num_classes)
+
+    def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
+        x_a, x_v = self.inputs(audio, video_s, video_st)
+        x_a, x_v = self.encoder(x_a, x_v)
+        return self.mmil(x_a, x_v)

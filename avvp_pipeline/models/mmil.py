@@ -1,0 +1,48 @@
+"""Multimodal multiple-instance learning (MMIL) attentive pooling (HAN, method.md §1.4)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+
+
+class MMILOutput(NamedTuple):
+    """Outputs of MMIL pooling: video-level and per-segment probabilities."""
+
+    global_prob: torch.Tensor  # (B, C)
+    audio_prob: torch.Tensor  # (B, C)  p_a
+    visual_prob: torch.Tensor  # (B, C)  p_v
+    frame_prob: torch.Tensor  # (B, T, 2, C) segment probabilities, modality 0 audio / 1 visual
+    frame_att_logits: torch.Tensor  # (B, T, 2, C) pre-softmax temporal attention (CM-S uses these)
+
+
+def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_logits: torch.Tensor) -> MMILOutput:
+    """Pool ``(B, T, 2, C)`` segment probabilities with attention over time and over modalities.
+
+    ``global = sum_t sum_m W * M * P`` with W softmaxed over time (dim 1) and M over the two
+    modalities (dim 2); ``p_a``/``p_v`` are the per-modality temporal sums ``sum_t W * P``.
+    """
+    w = torch.softmax(frame_att_logits, dim=1)
+    m = torch.softmax(av_att_logits, dim=2)
+    temporal = w * frame_prob
+    global_prob = (temporal * m).sum(dim=2).sum(dim=1)
+    return MMILOutput(global_prob, temporal[:, :, 0].sum(dim=1), temporal[:, :, 1].sum(dim=1), frame_prob,
+                      frame_att_logits)
+
+
+class MMILHead(nn.Module):
+    """The three Linear(d -> C) heads shared by both modalities: probability, time and modality attention."""
+
+    def __init__(self, d_model: int = 512, num_classes: int = 25):
+        super().__init__()
+        self.fc_prob = nn.Linear(d_model, num_classes)
+        self.fc_frame_att = nn.Linear(d_model, num_classes)
+        self.fc_av_att = nn.Linear(d_model, num_classes)
+
+    def forward(self, x_audio: torch.Tensor, x_visual: torch.Tensor, frame_prob: torch.Tensor | None = None) -> MMILOutput:
+        """``x_*`` (B, T, d); ``frame_prob`` replaces ``sigmoid(fc_prob(x))`` when given (CM-Co)."""
+        x = torch.stack([x_audio, x_visual], dim=2)  # (B, T, 2, d)
+        if frame_prob is None:
+            frame_prob = torch.sigmoid(self.fc_prob(x))
+        return mmil_pool(frame_prob, self.fc_frame_att(x), self.fc_av_att(x))

@@ -1,0 +1,81 @@
+"""Hold a split's features in memory (on the GPU when there is one), aligned with its labels."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.index import load_split
+from ..features import store
+
+log = logging.getLogger(__name__)
+
+EXTRACTORS = ("vggish", "resnet152", "r2plus1d_18")
+PROVENANCE_KEYS = ("weights_id", "weights_sha256", "config_hash", "avvp_pipeline_version")
+
+
+@dataclass
+class FeatureSet:
+    """One split: features ``audio (N,10,128)``, ``video_s (N,80,2048)``, ``video_st (N,10,512)``,
+    weak ``labels (N,25)`` and, for val/test, dense truth ``gt_audio``/``gt_visual (N,25,10)``."""
+
+    split: str
+    filenames: list[str]
+    video_ids: list[str]
+    audio: torch.Tensor
+    video_s: torch.Tensor
+    video_st: torch.Tensor
+    labels: torch.Tensor
+    gt_audio: np.ndarray | None
+    gt_visual: np.ndarray | None
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.video_ids)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.audio[idx], self.video_s[idx], self.video_st[idx]
+
+
+def feature_provenance(attrs_by_extractor: dict[str, list[dict]]) -> dict[str, dict]:
+    """What made the features: weights id/hash and config hash per extractor (must agree across shards)."""
+    out = {}
+    for name, attrs in attrs_by_extractor.items():
+        seen = {tuple(str(a.get(k, "")) for k in PROVENANCE_KEYS) for a in attrs}
+        if len(seen) > 1:
+            raise ValueError(f"{name} shards were made by different weights or configs: {sorted(seen)}")
+        out[name] = dict(zip(PROVENANCE_KEYS, next(iter(seen))))
+    return out
+
+
+def load_feature_sets(index_path: str | Path, splits: list[str], shards: dict[str, list[str]],
+                      device: torch.device) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
+    """Load ``splits`` from the index and the feature shards; videos missing a feature are skipped visibly."""
+    loaded = {name: store.load_features(shards[name]) for name in EXTRACTORS}
+    provenance = feature_provenance({name: loaded[name][2] for name in EXTRACTORS})
+    sets = {}
+    for split in splits:
+        s = load_split(index_path, split)
+        keep = [i for i, vid in enumerate(s.video_ids) if all(vid in loaded[n][0] for n in EXTRACTORS)]
+        skipped = [s.video_ids[i] for i in range(len(s)) if i not in set(keep)]
+        if skipped:
+            log.warning("%s: %d of %d videos have no features (failed or missing) and are skipped: %s",
+                        split, len(skipped), len(s), ", ".join(skipped[:10]))
+        if not keep:
+            raise ValueError(f"{split}: none of its {len(s)} videos has features")
+
+        def take(name: str) -> torch.Tensor:
+            index, array, _ = loaded[name]
+            rows = [index[s.video_ids[i]] for i in keep]
+            return torch.from_numpy(np.ascontiguousarray(array[rows], dtype=np.float32)).to(device)
+
+        sets[split] = FeatureSet(
+            split, [s.filenames[i] for i in keep], [s.video_ids[i] for i in keep],
+            take("vggish"), take("resnet152"), take("r2plus1d_18"),
+            torch.from_numpy(s.labels[keep].astype(np.float32)).to(device),
+            None if s.gt_audio is None else s.gt_audio[keep],
+            None if s.gt_visual is None else s.gt_visual[keep], skipped)
+    return sets, provenance

@@ -1,0 +1,179 @@
+"""Train a parsing model on in-memory features with the HAN recipe (method.md §1.6).
+
+Adam, StepLR stepped per epoch, shuffled batches by index over tensors already on the device,
+validation with the LLP protocol after every epoch, keep the best checkpoint (``>=``: ties
+replace). A per-epoch checkpoint next to the output lets a killed run resume.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import __version__
+from ..data.llp import CLASSES
+from ..evaluation.metrics import binarize_predictions, llp_f_scores
+from ..features.store import config_hash
+from ..models.registry import build_model
+from .data import FeatureSet
+from .losses import han_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training options (config.yaml ``train``); defaults are HAN's published recipe."""
+
+    epochs: int = 40
+    batch_size: int = 16
+    lr: float = 3e-4
+    step_size: int = 10
+    gamma: float = 0.1
+    seed: int = 1
+    dropout: float = 0.1
+    num_layers: int = 1
+    stacking: str = "official"
+    audio_smoothing: float = 1.0
+    visual_smoothing: float = 0.9
+    select_on: str = "val"
+    select_metric: str = "seg_type"
+    gate: str = "global"
+    eval_batch_size: int = 256
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known - {"models", "version"}
+        if unknown:
+            raise ValueError(f"unknown train options: {sorted(unknown)}")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, fs: FeatureSet, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Probabilities for every video of ``fs``: global/audio/visual (N,25) and frame (N,10,2,25)."""
+    model.eval()
+    parts = {"global_prob": [], "audio_prob": [], "visual_prob": [], "frame_prob": []}
+    for start in range(0, len(fs), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(fs)), device=fs.audio.device)
+        out = model(*fs.batch(idx))
+        for k in parts:
+            parts[k].append(getattr(out, k).float().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global") -> dict[str, float]:
+    """Ten LLP F-scores of predicted probabilities against the split's dense truth."""
+    if fs.gt_audio is None:
+        raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
+    pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
+                                  audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
+    return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
+          provenance: dict, progress: bool = True) -> dict:
+    """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = train_set.audio.device
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = build_model(model_name, asdict(cfg)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    run_hash = config_hash({"model": model_name, "train": asdict(cfg), "features": provenance,
+                            "n_train": len(train_set), "n_select": len(select_set)})
+    ckpt_path = out_dir / "checkpoint.pt"
+    history, best, best_state, best_epoch, start_epoch = [], -1.0, None, 0, 1
+
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt.get("run_hash") == run_hash:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            shuffle.set_state(ckpt["shuffle_rng"])
+            torch.set_rng_state(ckpt["torch_rng"])
+            history, best, best_state, best_epoch = ckpt["history"], ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
+            start_epoch = ckpt["epoch"] + 1
+            log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, ckpt_path)
+        else:
+            log.info("ignoring %s: made with other options", ckpt_path)
+
+    n = len(train_set)
+    steps = -(-n // cfg.batch_size)
+    bar = tqdm(range(start_epoch, cfg.epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress,
+               initial=start_epoch - 1, total=cfg.epochs)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=shuffle).to(device)
+        total = 0.0
+        for b in range(steps):
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            out = model(*train_set.batch(idx))
+            loss = han_loss(out, train_set.labels[idx], cfg.audio_smoothing, cfg.visual_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        scores = evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate)
+        score = scores[cfg.select_metric]
+        if score >= best:
+            best, best_epoch = score, epoch
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        history.append({"epoch": epoch, "loss": total / n, "lr": lr, "seconds": time.perf_counter() - t0,
+                        f"{cfg.select_on}_{cfg.select_metric}": score, cfg.select_on: scores})
+        bar.set_postfix(loss=f"{total / n:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{best:.1f}"})
+        _atomic_save({"run_hash": run_hash, "epoch": epoch, "model": model.state_dict(),
+                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                      "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+                      "history": history, "best": best, "best_state": best_state, "best_epoch": best_epoch},
+                     ckpt_path)
+    bar.close()
+
+    summary = {"model": model_name, "selected_epoch": best_epoch, "select_on": cfg.select_on,
+               "select_metric": cfg.select_metric, "best_score": best, "n_train": n,
+               "n_select": len(select_set), "skipped_train": train_set.skipped}
+    _atomic_save({
+        "model_name": model_name, "state_dict": best_state, "train_config": asdict(cfg), "features": provenance,
+        "classes": list(CLASSES), "summary": summary, "avvp_pipeline_version": __version__, "run_hash": run_hash,
+    }, out_dir / "model.pt")
+    tmp = out_dir / ".history.json.tmp"
+    tmp.write_text(json.dumps({"summary": summary, "epochs": history}, indent=1))
+    os.replace(tmp, out_dir / "history.json")
+    ckpt_path.unlink(missing_ok=True)
+    return summary
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild a trained model from ``model.pt``; return ``(model in eval mode, checkpoint dict)``."""
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    model = build_model(ckpt["model_name"], ckpt["train_config"]).to(device)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), ckpt
