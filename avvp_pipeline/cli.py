@@ -54,27 +54,26 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _shard_paths(args) -> list[str]:
-    from .plan import plan_videos
-
-    plan = plan_videos(args.dataset, args.config["shard_size"])
-    return plan.shard_paths(args.shard)
-
-
 def cmd_extract(args) -> int:
     from .features.runner import extract_audio_shard, extract_visual_shard
 
-    paths = _shard_paths(args)
-    log.info("shard %d: %d videos, %s features", args.shard, len(paths), args.kind)
+    paths = args.videos
+    cfg = {**args.config, **args.runtime}
+    log.info("%s features of %d videos", args.kind, len(paths))
     t0 = time.perf_counter()
     if args.kind == "visual":
+        if not (args.out_resnet152 and args.out_r2plus1d_18):
+            raise ValueError("visual extraction needs --out-resnet152 and --out-r2plus1d-18")
         failures = extract_visual_shard(paths, args.out_resnet152, args.out_r2plus1d_18, args.failures,
-                                        args.config, progress=not args.quiet)
+                                        cfg, progress=not args.quiet, stage_cfg=args.config)
     else:
-        failures = extract_audio_shard(paths, args.out_vggish, args.failures, args.config, progress=not args.quiet)
+        if not args.out_vggish:
+            raise ValueError("audio extraction needs --out-vggish")
+        failures = extract_audio_shard(paths, args.out_vggish, args.failures, cfg, progress=not args.quiet,
+                                       stage_cfg=args.config)
     dt = time.perf_counter() - t0
-    log.info("shard %d %s: %d videos in %.1f s (%.2f videos/s), %d failed (see %s)", args.shard, args.kind,
-             len(paths), dt, len(paths) / dt if dt else 0.0, len(failures), args.failures)
+    log.info("%s: %d videos in %.1f s (%.2f videos/s), %d failed (see %s)", args.kind, len(paths), dt,
+             len(paths) / dt if dt else 0.0, len(failures), args.failures)
     return 0
 
 
@@ -82,7 +81,7 @@ def cmd_train(args) -> int:
     from .training.data import load_feature_sets
     from .training.trainer import TrainConfig, train
 
-    cfg = TrainConfig.from_dict(args.config)
+    cfg = TrainConfig.from_dict({**args.config, **args.runtime})
     if cfg.select_on == "test":
         log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
                     "test scores are then optimistic")
@@ -166,9 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Decode the videos of one shard and write per-extractor HDF5 shards. Bad videos "
                                    "are listed in the failures file; the shard completes with the rest.")
     p.add_argument("kind", choices=["visual", "audio"])
-    p.add_argument("--shard", type=int, required=True, help="shard number (0-based)")
-    p.add_argument("--dataset", type=_json_arg, required=True, help="config.yaml `dataset` section as JSON")
-    p.add_argument("--config", type=_json_arg, required=True, help="config.yaml `features` section as JSON")
+    p.add_argument("--videos", nargs="+", required=True, metavar="MP4", help="the shard's video files")
+    p.add_argument("--config", type=_json_arg, default={},
+                   help="feature options as a flat JSON object (what config.yaml `features` sets for this kind); "
+                        "recorded in the shard")
+    p.add_argument("--runtime", type=_json_arg, default={},
+                   help="speed-only options as JSON (device, decode_workers, batch_videos): not recorded")
     p.add_argument("--out-resnet152")
     p.add_argument("--out-r2plus1d-18")
     p.add_argument("--out-vggish")
@@ -181,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model name (see avvp_pipeline.models.registry)")
     p.add_argument("--index", required=True)
     _add_shard_args(p)
-    p.add_argument("--config", type=_json_arg, default={}, help="config.yaml `train` section as JSON")
+    p.add_argument("--config", type=_json_arg, default={},
+                   help="training options as JSON (config.yaml `train`); defaults are HAN's recipe")
+    p.add_argument("--runtime", type=_json_arg, default={},
+                   help="speed-only options as JSON (device, eval_batch_size)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_train)
 

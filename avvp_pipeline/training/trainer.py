@@ -22,6 +22,7 @@ from .. import __version__
 from ..data.llp import CLASSES
 from ..evaluation.metrics import binarize_predictions, llp_f_scores
 from ..features.store import config_hash
+from ..models.normalize import Standardized
 from ..models.registry import build_model
 from .data import FeatureSet
 from .losses import han_loss
@@ -47,6 +48,7 @@ class TrainConfig:
     select_on: str = "val"
     select_metric: str = "seg_type"
     gate: str = "global"
+    feature_norm: str = "none"
     eval_batch_size: int = 256
     device: str = "auto"
 
@@ -101,6 +103,8 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model = build_model(model_name, asdict(cfg)).to(device)
+    if isinstance(model, Standardized):
+        model.fit(train_set.audio, train_set.video_s, train_set.video_st)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)

@@ -1,0 +1,25 @@
+# avvp-pipeline: videos -> features -> trained parsers -> LLP metrics -> report.
+# `snakemake --cores all` runs the embedded demo (config.yaml); see README.md for real LLP data.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "reports/results.md",
+    default_target: True

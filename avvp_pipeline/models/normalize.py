@@ -1,0 +1,37 @@
+"""Optional per-dimension standardisation of the input features (config ``train.feature_norm``).
+
+Off in the published recipe (``none``). ``standardize`` subtracts the training set's mean and
+divides by its std per feature dimension; the statistics are buffers of the model, so they
+travel inside ``model.pt`` and are applied identically at evaluation and parsing. Useful for
+features whose scale is arbitrary, e.g. those of randomly initialised extractors.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+INPUT_DIMS = {"audio": 128, "video_s": 2048, "video_st": 512}
+
+
+class Standardized(nn.Module):
+    """Wrap a model taking ``(audio, video_s, video_st)`` with fixed input standardisation."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        for name, dim in INPUT_DIMS.items():
+            self.register_buffer(f"{name}_mean", torch.zeros(dim))
+            self.register_buffer(f"{name}_std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor, eps: float = 1e-6) -> None:
+        """Set the statistics from training features ``(N, T, D)``."""
+        for name, x in (("audio", audio), ("video_s", video_s), ("video_st", video_st)):
+            flat = x.reshape(-1, x.shape[-1]).float()
+            getattr(self, f"{name}_mean").copy_(flat.mean(0))
+            getattr(self, f"{name}_std").copy_(flat.std(0).clamp_min(eps))
+
+    def forward(self, audio, video_s, video_st):
+        return self.model((audio - self.audio_mean) / self.audio_std,
+                          (video_s - self.video_s_mean) / self.video_s_std,
+                          (video_st - self.video_st_mean) / self.video_st_std)

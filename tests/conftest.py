@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny synthetic clips made by the package's own generator."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def llp_dir() -> Path:
+    """The shared LLP folder (CSV annotations and one real clip), overridable by AVVP_LLP_DIR."""
+    return Path(os.environ.get("AVVP_LLP_DIR", REPO.parent / "shared" / "llp"))
+
+
+@pytest.fixture(scope="session")
+def real_clip() -> Path:
+    clip = llp_dir() / "BjCEufrlXm4.mp4"
+    if not clip.is_file():
+        pytest.skip(f"real LLP clip not found at {clip} (set AVVP_LLP_DIR to the shared LLP folder)")
+    return clip
+
+
+TINY_SYNTH = dict(seed=3, n_train=4, n_val=2, n_test=2, width=64, height=48, fps=12.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory):
+    """A tiny rendered synthetic set: ``(videos_dir, annotations_dir, spec)``."""
+    from avvp_pipeline.data.synth import SynthSpec, generate
+
+    root = tmp_path_factory.mktemp("tiny_set")
+    spec = SynthSpec.from_dict(TINY_SYNTH)
+    generate(spec, root / "videos", root / "annotations", jobs=1, progress=False)
+    return root / "videos", root / "annotations", spec

@@ -1,0 +1,43 @@
+"""HDF5 shard store: round trip, atomic writes, consistency checks."""
+import numpy as np
+import pytest
+
+from avvp_pipeline.features import store
+
+
+def test_round_trip_and_no_temporary_left(tmp_path):
+    x = np.random.default_rng(0).random((3, 10, 4), dtype=np.float32)
+    store.write_shard(tmp_path / "s.h5", ["a", "b_c", "-d"], x, {"extractor": "vggish", "fps": 8.0},
+                      extra={"has_audio": np.array([True, False, True])})
+    ids, feats, attrs = store.read_shard(tmp_path / "s.h5")
+    assert ids == ["a", "b_c", "-d"] and np.array_equal(feats, x)
+    assert attrs["extractor"] == "vggish" and attrs["fps"] == 8.0
+    assert [p.name for p in tmp_path.iterdir()] == ["s.h5"]
+
+
+def test_identical_inputs_give_identical_files(tmp_path):
+    x = np.ones((2, 10, 4), np.float32)
+    for name in ("a.h5", "b.h5"):
+        store.write_shard(tmp_path / name, ["x", "y"], x, {"k": "v"})
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
+def test_mismatched_ids_rejected(tmp_path):
+    with pytest.raises(ValueError, match="2 ids for 3"):
+        store.write_shard(tmp_path / "s.h5", ["a", "b"], np.zeros((3, 10, 4)), {})
+    assert not list(tmp_path.iterdir())
+
+
+def test_load_features_concatenates_and_detects_duplicates(tmp_path):
+    store.write_shard(tmp_path / "0.h5", ["a", "b"], np.zeros((2, 10, 4)), {})
+    store.write_shard(tmp_path / "1.h5", ["c"], np.ones((1, 10, 4)), {})
+    index, x, attrs = store.load_features([tmp_path / "0.h5", tmp_path / "1.h5"])
+    assert index == {"a": 0, "b": 1, "c": 2} and x.shape == (3, 10, 4) and x[2].all()
+    store.write_shard(tmp_path / "2.h5", ["a"], np.zeros((1, 10, 4)), {})
+    with pytest.raises(ValueError, match="more than one shard"):
+        store.load_features([tmp_path / "0.h5", tmp_path / "2.h5"])
+
+
+def test_config_hash_is_order_independent():
+    assert store.config_hash({"a": 1, "b": [1, 2]}) == store.config_hash({"b": [1, 2], "a": 1})
+    assert store.config_hash({"a": 1}) != store.config_hash({"a": 2})

@@ -1,0 +1,49 @@
+# Shared planning for all rules: which videos exist, which shard each belongs to, and the
+# stage-local config each rule receives (so a change reruns only the stages it concerns).
+import json
+import re
+
+from avvp_pipeline import STAGE_VERSIONS
+from avvp_pipeline.plan import plan_videos
+
+PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
+SHARDS = list(range(PLAN.num_shards))
+FEATURE_DIR = "features"
+MODELS = config["train"]["models"]
+
+_FEATURES = config["features"]
+_COMMON_FEATURE_KEYS = ("weights", "weights_dir", "seed", "precision")
+VISUAL_CFG = {
+    **{k: _FEATURES[k] for k in _COMMON_FEATURE_KEYS},
+    **_FEATURES["visual"],
+    "version": STAGE_VERSIONS["features_visual"],
+}
+AUDIO_CFG = {
+    **{k: _FEATURES[k] for k in _COMMON_FEATURE_KEYS},
+    **_FEATURES["audio"],
+    "version": STAGE_VERSIONS["features_audio"],
+}
+TRAIN_CFG = {
+    **{k: v for k, v in config["train"].items() if k not in ("models", "runtime")},
+    "version": STAGE_VERSIONS["train"],
+}
+EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
+
+
+def as_json(d):
+    """Compact JSON for a shell argument (quote it with {params.x:q})."""
+    return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+
+def shard_videos(wildcards):
+    return PLAN.shard_paths(int(wildcards.shard))
+
+
+def all_shards(extractor):
+    return expand(f"{FEATURE_DIR}/{extractor}/shard-{{shard}}.h5", shard=[f"{k:04d}" for k in SHARDS])
+
+
+def shard_args():
+    return (
+        "--vggish {input.vggish} --resnet152 {input.resnet152} --r2plus1d-18 {input.r2plus1d_18}"
+    )

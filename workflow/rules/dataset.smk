@@ -1,0 +1,58 @@
+# Dataset stage: (demo only) render the synthetic clips, then index splits and labels.
+SYNTH = config["dataset"].get("synth") or {}
+ANNOTATIONS = [
+    f"{config['dataset']['annotations_dir']}/{name}"
+    for name in (
+        "AVVP_train.csv",
+        "AVVP_val_pd.csv",
+        "AVVP_test_pd.csv",
+        "AVVP_eval_audio.csv",
+        "AVVP_eval_visual.csv",
+    )
+]
+
+if SYNTH.get("enabled", False):
+
+    rule synth:
+        output:
+            annotations=ANNOTATIONS,
+            videos=[f"{PLAN.videos_dir}/{vid}.mp4" for vid in PLAN.video_ids],
+        params:
+            cfg=as_json(
+                {
+                    **{k: v for k, v in SYNTH.items() if k != "enabled"},
+                    "version": STAGE_VERSIONS["synth"],
+                }
+            ),
+            videos_dir=PLAN.videos_dir,
+            annotations_dir=config["dataset"]["annotations_dir"],
+        threads: 2
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/synth.log",
+        benchmark:
+            "benchmarks/synth.tsv"
+        shell:
+            "avvp synth --jobs {threads} --videos-dir {params.videos_dir:q}"
+            " --annotations-dir {params.annotations_dir:q}"
+            " --config {params.cfg:q} 2> {log:q}"
+
+
+rule index:
+    input:
+        ANNOTATIONS,
+    output:
+        "dataset/index.h5",
+    params:
+        annotations_dir=config["dataset"]["annotations_dir"],
+        legacy="--legacy-eval-audio" if config["dataset"]["legacy_eval_audio"] else "",
+        version=STAGE_VERSIONS["index"],
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/index.log",
+    benchmark:
+        "benchmarks/index.tsv"
+    shell:
+        "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy} 2> {log:q}"

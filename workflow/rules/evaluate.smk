@@ -1,0 +1,50 @@
+# Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5), and the
+# broadcast baseline that needs no training.
+
+
+rule evaluate:
+    input:
+        model="runs/{model}/model.pt",
+        index="dataset/index.h5",
+        vggish=all_shards("vggish"),
+        resnet152=all_shards("resnet152"),
+        r2plus1d_18=all_shards("r2plus1d_18"),
+    output:
+        metrics="runs/{model}/metrics.json",
+        predictions="runs/{model}/predictions.h5",
+    params:
+        cfg=as_json(EVAL_CFG),
+        split=EVAL_CFG["split"],
+        gate=EVAL_CFG["gate"],
+    wildcard_constraints:
+        model="|".join(re.escape(m) for m in MODELS),
+    threads: 2
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/evaluate/{model}.log",
+    benchmark:
+        "benchmarks/evaluate/{model}.tsv"
+    shell:
+        "avvp evaluate --model {input.model:q} --index {input.index:q} " + shard_args() +
+        " --split {params.split} --gate {params.gate} --out-dir runs/{wildcards.model} 2> {log:q}"
+
+
+rule baseline_broadcast:
+    input:
+        index="dataset/index.h5",
+    output:
+        metrics="baselines/broadcast/metrics.json",
+    params:
+        cfg=as_json(EVAL_CFG),
+        split=EVAL_CFG["split"],
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/baseline_broadcast.log",
+    benchmark:
+        "benchmarks/baseline_broadcast.tsv"
+    shell:
+        "avvp baseline --index {input.index:q} --split {params.split} --out {output.metrics:q} 2> {log:q}"

@@ -1,0 +1,55 @@
+# Feature stage: one job per shard and modality. Visual jobs decode each video once for
+# ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
+# `features.runtime` only changes speed, so it is read at run time (RUNTIME_JSON) and is
+# not part of params: changing it does not rebuild shards.
+RUNTIME_JSON = as_json(config["features"]["runtime"])
+
+
+rule extract_visual:
+    input:
+        videos=shard_videos,
+    output:
+        resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
+        r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
+        failures=f"{FEATURE_DIR}/failures/visual-shard-{{shard}}.tsv",
+    params:
+        cfg=as_json(VISUAL_CFG),
+    wildcard_constraints:
+        shard=r"\d{4}",
+    threads: 2
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/extract_visual/shard-{shard}.log",
+    benchmark:
+        "benchmarks/extract_visual/shard-{shard}.tsv"
+    shell:
+        "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --runtime {RUNTIME_JSON:q}"
+        " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
+        " --failures {output.failures:q} 2> {log:q}"
+
+
+rule extract_audio:
+    input:
+        videos=shard_videos,
+    output:
+        vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
+        failures=f"{FEATURE_DIR}/failures/audio-shard-{{shard}}.tsv",
+    params:
+        cfg=as_json(AUDIO_CFG),
+    wildcard_constraints:
+        shard=r"\d{4}",
+    threads: 2
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/extract_audio/shard-{shard}.log",
+    benchmark:
+        "benchmarks/extract_audio/shard-{shard}.tsv"
+    shell:
+        "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --runtime {RUNTIME_JSON:q}"
+        " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
