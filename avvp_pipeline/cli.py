@@ -35,10 +35,22 @@ def _add_shard_args(p: argparse.ArgumentParser) -> None:
                    help="R(2+1)D-18 feature shards")
 
 
+def _add_runtime_args(p: argparse.ArgumentParser, threads_help: str) -> None:
+    """Speed-only options: never recorded in outputs, so changing them reruns nothing."""
+    p.add_argument("--threads", type=int, default=2, help=threads_help)
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
 def cmd_synth(args) -> int:
     from .data.synth import SynthSpec, generate
 
-    spec = SynthSpec.from_dict(args.config)
+    spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k != "version"})
     t0 = time.perf_counter()
     generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet)
     log.info("wrote %d clips to %s in %.1f s", spec.n_train + spec.n_val + spec.n_test, args.videos_dir,
@@ -58,7 +70,9 @@ def cmd_extract(args) -> int:
     from .features.runner import extract_audio_shard, extract_visual_shard
 
     paths = args.videos
-    cfg = {**args.config, **args.runtime}
+    _set_threads(args.threads)
+    cfg = {**args.config, "decode_workers": max(1, args.threads - 1) if args.threads > 1 else 0,
+           "device": args.device}
     log.info("%s features of %d videos", args.kind, len(paths))
     t0 = time.perf_counter()
     if args.kind == "visual":
@@ -81,7 +95,8 @@ def cmd_train(args) -> int:
     from .training.data import load_feature_sets
     from .training.trainer import TrainConfig, train
 
-    cfg = TrainConfig.from_dict({**args.config, **args.runtime})
+    _set_threads(args.threads)
+    cfg = TrainConfig.from_dict({**args.config, "device": args.device})
     if cfg.select_on == "test":
         log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
                     "test scores are then optimistic")
@@ -99,7 +114,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_model
 
-    result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir, args.gate)
+    _set_threads(args.threads)
+    result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir, args.gate,
+                            device=args.device)
     log.info("%s on %s: %s", result["model"], args.split,
              " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
     return 0
@@ -169,8 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=_json_arg, default={},
                    help="feature options as a flat JSON object (what config.yaml `features` sets for this kind); "
                         "recorded in the shard")
-    p.add_argument("--runtime", type=_json_arg, default={},
-                   help="speed-only options as JSON (device, decode_workers, batch_videos): not recorded")
+    _add_runtime_args(p, "threads: torch threads; with N > 1, N-1 decoder processes run beside the model")
     p.add_argument("--out-resnet152")
     p.add_argument("--out-r2plus1d-18")
     p.add_argument("--out-vggish")
@@ -185,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shard_args(p)
     p.add_argument("--config", type=_json_arg, default={},
                    help="training options as JSON (config.yaml `train`); defaults are HAN's recipe")
-    p.add_argument("--runtime", type=_json_arg, default={},
-                   help="speed-only options as JSON (device, eval_batch_size)")
+    _add_runtime_args(p, "torch threads")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_train)
 
@@ -200,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", choices=["global", "modality"], default=None,
                    help="video-level gate: global prob (HAN/CM-Co, default) or p_a/p_v (MA's eval)")
     p.add_argument("--out-dir", required=True)
+    _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("baseline", help="score the broadcast baseline (video label on every second)")

@@ -43,9 +43,11 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
 
 
 def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
-                   out_dir: str | Path, gate: str | None = None) -> dict:
+                   out_dir: str | Path, gate: str | None = None, device: str = "auto") -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
     model, ckpt = load_model(model_path, device)
     sets, provenance = load_feature_sets(index_path, [split], shards, device)
     if provenance != ckpt["features"]:

@@ -1,6 +1,7 @@
 # Shared planning for all rules: which videos exist, which shard each belongs to, and the
 # stage-local config each rule receives (so a change reruns only the stages it concerns).
 import json
+import os
 import re
 
 from avvp_pipeline import STAGE_VERSIONS
@@ -12,7 +13,7 @@ FEATURE_DIR = "features"
 MODELS = config["train"]["models"]
 
 _FEATURES = config["features"]
-_COMMON_FEATURE_KEYS = ("weights", "weights_dir", "seed", "precision")
+_COMMON_FEATURE_KEYS = ("weights", "weights_dir", "seed", "precision", "batch_videos")
 VISUAL_CFG = {
     **{k: _FEATURES[k] for k in _COMMON_FEATURE_KEYS},
     **_FEATURES["visual"],
@@ -24,7 +25,7 @@ AUDIO_CFG = {
     "version": STAGE_VERSIONS["features_audio"],
 }
 TRAIN_CFG = {
-    **{k: v for k, v in config["train"].items() if k not in ("models", "runtime")},
+    **{k: v for k, v in config["train"].items() if k != "models"},
     "version": STAGE_VERSIONS["train"],
 }
 EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
@@ -41,9 +42,3 @@ def shard_videos(wildcards):
 
 def all_shards(extractor):
     return expand(f"{FEATURE_DIR}/{extractor}/shard-{{shard}}.h5", shard=[f"{k:04d}" for k in SHARDS])
-
-
-def shard_args():
-    return (
-        "--vggish {input.vggish} --resnet152 {input.resnet152} --r2plus1d-18 {input.r2plus1d_18}"
-    )

@@ -24,8 +24,8 @@ if SYNTH.get("enabled", False):
                     "version": STAGE_VERSIONS["synth"],
                 }
             ),
-            videos_dir=PLAN.videos_dir,
-            annotations_dir=config["dataset"]["annotations_dir"],
+            videos_dir=lambda w, output: os.path.dirname(output.videos[0]),
+            annotations_dir=lambda w, output: os.path.dirname(output.annotations[0]),
         threads: 2
         conda:
             "../../envs/avvp.yaml"
@@ -45,7 +45,7 @@ rule index:
     output:
         "dataset/index.h5",
     params:
-        annotations_dir=config["dataset"]["annotations_dir"],
+        annotations_dir=lambda w, input: os.path.dirname(input[0]),
         legacy="--legacy-eval-audio" if config["dataset"]["legacy_eval_audio"] else "",
         version=STAGE_VERSIONS["index"],
     conda:

@@ -16,6 +16,7 @@ rule evaluate:
         cfg=as_json(EVAL_CFG),
         split=EVAL_CFG["split"],
         gate=EVAL_CFG["gate"],
+        out_dir=lambda w, output: os.path.dirname(output.metrics),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS),
     threads: 2
@@ -28,8 +29,9 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{model}.tsv"
     shell:
-        "avvp evaluate --model {input.model:q} --index {input.index:q} " + shard_args() +
-        " --split {params.split} --gate {params.gate} --out-dir runs/{wildcards.model} 2> {log:q}"
+        "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
+        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split}"
+        " --gate {params.gate} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule baseline_broadcast:

@@ -1,8 +1,7 @@
 # Feature stage: one job per shard and modality. Visual jobs decode each video once for
 # ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
-# `features.runtime` only changes speed, so it is read at run time (RUNTIME_JSON) and is
-# not part of params: changing it does not rebuild shards.
-RUNTIME_JSON = as_json(config["features"]["runtime"])
+# Threads only change speed (decoder processes run beside the model), so a different
+# thread count never rebuilds a shard.
 
 
 rule extract_visual:
@@ -26,7 +25,7 @@ rule extract_visual:
     benchmark:
         "benchmarks/extract_visual/shard-{shard}.tsv"
     shell:
-        "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --runtime {RUNTIME_JSON:q}"
+        "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
         " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
         " --failures {output.failures:q} 2> {log:q}"
 
@@ -51,5 +50,5 @@ rule extract_audio:
     benchmark:
         "benchmarks/extract_audio/shard-{shard}.tsv"
     shell:
-        "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --runtime {RUNTIME_JSON:q}"
+        "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
         " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"

@@ -1,6 +1,4 @@
 # Training stage: one job per model in config `train.models`; features are held in memory.
-# `train.runtime` only changes speed: read at run time, not part of params.
-TRAIN_RUNTIME_JSON = as_json(config["train"].get("runtime", {}))
 
 
 rule train:
@@ -14,6 +12,7 @@ rule train:
         history="runs/{model}/history.json",
     params:
         cfg=as_json(TRAIN_CFG),
+        out_dir=lambda w, output: os.path.dirname(output.model),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS),
     threads: 2
@@ -26,5 +25,6 @@ rule train:
     benchmark:
         "benchmarks/train/{model}.tsv"
     shell:
-        "avvp train --model {wildcards.model} --index {input.index:q} " + shard_args() +
-        " --config {params.cfg:q} --runtime {TRAIN_RUNTIME_JSON:q} --out-dir runs/{wildcards.model} 2> {log:q}"
+        "avvp train --model {wildcards.model} --index {input.index:q} --vggish {input.vggish:q}"
+        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
+        " --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"

@@ -1,0 +1,77 @@
+"""Trainer: a short run lowers the loss, selects on val, resumes, and model.pt reloads."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.training.trainer import TrainConfig, evaluate_probs, load_model, predict, train
+
+
+def _planted_set(split, n, seed):
+    """Features where class c is present in a video iff dims carry a +3 offset (a learnable toy)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(n, 25)
+    audio, vs, vst = torch.randn(n, 10, 128, generator=g), torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g)
+    gt_a = np.zeros((n, 25, 10), np.uint8)
+    for i in range(n):
+        c = i % 3
+        labels[i, c] = 1
+        audio[i, :, c] += 3.0
+        vs[i, :, c] += 3.0
+        vst[i, :, c] += 3.0
+        gt_a[i, c] = 1
+    return FeatureSet(split, [f"vid{i:08d}_0_10" for i in range(n)], [f"vid{i:08d}" for i in range(n)],
+                      audio, vs, vst, labels, gt_a, gt_a.copy())
+
+
+def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
+    cfg = TrainConfig(epochs=4, batch_size=8, device="cpu")
+    tr, va = _planted_set("train", 24, 0), _planted_set("val", 9, 1)
+    summary = train("han", tr, va, cfg, tmp_path, provenance={"vggish": {"weights_id": "x"}}, progress=False)
+    hist = json.loads((tmp_path / "history.json").read_text())
+    losses = [e["loss"] for e in hist["epochs"]]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert 1 <= summary["selected_epoch"] <= 4
+    assert not (tmp_path / "checkpoint.pt").exists()
+    model, ckpt = load_model(tmp_path / "model.pt")
+    assert ckpt["model_name"] == "han" and ckpt["features"] == {"vggish": {"weights_id": "x"}}
+    scores = evaluate_probs(predict(model, va), va)
+    best = [e for e in hist["epochs"] if e["epoch"] == summary["selected_epoch"]][0]
+    assert scores == pytest.approx(best["val"])  # model.pt holds the selected epoch's weights
+
+
+def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
+    tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
+    cfg = TrainConfig(epochs=3, batch_size=8, device="cpu")
+    train("han", tr, va, cfg, tmp_path / "full", provenance={}, progress=False)
+    # a run interrupted right after epoch 2's checkpoint, then started again
+    import avvp_pipeline.training.trainer as T
+
+    orig = T._atomic_save
+
+    def stop_after_epoch_2(obj, path):
+        orig(obj, path)
+        if path.name == "checkpoint.pt" and obj["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    T._atomic_save = stop_after_epoch_2
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False)
+    finally:
+        T._atomic_save = orig
+    assert (tmp_path / "killed" / "checkpoint.pt").exists()
+    train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False)
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "killed" / "model.pt", weights_only=False)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha = json.loads((tmp_path / "full" / "history.json").read_text())["epochs"]
+    hb = json.loads((tmp_path / "killed" / "history.json").read_text())["epochs"]
+    assert [e["loss"] for e in ha] == [e["loss"] for e in hb]
+
+
+def test_unknown_option_rejected():
+    with pytest.raises(ValueError, match="unknown train options"):
+        TrainConfig.from_dict({"epochz": 3})

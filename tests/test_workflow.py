@@ -1,0 +1,119 @@
+"""End to end: snakemake runs the whole DAG on a tiny synthetic set in a temporary folder.
+
+Checks the outputs, that a second dry run has nothing to do, that a training option plans only
+training and evaluation (plus the report that reads them), and that speed-only settings
+(threads) rebuild nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "dataset": {
+        "annotations_dir": "demo/annotations",
+        "videos_dir": "demo/videos",
+        "legacy_eval_audio": False,
+        "synth": {"enabled": True, "seed": 5, "n_train": 6, "n_val": 3, "n_test": 3, "width": 64, "height": 48,
+                  "fps": 12.0},
+    },
+    "features": {
+        "shard_size": 7, "weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4,
+        "visual": {"fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
+        "audio": {"sample_rate": 16000, "example_hop": 1.0},
+    },
+    "train": {"models": ["han"], "epochs": 2, "batch_size": 4, "feature_norm": "standardize"},
+    "evaluate": {"split": "test", "gate": "global"},
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
+    """Rule names in the 'Job stats' table of a dry run."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return set()
+    table = text.split("Job stats:")[1].split("total")[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
+    snakemake(workdir)
+    return workdir
+
+
+def test_outputs_of_a_full_run(finished_run):
+    wd = finished_run
+    table = (wd / "reports/results.md").read_text()
+    assert re.search(r"^\| han \|", table, re.M) and re.search(r"^\| broadcast \|", table, re.M)
+    metrics = json.loads((wd / "runs/han/metrics.json").read_text())
+    assert set(metrics["f_scores"]) == {"seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event", "ev_audio",
+                                        "ev_visual", "ev_av", "ev_type", "ev_event"}
+    assert all(0 <= v <= 100 for v in metrics["f_scores"].values()) and metrics["n_videos"] == 3
+    # 12 videos in shards of 7: two shards per extractor, every shard records its weights
+    for extractor in ("vggish", "resnet152", "r2plus1d_18"):
+        shards = sorted((wd / "features" / extractor).glob("shard-*.h5"))
+        assert [s.name for s in shards] == ["shard-0000.h5", "shard-0001.h5"]
+        with h5py.File(shards[1]) as f:
+            assert f["video_ids"].shape == (5,) and f.attrs["weights_id"].startswith("random(")
+    with h5py.File(wd / "runs/han/predictions.h5") as f:
+        assert f["frame_prob"].shape == (3, 10, 2, 25)
+    for log in ("logs/index.log", "logs/train/han.log", "logs/extract_visual/shard-0000.log"):
+        assert (wd / log).is_file()
+
+
+def test_second_dry_run_has_nothing_to_do(finished_run):
+    assert planned_rules(snakemake(finished_run, "-n")) == set()
+
+
+def test_threads_rebuild_nothing(finished_run):
+    proc = snakemake(finished_run, "-n", "--set-threads", "extract_visual=1", "train=1")
+    assert planned_rules(proc) == set()
+
+
+def test_training_option_plans_only_training_and_evaluation(finished_run, tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"]["epochs"] = 3
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(finished_run, "-n", "--configfile", str(changed))
+    assert planned_rules(proc) == {"train", "evaluate", "report", "all"}
+
+
+def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["features"]["visual"]["resnet_crop"] = 48
+    cfg["features"]["visual"]["resnet_resize"] = 48
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    rules = planned_rules(snakemake(finished_run, "-n", "--configfile", str(changed)))
+    assert "extract_visual" in rules and not rules & {"synth", "index", "extract_audio", "baseline_broadcast"}
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(REPO)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
