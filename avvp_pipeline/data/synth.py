@@ -11,7 +11,8 @@ Event model
 Every clip (filename ``<id>_<start>_<end>`` as in LLP) draws 1..``max_classes`` distinct classes.
 Each class gets a modality: audio only, visual only or audio-visual (weights ``p_audio_only``,
 ``p_visual_only``, ``p_audio_visual``). An audio-only class has one audio event, a visual-only class
-one visual event, an audio-visual class one of each, placed independently. An event has a whole
+one visual event, an audio-visual class one of each: the same interval in both streams (heard and
+seen together) when ``av_aligned`` (default), else placed independently. An event has a whole
 number of seconds as duration (``min_event``..``max_event``) and a whole-second onset, so it covers
 the segments ``onset..offset-1`` (segment ``t`` is ``[t, t+1)``). The weak label of a clip is the
 union of its classes; the dense rows are its events.
@@ -154,6 +155,7 @@ class SynthSpec:
     p_audio_visual: float = 0.4
     min_event: int = 2
     max_event: int = 7
+    av_aligned: bool = True
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -164,6 +166,8 @@ class SynthSpec:
             put(name, _as_int(name, getattr(self, name)))
         for name in ("fps", "p_audio_only", "p_visual_only", "p_audio_visual"):
             put(name, _as_float(name, getattr(self, name)))
+        if not isinstance(self.av_aligned, (bool, np.bool_)):
+            raise ValueError(f"SynthSpec.av_aligned must be true or false, got {self.av_aligned!r}")
 
         classes = self.classes
         if isinstance(classes, str) or not isinstance(classes, Iterable):
@@ -342,6 +346,11 @@ def _plan_clip(spec: SynthSpec, filename: str, split: str) -> Clip:
     audio, visual = [], []
     for cls in chosen:
         kind = int(rng.choice(3, p=probs))  # 0 audio only, 1 visual only, 2 audio-visual
+        if kind == 2 and spec.av_aligned:  # heard and seen together: one interval in both streams
+            ev = event(cls)
+            audio.append(ev)
+            visual.append(ev)
+            continue
         if kind in (0, 2):
             audio.append(event(cls))
         if kind in (1, 2):
