@@ -231,7 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics"], help="metrics: vectorised LLP F-scores vs a per-video loop")
+    p.add_argument("what", choices=["metrics", "stages"],
+                   help="metrics: vectorised LLP F-scores vs a per-video loop; "
+                        "stages: wall time and peak memory per rule from Snakemake's benchmark files")
+    p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
     p.add_argument("--videos", type=int, default=1849, help="number of videos (default: LLP val+test)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)

@@ -4,7 +4,7 @@ import pytest
 
 from avvp_pipeline.data.index import build_index, load_split, read_split
 from avvp_pipeline.plan import plan_videos
-from tests.conftest import llp_dir
+from conftest import llp_dir
 
 
 def test_plan_synthetic_names_without_rendering(tmp_path):

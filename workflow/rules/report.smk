@@ -13,5 +13,7 @@ rule report:
         "../../envs/avvp.yaml"
     log:
         "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
     shell:
         "avvp report {input.baselines:q} {input.models:q} --out {output:q} > /dev/null 2> {log:q}"
