@@ -13,7 +13,8 @@ def _planted_set(split, n, seed):
     """Features where class c is present in a video iff dims carry a +3 offset (a learnable toy)."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.zeros(n, 25)
-    audio, vs, vst = torch.randn(n, 10, 128, generator=g), torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g)
+    audio = torch.randn(n, 10, 128, generator=g)
+    vs, vst = torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g)
     gt_a = np.zeros((n, 25, 10), np.uint8)
     for i in range(n):
         c = i % 3
@@ -27,13 +28,13 @@ def _planted_set(split, n, seed):
 
 
 def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
-    cfg = TrainConfig(epochs=4, batch_size=8, device="cpu")
-    tr, va = _planted_set("train", 24, 0), _planted_set("val", 9, 1)
+    cfg = TrainConfig(epochs=3, batch_size=8, device="cpu")
+    tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
     summary = train("han", tr, va, cfg, tmp_path, provenance={"vggish": {"weights_id": "x"}}, progress=False)
     hist = json.loads((tmp_path / "history.json").read_text())
     losses = [e["loss"] for e in hist["epochs"]]
-    assert len(losses) == 4 and losses[-1] < losses[0]
-    assert 1 <= summary["selected_epoch"] <= 4
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert 1 <= summary["selected_epoch"] <= 3
     assert not (tmp_path / "checkpoint.pt").exists()
     model, ckpt = load_model(tmp_path / "model.pt")
     assert ckpt["model_name"] == "han" and ckpt["features"] == {"vggish": {"weights_id": "x"}}
@@ -43,8 +44,8 @@ def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
 
 
 def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
-    tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
-    cfg = TrainConfig(epochs=3, batch_size=8, device="cpu")
+    tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
+    cfg = TrainConfig(epochs=3, batch_size=4, device="cpu")
     train("han", tr, va, cfg, tmp_path / "full", provenance={}, progress=False)
     # a run interrupted right after epoch 2's checkpoint, then started again
     import avvp_pipeline.training.trainer as T
