@@ -1,16 +1,37 @@
-"""Decode video frames at a fixed rate with decord.
+"""Decode video frames at a fixed rate with decord, without seeking.
 
 Timestamp rule: output frame k (k = 0 .. num_frames-1) is the source frame on screen at
-``t_k = k / fps``, i.e. the last frame whose presentation timestamp is <= t_k (the first
-frame for t_k before it). For a 10-s clip at 8 fps that is 80 frames spanning [0, 10) s,
-as ``ffmpeg -r 8`` would produce. Clips shorter than ``num_frames / fps`` repeat their last
-frame; longer clips use their first ``num_frames / fps`` seconds.
+``t_k = t_0 + k / fps``, where ``t_0`` is the presentation time of the first displayed frame:
+the last frame whose presentation timestamp is <= ``t_k`` (pts from the container, so variable
+frame rates are handled). A 10-s clip at 8 fps gives 80 frames spanning [0, 10) s, as
+``ffmpeg -r 8`` would. Clips shorter than ``num_frames / fps`` repeat their last frame; longer
+clips use their first ``num_frames / fps`` seconds.
+
+Why no seeking: decord's random access returns wrong frames on some files. On a clip cut with
+``ffmpeg -ss ... -c copy`` (an MP4 edit list whose first packets have negative timestamps),
+decord's frame table still lists the pre-roll packets while its decoder drops them, so frame i
+of ``get_batch`` is really frame i + (pre-roll count), and seeks land elsewhere again. Frames
+are therefore decoded strictly in order from the start, and matched to the timestamps of the
+frames that are actually displayed (pts >= 0). ``tests/test_decode_accuracy.py`` checks this
+against ffmpeg's own decode on frame-coded clips.
+
+Rotation metadata (phone videos) is applied as ffmpeg would (decord does it; the tests check
+the orientation against ffmpeg's). Frames whose shorter side exceeds ``max_short_side`` are
+downscaled by the decoder (aspect kept) so a 4K clip does not need gigabytes of memory; LLP's
+clips (at most 480 p) are never affected by the default. Rotated clips are decoded at native
+size (decord's resize mishandles them).
 """
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from .ffmpeg_bin import ffmpeg_exe
+
+CHUNK = 32  # frames decoded per call while walking through a file
 
 
 class MediaError(RuntimeError):
@@ -18,32 +39,73 @@ class MediaError(RuntimeError):
 
 
 def frame_indices(timestamps: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
-    """Indices into frames with start ``timestamps`` (seconds) for output times ``k / fps``."""
-    targets = np.arange(num_frames) / fps
+    """Indices into frames with presentation ``timestamps`` (seconds, ascending) for times ``t_0 + k / fps``."""
+    targets = timestamps[0] + np.arange(num_frames) / fps
     idx = np.searchsorted(timestamps, targets + 1e-6, side="right") - 1
     return np.clip(idx, 0, len(timestamps) - 1)
 
 
-def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80) -> np.ndarray:
-    """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps``."""
-    import decord
+def probe_video(path: str | Path) -> tuple[int, int, int]:
+    """``(width, height, rotation)`` of the first video stream, read from ffmpeg's stream summary.
 
-    path = Path(path)
+    Rotation is the display rotation in degrees counter-clockwise (0, 90, 180, 270); 0 when absent.
+    """
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                          errors="replace")
+    size = re.search(r"Stream #\S+.*?: Video: .*?, (\d{2,5})x(\d{2,5})", proc.stderr)
+    if not size:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-2:])
+        raise MediaError(f"{path}: no video stream ({tail})")
+    rot = re.search(r"rotation of (-?[\d.]+) degrees", proc.stderr)
+    return int(size.group(1)), int(size.group(2)), int(round(float(rot.group(1)))) % 360 if rot else 0
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file (0 bytes)")
+
+
+def _decode_size(width: int, height: int, max_short_side: int | None) -> tuple[int, int]:
+    """(width, height) to ask decord for: (-1, -1), i.e. native, unless the shorter side is too large."""
+    if max_short_side is None or min(width, height) <= max_short_side:
+        return -1, -1
+    scale = max_short_side / min(width, height)
+    return int(round(width * scale / 2) * 2), int(round(height * scale / 2) * 2)
+
+
+def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
+                  max_short_side: int | None = 720) -> np.ndarray:
+    """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
+    import decord
+
+    path = Path(path)
+    _check_file(path)
+    width, height, rotation = probe_video(path)
     try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        # decord applies rotation metadata itself, but its resize path mishandles rotated
+        # streams: rotated clips are decoded at native size
+        width, height = (-1, -1) if rotation else _decode_size(width, height, max_short_side)
+        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width, height=height)
         n = len(reader)
         if n == 0:
             raise MediaError(f"{path}: no video frames")
-        starts = reader.get_frame_timestamp(np.arange(n))[:, 0]
-        idx = frame_indices(starts, fps, num_frames)
-        unique, inverse = np.unique(idx, return_inverse=True)
-        frames = reader.get_batch(unique.tolist()).asnumpy()
+        pts = reader.get_frame_timestamp(np.arange(n))[:, 0]
+        shown = np.sort(pts[pts >= -1e-6])  # pre-roll packets of an edit list are never displayed
+        if shown.size == 0:
+            raise MediaError(f"{path}: no displayable video frames")
+        idx = frame_indices(shown, fps, num_frames)
+        wanted = np.unique(idx)
+        last = int(wanted[-1])
+        kept: dict[int, np.ndarray] = {}
+        for start in range(0, last + 1, CHUNK):
+            stop = min(start + CHUNK, last + 1)
+            chunk = reader.get_batch(list(range(start, stop))).asnumpy()
+            for i in wanted[(wanted >= start) & (wanted < stop)]:
+                kept[int(i)] = chunk[i - start]
     except MediaError:
         raise
     except Exception as exc:  # decord raises bare DECORDError / RuntimeError
         raise MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {exc})") from exc
-    return np.ascontiguousarray(frames[inverse])
+    return np.stack([kept[int(i)] for i in idx])

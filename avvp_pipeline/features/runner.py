@@ -1,0 +1,249 @@
+"""Extract one shard of features: decode in worker processes while the models run.
+
+Visual: each video is decoded once (80 frames at 8 fps) and feeds both ResNet-152 and
+R(2+1)D-18; frames of several videos are batched per forward. Audio: 16 kHz mono -> VGGish.
+A video that fails to decode is listed in the shard's failures file (id, path, reason) and
+left out of the shard; the rest of the shard completes.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import platform
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import __version__
+from ..media.audio import load_audio
+from ..media.decode import MediaError, sample_frames
+from . import store, visual, vggish
+from .weights import ResolvedWeights, resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractConfig:
+    """Feature-stage options (config.yaml ``features``); defaults are the LLP recipe."""
+
+    weights: str = "random"
+    weights_dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    decode_workers: int = 2
+    batch_videos: int = 8
+    fps: float = 8.0
+    num_frames: int = 80
+    resnet_resize: int = 256
+    resnet_crop: int = 224
+    r2plus1d_size: int = 112
+    sample_rate: int = 16000
+    example_hop: float = 1.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExtractConfig":
+        """Build from a flat dict; keys that are not options (``shard_size``, ``version``) are ignored."""
+        unknown = set(d) - set(cls.__dataclass_fields__) - {"shard_size", "version"}
+        if unknown:
+            raise ValueError(f"unknown feature options: {sorted(unknown)}")
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def segments(self) -> int:
+        return int(round(self.num_frames / self.fps))
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+def _video_id(path: str) -> str:
+    return Path(path).stem
+
+
+def _decode_visual(args) -> tuple[str, np.ndarray | None, str | None]:
+    path, fps, num_frames = args
+    try:
+        return path, sample_frames(path, fps, num_frames), None
+    except MediaError as exc:
+        return path, None, str(exc)
+    except Exception as exc:  # keep the shard alive whatever one file does
+        return path, None, f"{path}: {type(exc).__name__}: {exc}"
+
+
+def _decode_audio(args) -> tuple[str, tuple | None, str | None]:
+    path, sample_rate, duration = args
+    try:
+        return path, load_audio(path, sample_rate, duration), None
+    except MediaError as exc:
+        return path, None, str(exc)
+    except Exception as exc:
+        return path, None, f"{path}: {type(exc).__name__}: {exc}"
+
+
+def _decoded(fn: Callable, jobs: list, workers: int) -> Iterator:
+    """Yield ``fn(job)`` in order, from a pool of ``workers`` processes (inline when 0)."""
+    if workers <= 0:
+        yield from map(fn, jobs)
+        return
+    # spawn: forking a process that already runs torch threads can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(fn, jobs, chunksize=1)
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) -> dict:
+    """Attributes every shard carries: what made it, with which weights and libraries."""
+    import h5py
+    import torchvision
+
+    return {
+        "extractor": w.extractor,
+        **w.attrs(),
+        "weights_random": int(w.is_random),
+        "config_hash": store.config_hash(stage_cfg),
+        "config_json": json.dumps(stage_cfg, sort_keys=True),
+        "avvp_pipeline_version": __version__,
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "h5py_version": h5py.__version__,
+        "python_version": platform.python_version(),
+        "precision": cfg.precision,
+    }
+
+
+def _write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = store.atomic_path(path)
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(["video_id", "path", "reason"])
+        w.writerows(failures)
+    os.replace(tmp, path)
+
+
+def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: str, failures_path: str,
+                         cfg_dict: dict, progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
+    """Decode each video once and write the ResNet-152 and R(2+1)D-18 shards; return failures.
+
+    ``cfg_dict`` holds all options; ``stage_cfg`` (default: ``cfg_dict``) is what the shard records.
+    """
+    cfg = ExtractConfig.from_dict(cfg_dict)
+    stage_cfg = cfg_dict if stage_cfg is None else stage_cfg
+    device = cfg.torch_device()
+    if cfg.num_frames % cfg.segments or cfg.num_frames // cfg.segments != 8:
+        raise ValueError(f"num_frames/fps must give 8 frames per 1-s segment, got {cfg.num_frames} at {cfg.fps}")
+    resnet_w = resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+    r21d_w = resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+    if resnet_w.is_random:
+        log.warning("RANDOM weights for ResNet-152 and R(2+1)D-18 (%s): features are not pretrained ones",
+                    resnet_w.weights_id)
+    resnet = visual.build_resnet152(resnet_w).to(device, memory_format=torch.channels_last)
+    r21d = visual.build_r2plus1d_18(r21d_w).to(device)
+
+    ids, feats2d, feats3d, failures = [], [], [], []
+    jobs = [(str(p), cfg.fps, cfg.num_frames) for p in video_paths]
+    bar = tqdm(total=len(jobs), desc=f"visual {Path(out_resnet).name}", unit="video", disable=not progress)
+    with torch.inference_mode():
+        for batch in _batches(_decoded(_decode_visual, jobs, cfg.decode_workers), cfg.batch_videos):
+            good = []
+            for path, frames, err in batch:
+                if err is None:
+                    good.append((path, frames))
+                else:
+                    failures.append((_video_id(path), path, err))
+                    log.error("skipping %s", err)
+            bar.update(len(batch))
+            if not good:
+                continue
+            x2d = torch.cat([visual.preprocess_2d(torch.from_numpy(f).to(device), cfg.resnet_resize, cfg.resnet_crop)
+                             for _, f in good]).contiguous(memory_format=torch.channels_last)
+            x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(device), cfg.r2plus1d_size)
+                             for _, f in good])
+            with visual.autocast(device, cfg.precision):
+                y2d = resnet(x2d).float().view(len(good), cfg.num_frames, -1)
+                y3d = r21d(x3d).float().view(len(good), cfg.segments, -1)
+            ids += [_video_id(p) for p, _ in good]
+            feats2d.append(y2d.cpu().numpy())
+            feats3d.append(y3d.cpu().numpy())
+    bar.close()
+    for w, out, arrays, dim in ((resnet_w, out_resnet, feats2d, 2048), (r21d_w, out_r2plus1d, feats3d, 512)):
+        name = w.extractor
+        T = cfg.num_frames if name == "resnet152" else cfg.segments
+        data = np.concatenate(arrays) if arrays else np.zeros((0, T, dim), np.float32)
+        attrs = provenance_attrs(cfg, w, stage_cfg)
+        attrs.update(fps=cfg.fps, num_frames=cfg.num_frames,
+                     image_size=(f"resize{cfg.resnet_resize}-crop{cfg.resnet_crop}" if name == "resnet152"
+                                 else f"{cfg.r2plus1d_size}x{cfg.r2plus1d_size}"),
+                     n_failed=len(failures))
+        store.write_shard(out, ids, data, attrs)
+    _write_failures(failures_path, failures)
+    return failures
+
+
+def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: str, cfg_dict: dict,
+                        progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
+    """Load 16 kHz mono audio and write the VGGish shard (``has_audio`` flags silent fill-ins)."""
+    cfg = ExtractConfig.from_dict(cfg_dict)
+    stage_cfg = cfg_dict if stage_cfg is None else stage_cfg
+    device = cfg.torch_device()
+    duration = cfg.segments
+    w = resolve("vggish", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+    if w.is_random:
+        log.warning("RANDOM weights for VGGish (%s): features are not pretrained ones", w.weights_id)
+    model = vggish.build_vggish(w).to(device)
+    front = vggish.LogMelFrontEnd(hop_s=cfg.example_hop, n_examples=cfg.segments).to(device)
+
+    ids, feats, has_audio, failures = [], [], [], []
+    jobs = [(str(p), cfg.sample_rate, duration) for p in video_paths]
+    bar = tqdm(total=len(jobs), desc=f"audio {Path(out_vggish).name}", unit="video", disable=not progress)
+    with torch.inference_mode():
+        for batch in _batches(_decoded(_decode_audio, jobs, cfg.decode_workers), cfg.batch_videos):
+            good = []
+            for path, result, err in batch:
+                if err is None:
+                    good.append((path, result))
+                    if not result[1]:
+                        log.warning("%s: no audio track, using silence (has_audio=0)", path)
+                else:
+                    failures.append((_video_id(path), path, err))
+                    log.error("skipping %s", err)
+            bar.update(len(batch))
+            if not good:
+                continue
+            wave = torch.from_numpy(np.stack([r[0] for _, r in good])).to(device)
+            examples = front(wave)  # (B, T, 1, 96, 64), log-mel in fp32
+            with visual.autocast(device, cfg.precision):
+                emb = model(examples.flatten(0, 1)).float().view(len(good), cfg.segments, -1)
+            ids += [_video_id(p) for p, _ in good]
+            has_audio += [bool(r[1]) for _, r in good]
+            feats.append(emb.cpu().numpy())
+    bar.close()
+    data = np.concatenate(feats) if feats else np.zeros((0, cfg.segments, 128), np.float32)
+    attrs = provenance_attrs(cfg, w, stage_cfg)
+    attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, n_failed=len(failures))
+    store.write_shard(out_vggish, ids, data, attrs, extra={"has_audio": np.array(has_audio, dtype=bool)})
+    _write_failures(failures_path, failures)
+    return failures

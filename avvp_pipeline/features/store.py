@@ -1,0 +1,74 @@
+"""HDF5 feature shards: one file per (extractor, shard), written atomically.
+
+Layout: dataset ``video_ids`` (n,) utf-8, dataset ``features`` (n, T, D) float32, optional
+per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import h5py
+import numpy as np
+
+
+def config_hash(cfg: Mapping) -> str:
+    """Stable short hash of a JSON-serialisable config."""
+    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def atomic_path(path: Path) -> Path:
+    """Temporary sibling of ``path`` for write-then-rename."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, attrs: Mapping,
+                extra: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write a shard under a temporary name and rename it into place when complete."""
+    path = Path(path)
+    features = np.asarray(features, dtype=np.float32)
+    if len(video_ids) != features.shape[0]:
+        raise ValueError(f"{path}: {len(video_ids)} ids for {features.shape[0]} feature rows")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            f.create_dataset("video_ids", data=np.array(video_ids, dtype=object),
+                             dtype=h5py.string_dtype("utf-8"), track_times=False)
+            f.create_dataset("features", data=features, track_times=False)
+            for name, values in (extra or {}).items():
+                f.create_dataset(name, data=np.asarray(values), track_times=False)
+            for key, value in attrs.items():
+                f.attrs[key] = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_shard(path: str | Path) -> tuple[list[str], np.ndarray, dict]:
+    """Return ``(video_ids, features, attrs)`` of one shard."""
+    with h5py.File(path, "r") as f:
+        ids = [s.decode() if isinstance(s, bytes) else s for s in f["video_ids"][:]]
+        return ids, f["features"][:], dict(f.attrs)
+
+
+def load_features(paths: Iterable[str | Path]) -> tuple[dict[str, int], np.ndarray, list[dict]]:
+    """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``."""
+    ids: list[str] = []
+    arrays, attrs = [], []
+    for p in paths:
+        i, x, a = read_shard(p)
+        ids += i
+        arrays.append(x)
+        attrs.append(a)
+    if not arrays:
+        raise ValueError("no feature shards given")
+    index = {vid: n for n, vid in enumerate(ids)}
+    if len(index) != len(ids):
+        raise ValueError("a video id appears in more than one shard")
+    return index, np.concatenate(arrays), attrs

@@ -1,0 +1,108 @@
+"""VGGish (AudioSet) built in the package, with a torchaudio log-mel front end.
+
+Front end as Google's VGGish: 16 kHz mono, 25 ms periodic-Hann window, 10 ms hop, 512-point
+FFT magnitude, 64 mel bands 125-7500 Hz (HTK mel, triangles in mel space, DC bin zeroed),
+``log(mel + 0.01)``, examples of 96 frames (0.96 s). One example starts every ``hop_s``
+seconds (1.0: example t covers [t, t+0.96) s as the LLP features; 0.96: standard framing).
+The network mirrors the widely used PyTorch port's state-dict layout (``features.*``,
+``embeddings.*``) so its AudioSet weight file loads unchanged; the embedding keeps the
+final ReLU and no PCA / quantisation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torchaudio
+
+SAMPLE_RATE = 16000
+WINDOW = 400  # 25 ms
+HOP = 160  # 10 ms
+N_FFT = 512
+N_MELS = 64
+FMIN, FMAX = 125.0, 7500.0
+EXAMPLE_FRAMES = 96
+LOG_OFFSET = 0.01
+
+
+def _hz_to_mel(f):
+    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def vggish_mel_matrix(n_freqs: int = N_FFT // 2 + 1, n_mels: int = N_MELS, sample_rate: int = SAMPLE_RATE,
+                      fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+    """``(n_freqs, n_mels)`` weights: triangles linear in HTK mel, DC bin zeroed (as VGGish)."""
+    bins_mel = _hz_to_mel(np.linspace(0.0, sample_rate / 2.0, n_freqs))
+    edges = np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2)
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bins_mel[:, None] - lower) / (center - lower)
+    falling = (upper - bins_mel[:, None]) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights[0, :] = 0.0
+    return weights.astype(np.float32)
+
+
+class LogMelFrontEnd(nn.Module):
+    """Waveform ``(B, samples)`` at 16 kHz -> examples ``(B, n_examples, 1, 96, 64)``."""
+
+    def __init__(self, hop_s: float = 1.0, n_examples: int = 10):
+        super().__init__()
+        self.spectrogram = torchaudio.transforms.Spectrogram(
+            n_fft=N_FFT, win_length=WINDOW, hop_length=HOP, power=1.0, center=False,
+            window_fn=torch.hann_window,  # periodic, as VGGish
+        )
+        self.register_buffer("mel", torch.from_numpy(vggish_mel_matrix()), persistent=False)
+        self.hop_frames = hop_s * SAMPLE_RATE / HOP
+        self.n_examples = n_examples
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = self.spectrogram(wave).transpose(-1, -2)  # (B, frames, 257)
+        logmel = torch.log(spec @ self.mel + LOG_OFFSET)  # (B, frames, 64)
+        starts = [int(round(i * self.hop_frames)) for i in range(self.n_examples)]
+        need = starts[-1] + EXAMPLE_FRAMES
+        if logmel.shape[1] < need:
+            raise ValueError(f"audio too short for {self.n_examples} examples: {logmel.shape[1]} < {need} frames")
+        return torch.stack([logmel[:, s : s + EXAMPLE_FRAMES] for s in starts], dim=1).unsqueeze(2)
+
+
+class VGGish(nn.Module):
+    """VGGish network: ``(N, 1, 96, 64)`` log-mel examples -> ``(N, 128)`` embeddings."""
+
+    def __init__(self):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 1
+        for block in ((64,), (128,), (256, 256), (512, 512)):
+            for out in block:
+                layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True)]
+                channels = out
+            layers.append(nn.MaxPool2d(2, 2))
+        self.features = nn.Sequential(*layers)
+        self.embeddings = nn.Sequential(
+            nn.Linear(512 * 4 * 6, 4096), nn.ReLU(inplace=True),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Linear(4096, 128), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # (N, 512, 6, 4)
+        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # TF's NHWC flattening order
+        return self.embeddings(x)
+
+
+def build_vggish(weights) -> VGGish:
+    """VGGish with seeded random or loaded AudioSet weights (PCA parameters in the file are ignored)."""
+    if weights.is_random:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(weights.seed)
+            model = VGGish()
+            # variance-preserving init: PyTorch's default shrinks activations ~1000x over 9 layers
+            for m in model.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+    else:
+        model = VGGish()
+        state = {k: v for k, v in weights.state_dict.items() if not k.startswith("pproc")}
+        model.load_state_dict(state)
+    return model.eval()

@@ -1,0 +1,89 @@
+"""Resolve extractor weights: seeded random, or real files (torchvision cache / ``weights_dir``).
+
+Nothing is downloaded. Every resolved weight records an id and the sha256 of its file so
+shards can say exactly which weights made them; random weights say ``random(seed=N)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# file names as published (torchvision's include the first hex digits of the file's sha256)
+WEIGHT_FILES = {
+    "resnet152": ("torchvision.ResNet152_Weights.IMAGENET1K_V1", "resnet152-394f9c45.pth"),
+    "r2plus1d_18": ("torchvision.R2Plus1D_18_Weights.KINETICS400_V1", "r2plus1d_18-91a641e6.pth"),
+    "vggish": ("harritaylor/torchvggish AudioSet VGGish", "vggish-10086976.pth"),
+}
+_SEED_OFFSET = {"resnet152": 0, "r2plus1d_18": 1, "vggish": 2}
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """Where an extractor's weights come from: ``state_dict`` is None for random init."""
+
+    extractor: str
+    weights_id: str
+    sha256: str
+    path: str | None
+    state_dict: dict | None
+    seed: int | None
+
+    @property
+    def is_random(self) -> bool:
+        return self.state_dict is None
+
+    def attrs(self) -> dict[str, str]:
+        return {"weights_id": self.weights_id, "weights_sha256": self.sha256, "weights_path": self.path or ""}
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def candidate_paths(extractor: str, weights_dir: str | Path | None) -> list[Path]:
+    """Places searched for an extractor's weight file, in order: ``weights_dir`` (published
+    name, then ``<extractor>.pth`` for a file of your own), then torch's checkpoint cache."""
+    _, filename = WEIGHT_FILES[extractor]
+    paths = []
+    if weights_dir:
+        paths += [Path(weights_dir) / filename, Path(weights_dir) / f"{extractor}.pth"]
+    paths.append(Path(torch.hub.get_dir()) / "checkpoints" / filename)
+    return paths
+
+
+def resolve(extractor: str, weights: str, *, weights_dir: str | Path | None = None, seed: int = 0) -> ResolvedWeights:
+    """Resolve ``weights`` (``random`` or ``pretrained``) for one extractor."""
+    if extractor not in WEIGHT_FILES:
+        raise ValueError(f"unknown extractor {extractor!r}; known: {sorted(WEIGHT_FILES)}")
+    if weights == "random":
+        s = seed + _SEED_OFFSET[extractor]
+        return ResolvedWeights(extractor, f"random(seed={s})", "random", None, None, s)
+    if weights != "pretrained":
+        raise ValueError(f"weights must be 'random' or 'pretrained', got {weights!r}")
+    weights_id, filename = WEIGHT_FILES[extractor]
+    for path in candidate_paths(extractor, weights_dir):
+        if path.is_file():
+            digest = sha256_file(path)
+            m = re.search(r"-([0-9a-f]{8,})\.pth$", path.name)
+            if m and not digest.startswith(m.group(1)):
+                raise ValueError(
+                    f"{path}: sha256 {digest[:12]}... does not match the prefix {m.group(1)} in its published "
+                    "name; the file is corrupt or not the published weights"
+                )
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            wid = weights_id if path.name == filename else f"file:{path.name}"
+            return ResolvedWeights(extractor, wid, digest, str(path), state, None)
+    searched = ", ".join(str(p) for p in candidate_paths(extractor, weights_dir))
+    raise FileNotFoundError(
+        f"{extractor}: pretrained weights {filename} not found (searched {searched}). Nothing is downloaded "
+        "at run time: put the published file in `weights_dir` (see README, 'Pretrained weights')."
+    )
