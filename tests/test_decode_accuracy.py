@@ -13,7 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from avvp_pipeline.media.decode import frame_indices, probe_video, sample_frames
+from avvp_pipeline.media.decode import frame_indices, sample_frames
+from avvp_pipeline.media.probe import probe
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
 W, H, BITS = 160, 96, 10
@@ -50,7 +51,8 @@ def ffmpeg_reference(path, fps=8.0, num_frames=80) -> list[int]:
     """Indices read from the frames ffmpeg displays at t_0 + k / fps (same rule, ffmpeg's decode)."""
     proc = subprocess.run([ffmpeg_exe(), "-v", "info", "-i", str(path), "-vf", "showinfo", "-fps_mode",
                            "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"], capture_output=True)
-    w, h, rot = probe_video(path)
+    info = probe(path)
+    w, h, rot = info.width, info.height, info.rotation
     if rot in (90, 270):
         w, h = h, w
     frames = np.frombuffer(proc.stdout, np.uint8).reshape(-1, h, w, 3)
@@ -107,7 +109,7 @@ def test_rotation_metadata_is_applied(tmp_path, clips):
     rotated = tmp_path / "rotated.mp4"
     subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-display_rotation", "90", "-i", str(clips["25"]), "-c",
                     "copy", str(rotated)], check=True)
-    assert probe_video(rotated)[2] == 90
+    assert probe(rotated).rotation == 90
     frames = sample_frames(rotated)
     assert frames.shape[1:3] == (W, H)  # portrait now
     ref = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(rotated), "-frames:v", "1", "-f", "rawvideo",

@@ -107,3 +107,14 @@ def test_extraction_is_deterministic(tiny_set, tmp_path):
     for run in ("a", "b"):
         extract_audio_shard(paths, tmp_path / f"{run}.h5", tmp_path / f"{run}.tsv", SMALL, progress=False)
     assert np.array_equal(store.read_shard(tmp_path / "a.h5")[1], store.read_shard(tmp_path / "b.h5")[1])
+
+
+def test_a_hanging_decode_is_skipped_and_the_rest_completes():
+    import subprocess
+
+    from avvp_pipeline.features.runner import _decoded
+
+    jobs = [("true",), ("sleep", "60"), ("true",), ("true",)]
+    out = list(_decoded(subprocess.call, jobs, workers=1, timeout=3))
+    assert out[0] == 0 and out[2:] == [0, 0]
+    assert out[1][0] == "sleep" and out[1][1] is None and "longer than 3 s" in out[1][2]

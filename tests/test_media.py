@@ -63,3 +63,29 @@ def test_video_without_audio_track_gives_flagged_silence(tmp_path):
     # a 3-s clip still gives 80 frames: the last frame repeats
     frames = sample_frames(path)
     assert frames.shape[0] == 80 and np.array_equal(frames[-1], frames[30])
+
+
+@pytest.mark.parametrize("layout,channels,rate", [("mono", 1, 8000), ("stereo", 2, 44100), ("5.1", 6, 48000)])
+def test_any_channel_layout_and_rate_is_averaged_to_16k_mono(tmp_path, layout, channels, rate):
+    # a 1 kHz tone in channel 0 only: the equal-weight channel mean scales it by 1/channels
+    path = tmp_path / f"{layout}.mp4"
+    expr = "|".join(["0.5*sin(2*PI*1000*t)"] + ["0"] * (channels - 1))
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"aevalsrc={expr}:s={rate}:d=4:c={layout}",
+                    "-f", "lavfi", "-i", "color=c=black:s=64x48:d=4", "-shortest", "-c:a", "pcm_s16le", "-c:v",
+                    "libx264", str(path.with_suffix(".mkv"))], check=True)
+    samples, has_audio = load_audio(path.with_suffix(".mkv"))
+    assert has_audio and samples.shape == (160000,)
+    rms = np.sqrt(np.mean(samples[1000:60000] ** 2))
+    assert rms == pytest.approx(0.5 / np.sqrt(2) / channels, rel=0.05)
+    assert not samples[70000:].any()  # a 4-s track is zero-padded to 10 s
+    spectrum = np.abs(np.fft.rfft(samples[:64000]))
+    assert abs(np.argmax(spectrum) * 16000 / 64000 - 1000) < 5
+
+
+def test_grayscale_video_gives_rgb_frames(tmp_path):
+    path = tmp_path / "gray.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2",
+                    "-c:v", "libx264", "-pix_fmt", "gray", str(path)], check=True)
+    frames = sample_frames(path)
+    assert frames.shape == (80, 48, 64, 3)
+    assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])

@@ -12,8 +12,8 @@ import json
 import logging
 import os
 import platform
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import TimeoutError as PoolTimeout
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterator
@@ -49,6 +49,7 @@ class ExtractConfig:
     r2plus1d_size: int = 112
     sample_rate: int = 16000
     example_hop: float = 1.0
+    decode_timeout: float = 300.0
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExtractConfig":
@@ -92,14 +93,40 @@ def _decode_audio(args) -> tuple[str, tuple | None, str | None]:
         return path, None, f"{path}: {type(exc).__name__}: {exc}"
 
 
-def _decoded(fn: Callable, jobs: list, workers: int) -> Iterator:
-    """Yield ``fn(job)`` in order, from a pool of ``workers`` processes (inline when 0)."""
+def _decoded(fn: Callable, jobs: list, workers: int, timeout: float = 300.0) -> Iterator:
+    """Yield ``fn(job)`` in job order, computed by ``workers`` processes (inline when 0).
+
+    At most ``2 * workers`` jobs are in flight (bounded memory). A job that takes longer than
+    ``timeout`` seconds (decord can hang on files whose header over-reports frames) yields
+    ``(path, None, reason)``; its pool is terminated and a fresh one takes the remaining jobs.
+    """
     if workers <= 0:
         yield from map(fn, jobs)
         return
-    # spawn: forking a process that already runs torch threads can deadlock
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        yield from pool.map(fn, jobs, chunksize=1)
+    ctx = get_context("spawn")  # forking a process that already runs torch threads can deadlock
+    pending = list(jobs)
+    while pending:
+        pool = ctx.Pool(workers)
+        try:
+            window: list = []
+            restart = False
+            while pending or window:
+                while pending and len(window) < 2 * workers:
+                    job = pending.pop(0)
+                    window.append((job, pool.apply_async(fn, (job,))))
+                job, result = window.pop(0)
+                try:
+                    yield result.get(timeout=timeout)
+                except PoolTimeout:
+                    yield job[0], None, f"{job[0]}: decoding took longer than {timeout:.0f} s; skipped"
+                    pending = [j for j, _ in window] + pending
+                    restart = True
+                    break
+            if not restart:
+                return
+        finally:
+            pool.terminate()
+            pool.join()
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -167,7 +194,7 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
     jobs = [(str(p), cfg.fps, cfg.num_frames) for p in video_paths]
     bar = tqdm(total=len(jobs), desc=f"visual {Path(out_resnet).name}", unit="video", disable=not progress)
     with torch.inference_mode():
-        for batch in _batches(_decoded(_decode_visual, jobs, cfg.decode_workers), cfg.batch_videos):
+        for batch in _batches(_decoded(_decode_visual, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
             good = []
             for path, frames, err in batch:
                 if err is None:
@@ -220,7 +247,7 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
     jobs = [(str(p), cfg.sample_rate, duration) for p in video_paths]
     bar = tqdm(total=len(jobs), desc=f"audio {Path(out_vggish).name}", unit="video", disable=not progress)
     with torch.inference_mode():
-        for batch in _batches(_decoded(_decode_audio, jobs, cfg.decode_workers), cfg.batch_videos):
+        for batch in _batches(_decoded(_decode_audio, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
             good = []
             for path, result, err in batch:
                 if err is None:

@@ -23,19 +23,15 @@ size (decord's resize mishandles them).
 """
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from .ffmpeg_bin import ffmpeg_exe
+from .probe import MediaError, check_file, probe
+
+__all__ = ["MediaError", "frame_indices", "sample_frames"]
 
 CHUNK = 32  # frames decoded per call while walking through a file
-
-
-class MediaError(RuntimeError):
-    """A media file that cannot be decoded; the message names the file and the problem."""
 
 
 def frame_indices(timestamps: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
@@ -43,28 +39,6 @@ def frame_indices(timestamps: np.ndarray, fps: float, num_frames: int) -> np.nda
     targets = timestamps[0] + np.arange(num_frames) / fps
     idx = np.searchsorted(timestamps, targets + 1e-6, side="right") - 1
     return np.clip(idx, 0, len(timestamps) - 1)
-
-
-def probe_video(path: str | Path) -> tuple[int, int, int]:
-    """``(width, height, rotation)`` of the first video stream, read from ffmpeg's stream summary.
-
-    Rotation is the display rotation in degrees counter-clockwise (0, 90, 180, 270); 0 when absent.
-    """
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-                          errors="replace")
-    size = re.search(r"Stream #\S+.*?: Video: .*?, (\d{2,5})x(\d{2,5})", proc.stderr)
-    if not size:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-2:])
-        raise MediaError(f"{path}: no video stream ({tail})")
-    rot = re.search(r"rotation of (-?[\d.]+) degrees", proc.stderr)
-    return int(size.group(1)), int(size.group(2)), int(round(float(rot.group(1)))) % 360 if rot else 0
-
-
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise MediaError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path}: empty file (0 bytes)")
 
 
 def _decode_size(width: int, height: int, max_short_side: int | None) -> tuple[int, int]:
@@ -81,8 +55,8 @@ def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
     import decord
 
     path = Path(path)
-    _check_file(path)
-    width, height, rotation = probe_video(path)
+    info = probe(path)
+    width, height, rotation = info.width, info.height, info.rotation
     try:
         # decord applies rotation metadata itself, but its resize path mishandles rotated
         # streams: rotated clips are decoded at native size
