@@ -59,7 +59,109 @@ def run(what: str, args) -> int:
               f"per-video loop {r['loop_s']:.2f} s -> {r['speedup']:.0f}x faster "
               f"(max |difference| {r['max_abs_diff']:.1e})")
         return 0
+    if what == "extract":
+        from pathlib import Path
+
+        paths = sorted(str(p) for p in Path(args.videos_dir).glob("*.mp4"))[: args.n] if args.videos_dir else []
+        if not paths:
+            raise ValueError("bench extract needs --videos-dir with mp4 files (e.g. demo/videos after the demo)")
+        cfg = {"weights": args.weights, "precision": args.precision, "resnet_resize": args.resnet_resize,
+               "resnet_crop": args.resnet_crop, "r2plus1d_size": args.r2plus1d_size, "batch_videos": args.batch_videos,
+               "weights_dir": args.weights_dir}
+        print(f"config: {cfg}, threads {args.threads}")
+        for k, v in bench_extract(paths, cfg, args.threads, reference=not args.no_reference).items():
+            print(f"{k}: {v:.3f}" + ("" if k in ("videos",) or "speed-up" in k else " videos/s"))
+        return 0
     if what == "stages":
         print(stage_table(args.dir))
         return 0
     raise ValueError(f"unknown benchmark {what!r}")
+
+
+def _reference_visual(path: str, workdir: str, resnet, r21d, cfg) -> None:
+    """Reference-style visual extraction of one video: ffmpeg -r 8 JPEGs, PIL, one fp32 forward per model."""
+    import glob
+    import os
+    import subprocess
+
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+
+    from .features.visual import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD
+    from .media.ffmpeg_bin import ffmpeg_exe
+
+    out = os.path.join(workdir, "frames")
+    os.makedirs(out, exist_ok=True)
+    for f in glob.glob(os.path.join(out, "*.jpg")):
+        os.unlink(f)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", path, "-r", str(cfg.fps), os.path.join(out, "%06d.jpg")],
+                   check=True)
+    files = sorted(glob.glob(os.path.join(out, "*.jpg")))
+    pick = np.round(np.linspace(0, len(files) - 1, cfg.num_frames)).astype(int)
+    images = [Image.open(files[i]).convert("RGB") for i in pick]
+    t2d = transforms.Compose([transforms.Resize(cfg.resnet_resize), transforms.CenterCrop(cfg.resnet_crop),
+                              transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    t3d = transforms.Compose([transforms.Resize((cfg.r2plus1d_size, cfg.r2plus1d_size)), transforms.ToTensor(),
+                              transforms.Normalize(KINETICS_MEAN, KINETICS_STD)])
+    with torch.inference_mode():
+        resnet(torch.stack([t2d(im) for im in images]))
+        clips = torch.stack([t3d(im) for im in images]).view(-1, 8, 3, cfg.r2plus1d_size, cfg.r2plus1d_size)
+        r21d(clips.permute(0, 2, 1, 3, 4))
+
+
+def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: bool = True) -> dict:
+    """Videos/s per stage and end to end (our pipeline) and, in the same run, the reference style."""
+    import tempfile
+
+    import torch
+
+    from .features import visual
+    from .features.runner import ExtractConfig, extract_audio_shard, extract_visual_shard
+    from .features.weights import resolve
+    from .media.decode import sample_frames
+
+    torch.set_num_threads(threads)
+    cfg = ExtractConfig.from_dict({**cfg_dict, "decode_workers": max(1, threads - 1) if threads > 1 else 0})
+    n = len(paths)
+    res: dict[str, float] = {"videos": n}
+    t0 = time.perf_counter()
+    frames = [sample_frames(p, cfg.fps, cfg.num_frames) for p in paths]
+    res["decode, 1 process"] = n / (time.perf_counter() - t0)
+    device = cfg.torch_device()
+    resnet = visual.build_resnet152(resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed))
+    r21d = visual.build_r2plus1d_18(resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed))
+    resnet_cl = resnet.to(device, memory_format=torch.channels_last)
+    r21d = r21d.to(device)
+    with torch.inference_mode():
+        x2d = torch.cat([visual.preprocess_2d(torch.from_numpy(f).to(device), cfg.resnet_resize, cfg.resnet_crop)
+                         for f in frames]).contiguous(memory_format=torch.channels_last)
+        x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(device), cfg.r2plus1d_size) for f in frames])
+        for name, model, x in (("ResNet-152", resnet_cl, x2d), ("R(2+1)D-18", r21d, x3d)):
+            step = max(1, x.shape[0] // n * cfg.batch_videos)
+            t0 = time.perf_counter()
+            with visual.autocast(device, cfg.precision):
+                for i in range(0, x.shape[0], step):
+                    model(x[i:i + step])
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            res[f"{name} model, {cfg.precision}, {cfg.batch_videos} videos/batch"] = n / (time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        extract_visual_shard(paths, f"{tmp}/r.h5", f"{tmp}/s.h5", f"{tmp}/f.tsv", cfg.__dict__, progress=False)
+        t_vis = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        extract_audio_shard(paths, f"{tmp}/v.h5", f"{tmp}/fa.tsv", cfg.__dict__, progress=False)
+        t_aud = time.perf_counter() - t0
+        res["end to end, visual shard"] = n / t_vis
+        res["end to end, audio shard"] = n / t_aud
+        res["end to end, both"] = n / (t_vis + t_aud)
+        if reference:
+            resnet32 = resnet.to(memory_format=torch.contiguous_format).float()
+            t0 = time.perf_counter()
+            for p in paths:
+                _reference_visual(p, tmp, resnet32, r21d, cfg)
+            t_ref = time.perf_counter() - t0
+            res["reference style, visual (JPEG + PIL + fp32, 1 video/forward)"] = n / t_ref
+            res["speed-up of end-to-end visual over reference style"] = t_ref / t_vis
+    return res

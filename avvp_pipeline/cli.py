@@ -231,10 +231,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "stages"],
-                   help="metrics: vectorised LLP F-scores vs a per-video loop; "
+    p.add_argument("what", choices=["metrics", "extract", "stages"],
+                   help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
+                        "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files")
     p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
+    g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
+    g.add_argument("--videos-dir", help="folder of mp4 clips to use")
+    g.add_argument("--n", type=int, default=8, help="number of clips")
+    g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--weights", default="random", choices=["random", "pretrained"])
+    g.add_argument("--weights-dir")
+    g.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    g.add_argument("--resnet-resize", type=int, default=256)
+    g.add_argument("--resnet-crop", type=int, default=224)
+    g.add_argument("--r2plus1d-size", type=int, default=112)
+    g.add_argument("--batch-videos", type=int, default=8)
+    g.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline")
     p.add_argument("--videos", type=int, default=1849, help="number of videos (default: LLP val+test)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
