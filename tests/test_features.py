@@ -118,3 +118,46 @@ def test_a_hanging_decode_is_skipped_and_the_rest_completes():
     out = list(_decoded(subprocess.call, jobs, workers=1, timeout=3))
     assert out[0] == 0 and out[2:] == [0, 0]
     assert out[1][0] == "sleep" and out[1][1] is None and "longer than 3 s" in out[1][2]
+
+
+def test_pca_postprocess_hand_case_and_quantisation():
+    eigen = torch.eye(128)
+    eigen[0, 0] = 2.0
+    means = torch.full((128,), 0.5)
+    emb = torch.zeros(1, 128)
+    emb[0, 0], emb[0, 1] = 1.5, 10.0
+    pca = vggish.PCAPostprocess(eigen, means, quantize=False)(emb)
+    assert pca[0, 0].item() == pytest.approx(2.0) and pca[0, 1].item() == pytest.approx(9.5)
+    q = vggish.PCAPostprocess(eigen, means, quantize=True)(emb)
+    # 2.0 -> (2 + 2) * 255 / 4 = 255; 9.5 clipped to 2 -> 255; -0.5 -> floor(1.5 * 63.75) = 95
+    assert q[0, 0].item() == 255 and q[0, 1].item() == 255 and q[0, 2].item() == 95
+
+
+def test_pca_parameters_from_a_weights_file(tmp_path):
+    torch.save({"pca_eigen_vectors": torch.eye(128) * 3, "pca_means": torch.ones(128, 1)}, tmp_path / "vggish_pca.pth")
+    w = resolve("vggish_pca", "pretrained", weights_dir=tmp_path)
+    post = vggish.build_postprocess("pca", w)
+    assert torch.allclose(post(torch.full((2, 128), 2.0)), torch.full((2, 128), 3.0))
+    assert vggish.build_postprocess("none", w) is None
+    with pytest.raises(ValueError, match="postprocess"):
+        vggish.build_postprocess("whiten", w)
+
+
+def test_bf16_features_stay_close_to_fp32(tiny_set):
+    """bf16 autocast + channels_last: per-video features within 2% relative L2 error of fp32 (stated tolerance)."""
+    from avvp_pipeline.media.decode import sample_frames
+
+    videos, _, _ = tiny_set
+    frames = torch.from_numpy(sample_frames(sorted(videos.glob("*.mp4"))[0]))
+    resnet = visual.build_resnet152(resolve("resnet152", "random")).to(memory_format=torch.channels_last)
+    r21d = visual.build_r2plus1d_18(resolve("r2plus1d_18", "random"))
+    x2d = visual.preprocess_2d(frames, 72, 64).contiguous(memory_format=torch.channels_last)
+    x3d = visual.preprocess_3d(frames, 48)
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        for model, x in ((resnet, x2d), (r21d, x3d)):
+            ref = model(x).float()
+            with visual.autocast(cpu, "bf16"):
+                low = model(x).float()
+            rel = (low - ref).norm() / ref.norm()
+            assert rel < 0.02, f"{type(model).__name__}: relative error {rel:.4f}"

@@ -49,6 +49,7 @@ class ExtractConfig:
     r2plus1d_size: int = 112
     sample_rate: int = 16000
     example_hop: float = 1.0
+    postprocess: str = "none"
     decode_timeout: float = 300.0
 
     @classmethod
@@ -129,6 +130,12 @@ def _decoded(fn: Callable, jobs: list, workers: int, timeout: float = 300.0) -> 
             pool.join()
 
 
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 frames/samples to the device; on CUDA through pinned memory, without blocking the host."""
+    t = torch.from_numpy(array)
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+
 def _batches(items: Iterator, size: int) -> Iterator[list]:
     batch = []
     for item in items:
@@ -142,6 +149,7 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
 
 def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) -> dict:
     """Attributes every shard carries: what made it, with which weights and libraries."""
+    import decord
     import h5py
     import torchvision
 
@@ -155,6 +163,8 @@ def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) ->
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "h5py_version": h5py.__version__,
+        "numpy_version": np.__version__,
+        "decord_version": decord.__version__,
         "python_version": platform.python_version(),
         "precision": cfg.precision,
     }
@@ -205,10 +215,10 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
             bar.update(len(batch))
             if not good:
                 continue
-            x2d = torch.cat([visual.preprocess_2d(torch.from_numpy(f).to(device), cfg.resnet_resize, cfg.resnet_crop)
-                             for _, f in good]).contiguous(memory_format=torch.channels_last)
-            x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(device), cfg.r2plus1d_size)
-                             for _, f in good])
+            on_device = [_to_device(f, device) for _, f in good]
+            x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop)
+                             for f in on_device]).contiguous(memory_format=torch.channels_last)
+            x3d = torch.cat([visual.preprocess_3d(f, cfg.r2plus1d_size) for f in on_device])
             with visual.autocast(device, cfg.precision):
                 y2d = resnet(x2d).float().view(len(good), cfg.num_frames, -1)
                 y3d = r21d(x3d).float().view(len(good), cfg.segments, -1)
@@ -242,6 +252,10 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
         log.warning("RANDOM weights for VGGish (%s): features are not pretrained ones", w.weights_id)
     model = vggish.build_vggish(w).to(device)
     front = vggish.LogMelFrontEnd(hop_s=cfg.example_hop, n_examples=cfg.segments).to(device)
+    pca_w = None if cfg.postprocess == "none" else resolve("vggish_pca", cfg.weights, weights_dir=cfg.weights_dir,
+                                                             seed=cfg.seed)
+    post = vggish.build_postprocess(cfg.postprocess, pca_w)
+    post = post.to(device) if post is not None else None
 
     ids, feats, has_audio, failures = [], [], [], []
     jobs = [(str(p), cfg.sample_rate, duration) for p in video_paths]
@@ -260,17 +274,23 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
             bar.update(len(batch))
             if not good:
                 continue
-            wave = torch.from_numpy(np.stack([r[0] for _, r in good])).to(device)
+            wave = _to_device(np.stack([r[0] for _, r in good]), device)
             examples = front(wave)  # (B, T, 1, 96, 64), log-mel in fp32
             with visual.autocast(device, cfg.precision):
-                emb = model(examples.flatten(0, 1)).float().view(len(good), cfg.segments, -1)
+                emb = model(examples.flatten(0, 1)).float()
+            if post is not None:
+                emb = post(emb)
+            emb = emb.view(len(good), cfg.segments, -1)
             ids += [_video_id(p) for p, _ in good]
             has_audio += [bool(r[1]) for _, r in good]
             feats.append(emb.cpu().numpy())
     bar.close()
     data = np.concatenate(feats) if feats else np.zeros((0, cfg.segments, 128), np.float32)
     attrs = provenance_attrs(cfg, w, stage_cfg)
-    attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, n_failed=len(failures))
+    attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, postprocess=cfg.postprocess,
+                 n_failed=len(failures))
+    if pca_w is not None:
+        attrs.update(pca_weights_id=pca_w.weights_id, pca_weights_sha256=pca_w.sha256)
     store.write_shard(out_vggish, ids, data, attrs, extra={"has_audio": np.array(has_audio, dtype=bool)})
     _write_failures(failures_path, failures)
     return failures

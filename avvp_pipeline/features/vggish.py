@@ -6,7 +6,8 @@ FFT magnitude, 64 mel bands 125-7500 Hz (HTK mel, triangles in mel space, DC bin
 seconds (1.0: example t covers [t, t+0.96) s as the LLP features; 0.96: standard framing).
 The network mirrors the widely used PyTorch port's state-dict layout (``features.*``,
 ``embeddings.*``) so its AudioSet weight file loads unchanged; the embedding keeps the
-final ReLU and no PCA / quantisation.
+final ReLU. The LLP features are the raw embedding (``postprocess: none``); VGGish's PCA
+whitening (``pca``) and its 8-bit quantisation (``pca_quantized``) are options.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ N_MELS = 64
 FMIN, FMAX = 125.0, 7500.0
 EXAMPLE_FRAMES = 96
 LOG_OFFSET = 0.01
+QUANTIZE_MIN, QUANTIZE_MAX = -2.0, 2.0
+POSTPROCESS = ("none", "pca", "pca_quantized")
 
 
 def _hz_to_mel(f):
@@ -106,3 +109,35 @@ def build_vggish(weights) -> VGGish:
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("pproc")}
         model.load_state_dict(state)
     return model.eval()
+
+
+class PCAPostprocess(nn.Module):
+    """VGGish's post-processing: PCA whitening, optionally clipped to [-2, 2] and quantised to 0..255."""
+
+    def __init__(self, eigen_vectors: torch.Tensor, means: torch.Tensor, quantize: bool):
+        super().__init__()
+        self.register_buffer("eigen_vectors", eigen_vectors.float().reshape(128, 128))
+        self.register_buffer("means", means.float().reshape(1, 128))
+        self.quantize = quantize
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        x = (emb.float() - self.means) @ self.eigen_vectors.T
+        if self.quantize:  # as the reference: scale to 0..255 and truncate to integers
+            x = torch.floor((x.clamp(QUANTIZE_MIN, QUANTIZE_MAX) - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
+        return x
+
+
+def build_postprocess(kind: str, weights) -> PCAPostprocess | None:
+    """``None`` for ``none``; else the PCA step with parameters from ``weights`` (seeded random orthogonal if random)."""
+    if kind not in POSTPROCESS:
+        raise ValueError(f"postprocess must be one of {POSTPROCESS}, got {kind!r}")
+    if kind == "none":
+        return None
+    if weights.is_random:
+        g = torch.Generator().manual_seed(weights.seed)
+        eigen = torch.linalg.qr(torch.randn(128, 128, generator=g))[0]
+        means = torch.zeros(128)
+    else:
+        state = weights.state_dict
+        eigen, means = state["pca_eigen_vectors"], state["pca_means"]
+    return PCAPostprocess(eigen, means, quantize=kind == "pca_quantized").eval()

@@ -6,19 +6,26 @@ shards can say exactly which weights made them; random weights say ``random(seed
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torchvision
 
-# file names as published (torchvision's include the first hex digits of the file's sha256)
-WEIGHT_FILES = {
-    "resnet152": ("torchvision.ResNet152_Weights.IMAGENET1K_V1", "resnet152-394f9c45.pth"),
-    "r2plus1d_18": ("torchvision.R2Plus1D_18_Weights.KINETICS400_V1", "r2plus1d_18-91a641e6.pth"),
-    "vggish": ("harritaylor/torchvggish AudioSet VGGish", "vggish-10086976.pth"),
+_TV_WEIGHTS = {
+    "resnet152": torchvision.models.ResNet152_Weights.IMAGENET1K_V1,
+    "r2plus1d_18": torchvision.models.video.R2Plus1D_18_Weights.KINETICS400_V1,
 }
-_SEED_OFFSET = {"resnet152": 0, "r2plus1d_18": 1, "vggish": 2}
+# (weights id, published file name); torchvision's names come from its weight enums and carry the
+# first hex digits of the file's sha256
+WEIGHT_FILES = {
+    **{name: (f"torchvision.{type(w).__name__}.{w.name}", os.path.basename(w.url)) for name, w in _TV_WEIGHTS.items()},
+    "vggish": ("harritaylor/torchvggish AudioSet VGGish", "vggish-10086976.pth"),
+    "vggish_pca": ("harritaylor/torchvggish AudioSet VGGish PCA parameters", "vggish_pca_params-970ea276.pth"),
+}
+_SEED_OFFSET = {"resnet152": 0, "r2plus1d_18": 1, "vggish": 2, "vggish_pca": 3}
 
 
 @dataclass(frozen=True)
