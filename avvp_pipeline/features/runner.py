@@ -23,8 +23,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..media.audio import load_audio
-from ..media.decode import MediaError, sample_frames
+from ..media.jobs import decode_audio, decode_visual
 from . import store, visual, vggish
 from .weights import ResolvedWeights, resolve
 
@@ -72,26 +71,6 @@ class ExtractConfig:
 
 def _video_id(path: str) -> str:
     return Path(path).stem
-
-
-def _decode_visual(args) -> tuple[str, np.ndarray | None, str | None]:
-    path, fps, num_frames = args
-    try:
-        return path, sample_frames(path, fps, num_frames), None
-    except MediaError as exc:
-        return path, None, str(exc)
-    except Exception as exc:  # keep the shard alive whatever one file does
-        return path, None, f"{path}: {type(exc).__name__}: {exc}"
-
-
-def _decode_audio(args) -> tuple[str, tuple | None, str | None]:
-    path, sample_rate, duration = args
-    try:
-        return path, load_audio(path, sample_rate, duration), None
-    except MediaError as exc:
-        return path, None, str(exc)
-    except Exception as exc:
-        return path, None, f"{path}: {type(exc).__name__}: {exc}"
 
 
 def _decoded(fn: Callable, jobs: list, workers: int, timeout: float = 300.0) -> Iterator:
@@ -145,6 +124,24 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
             batch = []
     if batch:
         yield batch
+
+
+def _good_batches(fn: Callable, jobs: list, cfg: ExtractConfig, failures: list, desc: str,
+                  progress: bool) -> Iterator[list[tuple[str, object]]]:
+    """Decode ``jobs`` in worker processes and yield batches of ``(path, result)`` that decoded;
+    the others are appended to ``failures`` as ``(video id, path, reason)`` and logged."""
+    with tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress) as bar:
+        for batch in _batches(_decoded(fn, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
+            good = []
+            for path, result, err in batch:
+                if err is None:
+                    good.append((path, result))
+                else:
+                    failures.append((_video_id(path), path, err))
+                    log.error("skipping %s", err)
+            bar.update(len(batch))
+            if good:
+                yield good
 
 
 def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) -> dict:
@@ -202,19 +199,9 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
 
     ids, feats2d, feats3d, failures = [], [], [], []
     jobs = [(str(p), cfg.fps, cfg.num_frames) for p in video_paths]
-    bar = tqdm(total=len(jobs), desc=f"visual {Path(out_resnet).name}", unit="video", disable=not progress)
+    batches = _good_batches(decode_visual, jobs, cfg, failures, f"visual {Path(out_resnet).name}", progress)
     with torch.inference_mode():
-        for batch in _batches(_decoded(_decode_visual, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
-            good = []
-            for path, frames, err in batch:
-                if err is None:
-                    good.append((path, frames))
-                else:
-                    failures.append((_video_id(path), path, err))
-                    log.error("skipping %s", err)
-            bar.update(len(batch))
-            if not good:
-                continue
+        for good in batches:
             on_device = [_to_device(f, device) for _, f in good]
             x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop)
                              for f in on_device]).contiguous(memory_format=torch.channels_last)
@@ -225,7 +212,6 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
             ids += [_video_id(p) for p, _ in good]
             feats2d.append(y2d.cpu().numpy())
             feats3d.append(y3d.cpu().numpy())
-    bar.close()
     for w, out, arrays, dim in ((resnet_w, out_resnet, feats2d, 2048), (r21d_w, out_r2plus1d, feats3d, 512)):
         name = w.extractor
         T = cfg.num_frames if name == "resnet152" else cfg.segments
@@ -259,21 +245,12 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
 
     ids, feats, has_audio, failures = [], [], [], []
     jobs = [(str(p), cfg.sample_rate, duration) for p in video_paths]
-    bar = tqdm(total=len(jobs), desc=f"audio {Path(out_vggish).name}", unit="video", disable=not progress)
+    batches = _good_batches(decode_audio, jobs, cfg, failures, f"audio {Path(out_vggish).name}", progress)
     with torch.inference_mode():
-        for batch in _batches(_decoded(_decode_audio, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
-            good = []
-            for path, result, err in batch:
-                if err is None:
-                    good.append((path, result))
-                    if not result[1]:
-                        log.warning("%s: no audio track, using silence (has_audio=0)", path)
-                else:
-                    failures.append((_video_id(path), path, err))
-                    log.error("skipping %s", err)
-            bar.update(len(batch))
-            if not good:
-                continue
+        for good in batches:
+            for path, (_, present) in good:
+                if not present:
+                    log.warning("%s: no audio track, using silence (has_audio=0)", path)
             wave = _to_device(np.stack([r[0] for _, r in good]), device)
             examples = front(wave)  # (B, T, 1, 96, 64), log-mel in fp32
             with visual.autocast(device, cfg.precision):
@@ -284,7 +261,6 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
             ids += [_video_id(p) for p, _ in good]
             has_audio += [bool(r[1]) for _, r in good]
             feats.append(emb.cpu().numpy())
-    bar.close()
     data = np.concatenate(feats) if feats else np.zeros((0, cfg.segments, 128), np.float32)
     attrs = provenance_attrs(cfg, w, stage_cfg)
     attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, postprocess=cfg.postprocess,
