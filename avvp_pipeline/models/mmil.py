@@ -15,6 +15,8 @@ class MMILOutput(NamedTuple):
     visual_prob: torch.Tensor  # (B, C)  p_v
     frame_prob: torch.Tensor  # (B, T, 2, C) segment probabilities, modality 0 audio / 1 visual
     frame_att_logits: torch.Tensor  # (B, T, 2, C) pre-softmax temporal attention (CM-S uses these)
+    x_audio: torch.Tensor | None = None  # (B, T, d) post-HAN audio features (CM-S aggregates these)
+    x_visual: torch.Tensor | None = None  # (B, T, d) post-HAN visual features
 
 
 def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_logits: torch.Tensor) -> MMILOutput:
@@ -34,9 +36,10 @@ def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_l
 class MMILHead(nn.Module):
     """The three Linear(d -> C) heads shared by both modalities: probability, time and modality attention."""
 
-    def __init__(self, d_model: int = 512, num_classes: int = 25):
+    def __init__(self, d_model: int = 512, num_classes: int = 25, prob_head: bool = True):
         super().__init__()
-        self.fc_prob = nn.Linear(d_model, num_classes)
+        # CM-Co scores segments itself: it builds no fc_prob (the published code keeps an unused one)
+        self.fc_prob = nn.Linear(d_model, num_classes) if prob_head else None
         self.fc_frame_att = nn.Linear(d_model, num_classes)
         self.fc_av_att = nn.Linear(d_model, num_classes)
 
@@ -45,4 +48,5 @@ class MMILHead(nn.Module):
         x = torch.stack([x_audio, x_visual], dim=2)  # (B, T, 2, d)
         if frame_prob is None:
             frame_prob = torch.sigmoid(self.fc_prob(x))
-        return mmil_pool(frame_prob, self.fc_frame_att(x), self.fc_av_att(x))
+        out = mmil_pool(frame_prob, self.fc_frame_att(x), self.fc_av_att(x))
+        return out._replace(x_audio=x_audio, x_visual=x_visual)

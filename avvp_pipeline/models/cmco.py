@@ -1,0 +1,59 @@
+"""CM-Co: cross-modality co-occurrence module (Lin et al. NeurIPS 2021), as the official code does it.
+
+method.md §2: per modality, a class-level projection ``ReLU(Linear(512 -> 25 * d_c))`` gives 25
+class tokens per segment (class-major layout); one class-level HAN layer (d_c, 1 head, FFN
+d_c, dropout 0.25) shared by both modalities attends over the 25 tokens of its own modality and
+of the other; one shared ``Linear(d_c -> 1)`` per modality scores every class token. The scores
+replace HAN's segment head inside MMIL; the attention weights still come from the 512-d features.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .han import AVInputs, HANEncoder, HANLayer
+from .mmil import MMILHead, MMILOutput
+
+
+class CoOccurrence(nn.Module):
+    """Segment probabilities ``(B, T, 2, C)`` from post-HAN features via class-token attention."""
+
+    def __init__(self, d_model: int = 512, num_classes: int = 25, occ_dim: int = 128, dropout: float = 0.25):
+        super().__init__()
+        self.num_classes, self.occ_dim = num_classes, occ_dim
+        self.proj_audio = nn.Linear(d_model, num_classes * occ_dim)
+        self.proj_visual = nn.Linear(d_model, num_classes * occ_dim)
+        self.class_layer = HANLayer(d_model=occ_dim, nhead=1, dim_feedforward=occ_dim, dropout=dropout)
+        self.score_audio = nn.Linear(occ_dim, 1)
+        self.score_visual = nn.Linear(occ_dim, 1)
+
+    def class_tokens(self, x: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
+        """``(B, T, d)`` -> ``(B*T, C, d_c)``: feature j of the projection belongs to class j // d_c."""
+        b, t, _ = x.shape
+        return torch.relu(proj(x)).reshape(b * t, self.num_classes, self.occ_dim)
+
+    def forward(self, x_audio: torch.Tensor, x_visual: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x_audio.shape
+        a = self.class_tokens(x_audio, self.proj_audio)
+        v = self.class_tokens(x_visual, self.proj_visual)
+        a2, v2 = self.class_layer(a, v), self.class_layer(v, a)  # one layer for both, un-updated inputs
+        p_a = torch.sigmoid(self.score_audio(a2)).reshape(b, t, self.num_classes)
+        p_v = torch.sigmoid(self.score_visual(v2)).reshape(b, t, self.num_classes)
+        return torch.stack([p_a, p_v], dim=2)
+
+
+class HANCoOccurrence(nn.Module):
+    """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture; method.md §2, recipe §2.1)."""
+
+    def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.4, occ_dim: int = 128,
+                 occ_dropout: float = 0.25, num_layers: int = 1, stacking: str = "official"):
+        super().__init__()
+        self.inputs = AVInputs(d_model)
+        self.encoder = HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model,
+                                  dropout=dropout)
+        self.cooccurrence = CoOccurrence(d_model, num_classes, occ_dim, occ_dropout)
+        self.mmil = MMILHead(d_model, num_classes, prob_head=False)
+
+    def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
+        x_a, x_v = self.encoder(*self.inputs(audio, video_s, video_st))
+        return self.mmil(x_a, x_v, frame_prob=self.cooccurrence(x_a, x_v))
