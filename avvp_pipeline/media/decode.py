@@ -3,8 +3,9 @@
 Timestamp rule: output frame k (k = 0 .. num_frames-1) is the source frame on screen at
 ``t_k = t_0 + k / fps``, where ``t_0`` is the presentation time of the first displayed frame:
 the last frame whose presentation timestamp is <= ``t_k`` (pts from the container, so variable
-frame rates are handled). A 10-s clip at 8 fps gives 80 frames spanning [0, 10) s, as
-``ffmpeg -r 8`` would. Clips shorter than ``num_frames / fps`` repeat their last frame; longer
+frame rates are handled). A 10-s clip at 8 fps gives 80 frames spanning [0, 10) s, like the
+recipe's ``ffmpeg -r 8`` (which takes the frame nearest to each tick rather than the one on
+screen, so the two can differ by one source frame). Clips shorter than ``num_frames / fps`` repeat their last frame; longer
 clips use their first ``num_frames / fps`` seconds.
 
 Why no seeking: decord's random access returns wrong frames on some files. On a clip cut with
