@@ -144,6 +144,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .models.registry import describe_models
+
+    print(describe_models())
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -228,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("metrics", nargs="+", help="metrics.json files, one row each")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("models", help="list the trainable models with parameter and FLOP counts",
+                       description="One line per model name usable in config `train.models`: trainable "
+                                   "parameters, GFLOPs per 10-s video, and the counts under the CM-Co paper's "
+                                   "Table 4 convention.")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")

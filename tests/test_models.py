@@ -135,3 +135,12 @@ def test_standardized_applies_training_statistics():
     ref = inner(*(x.sub(x.reshape(-1, x.shape[-1]).mean(0)).div(x.reshape(-1, x.shape[-1]).std(0))
                   for x in (a * 3 + 5, vs * 2 - 1, vst + 7))).frame_prob
     assert torch.allclose(out, ref, atol=1e-5)
+
+
+def test_named_layer_rows():
+    assert len(build_model("han_2layers", {}).encoder.layers) == 2
+    assert len(build_model("han_3layers", {"num_layers": 1}).encoder.layers) == 3  # the name wins
+    from avvp_pipeline.models.registry import describe_models
+
+    text = describe_models()
+    assert "han_3layers" in text and "3,517,003" in text and "7.976" in text

@@ -55,7 +55,7 @@ def test_every_config_key_is_commented():
             assert above.startswith("#") or line.rstrip().endswith(":"), f"config.yaml:{i + 1} has no comment: {line}"
 
 
-@pytest.mark.parametrize("sub", ["synth", "index", "extract", "train", "evaluate", "baseline", "report", "bench"])
+@pytest.mark.parametrize("sub", ["synth", "index", "extract", "train", "evaluate", "baseline", "report", "models", "bench"])
 def test_cli_help(sub):
     out = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", sub, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: avvp" in out.stdout

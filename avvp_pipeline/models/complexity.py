@@ -1,0 +1,53 @@
+"""Model size and cost: true counts, and the counting convention of the CM-Co paper's Table 4.
+
+Table 4 (method.md §8) counted with thop: multiply-accumulates of ``nn.Linear`` modules only, for
+a batch of 64 videos, reported as "GFLOPs"; parameters of ``nn.Linear`` modules only (attention
+projections and LayerNorms not counted). The true figures here count every parameter and, with
+``torch.utils.flop_counter``, every FLOP (2 per multiply-accumulate) of one 10-second video.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def _dummy_batch(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return torch.zeros(n, 10, 128), torch.zeros(n, 80, 2048), torch.zeros(n, 10, 512)
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    """Every trainable parameter."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def table4_parameters(model: nn.Module) -> int:
+    """Parameters of plain ``nn.Linear`` modules (Table 4's convention)."""
+    return sum(p.numel() for m in model.modules() if type(m) is nn.Linear for p in m.parameters())
+
+
+@torch.no_grad()
+def table4_gmacs(model: nn.Module, batch: int = 64) -> float:
+    """Multiply-accumulates (G) of plain ``nn.Linear`` calls for ``batch`` videos (Table 4's "GFLOPs")."""
+    total = 0
+
+    def hook(module, inputs, _output):
+        nonlocal total
+        total += inputs[0].numel() // module.in_features * module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if type(m) is nn.Linear]
+    try:
+        model.eval()(*_dummy_batch(batch))
+    finally:
+        for h in handles:
+            h.remove()
+    return total / 1e9
+
+
+@torch.no_grad()
+def gflops_per_video(model: nn.Module) -> float:
+    """All FLOPs (matmuls, attention included) of one 10-second video, in G."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model.eval()(*_dummy_batch(1))
+    return counter.get_total_flops() / 1e9

@@ -1,0 +1,27 @@
+"""Parameter and cost counts, including the CM-Co paper's Table 4 convention (method.md §8)."""
+import pytest
+
+from avvp_pipeline.models.cmco import HANCoOccurrence
+from avvp_pipeline.models.complexity import gflops_per_video, table4_gmacs, table4_parameters, trainable_parameters
+from avvp_pipeline.models.han import HAN
+
+
+def test_han_table4_counts():
+    model = HAN()
+    assert table4_parameters(model) == 2_466_379  # "2.4 M"
+    assert table4_gmacs(model) == pytest.approx(64 * 103_659_520 / 1e9)  # 6.634 "GFLOPs"
+    assert trainable_parameters(model) == 4_569_675
+
+
+def test_extra_han_layers_add_10_49_m_macs_per_video():
+    # official stacking: every layer runs on the inputs, so each is counted (Table 4: 3 layers 7.976 G)
+    three = HAN(num_layers=3)
+    assert table4_gmacs(three) == pytest.approx(64 * (103_659_520 + 2 * 10_485_760) / 1e9)
+    assert table4_gmacs(three) == pytest.approx(7.976, abs=5e-4)
+
+
+def test_true_flops_exceed_linear_only_count():
+    han = HAN()
+    linear_only = 2 * table4_gmacs(han, batch=1)
+    assert gflops_per_video(han) > linear_only  # attention matmuls come on top
+    assert gflops_per_video(HANCoOccurrence()) > gflops_per_video(han)
