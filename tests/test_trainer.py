@@ -76,3 +76,49 @@ def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
 def test_unknown_option_rejected():
     with pytest.raises(ValueError, match="unknown train options"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["han", "han_2layers", "han_3layers", "han+cmco", "han+cms", "han+ours",
+                                  "han+a_only", "han+v_only", "han+av"])
+def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
+    from avvp_pipeline.models.registry import MODELS, train_options
+
+    assert name in MODELS
+    opts = train_options(name, {"epochs": 4, "batch_size": 8, "init_epoch": 0, "lr": 3e-4, "early_stop": 0})
+    cfg = TrainConfig.from_dict({**opts, "device": "cpu"})
+    tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
+    train(name, tr, va, cfg, tmp_path, provenance={}, progress=False)
+    losses = [e["loss"] for e in json.loads((tmp_path / "history.json").read_text())["epochs"]]
+    assert losses[-1] < losses[0], losses
+
+
+def test_cms_rows_add_the_contrastive_term_only_after_init_epoch():
+    from avvp_pipeline.models.registry import build_model, train_options
+    from avvp_pipeline.training.trainer import step_loss
+
+    cfg = TrainConfig.from_dict({**train_options("han+cms"), "device": "cpu", "dropout": 0.0})
+    fs = _planted_set("train", 6, 0)
+    torch.manual_seed(0)
+    model = build_model("han+cms", {**train_options("han+cms"), "dropout": 0.0}).eval()
+    idx = torch.arange(6)
+    before = step_loss(model, "han+cms", fs, idx, cfg.init_epoch, cfg, torch.Generator().manual_seed(0))
+    after = step_loss(model, "han+cms", fs, idx, cfg.init_epoch + 1, cfg, torch.Generator().manual_seed(0))
+    from avvp_pipeline.training.losses import guided_loss
+
+    plain = guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels, *cfg.smoothing(cfg.init_epoch))
+    assert before.item() == pytest.approx(plain.item(), rel=1e-5)  # original half of the doubled batch
+    assert after.item() > guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels,
+                                      *cfg.smoothing(cfg.init_epoch + 1)).item()
+
+
+def test_early_stop_after_epochs_without_improvement(tmp_path, monkeypatch):
+    import avvp_pipeline.training.trainer as T
+
+    scores = iter([50.0, 60.0, 60.0, 55.0, 59.0, 70.0, 10.0, 10.0])  # ties count as improvement (>=)
+    monkeypatch.setattr(T, "evaluate_probs", lambda *a, **k: {"seg_type": next(scores)})
+    cfg = TrainConfig(epochs=8, batch_size=8, device="cpu", early_stop=2)
+    tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
+    summary = train("han", tr, va, cfg, tmp_path, provenance={}, progress=False)
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert summary["selected_epoch"] == 3 and [e["epoch"] for e in hist["epochs"]] == [1, 2, 3, 4, 5]

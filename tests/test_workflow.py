@@ -33,7 +33,8 @@ TINY = {
         "visual": {"fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
         "audio": {"sample_rate": 16000, "example_hop": 1.0},
     },
-    "train": {"models": ["han"], "epochs": 2, "batch_size": 4, "feature_norm": "standardize"},
+    "train": {"models": ["han", "han+ours"],
+              "options": {"epochs": 2, "batch_size": 4, "feature_norm": "standardize", "init_epoch": 1}},
     "evaluate": {"split": "test", "gate": "global"},
 }
 
@@ -68,7 +69,8 @@ def finished_run(tmp_path_factory):
 def test_outputs_of_a_full_run(finished_run):
     wd = finished_run
     table = (wd / "reports/results.md").read_text()
-    assert re.search(r"^\| han \|", table, re.M) and re.search(r"^\| broadcast \|", table, re.M)
+    for row in ("han", "han+ours", "broadcast"):
+        assert re.search(rf"^\| {re.escape(row)} \|", table, re.M), row
     metrics = json.loads((wd / "runs/han/metrics.json").read_text())
     assert set(metrics["f_scores"]) == {"seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event", "ev_audio",
                                         "ev_visual", "ev_av", "ev_type", "ev_event"}
@@ -96,11 +98,21 @@ def test_threads_rebuild_nothing(finished_run):
 
 def test_training_option_plans_only_training_and_evaluation(finished_run, tmp_path):
     cfg = json.loads(json.dumps(TINY))
-    cfg["train"]["epochs"] = 3
+    cfg["train"]["options"]["epochs"] = 3
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
     assert planned_rules(proc) == {"train", "evaluate", "report", "all"}
+
+
+def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"]["per_model"] = {"han+ours": {"cms_weight": 0.5}}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(finished_run, "-n", "--configfile", str(changed))
+    assert planned_rules(proc) == {"train", "evaluate", "report", "all"}
+    assert "runs/han+ours/model.pt" in proc.stdout and "runs/han/model.pt" not in proc.stdout
 
 
 def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path):

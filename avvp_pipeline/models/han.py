@@ -15,10 +15,12 @@ from .mmil import MMILHead, MMILOutput
 class HANLayer(nn.Module):
     """Self + cross-modal attention with a summed residual, LayerNorm, FFN, LayerNorm."""
 
-    def __init__(self, d_model: int = 512, nhead: int = 1, dim_feedforward: int = 512, dropout: float = 0.1):
+    def __init__(self, d_model: int = 512, nhead: int = 1, dim_feedforward: int = 512, dropout: float = 0.1,
+                 cross: bool = True):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-        self.cm_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        # cross=False: self-attention only (the "A Only / V Only / AV" ablations of CM-Co, Table 3)
+        self.cm_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True) if cross else None
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
@@ -28,10 +30,12 @@ class HANLayer(nn.Module):
         self.dropout_self = nn.Dropout(dropout)
         self.dropout_ffn = nn.Dropout(dropout)
 
-    def forward(self, query: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-        c = self.cm_attn(query, other, other, need_weights=False)[0]
+    def forward(self, query: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+        # same order as the official layer (cross first, then self): dropout draws stay identical
+        c = self.cm_attn(query, other, other, need_weights=False)[0] if self.cm_attn is not None else None
         s = self.self_attn(query, query, query, need_weights=False)[0]
-        h = self.norm1(query + self.dropout_cm(c) + self.dropout_self(s))
+        h = query + self.dropout_cm(c) + self.dropout_self(s) if c is not None else query + self.dropout_self(s)
+        h = self.norm1(h)
         ffn = self.linear2(self.dropout(F.relu(self.linear1(h))))
         return self.norm2(h + self.dropout_ffn(ffn))
 

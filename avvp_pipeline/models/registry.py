@@ -1,17 +1,73 @@
-"""Named model configurations (rows of the papers' tables): ``build_model(name, train_cfg)``."""
+"""Named model configurations (rows of the papers' tables) and their published training recipes.
+
+``build_model(name, options)`` builds the network of a row; ``train_options(name, ...)`` gives
+the options it trains with: its recipe (method.md §1.6 for HAN rows, §2.1 for the CM-Co / CM-S
+rows), then options common to all models, then options for that model alone.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch.nn as nn
 
+from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
 
-MODELS = {
-    "han": "HAN (1 layer) + MMIL, HAN loss and recipe (method.md §1)",
-    "han_2layers": "HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
-    "han_3layers": "HAN with 3 layers (Table 4)",
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a row is made of."""
+
+    description: str
+    arch: str = "han"  # han: HAN segment head; cmco: CM-Co scores the segments
+    cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
+    cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
+    recipe: str = "han"
+    num_layers: int | None = None  # fixed by the row (Table 4), else from the options
+
+
+MODELS: dict[str, ModelSpec] = {
+    "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe (method.md §1)"),
+    "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
+                             num_layers=2),
+    "han_3layers": ModelSpec("HAN with 3 layers (Table 4)", num_layers=3),
+    "han+cmco": ModelSpec("HAN + CM-Co (Table 2), CM-Co recipe without CM-S", arch="cmco", recipe="cmco"),
+    "han+cms": ModelSpec("HAN + CM-S (Table 2): HAN segment head, CM-Co recipe", cms=True, recipe="cmco"),
+    "han+ours": ModelSpec("HAN + CM-Co + CM-S (Table 1)", arch="cmco", cms=True, recipe="cmco"),
+    "han+a_only": ModelSpec("HAN + CM-Co with class self-attention on audio only (Table 3)", arch="cmco",
+                            cooccurrence="a_only", recipe="cmco"),
+    "han+v_only": ModelSpec("HAN + CM-Co with class self-attention on visual only (Table 3)", arch="cmco",
+                            cooccurrence="v_only", recipe="cmco"),
+    "han+av": ModelSpec("HAN + CM-Co with class self-attention in each modality, no cross (Table 3)",
+                        arch="cmco", cooccurrence="av", recipe="cmco"),
 }
-_HAN_LAYERS = {"han": None, "han_2layers": 2, "han_3layers": 3}
+
+RECIPES: dict[str, dict] = {
+    # HAN (method.md §1.6): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
+    "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
+            "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0, "select_metric": "seg_type",
+            "early_stop": 0},
+    # CM-Co run.sh (method.md §2.1): batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
+    # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
+    # seed 0, best event-level Type@AV, stop after 10 epochs without improvement
+    "cmco": {"epochs": 40, "batch_size": 64, "lr": 7e-5, "step_size": 7, "gamma": 0.5, "seed": 0, "dropout": 0.4,
+             "occ_dim": 128, "occ_dropout": 0.25, "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9,
+             "audio_smoothing": 1.0, "visual_smoothing": 1.0, "init_epoch": 2, "cms_weight": 0.85,
+             "temperature": 1.0, "select_metric": "ev_type", "early_stop": 10},
+}
+
+
+def spec(name: str) -> ModelSpec:
+    """The row called ``name``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def train_options(name: str, common: dict | None = None, per_model: dict | None = None) -> dict:
+    """Recipe of ``name``, then ``common`` options, then ``per_model[name]``."""
+    return {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
 
 
 def build_model(name: str, cfg: dict) -> nn.Module:
@@ -20,10 +76,15 @@ def build_model(name: str, cfg: dict) -> nn.Module:
     With ``cfg['feature_norm'] == 'standardize'`` the model is wrapped in :class:`Standardized`
     (statistics are fitted by the trainer and saved with the weights).
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    layers = _HAN_LAYERS[name] or cfg.get("num_layers", 1)
-    model = HAN(num_layers=layers, dropout=cfg.get("dropout", 0.1), stacking=cfg.get("stacking", "official"))
+    s = spec(name)
+    layers = s.num_layers or cfg.get("num_layers", 1)
+    stacking = cfg.get("stacking", "official")
+    if s.arch == "cmco":
+        model = HANCoOccurrence(dropout=cfg.get("dropout", 0.4), occ_dim=cfg.get("occ_dim", 128),
+                                occ_dropout=cfg.get("occ_dropout", 0.25), num_layers=layers, stacking=stacking,
+                                mode=s.cooccurrence)
+    else:
+        model = HAN(num_layers=layers, dropout=cfg.get("dropout", 0.1), stacking=stacking)
     norm = cfg.get("feature_norm", "none")
     if norm == "standardize":
         return Standardized(model)
@@ -37,10 +98,10 @@ def describe_models() -> str:
     from .complexity import gflops_per_video, table4_gmacs, table4_parameters, trainable_parameters
 
     lines = [f"{'model':<14}{'params':>12}{'GFLOPs/video':>14}{'Table-4 params':>16}{'Table-4 GFLOPs':>16}  description"]
-    for name, text in MODELS.items():
-        m = build_model(name, {})
+    for name, s in MODELS.items():
+        m = build_model(name, RECIPES[s.recipe])
         lines.append(f"{name:<14}{trainable_parameters(m):>12,}{gflops_per_video(m):>14.3f}"
-                     f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {text}")
+                     f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {s.description}")
     lines.append("Table-4 columns use the CM-Co paper's convention: Linear layers only, multiply-accumulates "
                  "for a batch of 64 videos (method.md §8).")
     return "\n".join(lines)

@@ -1,10 +1,11 @@
-"""Training losses (method.md §1.5)."""
+"""Training losses (method.md §1.5, §3.4)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from ..models.mmil import MMILOutput
+from .cms import cms_loss, label_aware_pool
 
 EPS = 1e-7
 
@@ -14,12 +15,27 @@ def smooth(labels: torch.Tensor, s: float) -> torch.Tensor:
     return s * labels + (1.0 - s) * 0.5
 
 
+def guided_loss(out: MMILOutput, y_global: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
+                audio_smoothing: float, visual_smoothing: float) -> torch.Tensor:
+    """``BCE(global, y) + BCE(p_a, smooth(y_a)) + BCE(p_v, smooth(y_v))`` over the first ``len(y)`` rows
+    (a CM-S batch is doubled; its BCE terms use the original half only)."""
+    n = y_global.shape[0]
+    g = out.global_prob[:n].clamp(EPS, 1 - EPS)
+    a = out.audio_prob[:n].clamp(EPS, 1 - EPS)
+    v = out.visual_prob[:n].clamp(EPS, 1 - EPS)
+    return (F.binary_cross_entropy(g, y_global)
+            + F.binary_cross_entropy(a, smooth(y_audio, audio_smoothing))
+            + F.binary_cross_entropy(v, smooth(y_visual, visual_smoothing)))
+
+
 def han_loss(out: MMILOutput, labels: torch.Tensor, audio_smoothing: float = 1.0,
              visual_smoothing: float = 0.9) -> torch.Tensor:
-    """Individual guided learning: ``BCE(global, y) + BCE(p_a, s_a y + ..) + BCE(p_v, s_v y + ..)``."""
-    g = out.global_prob.clamp(EPS, 1 - EPS)
-    a = out.audio_prob.clamp(EPS, 1 - EPS)
-    v = out.visual_prob.clamp(EPS, 1 - EPS)
-    return (F.binary_cross_entropy(g, labels)
-            + F.binary_cross_entropy(a, smooth(labels, audio_smoothing))
-            + F.binary_cross_entropy(v, smooth(labels, visual_smoothing)))
+    """Individual guided learning with one (video-level) label for all three terms."""
+    return guided_loss(out, labels, labels, labels, audio_smoothing, visual_smoothing)
+
+
+def cms_term(out: MMILOutput, y_audio2: torch.Tensor, y_visual2: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """CM-S loss of a doubled batch: label-aware pooling with the pre-softmax MMIL logits, then Eq. 8."""
+    f_a = label_aware_pool(out.x_audio, out.frame_att_logits[:, :, 0], y_audio2)
+    f_v = label_aware_pool(out.x_visual, out.frame_att_logits[:, :, 1], y_visual2)
+    return cms_loss(f_a, f_v, y_audio2, y_visual2, temperature)

@@ -23,9 +23,10 @@ from ..data.llp import CLASSES
 from ..evaluation.metrics import binarize_predictions, llp_f_scores
 from ..features.store import config_hash
 from ..models.normalize import Standardized
-from ..models.registry import build_model
+from ..models.registry import build_model, spec
 from .data import FeatureSet
-from .losses import han_loss
+from .cms import double_batch, swap_partners
+from .losses import cms_term, guided_loss
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,20 @@ class TrainConfig:
     feature_norm: str = "none"
     eval_batch_size: int = 256
     device: str = "auto"
+    # CM-Co / CM-S recipe (method.md §2.1, §3.4); the defaults leave HAN's recipe unchanged
+    occ_dim: int = 128
+    occ_dropout: float = 0.25
+    init_epoch: int = 0  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
+    before_audio_smoothing: float = 1.0
+    before_visual_smoothing: float = 0.9
+    cms_weight: float = 0.85
+    temperature: float = 1.0
+    early_stop: int = 0  # stop after this many epochs without a better selection score (0: never)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        unknown = set(d) - known - {"models", "version"}
+        unknown = set(d) - known - {"version"}
         if unknown:
             raise ValueError(f"unknown train options: {sorted(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
@@ -64,6 +74,32 @@ class TrainConfig:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def smoothing(self, epoch: int) -> tuple[float, float]:
+        """(audio, visual) label smoothing in ``epoch`` (1-based)."""
+        if epoch <= self.init_epoch:
+            return self.before_audio_smoothing, self.before_visual_smoothing
+        return self.audio_smoothing, self.visual_smoothing
+
+
+def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tensor, epoch: int, cfg: TrainConfig,
+              partner_rng: torch.Generator) -> torch.Tensor:
+    """Loss of one batch for the row ``name``: guided BCE, plus CM-S on a doubled batch when the row has it."""
+    s = spec(name)
+    audio, video_s, video_st = fs.batch(idx)
+    y = fs.labels[idx]
+    y_audio = y_visual = y  # video-level labels (MA-refined labels come with the MA stage)
+    s_a, s_v = cfg.smoothing(epoch)
+    if not s.cms or len(idx) < 2:  # a last batch of one video has no partner to swap with
+        return guided_loss(model(audio, video_s, video_st), y, y_audio, y_visual, s_a, s_v)
+    partners = swap_partners(len(idx), partner_rng)
+    audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual,
+                                                                 partners)
+    out = model(audio, video_s, video_st)
+    loss = guided_loss(out, torch.maximum(y_audio, y_visual), y_audio, y_visual, s_a, s_v)
+    if epoch > cfg.init_epoch:
+        loss = loss + cfg.cms_weight * cms_term(out, y_audio2, y_visual2, cfg.temperature)
+    return loss
 
 
 @torch.inference_mode()
@@ -108,6 +144,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
     run_hash = config_hash({"model": model_name, "train": asdict(cfg), "features": provenance,
                             "n_train": len(train_set), "n_select": len(select_set)})
     ckpt_path = out_dir / "checkpoint.pt"
@@ -120,6 +157,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             shuffle.set_state(ckpt["shuffle_rng"])
+            partner_rng.set_state(ckpt["partner_rng"])
             torch.set_rng_state(ckpt["torch_rng"])
             history, best, best_state, best_epoch = ckpt["history"], ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
             start_epoch = ckpt["epoch"] + 1
@@ -138,8 +176,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         total = 0.0
         for b in range(steps):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            out = model(*train_set.batch(idx))
-            loss = han_loss(out, train_set.labels[idx], cfg.audio_smoothing, cfg.visual_smoothing)
+            loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -154,11 +191,17 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         history.append({"epoch": epoch, "loss": total / n, "lr": lr, "seconds": time.perf_counter() - t0,
                         f"{cfg.select_on}_{cfg.select_metric}": score, cfg.select_on: scores})
         bar.set_postfix(loss=f"{total / n:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{best:.1f}"})
+        stop = cfg.early_stop > 0 and epoch - best_epoch >= cfg.early_stop
         _atomic_save({"run_hash": run_hash, "epoch": epoch, "model": model.state_dict(),
                       "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                      "shuffle_rng": shuffle.get_state(), "torch_rng": torch.get_rng_state(),
+                      "shuffle_rng": shuffle.get_state(), "partner_rng": partner_rng.get_state(),
+                      "torch_rng": torch.get_rng_state(),
                       "history": history, "best": best, "best_state": best_state, "best_epoch": best_epoch},
                      ckpt_path)
+        if stop:
+            log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric,
+                     cfg.early_stop)
+            break
     bar.close()
 
     summary = {"model": model_name, "selected_epoch": best_epoch, "select_on": cfg.select_on,

@@ -5,6 +5,7 @@ import os
 import re
 
 from avvp_pipeline import STAGE_VERSIONS
+from avvp_pipeline.models.registry import train_options
 from avvp_pipeline.plan import plan_videos
 
 PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
@@ -24,10 +25,13 @@ AUDIO_CFG = {
     **_FEATURES["audio"],
     "version": STAGE_VERSIONS["features_audio"],
 }
-TRAIN_CFG = {
-    **{k: v for k, v in config["train"].items() if k != "models"},
-    "version": STAGE_VERSIONS["train"],
-}
+
+
+def train_cfg(wildcards):
+    """The model's recipe, then `train.options`, then `train.per_model[model]` (a rule param)."""
+    opts = train_options(wildcards.model, config["train"].get("options"), config["train"].get("per_model"))
+    return as_json({**opts, "version": STAGE_VERSIONS["train"]})
+
 EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 
 

@@ -11,7 +11,7 @@ rule train:
         model="runs/{model}/model.pt",
         history="runs/{model}/history.json",
     params:
-        cfg=as_json(TRAIN_CFG),
+        cfg=train_cfg,
         out_dir=lambda w, output: os.path.dirname(output.model),
     wildcard_constraints:
         model="|".join(re.escape(m) for m in MODELS),
