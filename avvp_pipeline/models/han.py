@@ -93,5 +93,5 @@ class HAN(nn.Module):
 
     def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
         x_a, x_v = self.inputs(audio, video_s, video_st)
-        x_a, x_v = self.encoder(x_a, x_v)
-        return self.mmil(x_a, x_v)
+        out = self.mmil(*self.encoder(x_a, x_v))
+        return out._replace(x_visual_in=x_v)  # MA's contrastive loss uses the pre-HAN visual features

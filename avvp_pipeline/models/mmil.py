@@ -17,6 +17,7 @@ class MMILOutput(NamedTuple):
     frame_att_logits: torch.Tensor  # (B, T, 2, C) pre-softmax temporal attention (CM-S uses these)
     x_audio: torch.Tensor | None = None  # (B, T, d) post-HAN audio features (CM-S aggregates these)
     x_visual: torch.Tensor | None = None  # (B, T, d) post-HAN visual features
+    x_visual_in: torch.Tensor | None = None  # (B, T, d) fused visual features before HAN
 
 
 def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_logits: torch.Tensor) -> MMILOutput:

@@ -1,0 +1,85 @@
+"""MA label refinement (Wu & Yang, CVPR 2021), as method.md §4 describes the published code.
+
+Stage 1 trains a HAN base model with MA's audio-visual contrastive loss. Stage 2 freezes it and,
+for every training video i, swaps one track with a partner j that shares no label with i. A class
+of i's label that the model stops predicting in both modalities once i's audio is replaced came
+from the audio: it is dropped from i's visual label. Likewise a class that vanishes once i's
+visual track is replaced is dropped from i's audio label. The thresholds scale with how often
+the model is wrong about each class on the original pairs (kappa).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import FeatureSet
+
+
+def ma_contrastive_loss(x_audio: torch.Tensor, x_visual_in: torch.Tensor, temperature: float = 0.2,
+                        smoothing: float = 0.1) -> torch.Tensor:
+    """Segment-level contrastive loss: post-HAN audio segment t should match pre-HAN visual segment t.
+
+    ``sim[b, t, t'] = cos(x_a[b, t], x_v[b, t']) / temperature``; cross-entropy over t' with target
+    ``1 - smoothing`` on t and ``smoothing / (T - 1)`` on every other segment.
+    """
+    sim = F.normalize(x_audio, dim=-1) @ F.normalize(x_visual_in, dim=-1).transpose(1, 2) / temperature
+    t = sim.shape[-1]
+    target = torch.full((t, t), smoothing / (t - 1), device=sim.device)
+    target.fill_diagonal_(1.0 - smoothing)
+    return -(target * F.log_softmax(sim, dim=-1)).sum(-1).mean()
+
+
+def label_disjoint_partners(labels: np.ndarray, rng: np.random.Generator, max_tries: int = 10_000) -> np.ndarray:
+    """For each video a partner drawn uniformly among the videos sharing no label with it (rejection sampling)."""
+    n = len(labels)
+    partners = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        for _ in range(max_tries):
+            j = int(rng.integers(n))
+            if j != i and not (labels[i] & labels[j]).any():
+                partners[i] = j
+                break
+        else:
+            raise ValueError(f"video {i} has no label-disjoint partner after {max_tries} draws")
+    return partners
+
+
+@torch.inference_mode()
+def _modality_probs(model, audio, video_s, video_st, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    p_a, p_v = [], []
+    for s in range(0, len(audio), batch):
+        out = model(audio[s:s + batch], video_s[s:s + batch], video_st[s:s + batch])
+        p_a.append(out.audio_prob.float().cpu().numpy())
+        p_v.append(out.visual_prob.float().cpu().numpy())
+    return np.concatenate(p_a), np.concatenate(p_v)
+
+
+def kappa(prob: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-class error rate of ``prob > 0.5`` against the labels, divided by the largest (0 if none)."""
+    err = 1.0 - ((prob > 0.5) == labels.astype(bool)).mean(axis=0)
+    top = err.max()
+    return err / top if top > 0 else np.zeros_like(err)
+
+
+def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return ``(audio_labels, visual_labels)`` (N, 25) uint8 for the training set ``fs`` and statistics."""
+    model.eval()
+    y = fs.labels.cpu().numpy().astype(np.uint8)
+    partners = torch.from_numpy(label_disjoint_partners(y, np.random.default_rng(seed))).to(fs.audio.device)
+    pa, pv = _modality_probs(model, fs.audio, fs.video_s, fs.video_st)
+    # i's audio with partner's visual track, and partner's audio with i's visual track
+    pa_av, pv_av = _modality_probs(model, fs.audio, fs.video_s[partners], fs.video_st[partners])
+    pa_va, pv_va = _modality_probs(model, fs.audio[partners], fs.video_s, fs.video_st)
+    k_a, k_v = kappa(pa, y), kappa(pv, y)
+    present = y.astype(bool)
+    drop_visual = present & (pv_va < 0.5 * k_v) & (pa_va < 0.5 * k_v)
+    drop_audio = present & (pa_av < 0.5 * k_a) & (pv_av < 0.5 * k_a)
+    audio_labels = (present & ~drop_audio).astype(np.uint8)
+    visual_labels = (present & ~drop_visual).astype(np.uint8)
+    stats = {"videos": int(len(y)), "labels": int(y.sum()), "dropped_audio": int(drop_audio.sum()),
+             "dropped_visual": int(drop_visual.sum()), "dropped_both": int((drop_audio & drop_visual).sum()),
+             "empty_audio": int((audio_labels.sum(1) == 0).sum()),
+             "empty_visual": int((visual_labels.sum(1) == 0).sum()),
+             "kappa_audio": k_a.round(4).tolist(), "kappa_visual": k_v.round(4).tolist()}
+    return audio_labels, visual_labels, stats
