@@ -9,6 +9,7 @@ STAGE_VERSIONS = {
     "index": 1,
     "features_visual": 1,
     "features_audio": 1,
+    "refine": 1,
     "train": 1,
     "evaluate": 1,
     "report": 1,

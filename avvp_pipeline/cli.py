@@ -101,6 +101,8 @@ def cmd_train(args) -> int:
         log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
                     "test scores are then optimistic")
     sets, provenance = load_feature_sets(args.index, ["train", cfg.select_on], _shards(args), cfg.torch_device())
+    if args.refined:
+        sets["train"].with_refined_labels(args.refined)
     for name, p in provenance.items():
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
@@ -108,6 +110,26 @@ def cmd_train(args) -> int:
                     progress=not args.quiet)
     log.info("trained %s: best %s %s %.2f at epoch %d", args.model, cfg.select_on, cfg.select_metric,
              summary["best_score"], summary["selected_epoch"])
+    return 0
+
+
+def cmd_refine(args) -> int:
+    from .training.data import load_feature_sets
+    from .training.refine import refine_labels, write_refined
+    from .training.trainer import load_model
+
+    import torch
+
+    _set_threads(args.threads)
+    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, ckpt = load_model(args.model, device)
+    sets, provenance = load_feature_sets(args.index, ["train"], _shards(args), device)
+    if provenance != ckpt["features"]:
+        raise ValueError(f"{args.model} was trained on other features than the given shards")
+    audio, visual, stats = refine_labels(model, sets["train"], seed=args.seed)
+    write_refined(args.out, sets["train"], audio, visual, stats)
+    log.info("refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)", stats["videos"],
+             stats["dropped_audio"], stats["labels"], stats["dropped_visual"], args.out)
     return 0
 
 
@@ -207,10 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", required=True)
     _add_shard_args(p)
     p.add_argument("--config", type=_json_arg, default={},
-                   help="training options as JSON (config.yaml `train`); defaults are HAN's recipe")
+                   help="training options as JSON (recipe + config.yaml `train.options`); defaults are HAN's recipe")
+    p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     _add_runtime_args(p, "torch threads")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("refine", help="MA label refinement: modality-aware training labels from a base model",
+                       description="Swap each training video's audio or visual track with a label-disjoint "
+                                   "partner, run the frozen MA base model, and drop the classes that vanish "
+                                   "(method.md §4.2). Writes audio and visual labels per training video.")
+    p.add_argument("--model", required=True, help="runs/ma_base/model.pt")
+    p.add_argument("--index", required=True)
+    _add_shard_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the partner draws (unseeded in the published code)")
+    p.add_argument("--out", required=True, help="HDF5 file to write")
+    _add_runtime_args(p, "torch threads")
+    p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("evaluate", help="evaluate a trained model with the LLP protocol",
                        description="Predict a split and score it with the LLP protocol: writes metrics.json "

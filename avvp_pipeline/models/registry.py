@@ -25,6 +25,9 @@ class ModelSpec:
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
     recipe: str = "han"
     num_layers: int | None = None  # fixed by the row (Table 4), else from the options
+    labels: str = "weak"  # weak: video-level labels; refined: MA's modality-aware labels (MA* rows)
+    ma_loss: bool = False  # MA's audio-visual contrastive loss (method.md §4.1)
+    select: str = "best"  # best: best validation epoch; last: the last epoch (MA's base model)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -41,6 +44,19 @@ MODELS: dict[str, ModelSpec] = {
                             cooccurrence="v_only", recipe="cmco"),
     "han+av": ModelSpec("HAN + CM-Co with class self-attention in each modality, no cross (Table 3)",
                         arch="cmco", cooccurrence="av", recipe="cmco"),
+    "ma_base": ModelSpec("MA stage 1: HAN + MA contrastive loss, 12 epochs, last epoch (input of label "
+                         "refinement)", ma_loss=True, recipe="ma_base", select="last"),
+    "ma*": ModelSpec("MA*: HAN trained on MA-refined audio / visual labels (HAN recipe)", labels="refined"),
+    "ma*+cmco": ModelSpec("MA* + CM-Co (Table 2)", arch="cmco", recipe="cmco", labels="refined"),
+    "ma*+cms": ModelSpec("MA* + CM-S (Table 2)", cms=True, recipe="cmco", labels="refined"),
+    "ma*+ours": ModelSpec("MA* + CM-Co + CM-S (Table 1; the official run.sh)", arch="cmco", cms=True,
+                          recipe="cmco", labels="refined"),
+    "ma*+a_only": ModelSpec("MA* + CM-Co, audio self-attention only (Table 3)", arch="cmco",
+                            cooccurrence="a_only", recipe="cmco", labels="refined"),
+    "ma*+v_only": ModelSpec("MA* + CM-Co, visual self-attention only (Table 3)", arch="cmco",
+                            cooccurrence="v_only", recipe="cmco", labels="refined"),
+    "ma*+av": ModelSpec("MA* + CM-Co, self-attention in each modality (Table 3)", arch="cmco",
+                        cooccurrence="av", recipe="cmco", labels="refined"),
 }
 
 RECIPES: dict[str, dict] = {
@@ -48,6 +64,10 @@ RECIPES: dict[str, dict] = {
     "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
             "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0, "select_metric": "seg_type",
             "early_stop": 0},
+    # MA stage 1 (method.md §4.1): the HAN recipe for 12 epochs, last epoch kept
+    "ma_base": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
+                "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
+                "select_metric": "seg_type", "early_stop": 0},
     # CM-Co run.sh (method.md §2.1): batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
     # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
     # seed 0, best event-level Type@AV, stop after 10 epochs without improvement

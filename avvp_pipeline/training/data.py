@@ -32,6 +32,24 @@ class FeatureSet:
     gt_audio: np.ndarray | None
     gt_visual: np.ndarray | None
     skipped: list[str] = field(default_factory=list)
+    labels_audio: torch.Tensor | None = None  # MA-refined modality labels (N, 25), train split only
+    labels_visual: torch.Tensor | None = None
+
+    def with_refined_labels(self, path: str | Path) -> "FeatureSet":
+        """Attach the refined labels written by ``avvp refine`` (rows matched by video id)."""
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            ids = [x.decode() if isinstance(x, bytes) else x for x in f["video_ids"][:]]
+            row = {vid: i for i, vid in enumerate(ids)}
+            missing = [v for v in self.video_ids if v not in row]
+            if missing:
+                raise ValueError(f"{path}: no refined labels for {len(missing)} videos, e.g. {missing[:3]}")
+            take = [row[v] for v in self.video_ids]
+            dev = self.labels.device
+            self.labels_audio = torch.from_numpy(f["audio_labels"][:][take].astype(np.float32)).to(dev)
+            self.labels_visual = torch.from_numpy(f["visual_labels"][:][take].astype(np.float32)).to(dev)
+        return self
 
     def __len__(self) -> int:
         return len(self.video_ids)

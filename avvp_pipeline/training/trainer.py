@@ -27,6 +27,7 @@ from ..models.registry import build_model, spec
 from .data import FeatureSet
 from .cms import double_batch, swap_partners
 from .losses import cms_term, guided_loss
+from .refine import ma_contrastive_loss
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,23 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
     s = spec(name)
     audio, video_s, video_st = fs.batch(idx)
     y = fs.labels[idx]
-    y_audio = y_visual = y  # video-level labels (MA-refined labels come with the MA stage)
+    if s.labels == "refined":
+        if fs.labels_audio is None:
+            raise ValueError(f"model {name} trains on MA-refined labels: pass them (avvp train --refined)")
+        y_audio, y_visual = fs.labels_audio[idx], fs.labels_visual[idx]
+    else:
+        y_audio = y_visual = y
+    y_global = torch.maximum(y_audio, y_visual)
     s_a, s_v = cfg.smoothing(epoch)
     if not s.cms or len(idx) < 2:  # a last batch of one video has no partner to swap with
-        return guided_loss(model(audio, video_s, video_st), y, y_audio, y_visual, s_a, s_v)
+        out = model(audio, video_s, video_st)
+        loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
+        return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in) if s.ma_loss else loss
     partners = swap_partners(len(idx), partner_rng)
     audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual,
                                                                  partners)
     out = model(audio, video_s, video_st)
-    loss = guided_loss(out, torch.maximum(y_audio, y_visual), y_audio, y_visual, s_a, s_v)
+    loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
     if epoch > cfg.init_epoch:
         loss = loss + cfg.cms_weight * cms_term(out, y_audio2, y_visual2, cfg.temperature)
     return loss
@@ -185,7 +194,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         scheduler.step()
         scores = evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate)
         score = scores[cfg.select_metric]
-        if score >= best:
+        if score >= best or spec(model_name).select == "last":
             best, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         history.append({"epoch": epoch, "loss": total / n, "lr": lr, "seconds": time.perf_counter() - t0,

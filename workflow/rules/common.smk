@@ -5,7 +5,8 @@ import os
 import re
 
 from avvp_pipeline import STAGE_VERSIONS
-from avvp_pipeline.models.registry import train_options
+from avvp_pipeline.models.registry import MODELS as ALL_MODELS
+from avvp_pipeline.models.registry import spec, train_options
 from avvp_pipeline.plan import plan_videos
 
 PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
@@ -38,6 +39,16 @@ EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 def as_json(d):
     """Compact JSON for a shell argument (quote it with {params.x:q})."""
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+
+def model_constraint():
+    """Wildcard regex matching every model name of the registry (names contain * and +)."""
+    return "|".join(re.escape(m) for m in ALL_MODELS)
+
+
+def refined_labels(wildcards):
+    """MA-refined labels for the rows that train on them."""
+    return ["refined/labels.h5"] if spec(wildcards.model).labels == "refined" else []
 
 
 def shard_videos(wildcards):

@@ -18,7 +18,7 @@ rule evaluate:
         gate=EVAL_CFG["gate"],
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     wildcard_constraints:
-        model="|".join(re.escape(m) for m in MODELS),
+        model=model_constraint(),
     threads: 2
     resources:
         gpu=1,
