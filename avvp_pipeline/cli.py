@@ -137,7 +137,8 @@ def cmd_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_model
 
     _set_threads(args.threads)
-    result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir, args.gate,
+    result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir,
+                            None if args.gate == "auto" else args.gate,
                             device=args.device)
     log.info("%s on %s: %s", result["model"], args.split,
              " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
@@ -254,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", required=True)
     _add_shard_args(p)
     p.add_argument("--split", default="test")
-    p.add_argument("--gate", choices=["global", "modality"], default=None,
-                   help="video-level gate: global prob (HAN/CM-Co, default) or p_a/p_v (MA's eval)")
+    p.add_argument("--gate", choices=["auto", "global", "modality"], default="auto",
+                   help="video-level gate: global prob (HAN/CM-Co) or p_a/p_v (MA's eval); auto: the model's recipe")
     p.add_argument("--out-dir", required=True)
     _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_evaluate)

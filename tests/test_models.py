@@ -144,3 +144,20 @@ def test_named_layer_rows():
 
     text = describe_models()
     assert "han_3layers" in text and "3,517,003" in text and "7.976" in text
+
+
+def test_ma_targets_alias_global_to_audio_and_zero_dropped_visual_classes():
+    from avvp_pipeline.training.losses import ma_guided_loss
+
+    y = torch.tensor([[1.0, 1.0, 0.0]])
+    y_audio = torch.tensor([[1.0, 0.0, 0.0]])  # class 1 dropped from audio
+    y_visual = torch.tensor([[0.0, 1.0, 0.0]])  # class 0 dropped from visual
+    p = torch.tensor([[0.6, 0.3, 0.2]])
+    out = type("O", (), {"global_prob": p, "audio_prob": p, "visual_prob": p})()
+
+    def bce(q, t):
+        return -(t * torch.log(q) + (1 - t) * torch.log(1 - q)).mean().item()
+
+    visual_target = torch.tensor([[0.0, 0.95, 0.05]])
+    expected = bce(p, y_audio) + bce(p, y_audio) + bce(p, visual_target)
+    assert ma_guided_loss(out, y, y_audio, y_visual, 1.0, 0.9).item() == pytest.approx(expected, rel=1e-5)

@@ -28,6 +28,21 @@ def guided_loss(out: MMILOutput, y_global: torch.Tensor, y_audio: torch.Tensor, 
             + F.binary_cross_entropy(v, smooth(y_visual, visual_smoothing)))
 
 
+def ma_guided_loss(out: MMILOutput, y: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
+                   audio_smoothing: float, visual_smoothing: float) -> torch.Tensor:
+    """MA's stage-3 targets (method.md §4.3): global and audio targets are the refined audio label
+    (the published code aliases them); the visual target is the smoothed weak label with the
+    classes dropped from the visual label set to a hard 0."""
+    visual_target = torch.where((y > 0) & (y_visual == 0), torch.zeros_like(y), smooth(y, visual_smoothing))
+    n = y.shape[0]
+    g = out.global_prob[:n].clamp(EPS, 1 - EPS)
+    a = out.audio_prob[:n].clamp(EPS, 1 - EPS)
+    v = out.visual_prob[:n].clamp(EPS, 1 - EPS)
+    return (F.binary_cross_entropy(g, y_audio)
+            + F.binary_cross_entropy(a, smooth(y_audio, audio_smoothing))
+            + F.binary_cross_entropy(v, visual_target))
+
+
 def han_loss(out: MMILOutput, labels: torch.Tensor, audio_smoothing: float = 1.0,
              visual_smoothing: float = 0.9) -> torch.Tensor:
     """Individual guided learning with one (video-level) label for all three terms."""

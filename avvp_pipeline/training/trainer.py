@@ -26,7 +26,7 @@ from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
 from .data import FeatureSet
 from .cms import double_batch, swap_partners
-from .losses import cms_term, guided_loss
+from .losses import cms_term, guided_loss, ma_guided_loss
 from .refine import ma_contrastive_loss
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,10 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
     s_a, s_v = cfg.smoothing(epoch)
     if not s.cms or len(idx) < 2:  # a last batch of one video has no partner to swap with
         out = model(audio, video_s, video_st)
-        loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
+        if s.ma_targets:  # MA: global target aliases the audio label; dropped visual classes get a hard 0
+            loss = ma_guided_loss(out, y, y_audio, y_visual, s_a, s_v)
+        else:
+            loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
         return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in) if s.ma_loss else loss
     partners = swap_partners(len(idx), partner_rng)
     audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual,
