@@ -15,17 +15,18 @@ def smooth(labels: torch.Tensor, s: float) -> torch.Tensor:
     return s * labels + (1.0 - s) * 0.5
 
 
+def _three_bce(out: MMILOutput, t_global: torch.Tensor, t_audio: torch.Tensor, t_visual: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the clamped global, audio and visual probabilities of the first ``len(t_global)`` rows."""
+    n = t_global.shape[0]
+    pairs = ((out.global_prob, t_global), (out.audio_prob, t_audio), (out.visual_prob, t_visual))
+    return sum(F.binary_cross_entropy(p[:n].clamp(EPS, 1 - EPS), t) for p, t in pairs)
+
+
 def guided_loss(out: MMILOutput, y_global: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
                 audio_smoothing: float, visual_smoothing: float) -> torch.Tensor:
     """``BCE(global, y) + BCE(p_a, smooth(y_a)) + BCE(p_v, smooth(y_v))`` over the first ``len(y)`` rows
     (a CM-S batch is doubled; its BCE terms use the original half only)."""
-    n = y_global.shape[0]
-    g = out.global_prob[:n].clamp(EPS, 1 - EPS)
-    a = out.audio_prob[:n].clamp(EPS, 1 - EPS)
-    v = out.visual_prob[:n].clamp(EPS, 1 - EPS)
-    return (F.binary_cross_entropy(g, y_global)
-            + F.binary_cross_entropy(a, smooth(y_audio, audio_smoothing))
-            + F.binary_cross_entropy(v, smooth(y_visual, visual_smoothing)))
+    return _three_bce(out, y_global, smooth(y_audio, audio_smoothing), smooth(y_visual, visual_smoothing))
 
 
 def ma_guided_loss(out: MMILOutput, y: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
@@ -34,13 +35,7 @@ def ma_guided_loss(out: MMILOutput, y: torch.Tensor, y_audio: torch.Tensor, y_vi
     (the published code aliases them); the visual target is the smoothed weak label with the
     classes dropped from the visual label set to a hard 0."""
     visual_target = torch.where((y > 0) & (y_visual == 0), torch.zeros_like(y), smooth(y, visual_smoothing))
-    n = y.shape[0]
-    g = out.global_prob[:n].clamp(EPS, 1 - EPS)
-    a = out.audio_prob[:n].clamp(EPS, 1 - EPS)
-    v = out.visual_prob[:n].clamp(EPS, 1 - EPS)
-    return (F.binary_cross_entropy(g, y_audio)
-            + F.binary_cross_entropy(a, smooth(y_audio, audio_smoothing))
-            + F.binary_cross_entropy(v, visual_target))
+    return _three_bce(out, y_audio, smooth(y_audio, audio_smoothing), visual_target)
 
 
 def han_loss(out: MMILOutput, labels: torch.Tensor, audio_smoothing: float = 1.0,
