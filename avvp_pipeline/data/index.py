@@ -14,6 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..features.store import read_strings
 from . import llp
 
 SPLITS = ("train", "val", "test")
@@ -80,7 +81,6 @@ def load_split(index_path: str | Path, split: str) -> Split:
         if split not in f:
             raise KeyError(f"{index_path}: no split {split!r}")
         g = f[split]
-        dec = lambda ds: [x.decode() if isinstance(x, bytes) else x for x in ds[:]]  # noqa: E731
-        return Split(split, dec(g["filenames"]), dec(g["video_ids"]), g["labels"][:],
+        return Split(split, read_strings(g["filenames"]), read_strings(g["video_ids"]), g["labels"][:],
                      g["gt_audio"][:] if "gt_audio" in g else None,
                      g["gt_visual"][:] if "gt_visual" in g else None)

@@ -50,11 +50,15 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
             tmp.unlink()
 
 
+def read_strings(dataset: h5py.Dataset) -> list[str]:
+    """A 1-d HDF5 string dataset as Python strings."""
+    return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
+
+
 def read_shard(path: str | Path) -> tuple[list[str], np.ndarray, dict]:
     """Return ``(video_ids, features, attrs)`` of one shard."""
     with h5py.File(path, "r") as f:
-        ids = [s.decode() if isinstance(s, bytes) else s for s in f["video_ids"][:]]
-        return ids, f["features"][:], dict(f.attrs)
+        return read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
 
 
 def load_features(paths: Iterable[str | Path]) -> tuple[dict[str, int], np.ndarray, list[dict]]:

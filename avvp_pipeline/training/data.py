@@ -40,8 +40,7 @@ class FeatureSet:
         import h5py
 
         with h5py.File(path, "r") as f:
-            ids = [x.decode() if isinstance(x, bytes) else x for x in f["video_ids"][:]]
-            row = {vid: i for i, vid in enumerate(ids)}
+            row = {vid: i for i, vid in enumerate(store.read_strings(f["video_ids"]))}
             missing = [v for v in self.video_ids if v not in row]
             if missing:
                 raise ValueError(f"{path}: no refined labels for {len(missing)} videos, e.g. {missing[:3]}")
@@ -78,7 +77,8 @@ def load_feature_sets(index_path: str | Path, splits: list[str], shards: dict[st
     for split in splits:
         s = load_split(index_path, split)
         keep = [i for i, vid in enumerate(s.video_ids) if all(vid in loaded[n][0] for n in EXTRACTORS)]
-        skipped = [s.video_ids[i] for i in range(len(s)) if i not in set(keep)]
+        kept = set(keep)
+        skipped = [vid for i, vid in enumerate(s.video_ids) if i not in kept]
         if skipped:
             log.warning("%s: %d of %d videos have no features (failed or missing) and are skipped: %s",
                         split, len(skipped), len(s), ", ".join(skipped[:10]))
