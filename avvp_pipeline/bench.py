@@ -72,6 +72,11 @@ def run(what: str, args) -> int:
         for k, v in bench_extract(paths, cfg, args.threads, reference=not args.no_reference).items():
             print(f"{k}: {v:.3f}" + ("" if k in ("videos",) or "speed-up" in k else " videos/s"))
         return 0
+    if what == "train":
+        sizes = [int(x) for x in args.batch_sizes.split(",")]
+        for k, v in bench_train(args.model, args.videos, sizes).items():
+            print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+        return 0
     if what == "stages":
         print(stage_table(args.dir))
         return 0
@@ -165,3 +170,47 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
             res["reference style, visual (JPEG + PIL + fp32, 1 video/forward)"] = n / t_ref
             res["speed-up of end-to-end visual over reference style"] = t_ref / t_vis
     return res
+
+
+def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: str = "auto", seed: int = 0) -> dict:
+    """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device,
+    for each batch size (one warm-up epoch on a tenth of the data first)."""
+    import torch
+
+    from .models.registry import build_model, train_options
+    from .training.data import FeatureSet
+    from .training.trainer import TrainConfig, step_loss
+
+    dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    g = torch.Generator().manual_seed(seed)
+    labels = (torch.rand(videos, 25, generator=g) < 0.08).float()
+    fs = FeatureSet("train", [], [], torch.randn(videos, 10, 128, generator=g).to(dev),
+                    torch.randn(videos, 80, 2048, generator=g).to(dev), torch.randn(videos, 10, 512, generator=g).to(dev),
+                    labels.to(dev), None, None)
+    fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
+    out = {"device": str(dev), "videos": videos}
+    for bs in batch_sizes:
+        cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "device": str(dev)})
+        torch.manual_seed(seed)
+        model = build_model(model_name, train_options(model_name)).to(dev).train()
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        rng = torch.Generator().manual_seed(seed)
+
+        def epoch(n: int) -> float:
+            order = torch.randperm(n, generator=rng).to(dev)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for i in range(0, n, bs):
+                loss = step_loss(model, model_name, fs, order[i:i + bs], cfg.init_epoch + 1, cfg, rng)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            return time.perf_counter() - t0
+
+        epoch(max(bs, videos // 10))
+        out[f"batch {bs}: s/epoch"] = epoch(videos)
+        out[f"batch {bs}: s/epoch scaled to 10,000 videos"] = out[f"batch {bs}: s/epoch"] * 10_000 / videos
+    return out

@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "stages"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files")
@@ -297,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--r2plus1d-size", type=int, default=112)
     g.add_argument("--batch-videos", type=int, default=8)
     g.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline")
-    p.add_argument("--videos", type=int, default=1849, help="number of videos (default: LLP val+test)")
+    p.add_argument("--videos", type=int, default=1849,
+                   help="metrics: videos scored (default: LLP val+test); train: synthetic videos per epoch")
+    g0 = p.add_argument_group("train: epoch time of a model on synthetic LLP-shaped features held in memory")
+    g0.add_argument("--model", default="han", help="model name (avvp models)")
+    g0.add_argument("--batch-sizes", default="16,256", help="comma-separated; 16 is HAN's recipe")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -81,3 +81,11 @@ def test_demo_dag_plans_with_the_workstation_profile(tmp_path):
     for rule in ("synth", "index", "extract_visual", "extract_audio", "train", "evaluate", "baseline_broadcast",
                  "report"):
         assert re.search(rf"^{rule}\s+\d+", stats, re.M), rule
+
+
+def test_bench_train_reports_epoch_times():
+    from avvp_pipeline.bench import bench_train
+
+    r = bench_train("han+ours", videos=24, batch_sizes=[8], device="cpu")
+    assert r["videos"] == 24 and r["batch 8: s/epoch"] > 0
+    assert r["batch 8: s/epoch scaled to 10,000 videos"] == pytest.approx(r["batch 8: s/epoch"] * 10_000 / 24)
