@@ -35,8 +35,9 @@ def test_kill_9_then_rerun_gives_the_clean_shard(tiny_set, tmp_path):
     videos = sorted(tiny_set[0].glob("*.mp4"))
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     _extract(videos, clean)
-    proc = _extract(videos * 3, killed, wait=False)  # longer run, killed in the middle
+    proc = _extract(videos * 20, killed, wait=False)  # a long run (160 decodes), killed in the middle
     time.sleep(4)
+    assert proc.poll() is None, "the extraction finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "r.h5").exists() and not (killed / "s.h5").exists()
