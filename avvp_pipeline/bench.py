@@ -181,7 +181,9 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: st
     from .training.data import FeatureSet
     from .training.trainer import TrainConfig, step_loss
 
-    dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    from .device import resolve_device
+
+    dev = resolve_device(device)
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(videos, 25, generator=g) < 0.08).float()
     fs = FeatureSet("train", [], [], torch.randn(videos, 10, 128, generator=g).to(dev),

@@ -118,10 +118,10 @@ def cmd_refine(args) -> int:
     from .training.refine import refine_labels, write_refined
     from .training.trainer import load_model
 
-    import torch
+    from .device import resolve_device
 
     _set_threads(args.threads)
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(args.device)
     model, ckpt = load_model(args.model, device)
     sets, provenance = load_feature_sets(args.index, ["train"], _shards(args), device)
     if provenance != ckpt["features"]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
 from .. import __version__
 from ..data.index import load_split
+from ..device import resolve_device
 from ..training.data import load_feature_sets
 from ..training.trainer import evaluate_probs, load_model, predict
 from .metrics import llp_f_scores
@@ -45,9 +45,7 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
 def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
                    out_dir: str | Path, gate: str | None = None, device: str = "auto") -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = resolve_device(device)
     model, ckpt = load_model(model_path, device)
     sets, provenance = load_feature_sets(index_path, [split], shards, device)
     if provenance != ckpt["features"]:

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
+from ..device import resolve_device
 from ..media.jobs import decode_audio, decode_visual
 from . import store, visual, vggish
 from .weights import ResolvedWeights, resolve
@@ -64,9 +65,7 @@ class ExtractConfig:
         return int(round(self.num_frames / self.fps))
 
     def torch_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return resolve_device(self.device)
 
 
 def _video_id(path: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .probe import MediaError, check_file, probe
+from .probe import MediaError, probe
 
 __all__ = ["MediaError", "frame_indices", "sample_frames"]
 

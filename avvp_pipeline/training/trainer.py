@@ -6,7 +6,6 @@ replace). A per-epoch checkpoint next to the output lets a killed run resume.
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data.llp import CLASSES
+from ..device import resolve_device
 from ..evaluation.metrics import binarize_predictions, llp_f_scores
 from ..features.store import config_hash
 from ..models.normalize import Standardized
@@ -72,9 +72,7 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def torch_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return resolve_device(self.device)
 
     def smoothing(self, epoch: int) -> tuple[float, float]:
         """(audio, visual) label smoothing in ``epoch`` (1-based)."""
