@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from .han import AVInputs, HANEncoder, HANLayer
-from .mmil import MMILHead, MMILOutput
+from .parser import ParsingNet
 
 
 class CoOccurrence(nn.Module):
@@ -55,18 +55,12 @@ class CoOccurrence(nn.Module):
         return torch.stack([p_a, p_v], dim=2)
 
 
-class HANCoOccurrence(nn.Module):
+class HANCoOccurrence(ParsingNet):
     """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture; method.md §2, recipe §2.1)."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.4, occ_dim: int = 128,
                  occ_dropout: float = 0.25, num_layers: int = 1, stacking: str = "official", mode: str = "cmco"):
-        super().__init__()
-        self.inputs = AVInputs(d_model)
-        self.encoder = HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model,
-                                  dropout=dropout)
-        self.cooccurrence = CoOccurrence(d_model, num_classes, occ_dim, occ_dropout, mode)
-        self.mmil = MMILHead(d_model, num_classes, prob_head=False)
-
-    def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
-        x_a, x_v = self.encoder(*self.inputs(audio, video_s, video_st))
-        return self.mmil(x_a, x_v, frame_prob=self.cooccurrence(x_a, x_v))
+        super().__init__(AVInputs(d_model),
+                         HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model,
+                                    dropout=dropout),
+                         num_classes, d_model, CoOccurrence(d_model, num_classes, occ_dim, occ_dropout, mode))

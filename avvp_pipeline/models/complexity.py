@@ -44,10 +44,34 @@ def table4_gmacs(model: nn.Module, batch: int = 64) -> float:
     return total / 1e9
 
 
+def _lstm_flops(module: nn.LSTM, inputs, _output) -> int:
+    """Matmul FLOPs of an LSTM call: per step and direction, 4 gates of (input + hidden) x hidden MACs."""
+    x = inputs[0]
+    steps = x.shape[1] if module.batch_first else x.shape[0]
+    batch = x.shape[0] if module.batch_first else x.shape[1]
+    dirs = 2 if module.bidirectional else 1
+    h, total, in_size = module.hidden_size, 0, module.input_size
+    for _ in range(module.num_layers):
+        total += 2 * steps * batch * dirs * 4 * h * (in_size + h)
+        in_size = h * dirs
+    return total
+
+
 @torch.no_grad()
 def gflops_per_video(model: nn.Module) -> float:
-    """All FLOPs (matmuls, attention included) of one 10-second video, in G."""
+    """All FLOPs (matmuls, attention and LSTMs included) of one 10-second video, in G."""
     counter = FlopCounterMode(display=False)
-    with counter:
-        model.eval()(*_dummy_batch(1))
-    return counter.get_total_flops() / 1e9
+    lstm_total = 0
+
+    def hook(module, inputs, output):  # FlopCounterMode sees no FLOPs in aten.lstm
+        nonlocal lstm_total
+        lstm_total += _lstm_flops(module, inputs, output)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.LSTM)]
+    try:
+        with counter:
+            model.eval()(*_dummy_batch(1))
+    finally:
+        for h in handles:
+            h.remove()
+    return (counter.get_total_flops() + lstm_total) / 1e9

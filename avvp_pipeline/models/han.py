@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .mmil import MMILHead, MMILOutput
+from .parser import ParsingNet
+
 
 
 class HANLayer(nn.Module):
@@ -80,18 +81,12 @@ class AVInputs(nn.Module):
         return x_a, x_v
 
 
-class HAN(nn.Module):
+class HAN(ParsingNet):
     """HAN + MMIL: features -> video-level, modality-level and segment-level probabilities."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, num_layers: int = 1, nhead: int = 1,
                  dim_feedforward: int = 512, dropout: float = 0.1, stacking: str = "official"):
-        super().__init__()
-        self.inputs = AVInputs(d_model)
-        self.encoder = HANEncoder(num_layers, stacking, d_model=d_model, nhead=nhead,
-                                  dim_feedforward=dim_feedforward, dropout=dropout)
-        self.mmil = MMILHead(d_model, num_classes)
-
-    def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
-        x_a, x_v = self.inputs(audio, video_s, video_st)
-        out = self.mmil(*self.encoder(x_a, x_v))
-        return out._replace(x_visual_in=x_v)  # MA's contrastive loss uses the pre-HAN visual features
+        super().__init__(AVInputs(d_model),
+                         HANEncoder(num_layers, stacking, d_model=d_model, nhead=nhead,
+                                    dim_feedforward=dim_feedforward, dropout=dropout),
+                         num_classes, d_model)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
+from .baselines import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
@@ -20,7 +21,8 @@ class ModelSpec:
     """What a row is made of."""
 
     description: str
-    arch: str = "han"  # han: HAN segment head; cmco: CM-Co scores the segments
+    backbone: str = "han"  # temporal model: han, ave or avsdn (models/baselines.py)
+    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments
     cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
     recipe: str = "han"
@@ -32,6 +34,11 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
+    "ave": ModelSpec("AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/baselines.py)",
+                     backbone="ave"),
+    "avsdn": ModelSpec("AVSDN + audio / visual parsing branches + MMIL, HAN recipe (Table 1)", backbone="avsdn"),
+    "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True,
+                            recipe="cmco"),
     "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe (method.md §1)"),
     "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
                              num_layers=2),
@@ -50,6 +57,9 @@ MODELS: dict[str, ModelSpec] = {
     "ma": ModelSpec("MA: HAN retrained on refined labels with MA's targets and contrastive loss; "
                     "evaluated with MA's modality gate (our reading: the 12-epoch stage-1 recipe, best on val)",
                     labels="refined", ma_loss=True, ma_targets=True, recipe="ma"),
+    "ma+cmco": ModelSpec("MA + CM-Co (Table 2): the ma row's labels, targets and contrastive loss with the "
+                         "CM-Co head, CM-Co recipe and evaluation", arch="cmco", recipe="cmco", labels="refined",
+                         ma_loss=True, ma_targets=True),
     "ma*": ModelSpec("MA*: HAN trained on MA-refined audio / visual labels (HAN recipe)", labels="refined"),
     "ma*+cmco": ModelSpec("MA* + CM-Co (Table 2)", arch="cmco", recipe="cmco", labels="refined"),
     "ma*+cms": ModelSpec("MA* + CM-S (Table 2)", cms=True, recipe="cmco", labels="refined"),
@@ -107,7 +117,11 @@ def build_model(name: str, cfg: dict) -> nn.Module:
     s = spec(name)
     layers = s.num_layers or cfg.get("num_layers", 1)
     stacking = cfg.get("stacking", "official")
-    if s.arch == "cmco":
+    if s.backbone in ("ave", "avsdn"):
+        cls = AVE if s.backbone == "ave" else AVSDN
+        model = cls(dropout=cfg.get("dropout", 0.1), cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
+                    occ_dim=cfg.get("occ_dim", 128), occ_dropout=cfg.get("occ_dropout", 0.25))
+    elif s.arch == "cmco":
         model = HANCoOccurrence(dropout=cfg.get("dropout", 0.4), occ_dim=cfg.get("occ_dim", 128),
                                 occ_dropout=cfg.get("occ_dropout", 0.25), num_layers=layers, stacking=stacking,
                                 mode=s.cooccurrence)
