@@ -69,12 +69,13 @@ def run(what: str, args) -> int:
                "resnet_crop": args.resnet_crop, "r2plus1d_size": args.r2plus1d_size, "batch_videos": args.batch_videos,
                "weights_dir": args.weights_dir}
         print(f"config: {cfg}, threads {args.threads}")
-        for k, v in bench_extract(paths, cfg, args.threads, reference=not args.no_reference).items():
+        for k, v in bench_extract(paths, cfg, args.threads, reference=not args.no_reference,
+                                  stage_n=args.stage_n).items():
             print(f"{k}: {v:.3f}" + ("" if k in ("videos",) or "speed-up" in k else " videos/s"))
         return 0
     if what == "train":
         sizes = [int(x) for x in args.batch_sizes.split(",")]
-        for k, v in bench_train(args.model, args.videos, sizes).items():
+        for k, v in bench_train(args.model, args.videos, sizes, tuple(args.train_precisions.split(","))).items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
         return 0
     if what == "stages":
@@ -115,8 +116,9 @@ def _reference_visual(path: str, workdir: str, resnet, r21d, cfg) -> None:
         r21d(clips.permute(0, 2, 1, 3, 4))
 
 
-def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: bool = True) -> dict:
-    """Videos/s per stage and end to end (our pipeline) and, in the same run, the reference style."""
+def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: bool = True, stage_n: int = 16) -> dict:
+    """Videos/s end to end over ``paths`` (our pipeline); per stage (1-process decode, each model) and the
+    reference style, in the same run, over the first ``stage_n`` clips."""
     import tempfile
 
     import torch
@@ -130,9 +132,10 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
     cfg = ExtractConfig.from_dict({**cfg_dict, "decode_workers": max(1, threads - 1) if threads > 1 else 0})
     n = len(paths)
     res: dict[str, float] = {"videos": n}
+    few = paths[:stage_n]
     t0 = time.perf_counter()
-    frames = [sample_frames(p, cfg.fps, cfg.num_frames) for p in paths]
-    res["decode, 1 process"] = n / (time.perf_counter() - t0)
+    frames = [sample_frames(p, cfg.fps, cfg.num_frames) for p in few]
+    res["decode, 1 process"] = len(few) / (time.perf_counter() - t0)
     device = cfg.torch_device()
     resnet = visual.build_resnet152(resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed))
     r21d = visual.build_r2plus1d_18(resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed))
@@ -143,14 +146,14 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
                          for f in frames]).contiguous(memory_format=torch.channels_last)
         x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(device), cfg.r2plus1d_size) for f in frames])
         for name, model, x in (("ResNet-152", resnet_cl, x2d), ("R(2+1)D-18", r21d, x3d)):
-            step = max(1, x.shape[0] // n * cfg.batch_videos)
+            step = max(1, x.shape[0] // len(few) * cfg.batch_videos)
             t0 = time.perf_counter()
             with visual.autocast(device, cfg.precision):
                 for i in range(0, x.shape[0], step):
                     model(x[i:i + step])
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            res[f"{name} model, {cfg.precision}, {cfg.batch_videos} videos/batch"] = n / (time.perf_counter() - t0)
+            res[f"{name} model, {cfg.precision}, {cfg.batch_videos} videos/batch"] = len(few) / (time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         extract_visual_shard(paths, f"{tmp}/r.h5", f"{tmp}/s.h5", f"{tmp}/f.tsv", cfg.__dict__, progress=False)
@@ -164,24 +167,25 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
         if reference:
             resnet32 = resnet.to(memory_format=torch.contiguous_format).float()
             t0 = time.perf_counter()
-            for p in paths:
+            for p in few:
                 _reference_visual(p, tmp, resnet32, r21d, cfg)
             t_ref = time.perf_counter() - t0
-            res["reference style, visual (JPEG + PIL + fp32, 1 video/forward)"] = n / t_ref
-            res["speed-up of end-to-end visual over reference style"] = t_ref / t_vis
+            res["reference style, visual (JPEG + PIL + fp32, 1 video/forward)"] = len(few) / t_ref
+            res["speed-up of end-to-end visual over reference style"] = (n / t_vis) / (len(few) / t_ref)
     return res
 
 
-def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: str = "auto", seed: int = 0) -> dict:
-    """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device,
-    for each batch size (one warm-up epoch on a tenth of the data first)."""
+def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions: tuple[str, ...] = ("fp32",),
+                device: str = "auto", seed: int = 0) -> dict:
+    """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device, for
+    the recipe's batch size in fp32 (the reference) and each (batch size, precision) setting; one
+    warm-up pass over a tenth of the data per setting first."""
     import torch
 
+    from .device import resolve_device
     from .models.registry import build_model, train_options
     from .training.data import FeatureSet
     from .training.trainer import TrainConfig, step_loss
-
-    from .device import resolve_device
 
     dev = resolve_device(device)
     g = torch.Generator().manual_seed(seed)
@@ -190,12 +194,17 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: st
                     torch.randn(videos, 80, 2048, generator=g).to(dev), torch.randn(videos, 10, 512, generator=g).to(dev),
                     labels.to(dev), None, None)
     fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
-    out = {"device": str(dev), "videos": videos}
-    for bs in batch_sizes:
-        cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "device": str(dev)})
+    recipe_bs = train_options(model_name)["batch_size"]
+    settings = [(recipe_bs, "fp32")] + [(bs, p) for bs in batch_sizes for p in precisions if (bs, p) != (recipe_bs, "fp32")]
+    out = {"device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+           "model": model_name, "videos": videos}
+    times = {}
+    for bs, precision in settings:
+        cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "device": str(dev),
+                                     "precision": precision})
         torch.manual_seed(seed)
         model = build_model(model_name, train_options(model_name)).to(dev).train()
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=dev.type == "cuda")
         rng = torch.Generator().manual_seed(seed)
 
         def epoch(n: int) -> float:
@@ -204,7 +213,8 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: st
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             for i in range(0, n, bs):
-                loss = step_loss(model, model_name, fs, order[i:i + bs], cfg.init_epoch + 1, cfg, rng)
+                with cfg.autocast(dev):
+                    loss = step_loss(model, model_name, fs, order[i:i + bs], cfg.init_epoch + 1, cfg, rng)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -213,6 +223,10 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], device: st
             return time.perf_counter() - t0
 
         epoch(max(bs, videos // 10))
-        out[f"batch {bs}: s/epoch"] = epoch(videos)
-        out[f"batch {bs}: s/epoch scaled to 10,000 videos"] = out[f"batch {bs}: s/epoch"] * 10_000 / videos
+        times[(bs, precision)] = epoch(videos) * 10_000 / videos
+        out[f"batch {bs} {precision}: s/epoch (10,000 videos)"] = times[(bs, precision)]
+    ref = times[(recipe_bs, "fp32")]
+    fastest = min(times, key=times.get)
+    out["reference"] = f"batch {recipe_bs} fp32 (the recipe): {ref:.3f} s/epoch"
+    out["fastest"] = f"batch {fastest[0]} {fastest[1]}: {times[fastest]:.3f} s/epoch, {ref / times[fastest]:.1f}x the reference"
     return out

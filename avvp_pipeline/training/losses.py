@@ -19,7 +19,8 @@ def _three_bce(out: MMILOutput, t_global: torch.Tensor, t_audio: torch.Tensor, t
     """Mean BCE of the clamped global, audio and visual probabilities of the first ``len(t_global)`` rows."""
     n = t_global.shape[0]
     pairs = ((out.global_prob, t_global), (out.audio_prob, t_audio), (out.visual_prob, t_visual))
-    return sum(F.binary_cross_entropy(p[:n].clamp(EPS, 1 - EPS), t) for p, t in pairs)
+    with torch.autocast(t_global.device.type, enabled=False):  # BCE in fp32 under bf16 autocast
+        return sum(F.binary_cross_entropy(p[:n].float().clamp(EPS, 1 - EPS), t) for p, t in pairs)
 
 
 def guided_loss(out: MMILOutput, y_global: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,

@@ -53,6 +53,7 @@ class TrainConfig:
     feature_norm: str = "none"
     eval_batch_size: int = 256
     device: str = "auto"
+    precision: str = "fp32"  # fp32 (the recipes) or bf16: autocast for the forward passes (speed option)
     # CM-Co / CM-S recipe (method.md §2.1, §3.4); the defaults leave HAN's recipe unchanged
     occ_dim: int = 128
     occ_dropout: float = 0.25
@@ -70,6 +71,12 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown train options: {sorted(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def autocast(self, device: torch.device):
+        """The autocast context of ``precision`` (a no-op for fp32)."""
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)
@@ -151,7 +158,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     model = build_model(model_name, asdict(cfg)).to(device)
     if isinstance(model, Standardized):
         model.fit(train_set.audio, train_set.video_s, train_set.video_st)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
     partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
@@ -183,14 +190,16 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         t0 = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=shuffle).to(device)
-        total = 0.0
+        total = torch.zeros((), device=device)
         for b in range(steps):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
+            with cfg.autocast(device):
+                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
+            total += loss.detach() * len(idx)  # no per-step host sync
+        total = total.item()
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         scores = evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate)

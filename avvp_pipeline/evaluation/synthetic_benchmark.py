@@ -1,0 +1,122 @@
+"""Train and score every model row on the LLP-shaped synthetic feature set (data/synthetic_features.py).
+
+Each row trains with its published recipe (``--epochs`` can cap it), is selected on the
+synthetic val split and scored on the synthetic test split with the LLP protocol. MA rows first
+train ``ma_base`` and refine its labels, exactly as the Snakemake DAG does.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.synthetic_features import SynthFeatureConfig, make_feature_sets
+from ..evaluation.metrics import llp_f_scores
+from ..models.registry import MODELS, spec, train_options
+from ..training.refine import refine_labels
+from ..training.trainer import TrainConfig, evaluate_probs, load_model, predict, train
+from .tables import COLUMNS
+
+log = logging.getLogger(__name__)
+
+# the paper's tables, in order (a row appears once, under its first table)
+TABLE_GROUPS = (
+    ("Table 1", ("ave", "avsdn", "avsdn+ours", "han", "han+ours", "ma", "ma*", "ma*+ours")),
+    ("Table 2", ("han+cms", "han+cmco", "ma+cmco", "ma*+cms", "ma*+cmco")),
+    ("Table 3", ("han+a_only", "han+v_only", "han+av", "ma*+a_only", "ma*+v_only", "ma*+av")),
+    ("Table 4", ("han_2layers", "han_3layers")),
+)
+PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
+
+
+def broadcast_scores(test) -> dict[str, float]:
+    """The trivial parser: every weak label in every second of both modalities."""
+    y = test.labels.cpu().numpy().astype(np.uint8)
+    dense = np.repeat(y[:, :, None], test.gt_audio.shape[2], axis=2)
+    return llp_f_scores(dense, dense, test.gt_audio, test.gt_visual)
+
+
+def _attach_refined(sets, options: dict, out_dir: Path, progress: bool) -> dict:
+    cfg = TrainConfig.from_dict(train_options("ma_base", options))
+    train("ma_base", sets["train"], sets["val"], cfg, out_dir / "ma_base", {"synthetic": True}, progress)
+    model, _ = load_model(out_dir / "ma_base" / "model.pt", sets["train"].audio.device)
+    audio_labels, visual_labels, stats = refine_labels(model, sets["train"], seed=0)
+    dev = sets["train"].labels.device
+    sets["train"].labels_audio = torch.from_numpy(audio_labels.astype(np.float32)).to(dev)
+    sets["train"].labels_visual = torch.from_numpy(visual_labels.astype(np.float32)).to(dev)
+    gt_a, gt_v = sets["train"].truth  # how well refinement recovered the hidden modality labels
+    true_a, true_v = gt_a.max(2).astype(bool), gt_v.max(2).astype(bool)
+    weak = sets["train"].labels.cpu().numpy().astype(bool)
+    stats["wrong_audio_before"], stats["wrong_visual_before"] = int((weak & ~true_a).sum()), int((weak & ~true_v).sum())
+    stats["wrong_audio_after"] = int((audio_labels.astype(bool) != true_a).sum())
+    stats["wrong_visual_after"] = int((visual_labels.astype(bool) != true_v).sum())
+    for k in ("kappa_audio", "kappa_visual"):
+        stats.pop(k)
+    return stats
+
+
+def run_benchmark(rows: list[str], data: SynthFeatureConfig, out_dir: str | Path, epochs: int | None = None,
+                  device: str = "cpu", progress: bool = True) -> dict:
+    """Train and score ``rows``; write ``results.json`` (after every row) and ``table.md`` into ``out_dir``."""
+    unknown = [r for r in rows if r not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; `avvp models` lists them")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    sets = make_feature_sets(data, device)
+    result = {"data": asdict(data), "device": str(device), "epochs_cap": epochs,
+              "data_seconds": time.perf_counter() - t0, "rows": {},
+              "broadcast": broadcast_scores(sets["test"])}
+    options = {"device": str(device), **({"epochs": epochs} if epochs else {})}
+    if any(spec(r).labels == "refined" for r in rows):
+        t0 = time.perf_counter()
+        result["refinement"] = _attach_refined(sets, options, out_dir, progress)
+        result["refinement"]["seconds"] = time.perf_counter() - t0
+    for row in rows:
+        t0 = time.perf_counter()
+        cfg = TrainConfig.from_dict(train_options(row, options))
+        summary = train(row, sets["train"], sets["val"], cfg, out_dir / row, {"synthetic": True}, progress)
+        model, _ = load_model(out_dir / row / "model.pt", sets["train"].audio.device)
+        scores = evaluate_probs(predict(model, sets["test"], cfg.eval_batch_size), sets["test"], cfg.gate)
+        history = json.loads((out_dir / row / "history.json").read_text())["epochs"]
+        result["rows"][row] = {"f_scores": scores, "selected_epoch": summary["selected_epoch"],
+                               "epochs_run": len(history), "seconds": time.perf_counter() - t0,
+                               "s_per_epoch": float(np.median([h["seconds"] for h in history])),
+                               "gate": cfg.gate}
+        tmp = out_dir / ".results.json.tmp"
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, out_dir / "results.json")
+        log.info("%s: %s", row, {k: round(v, 1) for k, v in scores.items()})
+    (out_dir / "table.md").write_text(benchmark_markdown(result))
+    return result
+
+
+def benchmark_markdown(result: dict) -> str:
+    """The results in the layout of the paper's Tables 1-4 (segment / event F-scores in %)."""
+    header = "| method | " + " | ".join(n for n, _ in COLUMNS) + " | epochs (selected) |"
+    lines = [header, "|" + " --- |" * (len(COLUMNS) + 2)]
+
+    def cells(f):
+        return " | ".join(f"{f['seg_' + k]:.1f} / {f['ev_' + k]:.1f}" for _, k in COLUMNS)
+
+    lines.append(f"| broadcast weak labels | {cells(result['broadcast'])} | - |")
+    done = result["rows"]
+    for title, rows in TABLE_GROUPS:
+        present = [r for r in rows if r in done]
+        if present:
+            lines.append(f"| *{title} rows* |" + " |" * (len(COLUMNS) + 1))
+        for r in present:
+            d = done[r]
+            lines.append(f"| {r} | {cells(d['f_scores'])} | {d['epochs_run']} ({d['selected_epoch']}) |")
+    for r in done:
+        if r not in PAPER_ROWS:
+            d = done[r]
+            lines.append(f"| {r} | {cells(d['f_scores'])} | {d['epochs_run']} ({d['selected_epoch']}) |")
+    return "\n".join(lines) + "\n"
