@@ -110,10 +110,13 @@ def _reference_visual(path: str, workdir: str, resnet, r21d, cfg) -> None:
                               transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     t3d = transforms.Compose([transforms.Resize((cfg.r2plus1d_size, cfg.r2plus1d_size)), transforms.ToTensor(),
                               transforms.Normalize(KINETICS_MEAN, KINETICS_STD)])
+    device = next(resnet.parameters()).device
     with torch.inference_mode():
-        resnet(torch.stack([t2d(im) for im in images]))
+        resnet(torch.stack([t2d(im) for im in images]).to(device))
         clips = torch.stack([t3d(im) for im in images]).view(-1, 8, 3, cfg.r2plus1d_size, cfg.r2plus1d_size)
-        r21d(clips.permute(0, 2, 1, 3, 4))
+        r21d(clips.permute(0, 2, 1, 3, 4).to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: bool = True, stage_n: int = 16) -> dict:
