@@ -150,8 +150,11 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
         x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(device), cfg.r2plus1d_size) for f in frames])
         for name, model, x in (("ResNet-152", resnet_cl, x2d), ("R(2+1)D-18", r21d, x3d)):
             step = max(1, x.shape[0] // len(few) * cfg.batch_videos)
-            t0 = time.perf_counter()
             with visual.autocast(device, cfg.precision):
+                model(x[:step])  # warm-up: cuDNN algorithm choice and allocator growth are not throughput
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
                 for i in range(0, x.shape[0], step):
                     model(x[i:i + step])
             if device.type == "cuda":

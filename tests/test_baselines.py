@@ -106,6 +106,10 @@ def test_ma_cmco_is_the_ma_row_with_the_cmco_head():
     s, ma = spec("ma+cmco"), spec("ma")
     assert (s.labels, s.ma_loss, s.ma_targets) == (ma.labels, ma.ma_loss, ma.ma_targets)
     assert s.arch == "cmco" and not s.cms
+    # MA's targets leave the global probability audio-only: the row is gated like ma, by p_a / p_v
+    assert train_options("ma+cmco")["gate"] == train_options("ma")["gate"] == "modality"
+    assert train_options("ma+cmco")["lr"] == RECIPES["cmco"]["lr"]
+    assert all(train_options(n).get("gate", "global") == "modality" for n in MODELS if spec(n).ma_targets)
     torch.manual_seed(0)
     out = build_model("ma+cmco", train_options("ma+cmco")).eval()(*_inputs())
     assert out.x_visual_in is not None  # MA's contrastive loss needs the pre-encoder visual features
