@@ -179,7 +179,8 @@ def cmd_synth_benchmark(args) -> int:
 
     from .data.synthetic_features import SynthFeatureConfig
     from .device import resolve_device
-    from .evaluation.synthetic_benchmark import PAPER_ROWS, run_benchmark
+    from .evaluation.synthetic_benchmark import run_benchmark
+    from .models.registry import PAPER_ROWS
 
     base = SynthFeatureConfig(seed=args.seed)
     data = replace(base, n_train=max(2, round(base.n_train * args.scale)), n_val=max(2, round(base.n_val * args.scale)),

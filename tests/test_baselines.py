@@ -5,6 +5,7 @@ import torch
 from avvp_pipeline.models.baselines import AVE, AVSDN, AudioGuidedInputs, BiLSTMEncoder, Seq2SeqEncoder
 from avvp_pipeline.models.cmco import CoOccurrence
 from avvp_pipeline.models.complexity import gflops_per_video, trainable_parameters
+from avvp_pipeline.models import registry
 from avvp_pipeline.models.registry import MODELS, RECIPES, build_model, spec, train_options
 
 PAPER_ROWS = ("ave avsdn avsdn+ours han han+ours ma ma* ma*+ours han+cms han+cmco ma+cmco ma*+cms ma*+cmco "
@@ -93,6 +94,7 @@ def test_lstm_flops_are_counted():
 
 def test_the_21_paper_rows_resolve_and_build():
     assert len(PAPER_ROWS) == 21 and set(PAPER_ROWS) <= set(MODELS)
+    assert set(PAPER_ROWS) == set(registry.PAPER_ROWS)  # the table layout lists the same 21
     for name in PAPER_ROWS:
         model = build_model(name, train_options(name))
         assert trainable_parameters(model) > 0

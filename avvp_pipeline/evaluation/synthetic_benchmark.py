@@ -18,21 +18,13 @@ import torch
 
 from ..data.synthetic_features import SynthFeatureConfig, make_feature_sets
 from ..evaluation.metrics import llp_f_scores
-from ..models.registry import MODELS, spec, train_options
+from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
 from ..training.refine import refine_labels
 from ..training.trainer import TrainConfig, evaluate_probs, load_model, predict, train
 from .tables import COLUMNS
 
 log = logging.getLogger(__name__)
 
-# the paper's tables, in order (a row appears once, under its first table)
-TABLE_GROUPS = (
-    ("Table 1", ("ave", "avsdn", "avsdn+ours", "han", "han+ours", "ma", "ma*", "ma*+ours")),
-    ("Table 2", ("han+cms", "han+cmco", "ma+cmco", "ma*+cms", "ma*+cmco")),
-    ("Table 3", ("han+a_only", "han+v_only", "han+av", "ma*+a_only", "ma*+v_only", "ma*+av")),
-    ("Table 4", ("han_2layers", "han_3layers")),
-)
-PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 
 
 def broadcast_scores(test) -> dict[str, float]:

@@ -73,6 +73,15 @@ MODELS: dict[str, ModelSpec] = {
                         cooccurrence="av", recipe="cmco", labels="refined"),
 }
 
+# the paper's tables, in order (a row appears once, under its first table)
+TABLE_GROUPS = (
+    ("Table 1", ("ave", "avsdn", "avsdn+ours", "han", "han+ours", "ma", "ma*", "ma*+ours")),
+    ("Table 2", ("han+cms", "han+cmco", "ma+cmco", "ma*+cms", "ma*+cmco")),
+    ("Table 3", ("han+a_only", "han+v_only", "han+av", "ma*+a_only", "ma*+v_only", "ma*+av")),
+    ("Table 4", ("han_2layers", "han_3layers")),
+)
+PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
+
 RECIPES: dict[str, dict] = {
     # HAN (method.md §1.6): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
     "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
