@@ -11,6 +11,6 @@ STAGE_VERSIONS = {
     "features_audio": 1,
     "refine": 1,
     "train": 1,
-    "evaluate": 1,
-    "report": 1,
+    "evaluate": 2,
+    "report": 2,
 }

@@ -154,15 +154,23 @@ def cmd_baseline(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from .evaluation.tables import results_markdown
-
-    text = "# Results\n\n" + results_markdown(args.metrics)
-    out = Path(args.out)
+def _write_text(path: str | Path, text: str) -> None:
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
     tmp.replace(out)
+
+
+def cmd_report(args) -> int:
+    from .evaluation.tables import per_class_csv, results_csv, results_markdown
+
+    text = "# Results\n\n" + results_markdown(args.metrics, published=not args.no_published)
+    _write_text(args.out, text)
+    if args.csv:
+        _write_text(args.csv, results_csv(args.metrics, published=not args.no_published))
+    if args.per_class_csv:
+        _write_text(args.per_class_csv, per_class_csv(args.metrics))
     print(text)
     return 0
 
@@ -287,9 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="metrics.json to write")
     p.set_defaults(func=cmd_baseline)
 
-    p = sub.add_parser("report", help="results table (Markdown) from metrics.json files")
+    p = sub.add_parser("report", help="results tables (Markdown, CSV) from metrics.json files",
+                       description="One line per model in the layout of the CM-Co paper's Table 1, each "
+                                   "followed by the paper's published figures where it reports the row.")
     p.add_argument("metrics", nargs="+", help="metrics.json files, one row each")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="Markdown table to write")
+    p.add_argument("--csv", help="also write the table as CSV")
+    p.add_argument("--per-class-csv", help="also write per-class segment-level F-scores as CSV")
+    p.add_argument("--no-published", action="store_true", help="leave out the paper's published figures")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("models", help="list the trainable models with parameter and FLOP counts",

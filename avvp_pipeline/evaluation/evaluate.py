@@ -13,7 +13,8 @@ from ..data.index import load_split
 from ..device import resolve_device
 from ..training.data import load_feature_sets
 from ..training.trainer import evaluate_probs, load_model, predict
-from .metrics import llp_f_scores
+from ..data.llp import CLASSES
+from .metrics import binarize_predictions, llp_f_scores, per_class_segment_f
 
 METRIC_KEYS = ("seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event",
                "ev_audio", "ev_visual", "ev_av", "ev_type", "ev_event")
@@ -55,11 +56,16 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
     gate = gate or ckpt["train_config"].get("gate", "global")
     probs = predict(model, fs, ckpt["train_config"].get("eval_batch_size", 256))
     scores = evaluate_probs(probs, fs, gate)
+    pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
+                                  audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
+    per_class = {m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
+                 for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_predictions(out_dir / "predictions.h5", fs.video_ids, fs.filenames, probs)
     result = {"model": ckpt["model_name"], "split": split, "gate": gate, "n_videos": len(fs),
-              "skipped_videos": fs.skipped, "f_scores": scores, "selected_epoch": ckpt["summary"]["selected_epoch"],
+              "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
+              "selected_epoch": ckpt["summary"]["selected_epoch"],
               "features": provenance, "avvp_pipeline_version": __version__}
     write_json(result, out_dir / "metrics.json")
     return result

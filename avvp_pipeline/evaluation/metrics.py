@@ -295,3 +295,25 @@ def binarize_predictions(
     pred_audio = np.ascontiguousarray(seg[:, :, 0, :].transpose(0, 2, 1)) * o_a[:, :, None]
     pred_visual = np.ascontiguousarray(seg[:, :, 1, :].transpose(0, 2, 1)) * o_v[:, :, None]
     return pred_audio.astype(np.uint8), pred_visual.astype(np.uint8)
+
+
+def per_class_segment_f(pred_audio: np.ndarray, pred_visual: np.ndarray, gt_audio: np.ndarray,
+                        gt_visual: np.ndarray) -> dict[str, np.ndarray]:
+    """Segment-level F-score (%) per class, counts pooled over all videos and seconds.
+
+    Inputs are binary ``(N, 25, 10)``; returns ``{"audio", "visual", "av"}`` -> ``(25,)`` float arrays,
+    NaN for a class that is neither predicted nor present. (The LLP protocol's headline figures
+    average per video; a per-class breakdown has to pool, since most videos lack most classes.)
+    """
+    pairs = {"audio": (pred_audio, gt_audio), "visual": (pred_visual, gt_visual),
+             "av": (pred_audio & pred_visual, gt_audio & gt_visual)}
+    out = {}
+    for name, (p, g) in pairs.items():
+        p, g = _check_binary(f"pred_{name}", np.asarray(p)).astype(bool), np.asarray(g).astype(bool)
+        tp = (p & g).sum(axis=(0, 2))
+        fp = (p & ~g).sum(axis=(0, 2))
+        fn = (~p & g).sum(axis=(0, 2))
+        denom = 2 * tp + fp + fn
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(denom > 0, 200.0 * tp / np.maximum(denom, 1), np.nan)
+    return out

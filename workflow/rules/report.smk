@@ -6,7 +6,9 @@ rule report:
         models=expand("runs/{model}/metrics.json", model=MODELS),
         baselines=["baselines/broadcast/metrics.json"],
     output:
-        "reports/results.md",
+        md="reports/results.md",
+        csv="reports/results.csv",
+        per_class="reports/per_class.csv",
     params:
         version=STAGE_VERSIONS["report"],
     conda:
@@ -16,4 +18,5 @@ rule report:
     benchmark:
         "benchmarks/report.tsv"
     shell:
-        "avvp report {input.baselines:q} {input.models:q} --out {output:q} > /dev/null 2> {log:q}"
+        "avvp report {input.baselines:q} {input.models:q} --out {output.md:q} --csv {output.csv:q}"
+        " --per-class-csv {output.per_class:q} > /dev/null 2> {log:q}"

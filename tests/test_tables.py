@@ -1,0 +1,67 @@
+"""Results tables (Markdown, CSV) with the paper's published figures, and per-class F-scores."""
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from avvp_pipeline.evaluation.metrics import per_class_segment_f
+from avvp_pipeline.evaluation.published import PUBLISHED
+from avvp_pipeline.evaluation.tables import METRICS, per_class_csv, results_csv, results_markdown
+from avvp_pipeline.models.registry import PAPER_ROWS
+
+
+def _metrics(tmp_path, name, value, per_class=None):
+    f = {k: value for k in METRICS}
+    path = tmp_path / f"{name.replace('*', 'star')}.json"
+    path.write_text(json.dumps({"model": name, "split": "test", "n_videos": 3, "f_scores": f,
+                                **({"per_class_segment_f": per_class} if per_class else {})}))
+    return path
+
+
+def test_published_figures_cover_every_paper_row_and_match_method_md():
+    assert set(PUBLISHED) == set(PAPER_ROWS)
+    assert PUBLISHED["ma*+ours"]["seg_visual"] == 63.5 and PUBLISHED["ma*+ours"]["ev_event"] == 52.1
+    assert PUBLISHED["han"]["seg_audio"] == 60.1 and PUBLISHED["ave"]["ev_av"] == 31.6
+    assert PUBLISHED["han_3layers"]["seg_event"] == 54.6 and PUBLISHED["han_3layers"]["ev_event"] is None
+
+
+def test_markdown_orders_rows_like_the_paper_and_labels_published_lines(tmp_path):
+    files = [_metrics(tmp_path, "han+ours", 70.0), _metrics(tmp_path, "broadcast", 40.0),
+             _metrics(tmp_path, "han", 50.0)]
+    text = results_markdown(files)
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ")][2:]  # after header and rule
+    assert [ln.split("|")[1].strip() for ln in lines] == ["broadcast", "han", "*han*", "han+ours", "*han+ours*"]
+    assert "| han | ours | 50.0 / 50.0 |" in text
+    assert "| *han* | *published (LLP, CM-Co paper)* | 60.1 / 51.3 | 52.9 / 48.9 |" in text
+    assert "not produced by this run" in text
+    assert "published" not in results_markdown(files, published=False).split("\n\n")[0]
+
+
+def test_csv_has_one_line_per_row_and_empty_cells_where_unpublished(tmp_path):
+    rows = list(csv.DictReader(io.StringIO(results_csv([_metrics(tmp_path, "han_2layers", 33.333)]))))
+    assert [(r["method"], r["source"]) for r in rows] == [("han_2layers", "ours"), ("han_2layers", "published")]
+    assert rows[0]["seg_audio"] == "33.33" and rows[1]["seg_audio"] == "58.20" and rows[1]["ev_audio"] == ""
+
+
+def test_per_class_segment_f_hand_case():
+    gt_a, gt_v = np.zeros((2, 25, 10), dtype=np.uint8), np.zeros((2, 25, 10), dtype=np.uint8)
+    pred_a, pred_v = np.zeros_like(gt_a), np.zeros_like(gt_v)
+    gt_a[0, 3, :4] = 1  # class 3 heard 0-4 s
+    gt_v[0, 3, :2] = 1  # and seen 0-2 s
+    gt_v[1, 7, :] = 1  # class 7 seen all along in video 1
+    pred_a[0, 3, 2:6] = 1  # 2 right, 2 wrong, 2 missed -> 2*2 / (2*2 + 2 + 2) = 50 %
+    pred_v[0, 3, :2] = 1  # exact -> 100 %
+    f = per_class_segment_f(pred_a, pred_v, gt_a, gt_v)
+    assert f["audio"][3] == pytest.approx(50.0) and f["visual"][3] == pytest.approx(100.0)
+    assert f["visual"][7] == 0.0  # present, never predicted
+    assert f["av"][3] == 0.0  # av truth 0-2 s, but audio is predicted only from 2 s
+    assert np.isnan(f["audio"][7]) and np.isnan(f["audio"][0])  # neither present nor predicted
+
+
+def test_per_class_csv(tmp_path):
+    path = _metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": 61.25, "Dog": None}})
+    rows = list(csv.reader(io.StringIO(per_class_csv([path]))))
+    assert rows == [["model", "modality", "class", "segment_f"], ["han", "audio", "Speech", "61.25"],
+                    ["han", "audio", "Dog", ""]]
