@@ -11,6 +11,9 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/features.smk"
@@ -22,4 +25,5 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "reports/results.md",
+        expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
     default_target: True

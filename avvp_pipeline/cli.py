@@ -175,6 +175,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_figures(args) -> int:
+    from .reporting.figures import model_figures
+
+    for path in model_figures(args.predictions, args.history, args.out_dir, args.videos):
+        print(path)
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models.registry import describe_models
 
@@ -304,6 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class-csv", help="also write per-class segment-level F-scores as CSV")
     p.add_argument("--no-published", action="store_true", help="leave out the paper's published figures")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("figures", help="timelines, training curves, co-occurrence and t-SNE of a model (PNG)",
+                       description="From runs/NAME/predictions.h5 and history.json: timelines.png (truth and "
+                                   "predictions of the busiest test videos), curves.png (loss and selection metric "
+                                   "per epoch), cooccurrence.png (class co-occurrence, truth vs predictions) and "
+                                   "tsne.png (t-SNE of the label-aware aggregated audio and visual features).")
+    p.add_argument("--predictions", required=True, help="runs/NAME/predictions.h5 (avvp evaluate)")
+    p.add_argument("--history", required=True, help="runs/NAME/history.json (avvp train)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--videos", type=int, default=3, help="videos in timelines.png")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("models", help="list the trainable models with parameter and FLOP counts",
                        description="One line per model name usable in config `train.models`: trainable "

@@ -141,3 +141,15 @@ def test_ma_rows_train_on_refined_labels(finished_run):
         assert weak_sum == (6, 25) and "dropped_rows" in f.attrs
     log = (finished_run / "logs/train/ma*+ours.log").read_text()
     assert "trained ma*+ours" in log
+
+
+def test_figures_and_self_contained_report(finished_run):
+    for model in ("han", "ma*+ours"):
+        for figure in ("timelines.png", "curves.png", "cooccurrence.png", "tsne.png"):
+            assert (finished_run / "reports/figures" / model / figure).stat().st_size > 10_000
+    rows = (finished_run / "reports/results.csv").read_text().splitlines()
+    assert rows[0].startswith("method,source,seg_audio,ev_audio") and any(",published," in r for r in rows)
+    snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text()
+    assert "data:image/png;base64" in html or "timelines.png" in html
+    assert (finished_run / "report.html").stat().st_size > 200_000

@@ -30,7 +30,8 @@ def write_json(obj: dict, path: str | Path) -> None:
 
 
 def write_predictions(path: str | Path, video_ids: list[str], filenames: list[str], probs: dict[str, np.ndarray]) -> None:
-    """Per-video probabilities (global/audio/visual (N,25), frame (N,10,2,25)) to HDF5, atomically."""
+    """Per-video probabilities (global/audio/visual (N,25), frame (N,10,2,25)) and any other arrays in
+    ``probs`` (e.g. the aggregated features ``agg_audio``/``agg_visual``) to HDF5, atomically."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with h5py.File(tmp, "w") as f:
@@ -38,8 +39,10 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
         f.create_dataset("video_ids", data=np.array(video_ids, dtype=object), dtype=strings)
         f.create_dataset("filenames", data=np.array(filenames, dtype=object), dtype=strings)
         for k, v in probs.items():
-            f.create_dataset(k, data=v.astype(np.float32))
+            f.create_dataset(k, data=v if v.dtype == np.uint8 else v.astype(np.float32), compression="gzip")
         f.attrs["frame_prob_layout"] = "(video, second, modality 0=audio 1=visual, class)"
+        f.attrs["pred_layout"] = ("pred_audio / pred_visual: binarised events, gt_audio / gt_visual: the truth, "
+                                  "(video, class, second) uint8; labels: video-level (video, class)")
     os.replace(tmp, path)
 
 
@@ -54,7 +57,7 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
                          f"were made by {provenance}; re-extract or retrain")
     fs = sets[split]
     gate = gate or ckpt["train_config"].get("gate", "global")
-    probs = predict(model, fs, ckpt["train_config"].get("eval_batch_size", 256))
+    probs = predict(model, fs, ckpt["train_config"].get("eval_batch_size", 256), aggregate=True)
     scores = evaluate_probs(probs, fs, gate)
     pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
                                   audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
@@ -62,7 +65,10 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
                  for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_predictions(out_dir / "predictions.h5", fs.video_ids, fs.filenames, probs)
+    write_predictions(out_dir / "predictions.h5", fs.video_ids, fs.filenames,
+                      {**probs, "pred_audio": pa, "pred_visual": pv, "gt_audio": fs.gt_audio.astype(np.uint8),
+                       "gt_visual": fs.gt_visual.astype(np.uint8),
+                       "labels": fs.labels.cpu().numpy().astype(np.uint8)})
     result = {"model": ckpt["model_name"], "split": split, "gate": gate, "n_videos": len(fs),
               "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
               "selected_epoch": ckpt["summary"]["selected_epoch"],

@@ -8,6 +8,7 @@ from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.registry import MODELS as ALL_MODELS
 from avvp_pipeline.models.registry import spec, train_options
 from avvp_pipeline.plan import plan_videos
+from avvp_pipeline.reporting import FIGURES
 
 PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
 SHARDS = list(range(PLAN.num_shards))

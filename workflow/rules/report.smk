@@ -1,4 +1,5 @@
-# Report stage: the results table across every trained model and the baselines.
+# Report stage: results tables across every trained model and the baselines, the figures of each
+# model, and what `snakemake --report report.html` collects (captions in workflow/report/).
 
 
 rule report:
@@ -7,8 +8,18 @@ rule report:
         baselines=["baselines/broadcast/metrics.json"],
     output:
         md="reports/results.md",
-        csv="reports/results.csv",
-        per_class="reports/per_class.csv",
+        csv=report(
+            "reports/results.csv",
+            caption="../report/results.rst",
+            category="1. Results",
+            labels={"table": "F-scores, ours and published"},
+        ),
+        per_class=report(
+            "reports/per_class.csv",
+            caption="../report/per_class.rst",
+            category="1. Results",
+            labels={"table": "per-class segment-level F"},
+        ),
     params:
         version=STAGE_VERSIONS["report"],
     conda:
@@ -20,3 +31,52 @@ rule report:
     shell:
         "avvp report {input.baselines:q} {input.models:q} --out {output.md:q} --csv {output.csv:q}"
         " --per-class-csv {output.per_class:q} > /dev/null 2> {log:q}"
+
+
+rule figures:
+    input:
+        predictions="runs/{model}/predictions.h5",
+        history="runs/{model}/history.json",
+    output:
+        timelines=report(
+            "reports/figures/{model}/timelines.png",
+            caption="../report/timelines.rst",
+            category="2. Figures",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "event timelines"},
+        ),
+        curves=report(
+            "reports/figures/{model}/curves.png",
+            caption="../report/curves.rst",
+            category="2. Figures",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "training curves"},
+        ),
+        cooccurrence=report(
+            "reports/figures/{model}/cooccurrence.png",
+            caption="../report/cooccurrence.rst",
+            category="2. Figures",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "class co-occurrence"},
+        ),
+        tsne=report(
+            "reports/figures/{model}/tsne.png",
+            caption="../report/tsne.rst",
+            category="2. Figures",
+            subcategory="{model}",
+            labels={"model": "{model}", "figure": "t-SNE"},
+        ),
+    params:
+        version=STAGE_VERSIONS["report"],
+        out_dir=lambda w, output: os.path.dirname(output.timelines),
+    wildcard_constraints:
+        model=model_constraint(),
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/figures/{model}.log",
+    benchmark:
+        "benchmarks/figures/{model}.tsv"
+    shell:
+        "avvp figures --predictions {input.predictions:q} --history {input.history:q}"
+        " --out-dir {params.out_dir:q} > /dev/null 2> {log:q}"
