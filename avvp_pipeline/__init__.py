@@ -10,7 +10,7 @@ STAGE_VERSIONS = {
     "features_visual": 1,
     "features_audio": 1,
     "refine": 1,
-    "train": 1,
+    "train": 2,
     "evaluate": 2,
     "report": 2,
 }

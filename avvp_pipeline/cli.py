@@ -92,7 +92,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .training.data import load_feature_sets
+    from .training.data import feature_configs, load_feature_sets
     from .training.trainer import TrainConfig, train
 
     _set_threads(args.threads)
@@ -107,7 +107,7 @@ def cmd_train(args) -> int:
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
     summary = train(args.model, sets["train"], sets[cfg.select_on], cfg, args.out_dir, provenance,
-                    progress=not args.quiet)
+                    progress=not args.quiet, feature_configs=feature_configs(_shards(args)))
     log.info("trained %s: best %s %s %.2f at epoch %d", args.model, cfg.select_on, cfg.select_metric,
              summary["best_score"], summary["selected_epoch"])
     return 0
@@ -173,6 +173,26 @@ def cmd_report(args) -> int:
         _write_text(args.per_class_csv, per_class_csv(args.metrics))
     print(text)
     return 0
+
+
+def cmd_parse(args) -> int:
+    from .parse import ModelMismatch, parse_videos
+
+    videos = []
+    for v in args.videos:
+        p = Path(v)
+        videos += sorted(str(x) for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [v]
+    if not videos:
+        raise SystemExit("avvp parse: no videos given (files or folders)")
+    try:
+        status = parse_videos(videos, args.model, args.out, args.device, progress=not args.quiet)
+    except ModelMismatch as exc:
+        log.error("%s", exc)
+        return 2
+    bad = {v: s for v, s in status.items() if s != "ok"}
+    log.info("parsed %d of %d videos into %s%s", len(status) - len(bad), len(status), args.out,
+             f"; {len(bad)} failed (see {Path(args.out) / 'failures.tsv'})" if bad else "")
+    return 1 if bad and len(bad) == len(status) else 0
 
 
 def cmd_figures(args) -> int:
@@ -312,6 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class-csv", help="also write per-class segment-level F-scores as CSV")
     p.add_argument("--no-published", action="store_true", help="leave out the paper's published figures")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("parse", help="parse new videos: audio, visual and audio-visual events per second",
+                       description="Decode and extract each video exactly as the model's training features were "
+                                   "(refused when the weights differ), run the model over consecutive 10-s windows, "
+                                   "and write OUT/<video>/events.json (keys audio, visual, audio_visual: lists of "
+                                   "{label, onset, offset, score}, seconds) and OUT/<video>/timeline.png. A file that "
+                                   "cannot be read is reported in OUT/failures.tsv and the others go on.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of them")
+    p.add_argument("--model", required=True, help="runs/NAME/model.pt")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.set_defaults(func=cmd_parse)
 
     p = sub.add_parser("figures", help="timelines, training curves, co-occurrence and t-SNE of a model (PNG)",
                        description="From runs/NAME/predictions.h5 and history.json: timelines.png (truth and "

@@ -177,6 +177,35 @@ def _write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> N
     os.replace(tmp, path)
 
 
+class VisualExtractor:
+    """ResNet-152 (per frame) and R(2+1)D-18 (per 8-frame segment) features of decoded frames."""
+
+    def __init__(self, cfg: ExtractConfig):
+        if cfg.num_frames % cfg.segments or cfg.num_frames // cfg.segments != 8:
+            raise ValueError(f"num_frames/fps must give 8 frames per 1-s segment, got {cfg.num_frames} at {cfg.fps}")
+        self.cfg, self.device = cfg, cfg.torch_device()
+        self.resnet_w = resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        self.r21d_w = resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        if self.resnet_w.is_random:
+            log.warning("RANDOM weights for ResNet-152 and R(2+1)D-18 (%s): features are not pretrained ones",
+                        self.resnet_w.weights_id)
+        self.resnet = visual.build_resnet152(self.resnet_w).to(self.device, memory_format=torch.channels_last)
+        self.r21d = visual.build_r2plus1d_18(self.r21d_w).to(self.device)
+
+    @torch.inference_mode()
+    def __call__(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``num_frames`` uint8 RGB frames per video -> ``(B, num_frames, 2048)``, ``(B, segments, 512)``."""
+        cfg, device = self.cfg, self.device
+        on_device = [_to_device(f, device) for f in frames]
+        x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop)
+                         for f in on_device]).contiguous(memory_format=torch.channels_last)
+        x3d = torch.cat([visual.preprocess_3d(f, cfg.r2plus1d_size) for f in on_device])
+        with visual.autocast(device, cfg.precision):
+            y2d = self.resnet(x2d).float().view(len(frames), cfg.num_frames, -1)
+            y3d = self.r21d(x3d).float().view(len(frames), cfg.segments, -1)
+        return y2d.cpu().numpy(), y3d.cpu().numpy()
+
+
 def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: str, failures_path: str,
                          cfg_dict: dict, progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
     """Decode each video once and write the ResNet-152 and R(2+1)D-18 shards; return failures.
@@ -185,33 +214,16 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
     """
     cfg = ExtractConfig.from_dict(cfg_dict)
     stage_cfg = cfg_dict if stage_cfg is None else stage_cfg
-    device = cfg.torch_device()
-    if cfg.num_frames % cfg.segments or cfg.num_frames // cfg.segments != 8:
-        raise ValueError(f"num_frames/fps must give 8 frames per 1-s segment, got {cfg.num_frames} at {cfg.fps}")
-    resnet_w = resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
-    r21d_w = resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
-    if resnet_w.is_random:
-        log.warning("RANDOM weights for ResNet-152 and R(2+1)D-18 (%s): features are not pretrained ones",
-                    resnet_w.weights_id)
-    resnet = visual.build_resnet152(resnet_w).to(device, memory_format=torch.channels_last)
-    r21d = visual.build_r2plus1d_18(r21d_w).to(device)
-
+    extractor = VisualExtractor(cfg)
     ids, feats2d, feats3d, failures = [], [], [], []
     jobs = [(str(p), cfg.fps, cfg.num_frames) for p in video_paths]
-    batches = _good_batches(decode_visual, jobs, cfg, failures, f"visual {Path(out_resnet).name}", progress)
-    with torch.inference_mode():
-        for good in batches:
-            on_device = [_to_device(f, device) for _, f in good]
-            x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop)
-                             for f in on_device]).contiguous(memory_format=torch.channels_last)
-            x3d = torch.cat([visual.preprocess_3d(f, cfg.r2plus1d_size) for f in on_device])
-            with visual.autocast(device, cfg.precision):
-                y2d = resnet(x2d).float().view(len(good), cfg.num_frames, -1)
-                y3d = r21d(x3d).float().view(len(good), cfg.segments, -1)
-            ids += [_video_id(p) for p, _ in good]
-            feats2d.append(y2d.cpu().numpy())
-            feats3d.append(y3d.cpu().numpy())
-    for w, out, arrays, dim in ((resnet_w, out_resnet, feats2d, 2048), (r21d_w, out_r2plus1d, feats3d, 512)):
+    for good in _good_batches(decode_visual, jobs, cfg, failures, f"visual {Path(out_resnet).name}", progress):
+        y2d, y3d = extractor([f for _, f in good])
+        ids += [_video_id(p) for p, _ in good]
+        feats2d.append(y2d)
+        feats3d.append(y3d)
+    for w, out, arrays, dim in ((extractor.resnet_w, out_resnet, feats2d, 2048),
+                                (extractor.r21d_w, out_r2plus1d, feats3d, 512)):
         name = w.extractor
         T = cfg.num_frames if name == "resnet152" else cfg.segments
         data = np.concatenate(arrays) if arrays else np.zeros((0, T, dim), np.float32)
@@ -225,47 +237,54 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
     return failures
 
 
+class AudioExtractor:
+    """VGGish embeddings (one per second) of 16 kHz mono waveforms, with the optional PCA post-processing."""
+
+    def __init__(self, cfg: ExtractConfig):
+        self.cfg, self.device = cfg, cfg.torch_device()
+        self.weights = resolve("vggish", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        if self.weights.is_random:
+            log.warning("RANDOM weights for VGGish (%s): features are not pretrained ones", self.weights.weights_id)
+        self.model = vggish.build_vggish(self.weights).to(self.device)
+        self.front = vggish.LogMelFrontEnd(hop_s=cfg.example_hop, n_examples=cfg.segments).to(self.device)
+        self.pca_weights = None if cfg.postprocess == "none" else resolve(
+            "vggish_pca", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        post = vggish.build_postprocess(cfg.postprocess, self.pca_weights)
+        self.post = post.to(self.device) if post is not None else None
+
+    @torch.inference_mode()
+    def __call__(self, waves: np.ndarray) -> np.ndarray:
+        """``(B, segments * sample_rate)`` float32 -> ``(B, segments, 128)``."""
+        cfg = self.cfg
+        examples = self.front(_to_device(np.ascontiguousarray(waves, dtype=np.float32), self.device))
+        with visual.autocast(self.device, cfg.precision):
+            emb = self.model(examples.flatten(0, 1)).float()  # log-mel front end stays in fp32
+        if self.post is not None:
+            emb = self.post(emb)
+        return emb.view(len(waves), cfg.segments, -1).cpu().numpy()
+
+
 def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: str, cfg_dict: dict,
                         progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
     """Load 16 kHz mono audio and write the VGGish shard (``has_audio`` flags silent fill-ins)."""
     cfg = ExtractConfig.from_dict(cfg_dict)
     stage_cfg = cfg_dict if stage_cfg is None else stage_cfg
-    device = cfg.torch_device()
-    duration = cfg.segments
-    w = resolve("vggish", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
-    if w.is_random:
-        log.warning("RANDOM weights for VGGish (%s): features are not pretrained ones", w.weights_id)
-    model = vggish.build_vggish(w).to(device)
-    front = vggish.LogMelFrontEnd(hop_s=cfg.example_hop, n_examples=cfg.segments).to(device)
-    pca_w = None if cfg.postprocess == "none" else resolve("vggish_pca", cfg.weights, weights_dir=cfg.weights_dir,
-                                                             seed=cfg.seed)
-    post = vggish.build_postprocess(cfg.postprocess, pca_w)
-    post = post.to(device) if post is not None else None
-
+    extractor = AudioExtractor(cfg)
     ids, feats, has_audio, failures = [], [], [], []
-    jobs = [(str(p), cfg.sample_rate, duration) for p in video_paths]
-    batches = _good_batches(decode_audio, jobs, cfg, failures, f"audio {Path(out_vggish).name}", progress)
-    with torch.inference_mode():
-        for good in batches:
-            for path, (_, present) in good:
-                if not present:
-                    log.warning("%s: no audio track, using silence (has_audio=0)", path)
-            wave = _to_device(np.stack([r[0] for _, r in good]), device)
-            examples = front(wave)  # (B, T, 1, 96, 64), log-mel in fp32
-            with visual.autocast(device, cfg.precision):
-                emb = model(examples.flatten(0, 1)).float()
-            if post is not None:
-                emb = post(emb)
-            emb = emb.view(len(good), cfg.segments, -1)
-            ids += [_video_id(p) for p, _ in good]
-            has_audio += [bool(r[1]) for _, r in good]
-            feats.append(emb.cpu().numpy())
+    jobs = [(str(p), cfg.sample_rate, cfg.segments) for p in video_paths]
+    for good in _good_batches(decode_audio, jobs, cfg, failures, f"audio {Path(out_vggish).name}", progress):
+        for path, (_, present) in good:
+            if not present:
+                log.warning("%s: no audio track, using silence (has_audio=0)", path)
+        feats.append(extractor(np.stack([r[0] for _, r in good])))
+        ids += [_video_id(p) for p, _ in good]
+        has_audio += [bool(r[1]) for _, r in good]
     data = np.concatenate(feats) if feats else np.zeros((0, cfg.segments, 128), np.float32)
-    attrs = provenance_attrs(cfg, w, stage_cfg)
+    attrs = provenance_attrs(cfg, extractor.weights, stage_cfg)
     attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, postprocess=cfg.postprocess,
                  n_failed=len(failures))
-    if pca_w is not None:
-        attrs.update(pca_weights_id=pca_w.weights_id, pca_weights_sha256=pca_w.sha256)
+    if extractor.pca_weights is not None:
+        attrs.update(pca_weights_id=extractor.pca_weights.weights_id, pca_weights_sha256=extractor.pca_weights.sha256)
     store.write_shard(out_vggish, ids, data, attrs, extra={"has_audio": np.array(has_audio, dtype=bool)})
     _write_failures(failures_path, failures)
     return failures

@@ -26,6 +26,7 @@ class MediaInfo:
     rotation: int  # display rotation, degrees counter-clockwise: 0, 90, 180 or 270
     audio_channels: int
     audio_rate: int
+    duration: float = 0.0  # seconds, from the container header (0 when it states none)
 
 
 def check_file(path: Path) -> None:
@@ -48,6 +49,7 @@ def probe(path: str | Path, need_video: bool = True) -> MediaInfo:
         tail = " | ".join(err.strip().splitlines()[-2:])
         raise MediaError(f"{path}: no {'video' if need_video else 'audio or video'} stream ({tail})")
     rot = re.search(r"rotation of (-?[\d.]+) degrees", err)
+    dur = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
     channels = 0
     if audio:
         layout = audio.group(2).strip()
@@ -57,4 +59,5 @@ def probe(path: str | Path, need_video: bool = True) -> MediaInfo:
             raise MediaError(f"{path}: unknown audio channel layout {layout!r}")
     return MediaInfo(int(video.group(1)) if video else 0, int(video.group(2)) if video else 0,
                      int(round(float(rot.group(1)))) % 360 if rot else 0, channels,
-                     int(audio.group(1)) if audio else 0)
+                     int(audio.group(1)) if audio else 0,
+                     int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0)

@@ -1,6 +1,7 @@
 """Hold a split's features in memory (on the GPU when there is one), aligned with its labels."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,18 @@ def feature_provenance(attrs_by_extractor: dict[str, list[dict]]) -> dict[str, d
         if len(seen) > 1:
             raise ValueError(f"{name} shards were made by different weights or configs: {sorted(seen)}")
         out[name] = dict(zip(PROVENANCE_KEYS, next(iter(seen))))
+    return out
+
+
+def feature_configs(shards: dict[str, list[str]]) -> dict[str, dict]:
+    """The extraction config each extractor's shards recorded (``config_json``): what `avvp parse`
+    needs to extract new videos the same way."""
+    import h5py
+
+    out = {}
+    for name in EXTRACTORS:
+        with h5py.File(shards[name][0], "r") as f:
+            out[name] = json.loads(f.attrs["config_json"]) if "config_json" in f.attrs else None
     return out
 
 

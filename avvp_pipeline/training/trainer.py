@@ -159,8 +159,12 @@ def _atomic_save(obj, path: Path) -> None:
 
 
 def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
-          provenance: dict, progress: bool = True) -> dict:
-    """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary."""
+          provenance: dict, progress: bool = True, feature_configs: dict | None = None) -> dict:
+    """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
+
+    ``feature_configs`` (the extraction config per extractor) is saved with the model so that
+    `avvp parse` can extract new videos exactly as the training features were.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
@@ -239,6 +243,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
                "n_select": len(select_set), "skipped_train": train_set.skipped}
     _atomic_save({
         "model_name": model_name, "state_dict": best_state, "train_config": asdict(cfg), "features": provenance,
+        "feature_configs": feature_configs,
         "classes": list(CLASSES), "summary": summary, "avvp_pipeline_version": __version__, "run_hash": run_hash,
     }, out_dir / "model.pt")
     tmp = out_dir / ".history.json.tmp"

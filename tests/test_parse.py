@@ -1,0 +1,125 @@
+"""`avvp parse`: events.json and timelines of new videos, windows, bad files, and model/feature mismatch."""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from avvp_pipeline import __version__
+from avvp_pipeline.features import store
+from avvp_pipeline.features.weights import resolve
+from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
+from avvp_pipeline.parse import ModelMismatch, Parser, events_from, parse_videos, validate_events
+from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.training.trainer import TrainConfig, train
+
+COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
+VISUAL = {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16}
+AUDIO = {**COMMON, "sample_rate": 16000, "example_hop": 1.0}
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A HAN trained one epoch on random features, recording small extraction configs (fast to parse with)."""
+    configs = {"resnet152": VISUAL, "r2plus1d_18": VISUAL, "vggish": AUDIO}
+    provenance = {}
+    for name, cfg in configs.items():
+        w = resolve(name, "random", seed=0)
+        provenance[name] = {"weights_id": w.weights_id, "weights_sha256": str(w.sha256),
+                            "config_hash": store.config_hash(cfg), "avvp_pipeline_version": __version__}
+    g = torch.Generator().manual_seed(0)
+    n = 8
+    labels = (torch.rand(n, 25, generator=g) < 0.2).float()
+    fs = FeatureSet("train", [], [f"v{i}" for i in range(n)], torch.randn(n, 10, 128, generator=g),
+                    torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g), labels,
+                    np.zeros((n, 25, 10), np.uint8), np.zeros((n, 25, 10), np.uint8))
+    out = tmp_path_factory.mktemp("model")
+    train("han", fs, fs, TrainConfig(epochs=1, batch_size=4, device="cpu"), out, provenance, progress=False,
+          feature_configs=configs)
+    return out / "model.pt"
+
+
+def _clip(path, seconds, audio=True, size="96x64"):
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
+    cmd += ["-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else []) + [str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def _check_outputs(folder, duration):
+    doc = json.loads((folder / "events.json").read_text())
+    validate_events(doc)
+    assert doc["duration"] == pytest.approx(duration, abs=0.1)  # containers add a few ms of audio padding
+    duration = doc["duration"]
+    assert set(doc) >= {"audio", "visual", "audio_visual"}
+    for key in ("audio", "visual", "audio_visual"):
+        for e in doc[key]:
+            assert e["offset"] <= duration + 1e-6
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(folder / "timeline.png")
+    assert img.shape[1] >= 600 and img[..., :3].std() > 0.05
+    return doc
+
+
+def test_events_merge_across_windows_and_stop_at_the_end():
+    pred = np.zeros((25, 24), np.uint8)
+    prob = np.full((25, 24), 0.25, np.float32)
+    pred[2, 8:13] = 1  # crosses the 10-s window boundary: one event
+    prob[2, 8:13] = 0.8
+    pred[4, 20:24] = 1  # runs to the end of a 23.5-s clip
+    events = events_from(pred, prob, duration=23.5)
+    assert events == [{"label": "Cheering", "onset": 8.0, "offset": 13.0, "score": 0.8},
+                      {"label": "Cat", "onset": 20.0, "offset": 23.5, "score": 0.25}]
+
+
+def test_validate_events_rejects_bad_documents():
+    good = {"audio": [{"label": "Dog", "onset": 0.0, "offset": 2.0, "score": 0.5}], "visual": [], "audio_visual": []}
+    validate_events(good)
+    for bad in ({**good, "visual": None}, {**good, "audio": [{"label": "Dog", "onset": 2.0, "offset": 2.0, "score": 0.5}]},
+                {**good, "audio": [{"label": "Cow", "onset": 0.0, "offset": 1.0, "score": 0.5}]},
+                {**good, "audio": [{"label": "Dog", "onset": 0.0, "offset": 1.0, "score": 1.5}]}):
+        with pytest.raises(ValueError):
+            validate_events(bad)
+
+
+def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
+    short = _clip(tmp_path / "short.mp4", 4)
+    long = _clip(tmp_path / "long.mp4", 23.5)
+    silent = _clip(tmp_path / "silent.mp4", 10, audio=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    out = tmp_path / "out"
+    status = parse_videos([short, junk, long, tmp_path / "missing.mp4", silent], model_path, out, progress=False)
+    assert [status[str(p)] == "ok" for p in (short, junk, long, tmp_path / "missing.mp4", silent)] == \
+        [True, False, True, False, True]
+    assert "junk.mp4" in status[str(junk)] and "no such file" in status[str(tmp_path / "missing.mp4")]
+    assert _check_outputs(out / "short", 4.0)["windows"] == 1
+    doc = _check_outputs(out / "long", 23.5)
+    assert doc["windows"] == 3
+    assert _check_outputs(out / "silent", 10.0)["has_audio"] is False
+    failures = (out / "failures.tsv").read_text().splitlines()
+    assert failures[0] == "video\treason" and len(failures) == 3
+
+
+def test_parse_the_real_llp_clip(model_path, real_clip, tmp_path):
+    status = parse_videos([real_clip], model_path, tmp_path, progress=False)
+    assert status == {str(real_clip): "ok"}
+    doc = _check_outputs(tmp_path / real_clip.stem, 10.03)
+    assert doc["windows"] == 1  # 10.03 s: the 0.03-s remainder adds no window
+
+
+def test_refuses_a_model_whose_features_cannot_be_reproduced(model_path, tmp_path):
+    ckpt = torch.load(model_path, weights_only=False)
+    ckpt["features"]["resnet152"]["weights_sha256"] = "0123abcd"
+    changed = tmp_path / "model.pt"
+    torch.save(ckpt, changed)
+    with pytest.raises(ModelMismatch, match="resnet152 weights_sha256"):
+        Parser.load(changed, "cpu")
+    del ckpt["feature_configs"]
+    torch.save(ckpt, changed)
+    with pytest.raises(ModelMismatch, match="retrain"):
+        Parser.load(changed, "cpu")
