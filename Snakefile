@@ -26,4 +26,5 @@ rule all:
     input:
         "reports/results.md",
         expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
+        expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
     default_target: True

@@ -153,3 +153,16 @@ def test_figures_and_self_contained_report(finished_run):
     html = (finished_run / "report.html").read_text()
     assert "data:image/png;base64" in html or "timelines.png" in html
     assert (finished_run / "report.html").stat().st_size > 200_000
+
+
+def test_parse_rule_over_a_folder_of_videos(finished_run, tmp_path):
+    mine = tmp_path / "my_videos"
+    mine.mkdir()
+    clip = sorted((finished_run / "demo/videos").glob("*.mp4"))[0]
+    (mine / "holiday.mp4").write_bytes(clip.read_bytes())
+    (mine / "notes.mp4").write_text("not a video")
+    snakemake(finished_run, "parsed/han", "--config", f"parse={{'videos_dir': '{mine}', 'models': ['han']}}")
+    doc = json.loads((finished_run / "parsed/han/holiday/events.json").read_text())
+    assert set(doc) >= {"audio", "visual", "audio_visual"} and doc["model"] == "han"
+    assert (finished_run / "parsed/han/holiday/timeline.png").is_file()
+    assert "notes.mp4" in (finished_run / "parsed/han/failures.tsv").read_text()

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+from pathlib import Path
 
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.registry import MODELS as ALL_MODELS
@@ -58,3 +59,9 @@ def shard_videos(wildcards):
 
 def all_shards(extractor):
     return expand(f"{FEATURE_DIR}/{extractor}/shard-{{shard}}.h5", shard=[f"{k:04d}" for k in SHARDS])
+
+
+def parse_inputs(wildcards):
+    """Every file of `parse.videos_dir` (adding or changing a video reruns the parse)."""
+    folder = config["parse"]["videos_dir"]
+    return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))

@@ -80,3 +80,24 @@ rule figures:
     shell:
         "avvp figures --predictions {input.predictions:q} --history {input.history:q}"
         " --out-dir {params.out_dir:q} > /dev/null 2> {log:q}"
+
+
+rule parse:
+    input:
+        model="runs/{model}/model.pt",
+        videos=parse_inputs,
+    output:
+        directory("parsed/{model}"),
+    wildcard_constraints:
+        model=model_constraint(),
+    threads: 2
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        "logs/parse/{model}.log",
+    benchmark:
+        "benchmarks/parse/{model}.tsv"
+    shell:
+        "avvp --quiet parse {input.videos:q} --model {input.model:q} --out {output:q} 2> {log:q}"
