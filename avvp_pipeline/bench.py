@@ -228,7 +228,7 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions
                 torch.cuda.synchronize()
             return time.perf_counter() - t0
 
-        epoch(max(bs, videos // 10))
+        epoch(min(videos, max(bs, videos // 10)))
         times[(bs, precision)] = epoch(videos) * 10_000 / videos
         out[f"batch {bs} {precision}: s/epoch (10,000 videos)"] = times[(bs, precision)]
     ref = times[(recipe_bs, "fp32")]
