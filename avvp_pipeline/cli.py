@@ -195,6 +195,14 @@ def cmd_parse(args) -> int:
     return 1 if bad and len(bad) == len(status) else 0
 
 
+def cmd_provenance(args) -> int:
+    from .provenance import provenance
+
+    for path in args.files:
+        print(json.dumps(provenance(path), indent=2, default=str))
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .reporting.figures import model_figures
 
@@ -344,6 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("provenance", help="print what made a shard, checkpoint or metrics file",
+                       description="For a feature shard: extractor, weights id and sha256, extraction config, "
+                                   "library versions. For model.pt: model, training config, code version, the "
+                                   "features it was trained on. For metrics.json / history.json / predictions / "
+                                   "refined labels: what they record about their inputs. JSON on stdout.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser("figures", help="timelines, training curves, co-occurrence and t-SNE of a model (PNG)",
                        description="From runs/NAME/predictions.h5 and history.json: timelines.png (truth and "
