@@ -8,6 +8,11 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# shortcuts for the two data folders: `--config annotations_dir=DIR videos_dir=DIR`
+for _key in ("annotations_dir", "videos_dir"):
+    if _key in config:
+        config["dataset"][_key] = config.pop(_key)
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

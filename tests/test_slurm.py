@@ -58,7 +58,8 @@ def local_profile(folder: Path) -> Path:
     prof["set-threads"] = {k: 1 for k in prof["set-threads"]}
     # no accounting database on a one-node test cluster: job states come from squeue
     prof.update({"slurm-status-command": "squeue", "slurm-no-account": True,
-                 "slurm-init-seconds-before-status-checks": 2, "latency-wait": 10})
+                 "slurm-init-seconds-before-status-checks": 2, "latency-wait": 10,
+                 "slurm-keep-successful-logs": True})
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(prof))
     return folder
@@ -87,5 +88,7 @@ def test_demo_workflow_runs_through_the_slurm_executor(slurm_cluster, tmp_path):
     for model in ("han", "ma*+ours"):
         assert (tmp_path / "runs" / model / "metrics.json").is_file()
     assert (tmp_path / "reports/results.md").is_file()
-    logs = list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert logs, "no Slurm job logs: the jobs did not go through sbatch"
+    # every job went through sbatch: Slurm wrote a log per job, in a folder per rule
+    logged = {p.parent.parent.name for p in (tmp_path / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert {"rule_extract_visual", "rule_train", "rule_refine_labels", "rule_evaluate"} <= logged, logged
+    assert any(name.startswith("group_") for name in logged), logged  # the small rules ran as one group job

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from ..models.registry import PAPER_ROWS
+from ..models.rows import PAPER_ROWS
 from .published import PUBLISHED
 
 COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"),

@@ -1,12 +1,9 @@
-"""Named model configurations (rows of the papers' tables) and their published training recipes.
+"""Build the network of a named row (the rows and their recipes are in ``rows.py``, re-exported here).
 
-``build_model(name, options)`` builds the network of a row; ``train_options(name, ...)`` gives
-the options it trains with: its recipe (method.md §1.6 for HAN rows, §2.1 for the CM-Co / CM-S
-rows), then options common to all models, then options for that model alone.
+``build_model(name, options)`` builds the network of a row; ``describe_models()`` lists every row
+with its size and cost.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch.nn as nn
 
@@ -14,111 +11,7 @@ from .baselines import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a row is made of."""
-
-    description: str
-    backbone: str = "han"  # temporal model: han, ave or avsdn (models/baselines.py)
-    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments
-    cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
-    cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
-    recipe: str = "han"
-    num_layers: int | None = None  # fixed by the row (Table 4), else from the options
-    labels: str = "weak"  # weak: video-level labels; refined: MA's modality-aware labels (MA* rows)
-    ma_loss: bool = False  # MA's audio-visual contrastive loss (method.md §4.1)
-    select: str = "best"  # best: best validation epoch; last: the last epoch (MA's base model)
-    ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
-
-
-MODELS: dict[str, ModelSpec] = {
-    "ave": ModelSpec("AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/baselines.py)",
-                     backbone="ave"),
-    "avsdn": ModelSpec("AVSDN + audio / visual parsing branches + MMIL, HAN recipe (Table 1)", backbone="avsdn"),
-    "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True,
-                            recipe="cmco"),
-    "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe (method.md §1)"),
-    "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
-                             num_layers=2),
-    "han_3layers": ModelSpec("HAN with 3 layers (Table 4)", num_layers=3),
-    "han+cmco": ModelSpec("HAN + CM-Co (Table 2), CM-Co recipe without CM-S", arch="cmco", recipe="cmco"),
-    "han+cms": ModelSpec("HAN + CM-S (Table 2): HAN segment head, CM-Co recipe", cms=True, recipe="cmco"),
-    "han+ours": ModelSpec("HAN + CM-Co + CM-S (Table 1)", arch="cmco", cms=True, recipe="cmco"),
-    "han+a_only": ModelSpec("HAN + CM-Co with class self-attention on audio only (Table 3)", arch="cmco",
-                            cooccurrence="a_only", recipe="cmco"),
-    "han+v_only": ModelSpec("HAN + CM-Co with class self-attention on visual only (Table 3)", arch="cmco",
-                            cooccurrence="v_only", recipe="cmco"),
-    "han+av": ModelSpec("HAN + CM-Co with class self-attention in each modality, no cross (Table 3)",
-                        arch="cmco", cooccurrence="av", recipe="cmco"),
-    "ma_base": ModelSpec("MA stage 1: HAN + MA contrastive loss, 12 epochs, last epoch (input of label "
-                         "refinement)", ma_loss=True, recipe="ma_base", select="last"),
-    "ma": ModelSpec("MA: HAN retrained on refined labels with MA's targets and contrastive loss; "
-                    "evaluated with MA's modality gate (our reading: the 12-epoch stage-1 recipe, best on val)",
-                    labels="refined", ma_loss=True, ma_targets=True, recipe="ma"),
-    "ma+cmco": ModelSpec("MA + CM-Co (Table 2): the ma row's labels, targets, contrastive loss and modality "
-                         "gate with the CM-Co head and recipe", arch="cmco", recipe="ma_cmco", labels="refined",
-                         ma_loss=True, ma_targets=True),
-    "ma*": ModelSpec("MA*: HAN trained on MA-refined audio / visual labels (HAN recipe)", labels="refined"),
-    "ma*+cmco": ModelSpec("MA* + CM-Co (Table 2)", arch="cmco", recipe="cmco", labels="refined"),
-    "ma*+cms": ModelSpec("MA* + CM-S (Table 2)", cms=True, recipe="cmco", labels="refined"),
-    "ma*+ours": ModelSpec("MA* + CM-Co + CM-S (Table 1; the official run.sh)", arch="cmco", cms=True,
-                          recipe="cmco", labels="refined"),
-    "ma*+a_only": ModelSpec("MA* + CM-Co, audio self-attention only (Table 3)", arch="cmco",
-                            cooccurrence="a_only", recipe="cmco", labels="refined"),
-    "ma*+v_only": ModelSpec("MA* + CM-Co, visual self-attention only (Table 3)", arch="cmco",
-                            cooccurrence="v_only", recipe="cmco", labels="refined"),
-    "ma*+av": ModelSpec("MA* + CM-Co, self-attention in each modality (Table 3)", arch="cmco",
-                        cooccurrence="av", recipe="cmco", labels="refined"),
-}
-
-# the paper's tables, in order (a row appears once, under its first table)
-TABLE_GROUPS = (
-    ("Table 1", ("ave", "avsdn", "avsdn+ours", "han", "han+ours", "ma", "ma*", "ma*+ours")),
-    ("Table 2", ("han+cms", "han+cmco", "ma+cmco", "ma*+cms", "ma*+cmco")),
-    ("Table 3", ("han+a_only", "han+v_only", "han+av", "ma*+a_only", "ma*+v_only", "ma*+av")),
-    ("Table 4", ("han_2layers", "han_3layers")),
-)
-PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
-
-RECIPES: dict[str, dict] = {
-    # HAN (method.md §1.6): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
-    "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
-            "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0, "select_metric": "seg_type",
-            "early_stop": 0},
-    # MA stage 1 (method.md §4.1): the HAN recipe for 12 epochs, last epoch kept
-    "ma_base": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
-                "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
-                "select_metric": "seg_type", "early_stop": 0},
-    # MA stage 3 (method.md §4.3): stage 1 again on refined labels; MA's eval gates by p_a / p_v
-    "ma": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
-           "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
-           "select_metric": "seg_type", "early_stop": 0, "gate": "modality"},
-    # CM-Co run.sh (method.md §2.1): batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
-    # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
-    # seed 0, best event-level Type@AV, stop after 10 epochs without improvement
-    "cmco": {"epochs": 40, "batch_size": 64, "lr": 7e-5, "step_size": 7, "gamma": 0.5, "seed": 0, "dropout": 0.4,
-             "occ_dim": 128, "occ_dropout": 0.25, "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9,
-             "audio_smoothing": 1.0, "visual_smoothing": 1.0, "init_epoch": 2, "cms_weight": 0.85,
-             "temperature": 1.0, "select_metric": "ev_type", "early_stop": 10},
-}
-
-# MA's targets train the global probability on the refined *audio* label (method.md §4.3), so a
-# global gate would veto visual-only events: rows with MA's targets are scored with MA's own gate
-RECIPES["ma_cmco"] = {**RECIPES["cmco"], "gate": "modality"}
-
-
-def spec(name: str) -> ModelSpec:
-    """The row called ``name``."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    return MODELS[name]
-
-
-def train_options(name: str, common: dict | None = None, per_model: dict | None = None) -> dict:
-    """Recipe of ``name``, then ``common`` options, then ``per_model[name]``."""
-    return {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
+from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, spec, train_options  # noqa: F401
 
 
 def build_model(name: str, cfg: dict) -> nn.Module:

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from avvp_pipeline import STAGE_VERSIONS
-from avvp_pipeline.models.registry import MODELS as ALL_MODELS
-from avvp_pipeline.models.registry import spec, train_options
+from avvp_pipeline.models.rows import MODELS as ALL_MODELS
+from avvp_pipeline.models.rows import spec, train_options
 from avvp_pipeline.plan import plan_videos
 from avvp_pipeline.reporting import FIGURES
 
