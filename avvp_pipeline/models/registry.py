@@ -11,7 +11,10 @@ from .baselines import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
-from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, spec, train_options  # noqa: F401
+from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, spec, train_options
+
+__all__ = ["MODELS", "PAPER_ROWS", "RECIPES", "TABLE_GROUPS", "ModelSpec", "spec", "train_options", "build_model",
+           "describe_models"]
 
 
 def build_model(name: str, cfg: dict) -> nn.Module:
