@@ -195,6 +195,28 @@ def cmd_parse(args) -> int:
     return 1 if bad and len(bad) == len(status) else 0
 
 
+def cmd_verify(args) -> int:
+    from .features.store import CorruptShard, read_shard
+
+    paths = []
+    for item in args.paths:
+        p = Path(item)
+        paths += sorted(p.rglob("shard-*.h5")) if p.is_dir() else [p]
+    bad = 0
+    for p in paths:
+        try:
+            read_shard(p)
+            print(f"ok       {p}")
+        except CorruptShard as exc:
+            bad += 1
+            print(f"CORRUPT  {exc}")
+            if args.delete:
+                p.unlink()
+                print(f"deleted  {p} (the next snakemake run rebuilds it)")
+    print(f"{len(paths)} shards checked, {bad} corrupt")
+    return 1 if bad and not args.delete else 0
+
+
 def cmd_provenance(args) -> int:
     from .provenance import provenance
 
@@ -352,6 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("verify", help="check feature shards against their checksums",
+                       description="Read every shard (files, or folders searched for shard-*.h5) and compare its "
+                                   "content with the checksum written with it. Exit 1 when one is corrupt; with "
+                                   "--delete, remove corrupt shards so that the next snakemake run rebuilds them.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files or folders (e.g. features/)")
+    p.add_argument("--delete", action="store_true", help="delete corrupt shards")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("provenance", help="print what made a shard, checkpoint or metrics file",
                        description="For a feature shard: extractor, weights id and sha256, extraction config, "

@@ -41,3 +41,29 @@ def test_load_features_concatenates_and_detects_duplicates(tmp_path):
 def test_config_hash_is_order_independent():
     assert store.config_hash({"a": 1, "b": [1, 2]}) == store.config_hash({"b": [1, 2], "a": 1})
     assert store.config_hash({"a": 1}) != store.config_hash({"a": 2})
+
+
+def test_damaged_shard_is_detected_and_verify_deletes_it(tmp_path):
+    import subprocess
+    import sys
+
+    import h5py
+
+    from avvp_pipeline.features.store import CorruptShard, read_shard, write_shard
+
+    good, bad, garbage = tmp_path / "shard-0000.h5", tmp_path / "shard-0001.h5", tmp_path / "shard-0002.h5"
+    for p in (good, bad):
+        write_shard(p, ["a", "b"], np.arange(40, dtype=np.float32).reshape(2, 2, 10), {"extractor": "vggish"})
+    with h5py.File(bad, "r+") as f:  # one value changes after writing, checksum attribute untouched
+        f["features"][1, 0, 3] = 7.5
+    garbage.write_bytes(good.read_bytes()[:600])  # truncated file
+    assert read_shard(good)[0] == ["a", "b"]
+    with pytest.raises(CorruptShard, match="shard-0001.h5: content does not match its checksum"):
+        read_shard(bad)
+    with pytest.raises(CorruptShard, match="shard-0002.h5: cannot be read"):
+        read_shard(garbage)
+    cli = [sys.executable, "-m", "avvp_pipeline.cli", "verify", str(tmp_path)]
+    check = subprocess.run(cli, capture_output=True, text=True)
+    assert check.returncode == 1 and "3 shards checked, 2 corrupt" in check.stdout
+    fixed = subprocess.run(cli + ["--delete"], capture_output=True, text=True)
+    assert fixed.returncode == 0 and not bad.exists() and not garbage.exists() and good.exists()

@@ -1,7 +1,10 @@
 """HDF5 feature shards: one file per (extractor, shard), written atomically.
 
 Layout: dataset ``video_ids`` (n,) utf-8, dataset ``features`` (n, T, D) float32, optional
-per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard.
+per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard, among them
+``content_sha256``: a checksum of the ids and features, verified whenever a shard is read, so a
+shard damaged after it was written is detected (``avvp verify --delete`` removes it; the next
+Snakemake run rebuilds it).
 """
 from __future__ import annotations
 
@@ -26,6 +29,18 @@ def atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+class CorruptShard(ValueError):
+    """A shard whose content no longer matches its checksum, or that HDF5 cannot read."""
+
+
+def content_sha256(video_ids: list[str], features: np.ndarray) -> str:
+    """Checksum of a shard's ids and float32 features (shape included)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([list(features.shape), list(video_ids)]).encode())
+    h.update(np.ascontiguousarray(features, dtype="<f4").tobytes())
+    return h.hexdigest()
+
+
 def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, attrs: Mapping,
                 extra: Mapping[str, np.ndarray] | None = None) -> None:
     """Write a shard under a temporary name and rename it into place when complete."""
@@ -44,6 +59,7 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
                 f.create_dataset(name, data=np.asarray(values), track_times=False)
             for key, value in attrs.items():
                 f.attrs[key] = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
+            f.attrs["content_sha256"] = content_sha256(video_ids, features)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -55,10 +71,19 @@ def read_strings(dataset: h5py.Dataset) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
 
 
-def read_shard(path: str | Path) -> tuple[list[str], np.ndarray, dict]:
-    """Return ``(video_ids, features, attrs)`` of one shard."""
-    with h5py.File(path, "r") as f:
-        return read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
+def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.ndarray, dict]:
+    """Return ``(video_ids, features, attrs)`` of one shard; :class:`CorruptShard` when it is damaged."""
+    try:
+        with h5py.File(path, "r") as f:
+            ids, features, attrs = read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
+    except (OSError, KeyError) as exc:
+        raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc}); delete it and rerun to "
+                           "rebuild it (avvp verify --delete)") from exc
+    want = attrs.get("content_sha256")
+    if verify and want is not None and content_sha256(ids, features) != str(want):
+        raise CorruptShard(f"{path}: content does not match its checksum (damaged after it was written); "
+                           "delete it and rerun to rebuild it (avvp verify --delete)")
+    return ids, features, attrs
 
 
 def load_features(paths: Iterable[str | Path]) -> tuple[dict[str, int], np.ndarray, list[dict]]:
