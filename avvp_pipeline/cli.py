@@ -5,6 +5,7 @@ Run ``avvp SUBCOMMAND --help`` for the options of each stage.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -465,6 +466,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         log.error("%s", exc)
+        return 1
+    except OSError as exc:  # unwritable or full output location, and the like: name the path and the cause
+        where = exc.filename or "an output"
+        hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+                errno.EACCES: "no permission to write there", errno.EROFS: "the filesystem is read-only",
+                errno.ENOTDIR: "a part of the path is a file, not a folder",
+                errno.EEXIST: "a file is in the way of a folder"}.get(exc.errno, exc.strerror or str(exc))
+        log.error("cannot write %s: %s (%s)", where, hint, exc)
         return 1
 
 

@@ -94,3 +94,21 @@ def test_bench_train_reports_epoch_times():
                     "batch 8 bf16: s/epoch (10,000 videos)"]
     assert all(r[k] > 0 for k in keys)
     assert r["reference"].startswith("batch 64 fp32") and "x the reference" in r["fastest"]
+
+
+def test_unwritable_output_location_gives_a_clear_error(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    metrics = tmp_path / "m.json"
+    metrics.write_text(json.dumps({"model": "han", "split": "test", "n_videos": 1,
+                                   "f_scores": {k: 50.0 for k in ("seg_audio", "ev_audio", "seg_visual", "ev_visual",
+                                                                  "seg_av", "ev_av", "seg_type", "ev_type",
+                                                                  "seg_event", "ev_event")}}))
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file where the output folder should be")
+    proc = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out",
+                           str(blocker / "results.md")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "cannot write" in proc.stderr and str(blocker) in proc.stderr and "Traceback" not in proc.stderr
