@@ -11,7 +11,6 @@ concatenated before events are formed, so an event can span windows. Outputs per
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from .data.llp import CLASSES
+from .evaluation.evaluate import write_json
 from .evaluation.metrics import binarize_predictions
 from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
@@ -157,12 +157,6 @@ def validate_events(doc: dict) -> None:
                 raise ValueError(f"events.json: {key} event {e} has a score outside [0, 1]")
 
 
-def _write_json(doc: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str | Path, device: str = "auto",
                  progress: bool = True) -> dict[str, str]:
     """Parse each video into ``out_dir/<name>/``; return ``{video: "ok" or the error}``. One bad file never
@@ -187,7 +181,7 @@ def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str 
         target.mkdir(parents=True, exist_ok=True)
         doc = events_json(result, video, name, model_path, parser.gate)
         validate_events(doc)
-        _write_json(doc, target / "events.json")
+        write_json(doc, target / "events.json")
         fig = timelines([{"title": Path(video).name, "pred_audio": result["pred_audio"],
                           "pred_visual": result["pred_visual"], "prob_audio": result["prob_audio"],
                           "prob_visual": result["prob_visual"]}],
