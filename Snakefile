@@ -27,8 +27,12 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Shards and models are listed as well, so that one deleted (or moved aside as damaged) is rebuilt
+# even though the metrics made from it are still present; everything downstream then reruns.
 rule all:
     input:
+        [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
+        expand("runs/{model}/model.pt", model=MODELS),
         "reports/results.md",
         expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
         expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),

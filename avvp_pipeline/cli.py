@@ -8,6 +8,7 @@ import argparse
 import errno
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -214,6 +215,8 @@ def cmd_verify(args) -> int:
             if args.delete:
                 p.unlink()
                 print(f"deleted  {p} (the next snakemake run rebuilds it)")
+            else:
+                print("         delete it (avvp verify --delete) and rerun snakemake to rebuild it")
     print(f"{len(paths)} shards checked, {bad} corrupt")
     return 1 if bad and not args.delete else 0
 
@@ -462,11 +465,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Start and end lines with timestamps make each rule's log say when the stage held its device.
+    what = " ".join([args.command] + [getattr(args, a) for a in ("kind", "what", "model")
+                                      if isinstance(getattr(args, a, None), str)])
+    log.info("avvp %s started (pid %d)", what, os.getpid())
+    t0 = time.perf_counter()
     try:
-        return args.func(args)
+        rc = args.func(args)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         log.error("%s", exc)
-        return 1
+        rc = 1
     except OSError as exc:  # unwritable or full output location, and the like: name the path and the cause
         where = exc.filename or "an output"
         hint = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
@@ -474,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
                 errno.ENOTDIR: "a part of the path is a file, not a folder",
                 errno.EEXIST: "a file is in the way of a folder"}.get(exc.errno, exc.strerror or str(exc))
         log.error("cannot write %s: %s (%s)", where, hint, exc)
-        return 1
+        rc = 1
+    log.info("avvp %s %s after %.1f s", what, "finished" if not rc else f"failed (exit {rc})",
+             time.perf_counter() - t0)
+    return rc
 
 
 if __name__ == "__main__":

@@ -67,3 +67,23 @@ def test_damaged_shard_is_detected_and_verify_deletes_it(tmp_path):
     assert check.returncode == 1 and "3 shards checked, 2 corrupt" in check.stdout
     fixed = subprocess.run(cli + ["--delete"], capture_output=True, text=True)
     assert fixed.returncode == 0 and not bad.exists() and not garbage.exists() and good.exists()
+
+
+def test_loading_a_damaged_shard_moves_it_aside_and_names_it(tmp_path):
+    import h5py
+
+    from avvp_pipeline.features.store import CorruptShard, load_features, write_shard
+
+    paths = [tmp_path / f"shard-000{k}.h5" for k in range(2)]
+    for k, p in enumerate(paths):
+        write_shard(p, [f"v{k}a", f"v{k}b"], np.full((2, 3, 4), k, np.float32), {"extractor": "vggish"})
+    index, x, _ = load_features(paths)
+    assert index == {"v0a": 0, "v0b": 1, "v1a": 2, "v1b": 3} and x[2:].min() == 1
+    with h5py.File(paths[1], "r+") as f:
+        f["features"][0, 0, 0] = 9.0
+    with pytest.raises(CorruptShard, match=r"shard-0001.h5: content does not match its checksum .*"
+                                           r"moved aside to .*shard-0001.h5.corrupt: rerun snakemake"):
+        load_features(paths)
+    assert not paths[1].exists() and (tmp_path / "shard-0001.h5.corrupt").is_file() and paths[0].exists()
+    with pytest.raises(FileNotFoundError, match="shard-0001.h5: no such feature shard"):
+        load_features(paths)

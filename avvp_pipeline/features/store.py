@@ -3,8 +3,9 @@
 Layout: dataset ``video_ids`` (n,) utf-8, dataset ``features`` (n, T, D) float32, optional
 per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard, among them
 ``content_sha256``: a checksum of the ids and features, verified whenever a shard is read, so a
-shard damaged after it was written is detected (``avvp verify --delete`` removes it; the next
-Snakemake run rebuilds it).
+shard damaged after it was written is detected. The stages that read shards (train, refine,
+evaluate) move a damaged one aside (``shard-K.h5.corrupt``) and stop with an error naming it, so the
+next Snakemake run rebuilds exactly that shard; ``avvp verify [--delete]`` checks a whole folder.
 """
 from __future__ import annotations
 
@@ -73,25 +74,44 @@ def read_strings(dataset: h5py.Dataset) -> list[str]:
 
 def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.ndarray, dict]:
     """Return ``(video_ids, features, attrs)`` of one shard; :class:`CorruptShard` when it is damaged."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such feature shard")
     try:
         with h5py.File(path, "r") as f:
             ids, features, attrs = read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
     except (OSError, KeyError) as exc:
-        raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc}); delete it and rerun to "
-                           "rebuild it (avvp verify --delete)") from exc
+        raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
     want = attrs.get("content_sha256")
     if verify and want is not None and content_sha256(ids, features) != str(want):
-        raise CorruptShard(f"{path}: content does not match its checksum (damaged after it was written); "
-                           "delete it and rerun to rebuild it (avvp verify --delete)")
+        raise CorruptShard(f"{path}: content does not match its checksum (damaged after it was written)")
     return ids, features, attrs
 
 
+def quarantine(path: str | Path) -> Path | None:
+    """Move a damaged shard aside to ``<path>.corrupt`` (kept for inspection) so that Snakemake sees it
+    missing and rebuilds it; ``None`` when another job moved it first."""
+    aside = Path(f"{path}.corrupt")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
 def load_features(paths: Iterable[str | Path]) -> tuple[dict[str, int], np.ndarray, list[dict]]:
-    """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``."""
+    """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``.
+
+    A damaged shard is moved aside (:func:`quarantine`) before :class:`CorruptShard` is raised.
+    """
     ids: list[str] = []
     arrays, attrs = [], []
     for p in paths:
-        i, x, a = read_shard(p)
+        try:
+            i, x, a = read_shard(p)
+        except CorruptShard as exc:
+            aside = quarantine(p)
+            where = f"moved aside to {aside}" if aside else "already moved aside by another job"
+            raise CorruptShard(f"{exc}; {where}: rerun snakemake to rebuild it") from exc
         ids += i
         arrays.append(x)
         attrs.append(a)
