@@ -87,3 +87,26 @@ def test_loading_a_damaged_shard_moves_it_aside_and_names_it(tmp_path):
     assert not paths[1].exists() and (tmp_path / "shard-0001.h5.corrupt").is_file() and paths[0].exists()
     with pytest.raises(FileNotFoundError, match="shard-0001.h5: no such feature shard"):
         load_features(paths)
+
+
+def test_a_shard_locked_by_a_writer_is_not_taken_for_damaged(tmp_path):
+    import subprocess
+    import sys
+
+    from avvp_pipeline.features.store import ShardLocked, load_features, write_shard
+
+    if os.environ.get("HDF5_USE_FILE_LOCKING", "").upper() == "FALSE":
+        pytest.skip("HDF5 file locking is switched off in this environment (HDF5_USE_FILE_LOCKING=FALSE)")
+    shard = tmp_path / "shard-0000.h5"
+    write_shard(shard, ["a"], np.zeros((1, 2, 3), np.float32), {"extractor": "vggish"})
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, h5py; f = h5py.File(sys.argv[1], 'r+'); "
+                               "print('open', flush=True); time.sleep(60)", str(shard)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"open"
+        with pytest.raises(ShardLocked, match="shard-0000.h5: HDF5 could not lock .*HDF5_USE_FILE_LOCKING=FALSE"):
+            load_features([shard])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert shard.exists() and not shard.with_name("shard-0000.h5.corrupt").exists()
+    assert load_features([shard])[0] == {"a": 0}

@@ -34,6 +34,10 @@ class CorruptShard(ValueError):
     """A shard whose content no longer matches its checksum, or that HDF5 cannot read."""
 
 
+class ShardLocked(ValueError):
+    """A shard HDF5 could not lock for reading: not damaged, so it is left in place."""
+
+
 def content_sha256(video_ids: list[str], features: np.ndarray) -> str:
     """Checksum of a shard's ids and float32 features (shape included)."""
     h = hashlib.sha256()
@@ -80,6 +84,10 @@ def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.nda
         with h5py.File(path, "r") as f:
             ids, features, attrs = read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
     except (OSError, KeyError) as exc:
+        if "unable to lock file" in str(exc):  # busy or unsupported lock: the file may be fine, keep it
+            raise ShardLocked(f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
+                              "it open for writing, or the filesystem has no POSIX locks (then set "
+                              "HDF5_USE_FILE_LOCKING=FALSE)") from exc
         raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
     want = attrs.get("content_sha256")
     if verify and want is not None and content_sha256(ids, features) != str(want):
