@@ -1,4 +1,6 @@
 """HDF5 shard store: round trip, atomic writes, consistency checks."""
+import os
+
 import numpy as np
 import pytest
 
