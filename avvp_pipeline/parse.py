@@ -5,7 +5,8 @@ config as the model's training features (saved in ``model.pt``); if the weights 
 used now differ from those the training features were made with, parsing is refused. Clips
 longer than 10 s are cut into consecutive 10-s windows (the last one padded by repeating its
 last frame and with silence, as short clips are in training; a remainder under 0.5 s is
-dropped); per-second predictions are
+dropped), decoded and extracted a few windows at a time so that long videos fit in memory
+(their soundtrack is loaded whole: 230 MB per hour at 16 kHz); per-second predictions are
 concatenated before events are formed, so an event can span windows. Outputs per video, in
 ``OUT/<video name>/``: ``events.json`` and ``timeline.png``.
 """
@@ -26,7 +27,7 @@ from .evaluation.metrics import binarize_predictions
 from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .media.audio import load_audio
-from .media.decode import sample_frames
+from .media.decode import iter_frames
 from .media.probe import MediaError, probe
 from .training.data import EXTRACTORS
 from .training.trainer import load_model
@@ -52,6 +53,7 @@ class Parser:
     visual_cfg: ExtractConfig
     audio_cfg: ExtractConfig
     device: torch.device
+    windows_per_pass: int = 6  # 10-s windows decoded and extracted together: a minute of frames in memory
 
     @classmethod
     def load(cls, model_path: str | Path, device: str = "auto") -> "Parser":
@@ -93,10 +95,17 @@ class Parser:
             raise MediaError(f"{path}: the container states no duration")
         # a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no window
         windows = max(1, math.ceil((duration - 0.5) / WINDOW))
-        frames = sample_frames(path, self.visual_cfg.fps, windows * self.visual_cfg.num_frames)
-        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW))
         per = self.visual_cfg.num_frames
-        y2d, y3d = self.visual([frames[k * per:(k + 1) * per] for k in range(windows)])
+        frames = iter_frames(path, self.visual_cfg.fps, windows * per)
+        feats2d, feats3d = [], []
+        for first in range(0, windows, self.windows_per_pass):  # decoded frames of one pass in memory
+            group = [np.stack([next(frames) for _ in range(per)])
+                     for _ in range(min(self.windows_per_pass, windows - first))]
+            y2d, y3d = self.visual(group)
+            feats2d.append(y2d)
+            feats3d.append(y3d)
+        y2d, y3d = np.concatenate(feats2d), np.concatenate(feats3d)
+        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW))
         emb = self.audio(samples.reshape(windows, -1))
         with torch.inference_mode():
             out = self.model(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))

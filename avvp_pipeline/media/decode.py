@@ -25,12 +25,13 @@ size (decord's resize mishandles them).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from .probe import MediaError, probe
 
-__all__ = ["MediaError", "frame_indices", "sample_frames"]
+__all__ = ["MediaError", "frame_indices", "iter_frames", "sample_frames"]
 
 CHUNK = 32  # frames decoded per call while walking through a file
 
@@ -50,9 +51,10 @@ def _decode_size(width: int, height: int, max_short_side: int | None) -> tuple[i
     return int(round(width * scale / 2) * 2), int(round(height * scale / 2) * 2)
 
 
-def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                  max_short_side: int | None = 720) -> np.ndarray:
-    """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
+def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
+                max_short_side: int | None = 720) -> Iterator[np.ndarray]:
+    """Yield the frames of :func:`sample_frames` one by one as decoding reaches them, so a long video
+    never has to be held in memory whole (one chunk of decoded frames at a time)."""
     import decord
 
     path = Path(path)
@@ -70,17 +72,21 @@ def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
         shown = np.sort(pts[pts >= -1e-6])  # pre-roll packets of an edit list are never displayed
         if shown.size == 0:
             raise MediaError(f"{path}: no displayable video frames")
-        idx = frame_indices(shown, fps, num_frames)
-        wanted = np.unique(idx)
-        last = int(wanted[-1])
-        kept: dict[int, np.ndarray] = {}
-        for start in range(0, last + 1, CHUNK):
-            stop = min(start + CHUNK, last + 1)
+        idx = frame_indices(shown, fps, num_frames)  # ascending
+        k = 0
+        for start in range(0, int(idx[-1]) + 1, CHUNK):  # every chunk, in order: never a seek
+            stop = min(start + CHUNK, int(idx[-1]) + 1)
             chunk = reader.get_batch(list(range(start, stop))).asnumpy()
-            for i in wanted[(wanted >= start) & (wanted < stop)]:
-                kept[int(i)] = chunk[i - start]
+            while k < num_frames and idx[k] < stop:
+                yield chunk[idx[k] - start].copy()  # a view would keep the whole chunk alive
+                k += 1
     except MediaError:
         raise
     except Exception as exc:  # decord raises bare DECORDError / RuntimeError
         raise MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {exc})") from exc
-    return np.stack([kept[int(i)] for i in idx])
+
+
+def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
+                  max_short_side: int | None = 720) -> np.ndarray:
+    """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
+    return np.stack(list(iter_frames(path, fps, num_frames, max_short_side)))
