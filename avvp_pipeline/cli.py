@@ -156,23 +156,16 @@ def cmd_baseline(args) -> int:
     return 0
 
 
-def _write_text(path: str | Path, text: str) -> None:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-
-
 def cmd_report(args) -> int:
+    from .atomic import write_text
     from .evaluation.tables import per_class_csv, results_csv, results_markdown
 
     text = "# Results\n\n" + results_markdown(args.metrics, published=not args.no_published)
-    _write_text(args.out, text)
+    write_text(args.out, text)
     if args.csv:
-        _write_text(args.csv, results_csv(args.metrics, published=not args.no_published))
+        write_text(args.csv, results_csv(args.metrics, published=not args.no_published))
     if args.per_class_csv:
-        _write_text(args.per_class_csv, per_class_csv(args.metrics))
+        write_text(args.per_class_csv, per_class_csv(args.metrics))
     print(text)
     return 0
 

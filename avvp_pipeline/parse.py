@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .atomic import write_text
 from .data.llp import CLASSES
 from .evaluation.evaluate import write_json
 from .evaluation.metrics import binarize_predictions
@@ -199,7 +199,5 @@ def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str 
         save(fig, target / "timeline.png")
         status[str(video)] = "ok"
     failures = {v: s for v, s in status.items() if s != "ok"}
-    tmp = out_dir / f".failures.tsv.tmp-{os.getpid()}"
-    tmp.write_text("video\treason\n" + "".join(f"{v}\t{s}\n" for v, s in failures.items()))
-    os.replace(tmp, out_dir / "failures.tsv")
+    write_text(out_dir / "failures.tsv", "video\treason\n" + "".join(f"{v}\t{s}\n" for v, s in failures.items()))
     return status

@@ -1,10 +1,13 @@
 """Packaging and configuration: one place pins torch, envs agree, the demo config validates, CLI helps."""
+import errno
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -112,3 +115,50 @@ def test_unwritable_output_location_gives_a_clear_error(tmp_path):
                            str(blocker / "results.md")], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "cannot write" in proc.stderr and str(blocker) in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 64-KiB tmpfs filled to the last byte (needs root to mount)."""
+    import subprocess
+
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (simulates a full disk)")
+    try:
+        with open(mount / "filler", "wb", buffering=0) as fh:
+            try:
+                while fh.write(b"\0" * 4096):
+                    pass
+            except OSError:
+                pass
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_disk_gives_a_clear_error_and_leaves_no_partial_file(full_disk, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from avvp_pipeline.features.store import write_shard
+
+    metrics = tmp_path / "m.json"
+    metrics.write_text(json.dumps({"model": "han", "split": "test", "n_videos": 1,
+                                   "f_scores": {k: 50.0 for k in ("seg_audio", "ev_audio", "seg_visual", "ev_visual",
+                                                                  "seg_av", "ev_av", "seg_type", "ev_type",
+                                                                  "seg_event", "ev_event")}}))
+    out = full_disk / "reports" / "results.md"
+    proc = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"cannot write {out}: the disk is full" in proc.stderr
+    shard = full_disk / "features" / "shard-0000.h5"
+    with pytest.raises(OSError) as exc:
+        write_shard(shard, ["a"], np.zeros((1, 80, 2048), np.float32), {"extractor": "resnet152"})
+    assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(shard)
+    left = sorted(p.name for p in full_disk.rglob("*") if p.is_file())
+    assert left == ["filler"], left  # no temporary or half-written output

@@ -7,13 +7,13 @@ and, where dense files exist, ``S/gt_audio`` / ``S/gt_visual`` (N, 25, 10).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ..atomic import atomic_output
 from ..features.store import read_strings
 from . import llp
 
@@ -48,11 +48,8 @@ def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bo
 
 def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eval_audio: bool = False) -> dict:
     """Write the index file atomically; return counts per split."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
     counts = {}
-    try:
+    with atomic_output(out_path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["classes"] = ",".join(llp.CLASSES)
             f.attrs["annotations_dir"] = str(annotations_dir)
@@ -68,10 +65,6 @@ def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eva
                     g.create_dataset("gt_audio", data=s.gt_audio)
                     g.create_dataset("gt_visual", data=s.gt_visual)
                 counts[split] = len(s)
-        os.replace(tmp, out_path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return counts
 
 

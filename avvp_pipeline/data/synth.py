@@ -53,6 +53,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from avvp_pipeline.atomic import atomic_output
+
 __all__ = [
     "SPLITS",
     "SHAPES",
@@ -596,10 +598,8 @@ def write_clip(spec: SynthSpec, clip: Clip, path: str | os.PathLike[str]) -> Non
 
 
 def _write_text(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, path)
 
 
 def write_annotations(spec: SynthSpec, clips: list[Clip],

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_output, write_text
 from ..data.index import load_split
 from ..device import resolve_device
 from ..training.data import load_feature_sets
@@ -22,19 +22,13 @@ METRIC_KEYS = ("seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event",
 
 def write_json(obj: dict, path: str | Path) -> None:
     """Write JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_predictions(path: str | Path, video_ids: list[str], filenames: list[str], probs: dict[str, np.ndarray]) -> None:
     """Per-video probabilities (global/audio/visual (N,25), frame (N,10,2,25)) and any other arrays in
     ``probs`` (e.g. the aggregated features ``agg_audio``/``agg_visual``) to HDF5, atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         strings = h5py.string_dtype("utf-8")
         f.create_dataset("video_ids", data=np.array(video_ids, dtype=object), dtype=strings)
         f.create_dataset("filenames", data=np.array(filenames, dtype=object), dtype=strings)
@@ -43,7 +37,6 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
         f.attrs["frame_prob_layout"] = "(video, second, modality 0=audio 1=visual, class)"
         f.attrs["pred_layout"] = ("pred_audio / pred_visual: binarised events, gt_audio / gt_visual: the truth, "
                                   "(video, class, second) uint8; labels: video-level (video, class)")
-    os.replace(tmp, path)
 
 
 def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import write_text
 from ..data.synthetic_features import SynthFeatureConfig, make_feature_sets
 from ..evaluation.metrics import llp_f_scores
 from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
@@ -82,11 +82,9 @@ def run_benchmark(rows: list[str], data: SynthFeatureConfig, out_dir: str | Path
                                "epochs_run": len(history), "seconds": time.perf_counter() - t0,
                                "s_per_epoch": float(np.median([h["seconds"] for h in history])),
                                "gate": cfg.gate}
-        tmp = out_dir / ".results.json.tmp"
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, out_dir / "results.json")
+        write_text(out_dir / "results.json", json.dumps(result, indent=1))
         log.info("%s: %s", row, {k: round(v, 1) for k, v in scores.items()})
-    (out_dir / "table.md").write_text(benchmark_markdown(result))
+    write_text(out_dir / "table.md", benchmark_markdown(result))
     return result
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import platform
 from dataclasses import dataclass
 from multiprocessing import TimeoutError as PoolTimeout
@@ -23,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
+from ..atomic import atomic_output
 from ..device import resolve_device
 from ..media.jobs import decode_audio, decode_visual
 from . import store, visual, vggish
@@ -167,14 +167,10 @@ def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) ->
 
 
 def _write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = store.atomic_path(path)
-    with open(tmp, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(["video_id", "path", "reason"])
         w.writerows(failures)
-    os.replace(tmp, path)
 
 
 class VisualExtractor:

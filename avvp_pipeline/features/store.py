@@ -18,16 +18,13 @@ from typing import Iterable, Mapping
 import h5py
 import numpy as np
 
+from ..atomic import atomic_output
+
 
 def config_hash(cfg: Mapping) -> str:
     """Stable short hash of a JSON-serialisable config."""
     blob = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def atomic_path(path: Path) -> Path:
-    """Temporary sibling of ``path`` for write-then-rename."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 class CorruptShard(ValueError):
@@ -53,22 +50,15 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
     features = np.asarray(features, dtype=np.float32)
     if len(video_ids) != features.shape[0]:
         raise ValueError(f"{path}: {len(video_ids)} ids for {features.shape[0]} feature rows")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            f.create_dataset("video_ids", data=np.array(video_ids, dtype=object),
-                             dtype=h5py.string_dtype("utf-8"), track_times=False)
-            f.create_dataset("features", data=features, track_times=False)
-            for name, values in (extra or {}).items():
-                f.create_dataset(name, data=np.asarray(values), track_times=False)
-            for key, value in attrs.items():
-                f.attrs[key] = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
-            f.attrs["content_sha256"] = content_sha256(video_ids, features)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        f.create_dataset("video_ids", data=np.array(video_ids, dtype=object),
+                         dtype=h5py.string_dtype("utf-8"), track_times=False)
+        f.create_dataset("features", data=features, track_times=False)
+        for name, values in (extra or {}).items():
+            f.create_dataset(name, data=np.asarray(values), track_times=False)
+        for key, value in attrs.items():
+            f.attrs[key] = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
+        f.attrs["content_sha256"] = content_sha256(video_ids, features)
 
 
 def read_strings(dataset: h5py.Dataset) -> list[str]:

@@ -1,7 +1,6 @@
 """Figures people look at: event timelines, training curves, class co-occurrence, t-SNE (PNG, matplotlib)."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from ..atomic import atomic_output  # noqa: E402
 from ..data.llp import CLASSES  # noqa: E402
 from . import FIGURES  # noqa: E402
 
@@ -20,13 +20,12 @@ TRUTH_COLOUR, AUDIO_COLOUR, VISUAL_COLOUR = "#9e9e9e", "#1f77b4", "#d62728"
 
 def save(fig, path: str | Path) -> Path:
     """Write ``fig`` as PNG atomically and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        with atomic_output(path, keep_suffix=True) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -88,21 +88,17 @@ def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tupl
 def write_refined(path, fs: FeatureSet, audio_labels: np.ndarray, visual_labels: np.ndarray, stats: dict) -> None:
     """Refined labels per training video to HDF5 (atomic), with the per-class drop lists as attributes."""
     import json
-    import os
-    from pathlib import Path
 
     import h5py
 
+    from ..atomic import atomic_output
     from ..data.llp import CLASSES
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     weak = fs.labels.cpu().numpy().astype(np.uint8)
     dropped = {m: {c: np.flatnonzero(weak[:, i] & (1 - lab[:, i])).tolist() for i, c in enumerate(CLASSES)
                    if (weak[:, i] & (1 - lab[:, i])).any()}
                for m, lab in (("audio", audio_labels), ("visual", visual_labels))}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         strings = h5py.string_dtype("utf-8")
         f.create_dataset("video_ids", data=np.array(fs.video_ids, dtype=object), dtype=strings)
         f.create_dataset("filenames", data=np.array(fs.filenames, dtype=object), dtype=strings)
@@ -110,4 +106,3 @@ def write_refined(path, fs: FeatureSet, audio_labels: np.ndarray, visual_labels:
         f.create_dataset("visual_labels", data=visual_labels)
         f.attrs["stats"] = json.dumps(stats)
         f.attrs["dropped_rows"] = json.dumps(dropped)  # class -> row indices (train split order) losing it
-    os.replace(tmp, path)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
+from ..atomic import atomic_output, write_text
 from ..data.llp import CLASSES
 from ..device import resolve_device
 from ..evaluation.metrics import binarize_predictions, llp_f_scores
@@ -153,9 +153,8 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
@@ -246,9 +245,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         "feature_configs": feature_configs,
         "classes": list(CLASSES), "summary": summary, "avvp_pipeline_version": __version__, "run_hash": run_hash,
     }, out_dir / "model.pt")
-    tmp = out_dir / ".history.json.tmp"
-    tmp.write_text(json.dumps({"summary": summary, "epochs": history}, indent=1))
-    os.replace(tmp, out_dir / "history.json")
+    write_text(out_dir / "history.json", json.dumps({"summary": summary, "epochs": history}, indent=1))
     ckpt_path.unlink(missing_ok=True)
     return summary
 
