@@ -37,6 +37,6 @@ def atomic_output(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")

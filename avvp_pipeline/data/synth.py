@@ -53,7 +53,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from avvp_pipeline.atomic import atomic_output
+from avvp_pipeline.atomic import write_text
 
 __all__ = [
     "SPLITS",
@@ -597,9 +597,8 @@ def write_clip(spec: SynthSpec, clip: Clip, path: str | os.PathLike[str]) -> Non
 # ----------------------------------------------------------------------------------- annotations
 
 
-def _write_text(path: Path, lines: list[str]) -> None:
-    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write("".join(line + "\n" for line in lines))
+def _write_lines(path: Path, lines: list[str]) -> None:
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def write_annotations(spec: SynthSpec, clips: list[Clip],
@@ -618,14 +617,14 @@ def write_annotations(spec: SynthSpec, clips: list[Clip],
             rows += [f"{c.filename}\t{on}\t{off}\t{cls}" for cls, on, off in getattr(c, attr)]
         return rows
 
-    _write_text(out / "AVVP_train.csv", weak(by_split["train"]))
-    _write_text(out / "AVVP_val_pd.csv", weak(by_split["val"]))
-    _write_text(out / "AVVP_test_pd.csv", weak(by_split["test"]))
-    _write_text(out / "AVVP_dataset_full.csv",
+    _write_lines(out / "AVVP_train.csv", weak(by_split["train"]))
+    _write_lines(out / "AVVP_val_pd.csv", weak(by_split["val"]))
+    _write_lines(out / "AVVP_test_pd.csv", weak(by_split["test"]))
+    _write_lines(out / "AVVP_dataset_full.csv",
                 weak(by_split["train"] + by_split["val"] + by_split["test"]))
-    _write_text(out / "AVVP_eval_audio.csv", dense("audio_events"))
-    _write_text(out / "AVVP_eval_visual.csv", dense("visual_events"))
-    _write_text(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2).splitlines())
+    _write_lines(out / "AVVP_eval_audio.csv", dense("audio_events"))
+    _write_lines(out / "AVVP_eval_visual.csv", dense("visual_events"))
+    _write_lines(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2).splitlines())
 
 
 # -------------------------------------------------------------------------------------- generate
