@@ -8,7 +8,7 @@ from conftest import llp_dir
 
 
 def test_plan_synthetic_names_without_rendering(tmp_path):
-    cfg = {"videos_dir": str(tmp_path / "v"), "annotations_dir": str(tmp_path / "a"),
+    cfg = {"videos_dir": None, "annotations_dir": None,
            "synth": {"enabled": True, "seed": 1, "n_train": 5, "n_val": 2, "n_test": 2}}
     plan = plan_videos(cfg, shard_size=4)
     assert len(plan.video_ids) == 9 and plan.num_shards == 3 and plan.video_ids == sorted(plan.video_ids)

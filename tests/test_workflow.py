@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "dataset": {
-        "annotations_dir": "demo/annotations",
-        "videos_dir": "demo/videos",
+        "annotations_dir": None,  # the demo set, rendered into demo/
+        "videos_dir": None,
         "legacy_eval_audio": False,
         "synth": {"enabled": True, "seed": 5, "n_train": 6, "n_val": 3, "n_test": 3, "width": 64, "height": 48,
                   "fps": 12.0},
@@ -75,6 +75,9 @@ def planned_outputs(proc: subprocess.CompletedProcess, rule: str) -> list[str]:
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("wf")
     (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
+    # names the shell would glob `ma*` into, were a rule to pass a model name unquoted
+    (workdir / "ma_notes.txt").write_text("notes")
+    (workdir / "ma_base_old").mkdir()
     snakemake(workdir)
     return workdir
 
@@ -99,6 +102,16 @@ def test_outputs_of_a_full_run(finished_run):
         assert f["frame_prob"].shape == (3, 10, 2, 25)
     for log in ("logs/index.log", "logs/train/han.log", "logs/extract_visual/shard-0000.log"):
         assert (wd / log).is_file()
+
+
+def test_model_names_reach_the_commands_unglobbed(finished_run):
+    """`ma*` rows train and are labelled as themselves although `ma_notes.txt` and `ma_base_old/` lie
+    in the working folder (an unquoted `--model ma*` would be globbed by the shell)."""
+    from avvp_pipeline.provenance import provenance
+
+    for row in ("ma*", "ma*+ours", "ma*+cmco"):
+        assert provenance(finished_run / "runs" / row / "model.pt")["model"] == row
+        assert json.loads((finished_run / "runs" / row / "metrics.json").read_text())["model"] == row
 
 
 def test_second_dry_run_has_nothing_to_do(finished_run):

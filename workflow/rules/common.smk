@@ -3,15 +3,23 @@
 import json
 import os
 import re
-from pathlib import Path
 
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import spec, train_options
-from avvp_pipeline.plan import plan_videos
+from avvp_pipeline.plan import PlanError, check_models, data_source, plan_videos
+from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
+from snakemake.exceptions import WorkflowError
 
-PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
+# Everything a run would trip over later stops here, at planning, with one message.
+try:
+    check_models(list(ALL_MODELS), config["train"], config["parse"])
+    DATA = data_source(config["dataset"])
+    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
+    PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
+except PlanError as _exc:
+    raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
 FEATURE_DIR = "features"
 MODELS = config["train"]["models"]
@@ -53,6 +61,12 @@ def refined_labels(wildcards):
     return ["refined/labels.h5"] if spec(wildcards.model).labels == "refined" else []
 
 
+def option(flag, value):
+    """``[flag, value]`` when ``value`` is set, else ``[]``: quoted with ``{params.x:q}`` it gives the
+    quoted option or nothing."""
+    return [flag, str(value)] if value else []
+
+
 def shard_videos(wildcards):
     return PLAN.shard_paths(int(wildcards.shard))
 
@@ -63,5 +77,4 @@ def all_shards(extractor):
 
 def parse_inputs(wildcards):
     """Every file of `parse.videos_dir` (adding or changing a video reruns the parse)."""
-    folder = config["parse"]["videos_dir"]
-    return sorted(str(p) for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith("."))
+    return PARSE_VIDEOS

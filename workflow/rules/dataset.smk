@@ -1,7 +1,7 @@
-# Dataset stage: (demo only) render the synthetic clips, then index splits and labels.
-SYNTH = config["dataset"].get("synth") or {}
+# Dataset stage: (demo only) render the synthetic clips into demo/, then index splits and labels.
+# The user's data folders are only ever read.
 ANNOTATIONS = [
-    f"{config['dataset']['annotations_dir']}/{name}"
+    f"{DATA.annotations_dir}/{name}"
     for name in (
         "AVVP_train.csv",
         "AVVP_val_pd.csv",
@@ -11,7 +11,7 @@ ANNOTATIONS = [
     )
 ]
 
-if SYNTH.get("enabled", False):
+if DATA.synthetic:
 
     rule synth:
         output:
@@ -20,7 +20,7 @@ if SYNTH.get("enabled", False):
         params:
             cfg=as_json(
                 {
-                    **{k: v for k, v in SYNTH.items() if k != "enabled"},
+                    **DATA.synth,
                     "version": STAGE_VERSIONS["synth"],
                 }
             ),
@@ -46,7 +46,7 @@ rule index:
         "dataset/index.h5",
     params:
         annotations_dir=lambda w, input: os.path.dirname(input[0]),
-        legacy="--legacy-eval-audio" if config["dataset"]["legacy_eval_audio"] else "",
+        legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
         version=STAGE_VERSIONS["index"],
     conda:
         "../../envs/avvp.yaml"
@@ -55,4 +55,4 @@ rule index:
     benchmark:
         "benchmarks/index.tsv"
     shell:
-        "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy} 2> {log:q}"
+        "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy:q} 2> {log:q}"

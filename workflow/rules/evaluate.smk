@@ -30,8 +30,8 @@ rule evaluate:
         "benchmarks/evaluate/{model}.tsv"
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
-        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split}"
-        " --gate {params.gate} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"
+        " --gate {params.gate:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule baseline_broadcast:
@@ -49,4 +49,4 @@ rule baseline_broadcast:
     benchmark:
         "benchmarks/baseline_broadcast.tsv"
     shell:
-        "avvp baseline --index {input.index:q} --split {params.split} --out {output.metrics:q} 2> {log:q}"
+        "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"

@@ -15,7 +15,7 @@ rule train:
     params:
         cfg=train_cfg,
         out_dir=lambda w, output: os.path.dirname(output.model),
-        refined=lambda w, input: f"--refined {input.refined}" if input.refined else "",
+        refined=lambda w, input: option("--refined", input.refined),
     wildcard_constraints:
         model=model_constraint(),
     threads: 2
@@ -28,9 +28,9 @@ rule train:
     benchmark:
         "benchmarks/train/{model}.tsv"
     shell:
-        "avvp train --model {wildcards.model} --index {input.index:q} --vggish {input.vggish:q}"
+        "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
-        " {params.refined} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " {params.refined:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule refine_labels:
@@ -56,5 +56,5 @@ rule refine_labels:
         "benchmarks/refine_labels.tsv"
     shell:
         "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
-        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed}"
+        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
         " --threads {threads} --out {output:q} 2> {log:q}"
