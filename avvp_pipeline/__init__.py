@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 STAGE_VERSIONS = {
     "synth": 1,
     "index": 1,
-    "features_visual": 1,
-    "features_audio": 1,
+    "features_visual": 2,
+    "features_audio": 2,
     "refine": 1,
     "train": 2,
     "evaluate": 2,

@@ -2,14 +2,19 @@
 
 A killed or failed writer never leaves a half-written file under the real name (Snakemake and
 the next stage would take it for complete), and a failed one removes its temporary file, which
-matters most when the disk is full.
+matters most when the disk is full. A writer killed outright (kill -9, power loss) cannot clean up:
+its temporary file is removed by the next write of the same output, once its process is gone.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+log = logging.getLogger(__name__)
 
 
 def temporary_path(path: str | Path, keep_suffix: bool = False) -> Path:
@@ -19,12 +24,63 @@ def temporary_path(path: str | Path, keep_suffix: bool = False) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix if keep_suffix else ''}")
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    except (OverflowError, ValueError):  # not a possible pid
+        return False
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files of ``path`` (``.NAME.tmp-PID[suffix]``) whose writing process is no
+    longer running on this machine; return them. Those of live processes are left alone.
+
+    Pids are only meaningful on one machine (and pid namespace): do not write one output from two
+    machines sharing a filesystem at the same time."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)(?:{re.escape(path.suffix)})?")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:  # a missing or unlistable folder: the write itself reports what matters
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match or _process_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            size = entry.stat(follow_symlinks=False).st_size
+            os.unlink(entry.path)
+        except FileNotFoundError:  # removed or renamed meanwhile
+            continue
+        except OSError as exc:  # cleaning up is a courtesy: the write itself goes on
+            log.warning("cannot remove stale temporary file %s: %s", entry.path, exc)
+            continue
+        log.info("removed stale temporary file %s (%s) of process %s, which is no longer running",
+                 entry.path, _size(size), match.group(1))
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 10**6 else f"{n / 1e6:.1f} MB"
+
+
 @contextmanager
 def atomic_output(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to ``path`` when the block succeeds, delete it when
-    the block fails. An OSError that names no file (a full disk while writing) is given ``path``."""
+    the block fails. An OSError that names no file (a full disk while writing) is given ``path``.
+    Temporary files of ``path`` left by killed writers are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = temporary_path(path, keep_suffix)
     try:
         yield tmp

@@ -193,10 +193,18 @@ def cmd_parse(args) -> int:
 def cmd_verify(args) -> int:
     from .features.store import CorruptShard, read_shard
 
-    paths = []
+    paths, errors = [], 0
     for item in args.paths:
         p = Path(item)
-        paths += sorted(p.rglob("shard-*.h5")) if p.is_dir() else [p]
+        if not p.exists():
+            errors += 1
+            print(f"ERROR    {p}: no such file or folder")
+            continue
+        found = sorted(p.rglob("shard-*.h5")) if p.is_dir() else [p]
+        if not found:
+            errors += 1
+            print(f"ERROR    no feature shards (shard-*.h5) found in {p}")
+        paths += found
     bad = 0
     for p in paths:
         try:
@@ -210,8 +218,8 @@ def cmd_verify(args) -> int:
                 print(f"deleted  {p} (the next snakemake run rebuilds it)")
             else:
                 print("         delete it (avvp verify --delete) and rerun snakemake to rebuild it")
-    print(f"{len(paths)} shards checked, {bad} corrupt")
-    return 1 if bad and not args.delete else 0
+    print(f"{len(paths)} shards checked, {bad} corrupt" + (f", {errors} paths with no shards" if errors else ""))
+    return 1 if errors or (bad and not args.delete) else 0
 
 
 def cmd_provenance(args) -> int:
@@ -374,8 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="check feature shards against their checksums",
                        description="Read every shard (files, or folders searched for shard-*.h5) and compare its "
-                                   "content with the checksum written with it. Exit 1 when one is corrupt; with "
-                                   "--delete, remove corrupt shards so that the next snakemake run rebuilds them.")
+                                   "content with the checksum written with it. Exit 1 when one is corrupt, or when "
+                                   "a path does not exist or holds no shard; with --delete, remove corrupt shards "
+                                   "so that the next snakemake run rebuilds them.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="shard files or folders (e.g. features/)")
     p.add_argument("--delete", action="store_true", help="delete corrupt shards")
     p.set_defaults(func=cmd_verify)

@@ -98,6 +98,7 @@ def test_read_weak_labels(tmp_path):
     (["abcdefghijk_0_10\t"], "empty event_labels"),
     (["\tSpeech"], "empty filename"),
     (["abcdefghijk_0_10\tSpeech", "abcdefghijk_0_10\tDog"], "duplicate filename"),
+    (["abcdefghijk_0_10\tSpeech", "abcdefghijk_30_40\tDog"], "video 'abcdefghijk' twice in this file"),
 ])
 def test_read_weak_labels_malformed(tmp_path, rows, problem):
     p = write(tmp_path / "bad_weak.csv", WEAK_HEADER, ["BjCEufrlXm4_20_30\tSpeech"] + rows)

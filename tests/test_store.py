@@ -112,3 +112,124 @@ def test_a_shard_locked_by_a_writer_is_not_taken_for_damaged(tmp_path):
         holder.wait()
     assert shard.exists() and not shard.with_name("shard-0000.h5.corrupt").exists()
     assert load_features([shard])[0] == {"a": 0}
+
+
+def _vggish_shard(path):
+    from avvp_pipeline.features.store import write_shard
+
+    write_shard(path, ["a", "b", "c"], np.arange(60, dtype=np.float32).reshape(3, 2, 10),
+                {"extractor": "vggish", "weights_id": "vggish-official", "n_failed": 0, "fps": 8.0},
+                extra={"has_audio": np.array([True, False, True])})
+
+
+def test_checksum_covers_attributes_and_per_video_datasets(tmp_path):
+    import subprocess
+    import sys
+
+    import h5py
+
+    from avvp_pipeline.features.store import CorruptShard, read_full_shard, read_shard
+
+    good, renamed, flipped = (tmp_path / f"shard-000{k}.h5" for k in range(3))
+    for p in (good, renamed, flipped):
+        _vggish_shard(p)
+    with h5py.File(renamed, "r+") as f:
+        f.attrs["weights_id"] = "some-other-weights"
+    with h5py.File(flipped, "r+") as f:
+        f["has_audio"][1] = True
+    shard = read_full_shard(good)
+    assert shard.extra["has_audio"].tolist() == [True, False, True] and shard.attrs["checksum_version"] == 2
+    assert read_shard(good)[2]["weights_id"] == "vggish-official"
+    for p in (renamed, flipped):
+        with pytest.raises(CorruptShard, match=f"{p.name}: content does not match its checksum"):
+            read_shard(p)
+    check = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "verify", str(tmp_path)],
+                           capture_output=True, text=True)
+    assert check.returncode == 1 and "3 shards checked, 2 corrupt" in check.stdout
+    assert f"CORRUPT  {renamed}: content does not match" in check.stdout
+    assert f"CORRUPT  {flipped}: content does not match" in check.stdout and f"ok       {good}" in check.stdout
+
+
+@pytest.mark.parametrize("edit", ["add attribute", "delete attribute", "add dataset", "int to float"])
+def test_any_edit_of_a_shard_fails_its_checksum(tmp_path, edit):
+    import h5py
+
+    from avvp_pipeline.features.store import CorruptShard, read_shard
+
+    p = tmp_path / "shard-0000.h5"
+    _vggish_shard(p)
+    with h5py.File(p, "r+") as f:
+        if edit == "add attribute":
+            f.attrs["note"] = "edited"
+        elif edit == "delete attribute":
+            del f.attrs["fps"]
+        elif edit == "add dataset":
+            f.create_dataset("weights", data=np.ones(3))
+        else:
+            f.attrs["n_failed"] = 0.0
+    with pytest.raises(CorruptShard, match="content does not match its checksum"):
+        read_shard(p)
+
+
+def test_attribute_values_round_trip_to_the_same_checksum(tmp_path):
+    import h5py
+
+    from avvp_pipeline.features.store import _canonical_attr, read_shard, write_shard
+
+    attrs = {"int": 3, "neg": -7, "float": 0.1, "nan": float("nan"), "str": "résumé ∆", "empty": "",
+             "np_int32": np.int32(5), "np_uint8": np.uint8(200), "np_float32": np.float32(0.1),
+             "np_float64": np.float64(1e-300), "np_str": np.str_("x"), "bool": True, "list": [1, "a"]}
+    p = tmp_path / "s.h5"
+    write_shard(p, ["a"], np.zeros((1, 2, 3)), attrs)
+    back = read_shard(p)[2]  # verifies the checksum computed from the values written
+    with h5py.File(p, "r") as f:
+        assert isinstance(f.attrs["int"], np.integer) and isinstance(f.attrs["np_float32"], np.float32)
+    for key, value in attrs.items():
+        written = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
+        assert _canonical_attr(written) == _canonical_attr(back[key]), key
+    assert _canonical_attr(np.float32(0.1)) != _canonical_attr(0.1)  # float32 and float64 0.1 differ
+    assert _canonical_attr(b"abc") == _canonical_attr("abc") and _canonical_attr(1) != _canonical_attr(1.0)
+
+
+def test_a_shard_of_the_older_checksum_version_is_moved_aside_to_be_rebuilt(tmp_path):
+    import h5py
+
+    from avvp_pipeline.features.store import CorruptShard, load_features, read_shard
+
+    p = tmp_path / "shard-0000.h5"
+    _vggish_shard(p)
+    with h5py.File(p, "r+") as f:  # what version 1 wrote: no checksum_version
+        del f.attrs["checksum_version"]
+    with pytest.raises(CorruptShard, match=r"shard-0000.h5: written by an older avvp-pipeline \(checksum version 1\): "
+                                           "rebuild it"):
+        read_shard(p)
+    assert read_shard(p, verify=False)[0] == ["a", "b", "c"]
+    with pytest.raises(CorruptShard, match="older avvp-pipeline .* moved aside to .*shard-0000.h5.corrupt"):
+        load_features([p])
+    assert not p.exists() and p.with_name("shard-0000.h5.corrupt").exists()
+
+
+def test_per_video_datasets_must_have_one_row_per_video(tmp_path):
+    with pytest.raises(ValueError, match=r"s.h5: per-video dataset 'has_audio' has shape \(2,\) for 3 videos"):
+        store.write_shard(tmp_path / "s.h5", ["a", "b", "c"], np.zeros((3, 2, 2)), {},
+                          extra={"has_audio": np.array([True, False])})
+    assert not list(tmp_path.iterdir())
+
+
+def test_verify_without_shards_is_an_error(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    _vggish_shard(tmp_path / "full" / "shard-0000.h5")
+    cli = [sys.executable, "-m", "avvp_pipeline.cli", "verify"]
+    empty = subprocess.run(cli + [str(tmp_path / "empty")], capture_output=True, text=True)
+    assert empty.returncode == 1
+    assert f"no feature shards (shard-*.h5) found in {tmp_path / 'empty'}" in empty.stdout
+    both = subprocess.run(cli + [str(tmp_path / "full"), str(tmp_path / "empty"), str(tmp_path / "nowhere")],
+                          capture_output=True, text=True)
+    assert both.returncode == 1 and f"ok       {tmp_path / 'full' / 'shard-0000.h5'}" in both.stdout
+    assert f"{tmp_path / 'nowhere'}: no such file or folder" in both.stdout
+    assert "1 shards checked, 0 corrupt, 2 paths with no shards" in both.stdout
+    ok = subprocess.run(cli + [str(tmp_path / "full")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "1 shards checked, 0 corrupt" in ok.stdout

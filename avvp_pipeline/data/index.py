@@ -3,7 +3,8 @@
 Built from an annotations folder in the official LLP layout (``AVVP_train.csv``,
 ``AVVP_val_pd.csv``, ``AVVP_test_pd.csv``, ``AVVP_eval_audio.csv``, ``AVVP_eval_visual.csv``).
 Per split ``S``: ``S/filenames``, ``S/video_ids`` (first 11 characters), ``S/labels`` (N, 25)
-and, where dense files exist, ``S/gt_audio`` / ``S/gt_visual`` (N, 25, 10).
+and, for val and test, ``S/gt_audio`` / ``S/gt_visual`` (N, 25, 10). A YouTube id may appear in
+one split only, once.
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class Split:
 
 
 def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bool = False) -> Split:
-    """Read one split straight from the annotation CSVs."""
+    """Read one split straight from the annotation CSVs (val/test dense truth only where both eval files
+    exist; :func:`build_index` requires them)."""
     d = Path(annotations_dir)
     filenames, labels = llp.read_weak_labels(d / llp.SPLIT_FILES[split])
     out = Split(split, filenames, [llp.video_id(f) for f in filenames], labels)
@@ -46,8 +48,22 @@ def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bo
     return out
 
 
+def check_annotations(annotations_dir: str | Path) -> None:
+    """Raise ``ValueError`` when a dense evaluation file is missing or a video is in two splits."""
+    d = Path(annotations_dir)
+    if not d.is_dir():
+        raise ValueError(f"{d}: annotations folder not found")
+    missing = [name for name in (llp.EVAL_AUDIO, llp.EVAL_VISUAL) if not (d / name).is_file()]
+    if missing:
+        raise ValueError(f"{d}: missing {' and '.join(missing)}: the index needs the dense evaluation "
+                         "files for the val/test ground truth")
+    llp.check_splits_disjoint(d / llp.SPLIT_FILES[split] for split in SPLITS)
+
+
 def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eval_audio: bool = False) -> dict:
-    """Write the index file atomically; return counts per split."""
+    """Check the annotations (:func:`check_annotations`), write the index file atomically; return counts
+    per split."""
+    check_annotations(annotations_dir)
     counts = {}
     with atomic_output(out_path) as tmp:
         with h5py.File(tmp, "w") as f:

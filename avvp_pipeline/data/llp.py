@@ -33,6 +33,7 @@ __all__ = [
     "LEGACY_EVAL_AUDIO_DROPPED",
     "video_id",
     "read_weak_labels",
+    "check_splits_disjoint",
     "read_dense_rows",
     "dense_labels",
 ]
@@ -143,12 +144,37 @@ def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.
 
     Returns ``(filenames, labels)``: filenames in file order and a ``uint8`` multi-hot array
     ``(N, 25)`` in :data:`CLASSES` order. Raises ``ValueError`` naming the file and line for a
-    bad header, a wrong column count, an empty filename or label list, an unknown class or a
-    duplicated filename.
+    bad header, a wrong column count, an empty filename or label list, an unknown class, a
+    duplicated filename or a YouTube id that two filenames share.
     """
+    filenames, labels, _lines = _read_weak(csv_path)
+    return filenames, labels
+
+
+def check_splits_disjoint(csv_paths: Iterable["str | os.PathLike[str]"]) -> None:
+    """Raise ``ValueError`` naming both files and lines when one YouTube id is in two weak files
+    (a video in two splits leaks between them)."""
+    first: dict[str, tuple[Path, int, str]] = {}
+    for csv_path in csv_paths:
+        path = Path(csv_path)
+        filenames, _labels, lines = _read_weak(path)
+        for name, line in zip(filenames, lines):
+            vid = name[:11]
+            if vid in first:
+                other, other_line, other_name = first[vid]
+                raise ValueError(
+                    f"{path}:{line}: video {vid!r} ({name!r}) is also in {other}:{other_line} "
+                    f"({other_name!r}); a video in two splits leaks between them"
+                )
+            first[vid] = (path, line, name)  # ids within one file are unique (_read_weak)
+
+
+def _read_weak(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.ndarray, list[int]]:
+    """:func:`read_weak_labels` plus the line number of each filename."""
     path = Path(csv_path)
     filenames: list[str] = []
-    seen: dict[str, int] = {}
+    lines: list[int] = []
+    seen: dict[str, tuple[int, str]] = {}  # by video id: (line, filename)
     rows: list[list[int]] = []
     for line, fields in _rows(path, _WEAK_HEADER):
         if len(fields) != 2:
@@ -159,8 +185,15 @@ def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.
         name, labels = fields  # no stripping: filenames are joined by exact string match
         if not name:
             raise ValueError(f"{path}:{line}: empty filename")
-        if name in seen:
-            raise ValueError(f"{path}:{line}: duplicate filename {name!r} (first on line {seen[name]})")
+        vid = name[:11]  # video_id(); a shorter name is left to the callers that need an id
+        if vid in seen:
+            first_line, first_name = seen[vid]
+            if name == first_name:
+                raise ValueError(f"{path}:{line}: duplicate filename {name!r} (first on line {first_line})")
+            raise ValueError(
+                f"{path}:{line}: video {vid!r} twice in this file: {name!r} here and "
+                f"{first_name!r} on line {first_line}"
+            )
         if not labels:
             raise ValueError(f"{path}:{line}: empty event_labels for {name!r}")
         idx = []
@@ -168,13 +201,14 @@ def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.
             if cls not in CLASS_INDEX:
                 raise ValueError(f"{path}:{line}: unknown class {cls!r} for {name!r}")
             idx.append(CLASS_INDEX[cls])
-        seen[name] = line
+        seen[vid] = (line, name)
         filenames.append(name)
+        lines.append(line)
         rows.append(idx)
     out = np.zeros((len(filenames), NUM_CLASSES), dtype=np.uint8)
     for i, idx in enumerate(rows):
         out[i, idx] = 1
-    return filenames, out
+    return filenames, out, lines
 
 
 def read_dense_rows(csv_path: "str | os.PathLike[str]") -> list[tuple[int, str, int, int, str]]:

@@ -2,16 +2,19 @@
 
 Layout: dataset ``video_ids`` (n,) utf-8, dataset ``features`` (n, T, D) float32, optional
 per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard, among them
-``content_sha256``: a checksum of the ids and features, verified whenever a shard is read, so a
-shard damaged after it was written is detected. The stages that read shards (train, refine,
-evaluate) move a damaged one aside (``shard-K.h5.corrupt``) and stop with an error naming it, so the
-next Snakemake run rebuilds exactly that shard; ``avvp verify [--delete]`` checks a whole folder.
+``content_sha256``: a checksum of everything else in the shard (ids, features, the per-video datasets
+and the other attributes), verified whenever a shard is read, so a shard damaged or edited after it
+was written is detected; ``checksum_version`` says what the checksum covers. The stages that read
+shards (train, refine, evaluate) move a damaged one aside (``shard-K.h5.corrupt``) and stop with an
+error naming it, so the next Snakemake run rebuilds exactly that shard; ``avvp verify [--delete]``
+checks a whole folder.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -28,19 +31,78 @@ def config_hash(cfg: Mapping) -> str:
 
 
 class CorruptShard(ValueError):
-    """A shard whose content no longer matches its checksum, or that HDF5 cannot read."""
+    """A shard whose content no longer matches its checksum, that HDF5 cannot read, or whose checksum
+    this version cannot check (written by an older one): in every case, rebuild it."""
 
 
 class ShardLocked(ValueError):
     """A shard HDF5 could not lock for reading: not damaged, so it is left in place."""
 
 
-def content_sha256(video_ids: list[str], features: np.ndarray) -> str:
-    """Checksum of a shard's ids and float32 features (shape included)."""
-    h = hashlib.sha256()
-    h.update(json.dumps([list(features.shape), list(video_ids)]).encode())
-    h.update(np.ascontiguousarray(features, dtype="<f4").tobytes())
+#: What ``content_sha256`` covers: 1 was ids and features only; 2 adds the per-video datasets and
+#: the attributes.
+CHECKSUM_VERSION = 2
+_CORE = ("video_ids", "features")
+
+
+@dataclass
+class Shard:
+    """One shard as read: ids, features, the other per-video datasets (``extra``) and the attributes."""
+
+    video_ids: list[str]
+    features: np.ndarray
+    attrs: dict
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def content_sha256(video_ids: list[str], features: np.ndarray, extra: Mapping[str, np.ndarray] | None = None,
+                   attrs: Mapping | None = None) -> str:
+    """Checksum of a shard: ids, float32 features, every extra dataset (name, dtype, shape, bytes) and
+    every attribute but ``content_sha256`` itself (the same for the values written and read back)."""
+    features = np.ascontiguousarray(features, dtype="<f4")
+    arrays = {name: _canonical_array(name, values) for name, values in sorted((extra or {}).items())}
+    header = {
+        "video_ids": list(video_ids),
+        "features": list(features.shape),
+        "extra": [[name, a.dtype.str, list(a.shape)] for name, a in arrays.items()],
+        "attrs": [[key, _canonical_attr(value)] for key, value in sorted((attrs or {}).items())
+                  if key != "content_sha256"],
+    }
+    h = hashlib.sha256(json.dumps(header, separators=(",", ":")).encode())
+    h.update(features.tobytes())
+    for a in arrays.values():
+        h.update(a.tobytes())
     return h.hexdigest()
+
+
+def _canonical_array(name: str, values) -> np.ndarray:
+    a = np.asarray(values)
+    if a.dtype.kind not in "biufc":
+        raise ValueError(f"per-video dataset {name!r} has dtype {a.dtype}; only numbers and booleans are stored")
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+
+
+def _canonical_attr(value):
+    """A JSON-able form of an attribute value that is the same for the Python value written and the
+    numpy scalar (or bytes) h5py returns for it."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, (bool, np.bool_)):
+        return ["bool", bool(value)]
+    if isinstance(value, (int, np.integer)):
+        return ["int", int(value)]
+    if isinstance(value, (float, np.floating)):
+        return ["float", float(value).hex()]  # exact, and defined for nan and inf
+    if isinstance(value, str):
+        return ["str", str(value)]
+    if isinstance(value, np.ndarray):
+        return ["array", value.dtype.str, list(value.shape), [_canonical_attr(v) for v in value.ravel().tolist()]]
+    return ["other", type(value).__name__, repr(value)]
+
+
+def _stored_attr(value):
+    """The value written for an attribute: numbers as they are, anything else as its string."""
+    return value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
 
 
 def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, attrs: Mapping,
@@ -50,15 +112,22 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
     features = np.asarray(features, dtype=np.float32)
     if len(video_ids) != features.shape[0]:
         raise ValueError(f"{path}: {len(video_ids)} ids for {features.shape[0]} feature rows")
+    extra = {name: np.asarray(values) for name, values in (extra or {}).items()}
+    for name, values in extra.items():
+        if values.ndim == 0 or values.shape[0] != len(video_ids):
+            raise ValueError(f"{path}: per-video dataset {name!r} has shape {values.shape} for {len(video_ids)} videos")
+    stored = {key: _stored_attr(value) for key, value in attrs.items() if key != "content_sha256"}
+    stored["checksum_version"] = CHECKSUM_VERSION
+    checksum = content_sha256(video_ids, features, extra, stored)
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
         f.create_dataset("video_ids", data=np.array(video_ids, dtype=object),
                          dtype=h5py.string_dtype("utf-8"), track_times=False)
         f.create_dataset("features", data=features, track_times=False)
-        for name, values in (extra or {}).items():
-            f.create_dataset(name, data=np.asarray(values), track_times=False)
-        for key, value in attrs.items():
-            f.attrs[key] = value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
-        f.attrs["content_sha256"] = content_sha256(video_ids, features)
+        for name, values in extra.items():
+            f.create_dataset(name, data=values, track_times=False)
+        for key, value in stored.items():
+            f.attrs[key] = value
+        f.attrs["content_sha256"] = checksum
 
 
 def read_strings(dataset: h5py.Dataset) -> list[str]:
@@ -66,23 +135,48 @@ def read_strings(dataset: h5py.Dataset) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
 
 
-def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.ndarray, dict]:
-    """Return ``(video_ids, features, attrs)`` of one shard; :class:`CorruptShard` when it is damaged."""
+def read_full_shard(path: str | Path, verify: bool = True) -> Shard:
+    """Read one shard with its per-video datasets; :class:`CorruptShard` when it is damaged (or its
+    checksum cannot be checked)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such feature shard")
     try:
         with h5py.File(path, "r") as f:
-            ids, features, attrs = read_strings(f["video_ids"]), f["features"][:], dict(f.attrs)
+            shard = Shard(read_strings(f["video_ids"]), f["features"][:], dict(f.attrs),
+                          {name: obj[()] for name, obj in f.items()
+                           if name not in _CORE and isinstance(obj, h5py.Dataset)})
     except (OSError, KeyError) as exc:
         if "unable to lock file" in str(exc):  # busy or unsupported lock: the file may be fine, keep it
             raise ShardLocked(f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
                               "it open for writing, or the filesystem has no POSIX locks (then set "
                               "HDF5_USE_FILE_LOCKING=FALSE)") from exc
         raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
-    want = attrs.get("content_sha256")
-    if verify and want is not None and content_sha256(ids, features) != str(want):
+    if verify:
+        _verify(path, shard)
+    return shard
+
+
+def _verify(path: str | Path, shard: Shard) -> None:
+    version = shard.attrs.get("checksum_version")
+    if version is None:
+        raise CorruptShard(f"{path}: written by an older avvp-pipeline (checksum version 1): rebuild it")
+    if not isinstance(version, (int, np.integer)) or int(version) != CHECKSUM_VERSION:
+        raise CorruptShard(f"{path}: checksum version {version}, this avvp-pipeline checks version "
+                           f"{CHECKSUM_VERSION}: rebuild it")
+    want = shard.attrs.get("content_sha256")
+    try:
+        got = content_sha256(shard.video_ids, shard.features, shard.extra, shard.attrs)
+    except ValueError as exc:
+        raise CorruptShard(f"{path}: {exc}") from exc
+    if want is None or got != str(want):
         raise CorruptShard(f"{path}: content does not match its checksum (damaged after it was written)")
-    return ids, features, attrs
+
+
+def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.ndarray, dict]:
+    """Return ``(video_ids, features, attrs)`` of one shard (all of it verified, per-video datasets
+    included: :func:`read_full_shard`); :class:`CorruptShard` when it is damaged."""
+    shard = read_full_shard(path, verify)
+    return shard.video_ids, shard.features, shard.attrs
 
 
 def quarantine(path: str | Path) -> Path | None:

@@ -1,0 +1,69 @@
+"""Atomic outputs: temporary files left by killed writers are removed by the next write."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from avvp_pipeline.atomic import atomic_output, write_text
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def live_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_stale_temporaries_of_the_output_are_removed_live_ones_kept(tmp_path, live_process, caplog):
+    out = tmp_path / "shard-0003.h5"
+    dead = dead_pid()
+    stale = [tmp_path / f".shard-0003.h5.tmp-{dead}", tmp_path / f".shard-0003.h5.tmp-{dead}.h5"]
+    live = tmp_path / f".shard-0003.h5.tmp-{live_process.pid}"
+    others = [tmp_path / f".shard-0004.h5.tmp-{dead}",  # another output's temporary
+              tmp_path / f".shard-0003.h5.tmp-{dead}.bak",  # not a temporary name
+              tmp_path / f"shard-0003.h5.tmp-{dead}"]
+    for p in stale + [live] + others:
+        p.write_bytes(b"x" * 1234)
+    with caplog.at_level(logging.INFO, logger="avvp_pipeline.atomic"):
+        write_text(out, "done")
+    assert out.read_text() == "done"
+    assert not any(p.exists() for p in stale)
+    assert live.exists() and all(p.exists() for p in others)
+    for p in stale:
+        assert f"removed stale temporary file {p} (1234 bytes) of process {dead}" in caplog.text
+    assert str(live) not in caplog.text
+
+
+def test_stale_temporaries_go_even_when_the_write_fails(tmp_path):
+    out = tmp_path / "metrics.json"
+    stale = tmp_path / f".metrics.json.tmp-{dead_pid()}"
+    stale.write_text("half")
+    with pytest.raises(RuntimeError), atomic_output(out):
+        raise RuntimeError("writer failed")
+    assert not stale.exists() and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_own_temporaries_and_folders_are_left_alone(tmp_path):
+    import os
+
+    from avvp_pipeline.atomic import remove_stale_temporaries
+
+    out = tmp_path / "x.h5"
+    mine = tmp_path / f".x.h5.tmp-{os.getpid()}.h5"  # this process is alive
+    folder = tmp_path / f".x.h5.tmp-{dead_pid()}"
+    mine.write_text("mine")
+    folder.mkdir()
+    assert remove_stale_temporaries(out) == []
+    assert mine.exists() and folder.is_dir()
+    assert remove_stale_temporaries(tmp_path / "missing" / "x.h5") == []
