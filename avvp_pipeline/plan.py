@@ -112,10 +112,15 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
     if not d.is_dir():
         raise PlanError(f"annotations_dir {d}: folder not found")
     ids = set()
-    for split_file in llp.SPLIT_FILES.values():
-        path = d / split_file
+    paths = [d / split_file for split_file in llp.SPLIT_FILES.values()]
+    for path in paths:
         if not path.is_file():
             raise PlanError(f"{path}: annotation file not found (annotations_dir needs {', '.join(llp.SPLIT_FILES.values())})")
+    try:
+        llp.check_splits_disjoint(paths)
+    except ValueError as exc:  # a repeated id or a video in two splits: name the lines at planning
+        raise PlanError(str(exc)) from None
+    for path in paths:
         for name in llp.read_weak_labels(path)[0]:
             vid = name[:11]
             if not _YOUTUBE_ID.fullmatch(vid):

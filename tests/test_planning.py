@@ -87,13 +87,26 @@ def test_other_containers_are_used_and_mp4_preferred(tiny_set, tmp_path, caplog)
 def test_ids_outside_the_youtube_alphabet_are_refused(tmp_path):
     ann = tmp_path / "ann"
     ann.mkdir()
-    for name in ("AVVP_train.csv", "AVVP_val_pd.csv", "AVVP_test_pd.csv"):
-        (ann / name).write_text("filename\tevent_labels\nabcdefghijk_0_10\tSpeech\n" if name != "AVVP_test_pd.csv"
-                                else "filename\tevent_labels\nab{defghijk_0_10\tDog\n")
+    rows = {"AVVP_train.csv": "abcdefghijk_0_10\tSpeech", "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
+            "AVVP_test_pd.csv": "ab{defghijk_0_10\tDog"}
+    for name, row in rows.items():
+        (ann / name).write_text(f"filename\tevent_labels\n{row}\n")
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "abcdefghijk.mp4").write_bytes(b"x")
     with pytest.raises(PlanError, match=r"AVVP_test_pd.csv: filename 'ab\{defghijk_0_10' does not start with an "
                                         "11-character YouTube id"):
+        plan_videos(_real(ann, tmp_path / "v"), 4)
+
+
+def test_a_video_in_two_splits_stops_planning(tmp_path):
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    rows = {"AVVP_train.csv": "abcdefghijk_0_10\tSpeech", "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
+            "AVVP_test_pd.csv": "abcdefghijk_30_40\tDog"}
+    for name, row in rows.items():
+        (ann / name).write_text(f"filename\tevent_labels\n{row}\n")
+    (tmp_path / "v").mkdir()
+    with pytest.raises(PlanError, match=r"AVVP_test_pd.csv:2: video 'abcdefghijk' .* is also in .*AVVP_train.csv:2"):
         plan_videos(_real(ann, tmp_path / "v"), 4)
 
 

@@ -7,7 +7,7 @@ import re
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import spec, train_options
-from avvp_pipeline.plan import PlanError, check_models, data_source, plan_videos
+from avvp_pipeline.plan import check_models, data_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from snakemake.exceptions import WorkflowError
@@ -18,7 +18,7 @@ try:
     DATA = data_source(config["dataset"])
     PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
-except PlanError as _exc:
+except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
 FEATURE_DIR = "features"
