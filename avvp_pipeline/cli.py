@@ -171,16 +171,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_parse(args) -> int:
-    from .parse import ModelMismatch, parse_videos
+    from .parse import ModelMismatch, collect_inputs, parse_videos
 
-    videos = []
-    for v in args.videos:
-        p = Path(v)
-        videos += sorted(str(x) for x in p.iterdir() if x.is_file() and not x.name.startswith(".")) if p.is_dir() else [v]
-    if not videos:
+    videos, skipped = collect_inputs(args.videos)
+    if not videos and not skipped:
         raise SystemExit("avvp parse: no videos given (files or folders)")
     try:
-        status = parse_videos(videos, args.model, args.out, args.device, progress=not args.quiet)
+        status = parse_videos(videos, args.model, args.out, args.device, progress=not args.quiet, skipped=skipped)
     except ModelMismatch as exc:
         log.error("%s", exc)
         return 2
@@ -371,10 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="parse new videos: audio, visual and audio-visual events per second",
                        description="Decode and extract each video exactly as the model's training features were "
                                    "(refused when the weights differ), run the model over consecutive 10-s windows, "
-                                   "and write OUT/<video>/events.json (keys audio, visual, audio_visual: lists of "
-                                   "{label, onset, offset, score}, seconds) and OUT/<video>/timeline.png. A file that "
-                                   "cannot be read is reported in OUT/failures.tsv and the others go on.")
-    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of them")
+                                   "and write OUT/<name>/events.json (keys audio, visual, audio_visual: lists of "
+                                   "{label, onset, offset, score}, seconds) and OUT/<name>/timeline.png. <name> is the "
+                                   "video's stem when no other input has the same stem, else its file name (clip.mp4, "
+                                   "clip.mkv), else the file name and 8 hex digits of the SHA-256 of its resolved path "
+                                   "(a/x.mp4, b/x.mp4); names are sanitised to stay inside OUT, and OUT/index.tsv maps "
+                                   "each input to its folder. A file that cannot be read is reported in "
+                                   "OUT/failures.tsv (tab-separated, csv quoting) and the others go on; so are the "
+                                   "subfolders, dangling links and pipes of a folder given (only its files are "
+                                   "parsed; dot-files are left out).")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of them (not searched "
+                                                               "recursively)")
     p.add_argument("--model", required=True, help="runs/NAME/model.pt")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")

@@ -7,20 +7,33 @@ longer than 10 s are cut into consecutive 10-s windows (the last one padded by r
 last frame and with silence, as short clips are in training; a remainder under 0.5 s is
 dropped), decoded and extracted a few windows at a time so that long videos fit in memory
 (their soundtrack is loaded whole: 230 MB per hour at 16 kHz); per-second predictions are
-concatenated before events are formed, so an event can span windows. Outputs per video, in
-``OUT/<video name>/``: ``events.json`` and ``timeline.png``.
+concatenated before events are formed, so an event can span windows.
+
+Outputs per video, in its own folder ``OUT/<name>/``: ``events.json`` and ``timeline.png``. The
+name is the file's stem (``clip`` for ``clip.mp4``) when no other input has the same stem, else
+its file name (``clip.mp4``, ``clip.mkv``), and when that is shared too (``a/x.mp4`` and
+``b/x.mp4``) the file name and 8 hex digits of the SHA-256 of its resolved path
+(``x.mp4-1a2b3c4d``). Names are compared ignoring case; they are sanitised to lie inside ``OUT``
+(separators and control characters become ``_``, leading dots are dropped, an empty name becomes
+``video``) and never take the names of the run's own files. ``OUT/index.tsv`` maps every input to
+its folder (written before parsing starts); ``OUT/failures.tsv`` lists the inputs that gave no
+result, with the reason. Both are tab-separated with ``csv`` quoting, so any file name survives.
+Inputs that name the same file (``clip.mp4``, ``./clip.mp4``) share its folder and it is parsed once.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import write_text
+from .atomic import atomic_output
 from .data.llp import CLASSES
 from .evaluation.evaluate import write_json
 from .evaluation.metrics import binarize_predictions
@@ -28,13 +41,15 @@ from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .media.audio import load_audio
 from .media.decode import iter_frames
-from .media.probe import MediaError, probe
+from .media.probe import MediaError, check_file, probe
 from .training.data import EXTRACTORS
 from .training.trainer import load_model
 
 log = logging.getLogger(__name__)
 
 WINDOW = 10  # seconds per model input
+RUN_FILES = ("index.tsv", "failures.tsv")  # written into OUT beside the folders
+MAX_NAME_BYTES = 180  # of a folder name before any hash suffix (file systems allow 255)
 EVENT_KEYS = ("audio", "visual", "audio_visual")
 
 
@@ -63,6 +78,14 @@ class Parser:
         dev = resolve_device(device)
         model, ckpt = load_model(model_path, dev)
         configs = ckpt.get("feature_configs")
+        released = [k for k in EXTRACTORS if isinstance((configs or {}).get(k), dict)
+                    and configs[k].get("source") == "released"]
+        if released:
+            where = configs[released[0]].get("released_dir", "?")
+            raise ModelMismatch(f"{model_path}: the model was trained on the released LLP features (imported from "
+                                f"{where}), which this pipeline cannot reproduce from new videos (the release does "
+                                "not record its weights or preprocessing exactly); to parse videos, train on "
+                                "features extracted here (features.source: extract)")
         if not configs or any(configs.get(k) is None for k in EXTRACTORS):
             raise ModelMismatch(f"{model_path}: the model does not record how its features were extracted "
                                 "(trained before avvp-pipeline saved feature configs); retrain it")
@@ -166,38 +189,138 @@ def validate_events(doc: dict) -> None:
                 raise ValueError(f"events.json: {key} event {e} has a score outside [0, 1]")
 
 
-def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str | Path, device: str = "auto",
-                 progress: bool = True) -> dict[str, str]:
-    """Parse each video into ``out_dir/<name>/``; return ``{video: "ok" or the error}``. One bad file never
-    stops the others; a failure is also written to ``out_dir/failures.tsv``."""
-    from tqdm import tqdm
+def safe_name(text: str) -> str:
+    """``text`` as one folder name that stays inside its parent: no separators, control characters or
+    leading dots (so never ``..``), not empty, valid UTF-8 and at most :data:`MAX_NAME_BYTES` bytes."""
+    name = "".join("_" if c in "/\\" or ord(c) < 32 or ord(c) == 127 or "\ud800" <= c <= "\udfff" else c
+                   for c in text).lstrip(".")
+    name = name.encode()[:MAX_NAME_BYTES].decode(errors="ignore")
+    return name if name.strip() else "video"
 
+
+def _path_digest(path: Path) -> str:
+    return hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
+def _candidate(given: Path, resolved: Path, level: int) -> str:
+    """Folder name of ``given`` at disambiguation ``level``: stem, file name, + short hash, + full hash."""
+    if level == 0:
+        return safe_name(given.stem)
+    if level == 1:
+        return safe_name(given.name)
+    return f"{safe_name(given.name)}-{_path_digest(resolved)[:8 if level == 2 else None]}"
+
+
+def output_folders(videos: list[str | Path]) -> dict[str, str]:
+    """``{video as given: folder name inside OUT}``, one folder per file (see the module doc)."""
+    resolved = {str(v): Path(v).resolve() for v in videos}
+    files: dict[Path, Path] = {}  # resolved -> first spelling given
+    for v in videos:
+        files.setdefault(resolved[str(v)], Path(v))
+    level = dict.fromkeys(files, 0)
+    while True:
+        names = {r: _candidate(g, r, level[r]) for r, g in files.items()}
+        seen: dict[str, int] = {}
+        for name in names.values():
+            seen[name.casefold()] = seen.get(name.casefold(), 0) + 1
+        clashing = [r for r, name in names.items()
+                    if seen[name.casefold()] > 1 or name.casefold() in RUN_FILES]
+        if not clashing:
+            break
+        for r in clashing:  # the whole digest (level 3) is unique to each file: the others move on
+            level[r] = min(level[r] + 1, 3)
+    return {v: names[r] for v, r in resolved.items()}
+
+
+def collect_inputs(paths: list[str | Path]) -> tuple[list[str], dict[str, str]]:
+    """Expand folders into the files they hold: ``(videos, {input: reason it is skipped})``.
+
+    Dot-files are left out silently; subfolders, dangling links, pipes, empty or missing files are
+    skipped with a reason, so that the user sees them in ``failures.tsv``."""
+    videos: list[str] = []
+    skipped: dict[str, str] = {}
+
+    def add(path: Path) -> None:
+        try:
+            check_file(path)
+        except MediaError as exc:
+            skipped[str(path)] = str(exc)
+        else:
+            videos.append(str(path))
+
+    for item in paths:
+        folder = Path(item)
+        if not folder.is_dir():
+            add(folder)
+            continue
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as exc:
+            skipped[str(folder)] = f"{folder}: cannot list the folder ({exc.strerror})"
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                skipped[str(entry)] = f"{entry}: a folder inside {folder}: not searched; pass it explicitly"
+            else:
+                add(entry)
+    return videos, skipped
+
+
+def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
+    """Tab-separated ``csv`` file, atomically; any text survives (tabs and newlines are quoted, and
+    file names that are not UTF-8 keep their bytes)."""
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        minimal = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        quoted = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_ALL)
+        minimal.writerow(header)
+        for row in rows:  # the minimal dialect quotes "\n" but not a lone "\r", which readers split at
+            (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
+
+
+def _parse_one(parser: Parser, video: str, target: Path, name: str, model_path: str | Path) -> None:
+    """Write ``events.json`` and ``timeline.png`` of one video into ``target``."""
     from .reporting.figures import save, timelines
+
+    result = parser.predict(video)
+    target.mkdir(parents=True, exist_ok=True)
+    doc = events_json(result, video, name, model_path, parser.gate)
+    validate_events(doc)
+    write_json(doc, target / "events.json")
+    fig = timelines([{"title": Path(video).name, "pred_audio": result["pred_audio"],
+                      "pred_visual": result["pred_visual"], "prob_audio": result["prob_audio"],
+                      "prob_visual": result["prob_visual"]}],
+                    f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
+                    seconds=result["duration"])
+    save(fig, target / "timeline.png")
+
+
+def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str | Path, device: str = "auto",
+                 progress: bool = True, skipped: dict[str, str] | None = None) -> dict[str, str]:
+    """Parse each video into its own ``out_dir/<name>/`` (see the module doc); return ``{video: "ok" or the
+    error}``. One bad file never stops the others. ``out_dir/index.tsv`` maps each video to its folder;
+    failures, and the inputs in ``skipped`` (``{input: reason}``, e.g. from :func:`collect_inputs`), are
+    written to ``out_dir/failures.tsv``."""
+    from tqdm import tqdm
 
     parser = Parser.load(model_path, device)
     name = parser.ckpt["model_name"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    status: dict[str, str] = {}
+    folders = output_folders(videos)
+    write_tsv(out_dir / "index.tsv", ["video", "folder"], [(v, f) for v, f in folders.items()])
+    status: dict[str, str] = dict(skipped or {})
+    done: dict[str, str] = {}  # folder -> status: a file given twice is parsed once
     for video in tqdm(videos, desc=f"parse with {name}", unit="video", disable=not progress):
-        try:
-            result = parser.predict(video)
-        except (MediaError, OSError, ValueError) as exc:
-            status[str(video)] = str(exc)
-            log.error("skipping %s", exc)
-            continue
-        target = out_dir / Path(video).stem
-        target.mkdir(parents=True, exist_ok=True)
-        doc = events_json(result, video, name, model_path, parser.gate)
-        validate_events(doc)
-        write_json(doc, target / "events.json")
-        fig = timelines([{"title": Path(video).name, "pred_audio": result["pred_audio"],
-                          "pred_visual": result["pred_visual"], "prob_audio": result["prob_audio"],
-                          "prob_visual": result["prob_visual"]}],
-                        f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
-                        seconds=result["duration"])
-        save(fig, target / "timeline.png")
-        status[str(video)] = "ok"
-    failures = {v: s for v, s in status.items() if s != "ok"}
-    write_text(out_dir / "failures.tsv", "video\treason\n" + "".join(f"{v}\t{s}\n" for v, s in failures.items()))
+        folder = folders[str(video)]
+        if folder not in done:
+            try:
+                _parse_one(parser, str(video), out_dir / folder, name, model_path)
+                done[folder] = "ok"
+            except (MediaError, OSError, ValueError) as exc:
+                done[folder] = str(exc)
+                log.error("skipping %s", exc)
+        status[str(video)] = done[folder]
+    write_tsv(out_dir / "failures.tsv", ["video", "reason"], [(v, s) for v, s in status.items() if s != "ok"])
     return status

@@ -1,4 +1,6 @@
 """Frame sampling with decord and 16 kHz mono audio with ffmpeg-python, including bad inputs."""
+import os
+import re
 import subprocess
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 from avvp_pipeline.media.audio import load_audio
 from avvp_pipeline.media.decode import MediaError, frame_indices, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
+from avvp_pipeline.media.probe import probe
 
 
 def test_frame_indices_pick_the_frame_on_screen():
@@ -38,7 +41,8 @@ def test_load_audio_real_llp_clip(real_clip):
     assert 0.01 < np.abs(samples).max() < 4.0  # AAC decoding may overshoot full scale slightly
 
 
-@pytest.mark.parametrize("content,problem", [(b"", "empty file"), (b"not a video at all" * 100, "no video stream")])
+@pytest.mark.parametrize("content,problem", [(b"", "empty file"),
+                                             (b"not a video at all" * 100, "not a media file ffmpeg recognises")])
 def test_bad_files_name_the_file(tmp_path, content, problem):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(content)
@@ -52,6 +56,65 @@ def test_bad_files_name_the_file(tmp_path, content, problem):
 def test_missing_file(tmp_path):
     with pytest.raises(MediaError, match="no such file"):
         sample_frames(tmp_path / "absent.mp4")
+
+
+def _mp4(path, *extra):
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=16000", "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", *extra, str(path)], check=True)
+    return path
+
+
+def _reasons(path) -> list[str]:
+    """What probe, sample_frames and load_audio each say about ``path``."""
+    reasons = []
+    for fn in (probe, sample_frames, load_audio):
+        with pytest.raises(MediaError) as info:
+            fn(path)
+        reasons.append(str(info.value))
+    return reasons
+
+
+def test_truncated_and_non_media_files_get_distinct_reasons(tmp_path):
+    good = _mp4(tmp_path / "good.mp4").read_bytes()
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good[: int(len(good) * 0.3)])  # the index (moov) comes last: it is cut off
+    text = tmp_path / "notes.mp4"
+    text.write_text("a shopping list, not a video\n" * 40)
+    for reason in _reasons(truncated):
+        assert reason.startswith(f"{truncated}: truncated or damaged media file") and "moov atom not found" in reason
+    for reason in _reasons(text):
+        assert reason.startswith(f"{text}: not a media file ffmpeg recognises")
+    as_txt = text.rename(tmp_path / "notes.txt")  # ffmpeg would render a .txt as ANSI art: still not media
+    assert all(r.startswith(f"{as_txt}: not a media file ffmpeg recognises (it holds text)") for r in _reasons(as_txt))
+
+
+def test_an_mp4_cut_after_its_index_is_reported_damaged(tmp_path):
+    good = _mp4(tmp_path / "good.mp4", "-movflags", "+faststart").read_bytes()  # index first: it survives
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(good[: int(len(good) * 0.3)])
+    assert probe(cut).duration == pytest.approx(4.0, abs=0.1)  # the header still promises 4 s
+    with pytest.raises(MediaError, match=r"cut\.mp4: truncated or damaged media file: its video data ends"):
+        sample_frames(cut)
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path):
+    path = tmp_path / "song.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "2",
+                    str(path)], check=True)
+    with pytest.raises(MediaError, match=r"song\.m4a: no video stream \(it holds audio only\)"):
+        sample_frames(path)
+    assert load_audio(path)[1]
+
+
+def test_links_folders_and_pipes_are_refused_before_ffmpeg_runs(tmp_path):
+    (tmp_path / "dangling.mp4").symlink_to(tmp_path / "gone.mp4")
+    (tmp_path / "folder.mp4").mkdir()
+    os.mkfifo(tmp_path / "pipe.mp4")  # opening it would block until someone writes
+    for name, reason in [("dangling.mp4", "dangling symbolic link"), ("folder.mp4", "a folder, not a video file"),
+                         ("pipe.mp4", "a named pipe (FIFO), not a regular file")]:
+        with pytest.raises(MediaError, match=f"{name}: {re.escape(reason)}"):
+            probe(tmp_path / name)
 
 
 def test_video_without_audio_track_gives_flagged_silence(tmp_path):

@@ -4,22 +4,37 @@ ffmpeg resamples every channel to ``sample_rate``; the channels are then average
 weights, as the VGGish reference front end does with the WAV file the LLP recipe wrote (a plain
 mean, not ffmpeg's 5.1 down-mix matrix). Policy for lengths other than ``duration``: shorter
 tracks are zero-padded, longer ones cut. A file without an audio stream gives silence and
-``has_audio=False`` (the shard records it).
+``has_audio=False`` (the shard records it). A soundtrack that ffmpeg reports cut short (a
+truncated file) is padded the same way, with a warning. ffmpeg is stopped after
+:func:`audio_timeout` seconds.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from .ffmpeg_bin import ffmpeg_exe
-from .probe import MediaError, probe
+from .probe import DAMAGED, MediaError, ffmpeg_lines, probe, run_ffmpeg
 
-__all__ = ["MediaError", "load_audio"]
+__all__ = ["MediaError", "audio_timeout", "load_audio"]
+
+log = logging.getLogger(__name__)
+
+AUDIO_TIMEOUT_BASE = 60.0  # seconds allowed to decode a soundtrack: this much ...
+AUDIO_TIMEOUT_PER_SECOND = 2.0  # ... plus this much per second of audio (ffmpeg decodes far faster)
+_CUT_SHORT = ("partial file", "File ended prematurely")
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.0) -> tuple[np.ndarray, bool]:
-    """Return ``(samples, has_audio)``: mono float32 of exactly ``duration`` seconds."""
+def audio_timeout(duration: float) -> float:
+    """Seconds allowed for decoding ``duration`` seconds of audio."""
+    return AUDIO_TIMEOUT_BASE + AUDIO_TIMEOUT_PER_SECOND * duration
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.0,
+               timeout: float | None = None) -> tuple[np.ndarray, bool]:
+    """Return ``(samples, has_audio)``: mono float32 of exactly ``duration`` seconds. ``timeout``
+    (seconds, for the decode; default :func:`audio_timeout`) stops an ffmpeg that hangs."""
     import ffmpeg
 
     path = Path(path)
@@ -27,18 +42,19 @@ def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.
     n = int(round(sample_rate * duration))
     if info.audio_channels == 0:
         return np.zeros(n, dtype=np.float32), False
-    try:
-        out, _ = (
-            ffmpeg.input(str(path))
+    args = (ffmpeg.input(str(path))
             .output("pipe:", format="f32le", acodec="pcm_f32le", ar=sample_rate, ac=info.audio_channels, t=duration,
                     map="0:a:0")
-            .run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True, quiet=True)
-        )
-    except ffmpeg.Error as exc:
-        err = exc.stderr.decode(errors="replace") if exc.stderr else ""
-        tail = " | ".join(err.strip().splitlines()[-3:])
-        raise MediaError(f"{path}: cannot decode audio ({tail})") from exc
-    samples = np.frombuffer(out, dtype="<f4")
+            .get_args())
+    timeout = audio_timeout(duration) if timeout is None else timeout
+    proc = run_ffmpeg(args, path, timeout, "decoding the soundtrack")
+    err = ffmpeg_lines(proc.stderr.decode(errors="replace"))
+    if proc.returncode != 0:
+        raise MediaError(f"{path}: cannot decode audio ({' | '.join(err[-3:])})")
+    cut = next((line for line in err if any(s in line for s in _CUT_SHORT)), None)
+    if cut:
+        log.warning("%s: %s: the soundtrack stops early and is padded with silence (ffmpeg: %s)", path, DAMAGED, cut)
+    samples = np.frombuffer(proc.stdout, dtype="<f4")
     samples = samples[: samples.size - samples.size % info.audio_channels]
     mono = samples.reshape(-1, info.audio_channels).mean(axis=1, dtype=np.float32)
     fixed = np.zeros(n, dtype=np.float32)

@@ -21,19 +21,37 @@ the orientation against ffmpeg's). Frames whose shorter side exceeds ``max_short
 downscaled by the decoder (aspect kept) so a 4K clip does not need gigabytes of memory; LLP's
 clips (at most 480 p) are never affected by the default. Rotated clips are decoded at native
 size (decord's resize mishandles them).
+
+Time limit: decoding stops with MediaError once the time spent inside decord exceeds
+:func:`frames_timeout` (time the caller spends between frames does not count). decord runs
+in-process, so the limit is checked between calls: a single native call that never returns
+cannot be interrupted here, which is why feature extraction with decoder workers also stops a
+job after its pool timeout.
 """
 from __future__ import annotations
 
+import logging
+import re
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .probe import MediaError, probe
+from .probe import DAMAGED, MediaError, probe
 
-__all__ = ["MediaError", "frame_indices", "iter_frames", "sample_frames"]
+__all__ = ["MediaError", "frame_indices", "frames_timeout", "iter_frames", "sample_frames"]
+
+log = logging.getLogger(__name__)
 
 CHUNK = 32  # frames decoded per call while walking through a file
+FRAMES_TIMEOUT_BASE = 120.0  # seconds of decoding allowed: this much ...
+FRAMES_TIMEOUT_PER_SECOND = 4.0  # ... plus this much per second of video sampled
+
+
+def frames_timeout(seconds: float) -> float:
+    """Seconds of decoding allowed for sampling ``seconds`` of video."""
+    return FRAMES_TIMEOUT_BASE + FRAMES_TIMEOUT_PER_SECOND * seconds
 
 
 def frame_indices(timestamps: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
@@ -51,42 +69,80 @@ def _decode_size(width: int, height: int, max_short_side: int | None) -> tuple[i
     return int(round(width * scale / 2) * 2), int(round(height * scale / 2) * 2)
 
 
+class _Budget:
+    """Time spent in decoder calls, against a limit checked after each call."""
+
+    def __init__(self, path: Path, limit: float, num_frames: int):
+        self.path, self.limit, self.num_frames, self.spent = path, limit, num_frames, 0.0
+
+    def call(self, done: int, fn: Callable, *args):
+        t0 = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.spent += time.monotonic() - t0
+            if self.spent > self.limit:
+                raise MediaError(f"{self.path}: decoding frames did not finish within {self.limit:g} s "
+                                 f"(stopped after {done} of {self.num_frames} frames)")
+
+
+def _decord_failure(path: Path, exc: Exception) -> MediaError:
+    """The MediaError for an exception of decord, with its source-location prefix dropped."""
+    text = re.sub(r"^\[[\d:]+\] \S+:\d+: (Error: )?", "", str(exc).strip())
+    if "av_read_frame failed" in text:  # a packet the index promises cannot be read: data cut off or corrupt
+        return MediaError(f"{path}: {DAMAGED}: its video data ends or breaks before the end its index "
+                          f"states (decord: {text})")
+    return MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {text})")
+
+
+def _warn_if_cut_short(path: Path, last_pts: float, wanted: float) -> None:
+    """Warn when the frames end well before the span wanted and the container states (a truncated file
+    still gives frames: its last one repeats, as for a short clip)."""
+    if last_pts + 1.0 < wanted:
+        log.warning("%s: the video frames stop at %.2f s, though %.2f s are wanted and the container states "
+                    "them: a truncated file? Its last frame repeats to fill", path, last_pts, wanted)
+
+
 def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                max_short_side: int | None = 720) -> Iterator[np.ndarray]:
+                max_short_side: int | None = 720, timeout: float | None = None) -> Iterator[np.ndarray]:
     """Yield the frames of :func:`sample_frames` one by one as decoding reaches them, so a long video
-    never has to be held in memory whole (one chunk of decoded frames at a time)."""
+    never has to be held in memory whole (one chunk of decoded frames at a time). ``timeout``:
+    seconds of decoding allowed (default :func:`frames_timeout` of ``num_frames / fps``)."""
     import decord
 
     path = Path(path)
     info = probe(path)
     width, height, rotation = info.width, info.height, info.rotation
+    budget = _Budget(path, frames_timeout(num_frames / fps) if timeout is None else timeout, num_frames)
     try:
         # decord applies rotation metadata itself, but its resize path mishandles rotated
         # streams: rotated clips are decoded at native size
         width, height = (-1, -1) if rotation else _decode_size(width, height, max_short_side)
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width, height=height)
+        reader = budget.call(0, lambda: decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width,
+                                                           height=height))
         n = len(reader)
         if n == 0:
             raise MediaError(f"{path}: no video frames")
-        pts = reader.get_frame_timestamp(np.arange(n))[:, 0]
+        pts = budget.call(0, reader.get_frame_timestamp, np.arange(n))[:, 0]
         shown = np.sort(pts[pts >= -1e-6])  # pre-roll packets of an edit list are never displayed
         if shown.size == 0:
             raise MediaError(f"{path}: no displayable video frames")
+        _warn_if_cut_short(path, shown[-1], min(info.duration, num_frames / fps))
         idx = frame_indices(shown, fps, num_frames)  # ascending
         k = 0
         for start in range(0, int(idx[-1]) + 1, CHUNK):  # every chunk, in order: never a seek
             stop = min(start + CHUNK, int(idx[-1]) + 1)
-            chunk = reader.get_batch(list(range(start, stop))).asnumpy()
+            chunk = budget.call(k, lambda: reader.get_batch(list(range(start, stop))).asnumpy())
             while k < num_frames and idx[k] < stop:
                 yield chunk[idx[k] - start].copy()  # a view would keep the whole chunk alive
                 k += 1
     except MediaError:
         raise
     except Exception as exc:  # decord raises bare DECORDError / RuntimeError
-        raise MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {exc})") from exc
+        raise _decord_failure(path, exc) from exc
 
 
 def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                  max_short_side: int | None = 720) -> np.ndarray:
+                  max_short_side: int | None = 720, timeout: float | None = None) -> np.ndarray:
     """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
-    return np.stack(list(iter_frames(path, fps, num_frames, max_short_side)))
+    return np.stack(list(iter_frames(path, fps, num_frames, max_short_side, timeout)))

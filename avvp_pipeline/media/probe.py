@@ -1,16 +1,32 @@
-"""What a media file holds, from one ``ffmpeg -i`` call (there is no ffprobe in imageio-ffmpeg)."""
+"""What a media file holds, from one ``ffmpeg -i`` call (there is no ffprobe in imageio-ffmpeg).
+
+Every ffmpeg subprocess of the media layer runs through :func:`run_ffmpeg`, which stops it after a
+timeout: ffmpeg blocks for ever on a pipe nobody writes to or on a stalled network mount. When a
+file cannot be opened, the reason is read from what ffmpeg prints: a file whose content matches no
+format ("not a media file ffmpeg recognises") is told apart from a recognised container cut short
+or damaged ("truncated or damaged media file").
+"""
 from __future__ import annotations
 
 import re
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from .ffmpeg_bin import ffmpeg_exe
 
+PROBE_TIMEOUT = 60.0  # seconds for ``ffmpeg -i``, which reads only the headers
+
 _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "quad(side)": 4,
                     "4.0": 4, "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
                     "7.0": 7, "7.1": 8, "7.1(wide)": 8, "downmix": 2}
+
+NOT_MEDIA = "not a media file ffmpeg recognises"
+DAMAGED = "truncated or damaged media file"
+# ffmpeg's messages for a recognised container that ends early or is broken inside its header
+_DAMAGE_SIGNS = ("moov atom not found", "File ended prematurely", "error reading header", "partial file",
+                 "Input/output error", "EBML header parsing failed")
 
 
 class MediaError(RuntimeError):
@@ -30,24 +46,97 @@ class MediaInfo:
 
 
 def check_file(path: Path) -> None:
-    """Raise MediaError for a missing or empty file."""
-    if not path.is_file():
-        raise MediaError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    """Raise MediaError unless ``path`` is a non-empty regular file (or a link to one).
+
+    Pipes and devices are refused: a file is read several times (probe, frames, soundtrack), and
+    opening a pipe that nobody writes to would block."""
+    if path.is_symlink() and not path.exists():
+        raise MediaError(f"{path}: dangling symbolic link (to {path.readlink()})")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise MediaError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read it ({exc.strerror})") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise MediaError(f"{path}: a folder, not a video file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a socket or device"
+        raise MediaError(f"{path}: {kind}, not a regular file; save the video to a file first")
+    if st.st_size == 0:
         raise MediaError(f"{path}: empty file (0 bytes)")
 
 
-def probe(path: str | Path, need_video: bool = True) -> MediaInfo:
-    """Parse ffmpeg's stream summary of ``path``; MediaError when it is unreadable (or has no video)."""
+def run_ffmpeg(args: list[str], path: Path, timeout: float, what: str) -> subprocess.CompletedProcess:
+    """Run ``ffmpeg ARGS`` capturing its output (bytes); MediaError naming ``path`` when it has not
+    finished ``what`` within ``timeout`` seconds (it is killed)."""
+    cmd = [ffmpeg_exe(), *args]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise MediaError(f"{path}: ffmpeg did not finish within {timeout:g} s ({what}); stopped it "
+                         "(is the file on a network mount that stalled?)") from None
+    except BaseException:
+        _stop(proc)
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and reap it, waiting a few seconds at most: a process blocked in the kernel (I/O on
+    a dead mount) dies only when its I/O returns, and is then left behind rather than waited for."""
+    proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def ffmpeg_lines(err: str) -> list[str]:
+    """ffmpeg's stderr lines without the ``[in#0 @ 0x...]`` prefixes, blank lines dropped."""
+    lines = (re.sub(r"^(\[[^\]]*@ 0x[0-9a-f]+\] )+", "", line).strip() for line in err.splitlines())
+    return [line for line in lines if line]
+
+
+def open_failure(path: Path, err: str) -> MediaError:
+    """The MediaError for a file ffmpeg could not open, from what it printed."""
+    lines = [line.removeprefix("Error opening input: ") for line in ffmpeg_lines(err)
+             if not line.startswith("Error opening input file")]
+    damage = next((line for line in lines if any(s in line for s in _DAMAGE_SIGNS)), None)
+    last = lines[-1] if lines else "no message"
+    if any("detected only with low score" in line for line in lines):  # a guess from the extension alone
+        return MediaError(f"{path}: {NOT_MEDIA} (its content matches no known format; ffmpeg: {last})")
+    if damage and "moov atom not found" in damage:
+        return MediaError(f"{path}: {DAMAGED}: the MP4 index (moov atom) is missing, as when a download "
+                          f"or recording stopped early (ffmpeg: {damage})")
+    if damage:
+        return MediaError(f"{path}: {DAMAGED}: its header is cut short or broken (ffmpeg: {damage})")
+    if "Invalid data found when processing input" in last:
+        return MediaError(f"{path}: {NOT_MEDIA} (ffmpeg: {last})")
+    return MediaError(f"{path}: ffmpeg cannot open it ({last})")
+
+
+def probe(path: str | Path, need_video: bool = True, timeout: float | None = None) -> MediaInfo:
+    """Parse ffmpeg's stream summary of ``path``; MediaError when it is unreadable (or has no video).
+    ``timeout`` defaults to :data:`PROBE_TIMEOUT` seconds."""
     path = Path(path)
     check_file(path)
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-                         errors="replace").stderr
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    proc = run_ffmpeg(["-hide_banner", "-i", str(path)], path, timeout, "reading the stream summary")
+    err = proc.stderr.decode(errors="replace")
+    opened = re.search(r"^Input #0, ([^,\s]+)", err, re.MULTILINE)
+    if not opened:
+        raise open_failure(path, err)
+    if opened.group(1) == "tty":  # ffmpeg's fallback for text: it would render it as ANSI art
+        raise MediaError(f"{path}: {NOT_MEDIA} (it holds text)")
     video = re.search(r"Stream #\S+.*?: Video: .*?, (\d{2,5})x(\d{2,5})", err)
     audio = re.search(r"Stream #\S+.*?: Audio: .*?, (\d+) Hz, ([^,\n]+)", err)
     if (need_video and not video) or (not video and not audio):
-        tail = " | ".join(err.strip().splitlines()[-2:])
-        raise MediaError(f"{path}: no {'video' if need_video else 'audio or video'} stream ({tail})")
+        streams = sorted(set(re.findall(r"Stream #\S+.*?: (\w+):", err)))
+        held = f"it holds {', '.join(s.lower() for s in streams)} only" if streams else "it holds no streams"
+        raise MediaError(f"{path}: no {'video' if need_video else 'audio or video'} stream ({held})")
     rot = re.search(r"rotation of (-?[\d.]+) degrees", err)
     dur = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
     channels = 0

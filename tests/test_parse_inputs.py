@@ -1,0 +1,149 @@
+"""`avvp parse` inputs: one output folder per file, always inside --out, and every input accounted for
+in index.tsv or failures.tsv (csv-quoted, whatever the file names)."""
+import csv
+import json
+import os
+
+import pytest
+
+from avvp_pipeline.cli import main
+from avvp_pipeline.media import audio as audio_mod
+from avvp_pipeline.parse import collect_inputs, output_folders, parse_videos, safe_name, write_tsv
+from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)
+from test_parse import _clip, model_path  # noqa: F401 (fixture)
+
+
+def _read_tsv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh, delimiter="\t"))
+
+
+def test_each_file_gets_its_own_folder(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    videos = [str(tmp_path / n) for n in ("clip.mp4", "clip.mkv", "a/x.mp4", "b/x.mp4", "solo.mp4", "Solo.avi")]
+    folders = output_folders(videos)
+    assert folders[videos[0]] == "clip.mp4" and folders[videos[1]] == "clip.mkv"
+    assert folders[videos[2]].startswith("x.mp4-") and folders[videos[3]].startswith("x.mp4-")
+    assert folders[videos[4]] == "solo.mp4" and folders[videos[5]] == "Solo.avi"  # case-insensitive file systems
+    assert len({f.casefold() for f in folders.values()}) == len(videos)
+    assert output_folders(videos[::-1]) == folders  # deterministic: the order of the inputs does not matter
+    assert output_folders([videos[4]]) == {videos[4]: "solo"}  # a unique stem is the folder
+
+
+def test_a_name_that_is_taken_by_a_disambiguated_one_moves_on(tmp_path):
+    videos = [str(tmp_path / n) for n in ("clip.mp4", "clip.mkv", "clip.mp4.avi", "index.tsv.mp4", "failures.tsv.mp4")]
+    folders = output_folders(videos)
+    assert len({f.casefold() for f in folders.values()}) == len(videos)
+    assert folders[videos[3]] == "index.tsv.mp4" and folders[videos[4]] == "failures.tsv.mp4"  # never the run's files
+
+
+def test_the_same_file_named_twice_shares_its_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folders = output_folders(["clip.mp4", "./clip.mp4", str(tmp_path / "clip.mp4")])
+    assert set(folders.values()) == {"clip"}
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "...", ".hidden", "a/b", "..\\..\\x", "new\nline\ttab",
+                                  "\udcff\udcfe", "é" * 300, " "])
+def test_folder_names_stay_inside_out(tmp_path, name):
+    folder = safe_name(name)
+    assert folder and not folder.startswith(".") and "/" not in folder and "\\" not in folder
+    assert len(folder.encode()) <= 180 and folder.isprintable()
+    assert (tmp_path / folder).resolve().parent == tmp_path.resolve()
+
+
+def test_dotted_stems_never_escape_out(tmp_path):
+    videos = [str(tmp_path / n) for n in ("...mp4", "..mp4", ".mp4.mp4", "-.mp4")]
+    for folder in output_folders(videos).values():
+        assert (tmp_path / "out" / folder).resolve().parent == (tmp_path / "out").resolve()
+
+
+def test_collect_inputs_reports_what_a_folder_holds_besides_files(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(b"x")
+    (folder / ".DS_Store").write_bytes(b"x")
+    (folder / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (folder / "more").mkdir()
+    os.mkfifo(folder / "pipe.mp4")
+    videos, skipped = collect_inputs([folder, tmp_path / "missing.mp4"])
+    assert videos == [str(folder / "clip.mp4")]
+    assert skipped == {
+        str(folder / "gone.mp4"): f"{folder / 'gone.mp4'}: dangling symbolic link (to {tmp_path / 'nowhere.mp4'})",
+        str(folder / "more"): f"{folder / 'more'}: a folder inside {folder}: not searched; pass it explicitly",
+        str(folder / "pipe.mp4"): f"{folder / 'pipe.mp4'}: a named pipe (FIFO), not a regular file; save the video "
+                                  "to a file first",
+        str(tmp_path / "missing.mp4"): f"{tmp_path / 'missing.mp4'}: no such file"}
+
+
+def test_tsv_survives_tabs_newlines_and_carriage_returns(tmp_path):
+    rows = [("a\tb\nc.mp4", "reason\none"), ("x\ry.mp4", 'say "no"'), ("\udcffbytes.mp4", "plain")]
+    write_tsv(tmp_path / "t.tsv", ["video", "reason"], rows)
+    with open(tmp_path / "t.tsv", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        assert list(csv.reader(fh, delimiter="\t")) == [["video", "reason"], *map(list, rows)]
+    assert (tmp_path / "t.tsv").read_bytes().startswith(b"video\treason\n")
+
+
+def test_same_stems_and_dotted_names_keep_every_result_inside_out(model_path, tmp_path):  # noqa: F811
+    src = tmp_path / "in"
+    for sub in ("a", "b"):
+        (src / sub).mkdir(parents=True)
+    videos = [_clip(src / "clip.mp4", 2), _clip(src / "clip.mkv", 3), _clip(src / "a" / "x.mp4", 2),
+              _clip(src / "b" / "x.mp4", 3), _clip(src / "...mp4", 2)]
+    out = tmp_path / "out"
+    status = parse_videos(videos, model_path, out, device="cpu", progress=False)
+    assert set(status.values()) == {"ok"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]  # nothing written beside --out
+    index = _read_tsv(out / "index.tsv")
+    assert index[0] == ["video", "folder"] and len(index) == 6
+    folders = dict(index[1:])
+    assert len(set(folders.values())) == 5
+    for video in videos:
+        doc = json.loads((out / folders[str(video)] / "events.json").read_text())
+        assert doc["video"] == str(video) and (out / folders[str(video)] / "timeline.png").is_file()
+    assert {json.loads((out / f / "events.json").read_text())["duration"] for f in folders.values()} >= {2.0, 3.0}
+    assert _read_tsv(out / "failures.tsv") == [["video", "reason"]]
+
+
+def test_cli_lists_skipped_entries_and_odd_names_in_failures(model_path, tmp_path):  # noqa: F811
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    _clip(folder / "good.mp4", 2)
+    weird = folder / "bad\nname\t.mp4"
+    weird.write_text("not a video\n" * 20)
+    (folder / "gone.mp4").symlink_to(tmp_path / "nowhere.mp4")
+    (folder / "sub").mkdir()
+    (folder / ".hidden.mp4").write_text("skipped silently")
+    out = tmp_path / "out"
+    rc = main(["-q", "parse", str(folder), str(tmp_path / "missing.mp4"), "--model", str(model_path), "--out", str(out),
+               "--device", "cpu"])
+    assert rc == 0
+    rows = _read_tsv(out / "failures.tsv")
+    assert rows[0] == ["video", "reason"] and all(len(r) == 2 for r in rows)
+    reasons = dict(rows[1:])
+    assert set(reasons) == {str(weird), str(folder / "gone.mp4"), str(folder / "sub"), str(tmp_path / "missing.mp4")}
+    assert reasons[str(weird)].startswith(f"{weird}: not a media file ffmpeg recognises")
+    assert "dangling symbolic link" in reasons[str(folder / "gone.mp4")]
+    assert "a folder inside" in reasons[str(folder / "sub")] and "pass it explicitly" in reasons[str(folder / "sub")]
+    assert "no such file" in reasons[str(tmp_path / "missing.mp4")]
+    assert dict(_read_tsv(out / "index.tsv")[1:]) == {str(folder / "good.mp4"): "good", str(weird): "bad_name_"}
+    assert (out / "good" / "events.json").is_file()
+
+
+def test_cli_with_nothing_parseable_fails(model_path, tmp_path):  # noqa: F811
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "sub").mkdir()
+    out = tmp_path / "out"
+    assert main(["-q", "parse", str(tmp_path / "empty"), "--model", str(model_path), "--out", str(out),
+                 "--device", "cpu"]) == 1
+    assert len(_read_tsv(out / "failures.tsv")) == 2
+
+
+def test_parse_stops_a_hanging_decode_and_goes_on(model_path, tmp_path, hanging_ffmpeg, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(audio_mod, "AUDIO_TIMEOUT_BASE", 1.0)
+    monkeypatch.setattr(audio_mod, "AUDIO_TIMEOUT_PER_SECOND", 0.0)
+    clips = [_clip(tmp_path / "one.mp4", 2), _clip(tmp_path / "two.mp4", 2)]
+    status = parse_videos(clips, model_path, tmp_path / "out", device="cpu", progress=False)
+    assert all("ffmpeg did not finish within 1 s (decoding the soundtrack" in status[str(c)] for c in clips)
+    assert len(_read_tsv(tmp_path / "out" / "failures.tsv")) == 3
