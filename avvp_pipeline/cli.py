@@ -135,6 +135,19 @@ def cmd_refine(args) -> int:
     return 0
 
 
+def cmd_import_refined(args) -> int:
+    from .training.released_refined import import_released_refined
+
+    stats = import_released_refined(args.pkl, args.index, args.annotations_dir, args.out)
+    log.info("imported refined labels of %d videos from %s: %d of %d labels dropped from audio, %d from visual "
+             "(%s)", stats["videos"], args.pkl, stats["dropped_audio"], stats["labels"], stats["dropped_visual"],
+             args.out)
+    if stats["released_drops_unused"]:
+        log.info("%d drops of the file concern training videos the index does not hold (unused)",
+                 stats["released_drops_unused"])
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_model
 
@@ -335,6 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="HDF5 file to write")
     _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_refine)
+
+    p = sub.add_parser("import-refined", help="MA-refined labels from the CM-Co release's need_to_change_cmco.pkl",
+                       description="Write the refined labels (the `avvp refine` format) from the pickle the CM-Co "
+                                   "authors released with their code: per modality, 25 lists (LLP class order) of "
+                                   "row indices into the released AVVP_train.csv. A class is dropped from a video's "
+                                   "audio (visual) label where its row is in that class's audio (visual) list. Rows "
+                                   "are matched to the index's training videos by filename; rows of videos the "
+                                   "index lacks are unused. The file is decoded without running any of its code: "
+                                   "a pickle naming anything but torch scalar tensors is refused.")
+    p.add_argument("pkl", metavar="PKL", help="need_to_change_cmco.pkl")
+    p.add_argument("--index", required=True, help="dataset/index.h5 (avvp index)")
+    p.add_argument("--annotations-dir", required=True,
+                   help="folder with the released AVVP_train.csv, whose rows the pickle's indices refer to")
+    p.add_argument("--out", required=True, help="HDF5 file to write (refined/labels.h5)")
+    p.set_defaults(func=cmd_import_refined)
 
     p = sub.add_parser("evaluate", help="evaluate a trained model with the LLP protocol",
                        description="Predict a split and score it with the LLP protocol: writes metrics.json "

@@ -33,28 +33,65 @@ rule train:
         " {params.refined:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
-rule refine_labels:
-    input:
-        model="runs/ma_base/model.pt",
-        index="dataset/index.h5",
-        vggish=all_shards("vggish"),
-        resnet152=all_shards("resnet152"),
-        r2plus1d_18=all_shards("r2plus1d_18"),
-    output:
-        "refined/labels.h5",
-    params:
-        version=STAGE_VERSIONS["refine"],
-        seed=0,
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
-    log:
-        "logs/refine_labels.log",
-    benchmark:
-        "benchmarks/refine_labels.tsv"
-    shell:
-        "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
-        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
-        " --threads {threads} --out {output:q} 2> {log:q}"
+# MA's refined labels: computed (`avvp refine` over the ma_base model), or imported from the CM-Co
+# release's need_to_change_cmco.pkl (`refine: {source: file, file: PATH}`; no ma_base training).
+# Switching source changes the rule's inputs and command, which reruns it and the MA* rows.
+REFINE = config["refine"]
+REFINE_TRAIN_CSV = f"{DATA.annotations_dir}/AVVP_train.csv"  # the rows the released indices refer to
+if REFINE["source"] == "file":
+    if not REFINE["file"]:
+        raise WorkflowError("refine.source is file but refine.file is not set: give the path of the CM-Co "
+                            "release's need_to_change_cmco.pkl (docs/refined-labels.md)")
+    if not os.path.isfile(REFINE["file"]):
+        raise WorkflowError(f"refine.file {REFINE['file']}: no such file (docs/refined-labels.md)")
+
+    rule refine_labels:
+        input:
+            released=REFINE["file"],
+            index="dataset/index.h5",
+            train_csv=REFINE_TRAIN_CSV,
+        output:
+            "refined/labels.h5",
+        params:
+            version=STAGE_VERSIONS["refine"],
+            source="file",
+            file=lambda w, input: input.released,
+            annotations_dir=lambda w, input: os.path.dirname(input.train_csv),
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/refine_labels.log",
+        benchmark:
+            "benchmarks/refine_labels.tsv"
+        shell:
+            "avvp import-refined {input.released:q} --index {input.index:q}"
+            " --annotations-dir {params.annotations_dir:q} --out {output:q} 2> {log:q}"
+
+else:
+
+    rule refine_labels:
+        input:
+            model="runs/ma_base/model.pt",
+            index="dataset/index.h5",
+            vggish=all_shards("vggish"),
+            resnet152=all_shards("resnet152"),
+            r2plus1d_18=all_shards("r2plus1d_18"),
+        output:
+            "refined/labels.h5",
+        params:
+            # no `source` here: params recorded by earlier versions stay equal, so finished runs are kept
+            version=STAGE_VERSIONS["refine"],
+            seed=0,
+        threads: 2
+        resources:
+            gpu=1,
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/refine_labels.log",
+        benchmark:
+            "benchmarks/refine_labels.tsv"
+        shell:
+            "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
+            " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
+            " --threads {threads} --out {output:q} 2> {log:q}"
