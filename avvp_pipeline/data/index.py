@@ -49,10 +49,15 @@ def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bo
 
 
 def check_annotations(annotations_dir: str | Path) -> None:
-    """Raise ``ValueError`` when a dense evaluation file is missing or a video is in two splits."""
+    """Raise ``ValueError`` when a split or dense evaluation file is missing or a video is in two splits."""
     d = Path(annotations_dir)
     if not d.is_dir():
         raise ValueError(f"{d}: annotations folder not found")
+    splits = [llp.SPLIT_FILES[split] for split in SPLITS]
+    missing = [name for name in splits if not (d / name).is_file()]
+    if missing:
+        raise ValueError(f"{d}: missing {' and '.join(missing)}: the index needs the three split files "
+                         f"({', '.join(splits)})")
     missing = [name for name in (llp.EVAL_AUDIO, llp.EVAL_VISUAL) if not (d / name).is_file()]
     if missing:
         raise ValueError(f"{d}: missing {' and '.join(missing)}: the index needs the dense evaluation "
