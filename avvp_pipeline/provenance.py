@@ -32,12 +32,18 @@ def _h5_summary(path: Path) -> dict:
 
 
 def _checkpoint_summary(path: Path) -> dict:
-    import torch
+    from .models.checkpoint import check_model, check_resume, file_kind, read_torch_file
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if "model_name" not in ckpt:  # a training checkpoint (resume state), not a finished model
-        return {"file": str(path), "kind": "training checkpoint (resume state)", "epoch": ckpt.get("epoch"),
-                "run_hash": ckpt.get("run_hash"), "best_epoch": ckpt.get("best_epoch")}
+    obj = read_torch_file(path, kind="a model.pt or checkpoint.pt written by avvp-pipeline")
+    kind = file_kind(obj)
+    if kind == "resume":
+        ckpt = check_resume(path, obj)
+        return {"file": str(path), "kind": "training checkpoint (resume state)", "epoch": ckpt["epoch"],
+                "run_hash": ckpt["run_hash"], "best_epoch": ckpt["best_epoch"]}
+    if kind == "state_dict":
+        return {"file": str(path), "kind": "weights (state dict)", "tensors": len(obj),
+                "values": sum(v.numel() for v in obj.values())}
+    ckpt = check_model(path, obj)
     return {"file": str(path), "kind": "trained model", "model": ckpt["model_name"],
             "avvp_pipeline_version": ckpt.get("avvp_pipeline_version"), "run_hash": ckpt.get("run_hash"),
             "train_config": ckpt.get("train_config"), "summary": ckpt.get("summary"),

@@ -105,9 +105,8 @@ def build_vggish(weights) -> VGGish:
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                     nn.init.zeros_(m.bias)
     else:
-        model = VGGish()
         state = {k: v for k, v in weights.state_dict.items() if not k.startswith("pproc")}
-        model.load_state_dict(state)
+        model = weights.load_into(VGGish(), state)
     return model.eval()
 
 
@@ -138,6 +137,5 @@ def build_postprocess(kind: str, weights) -> PCAPostprocess | None:
         eigen = torch.linalg.qr(torch.randn(128, 128, generator=g))[0]
         means = torch.zeros(128)
     else:
-        state = weights.state_dict
-        eigen, means = state["pca_eigen_vectors"], state["pca_means"]
+        eigen, means = weights.tensors("pca_eigen_vectors", "pca_means")
     return PCAPostprocess(eigen, means, quantize=kind == "pca_quantized").eval()

@@ -27,8 +27,7 @@ def _build(ctor, weights: ResolvedWeights, **random_kwargs) -> torch.nn.Module:
             torch.manual_seed(weights.seed)
             model = ctor(weights=None, **random_kwargs)
     else:
-        model = ctor(weights=None)
-        model.load_state_dict(weights.state_dict)
+        model = weights.load_into(ctor(weights=None))
     model.fc = torch.nn.Identity()
     return model.eval()
 

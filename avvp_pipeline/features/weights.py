@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 import torchvision
 
+from ..models.checkpoint import read_torch_file, state_dict_problems
+
 _TV_WEIGHTS = {
     "resnet152": torchvision.models.ResNet152_Weights.IMAGENET1K_V1,
     "r2plus1d_18": torchvision.models.video.R2Plus1D_18_Weights.KINETICS400_V1,
@@ -45,6 +47,24 @@ class ResolvedWeights:
 
     def attrs(self) -> dict[str, str]:
         return {"weights_id": self.weights_id, "weights_sha256": self.sha256, "weights_path": self.path or ""}
+
+    def load_into(self, model: torch.nn.Module, state: dict | None = None) -> torch.nn.Module:
+        """Load these weights (or ``state``, a filtered copy) into ``model``; a ValueError naming the file
+        and the first mismatching keys if they are for another architecture."""
+        state = self.state_dict if state is None else state
+        problems = state_dict_problems(model.state_dict(), state)
+        if problems:
+            raise ValueError(f"{self.path}: these weights do not fit the {self.extractor} extractor ({problems}); "
+                             f"use the published {WEIGHT_FILES[self.extractor][1]} or weights of the same architecture")
+        model.load_state_dict(state)
+        return model
+
+    def tensors(self, *keys: str) -> list[torch.Tensor]:
+        """The tensors called ``keys``; a ValueError naming the file if one is missing."""
+        missing = [k for k in keys if not isinstance(self.state_dict.get(k), torch.Tensor)]
+        if missing:
+            raise ValueError(f"{self.path}: these are not {self.extractor} weights: no tensor {', '.join(missing)}")
+        return [self.state_dict[k] for k in keys]
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -86,11 +106,14 @@ def resolve(extractor: str, weights: str, *, weights_dir: str | Path | None = No
                     f"{path}: sha256 {digest[:12]}... does not match the prefix {m.group(1)} in its published "
                     "name; the file is corrupt or not the published weights"
                 )
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = read_torch_file(path, kind=f"a {extractor} weight file (a state dict of tensors)")
+            if not isinstance(state, dict) or not state:
+                held = "an empty dict" if isinstance(state, dict) else f"a {type(state).__name__}"
+                raise ValueError(f"{path}: not {extractor} weights: it holds {held}, not a state dict of tensors")
             wid = weights_id if path.name == filename else f"file:{path.name}"
             return ResolvedWeights(extractor, wid, digest, str(path), state, None)
     searched = ", ".join(str(p) for p in candidate_paths(extractor, weights_dir))
     raise FileNotFoundError(
         f"{extractor}: pretrained weights {filename} not found (searched {searched}). Nothing is downloaded "
-        "at run time: put the published file in `weights_dir` (see README, 'Pretrained weights')."
+        "at run time: put the published file in `weights_dir` (see README, 'Running on the real LLP data', step 3)."
     )

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import __version__
-from ..atomic import atomic_output, write_text
+from ..atomic import write_text
 from ..data.llp import CLASSES
 from ..device import resolve_device
-from ..evaluation.metrics import binarize_predictions, llp_f_scores
+from ..evaluation.metrics import METRIC_KEYS, binarize_predictions, llp_f_scores
 from ..features.store import config_hash
+from ..models.checkpoint import CheckpointError, load_model, load_resume_checkpoint, plain, save_torch_file, write_model
 from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
 from .data import FeatureSet
@@ -30,6 +30,39 @@ from .losses import cms_term, guided_loss, ma_guided_loss
 from .refine import ma_contrastive_loss
 
 log = logging.getLogger(__name__)
+
+__all__ = ["TrainConfig", "train", "predict", "evaluate_probs", "step_loss", "load_model"]
+
+# option: (allowed range in words, test); every other int/float option may take any value
+_RANGES = {
+    "epochs": (">= 1", lambda v: v >= 1),
+    "batch_size": (">= 1", lambda v: v >= 1),
+    "lr": ("> 0", lambda v: v > 0),
+    "step_size": (">= 1", lambda v: v >= 1),
+    "gamma": ("> 0", lambda v: v > 0),
+    "seed": ("in [0, 2**32 - 1)", lambda v: 0 <= v < 2**32 - 1),  # numpy's seed range (cfg.seed + 1 is used too)
+    "dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "num_layers": (">= 1", lambda v: v >= 1),
+    "audio_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "visual_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "before_audio_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "before_visual_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
+    "eval_batch_size": (">= 1", lambda v: v >= 1),
+    "occ_dim": (">= 1", lambda v: v >= 1),
+    "occ_dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "init_epoch": (">= 0", lambda v: v >= 0),
+    "cms_weight": (">= 0", lambda v: v >= 0),
+    "temperature": ("> 0", lambda v: v > 0),
+    "early_stop": (">= 0", lambda v: v >= 0),
+}
+_CHOICES = {
+    "stacking": ("official", "sequential"),  # models/han.py's HANEncoder
+    "select_on": ("val", "test"),
+    "select_metric": METRIC_KEYS,
+    "gate": ("global", "modality"),
+    "feature_norm": ("none", "standardize"),
+    "precision": ("fp32", "bf16"),
+}
 
 
 @dataclass
@@ -72,6 +105,10 @@ class TrainConfig:
             raise ValueError(f"unknown train options: {sorted(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def __post_init__(self):
+        for f in fields(self):
+            setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
+
     def autocast(self, device: torch.device):
         """The autocast context of ``precision`` (a no-op for fp32)."""
         if self.precision not in ("fp32", "bf16"):
@@ -86,6 +123,28 @@ class TrainConfig:
         if epoch <= self.init_epoch:
             return self.before_audio_smoothing, self.before_visual_smoothing
         return self.audio_smoothing, self.visual_smoothing
+
+
+def _checked_option(name: str, kind: str, value):
+    """``value`` as the type ``kind`` names (whole floats become ints, ints floats); a ValueError naming
+    the option, the value and what is allowed otherwise."""
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not float(value).is_integer():
+            raise ValueError(f"train option {name} must be an integer, got {value!r}")
+        value = int(value)
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(value):
+            raise ValueError(f"train option {name} must be a finite number, got {value!r}")
+        value = float(value)
+    elif not isinstance(value, str):
+        raise ValueError(f"train option {name} must be a string, got {value!r}")
+    if name in _RANGES and not _RANGES[name][1](value):
+        raise ValueError(f"train option {name} must be {_RANGES[name][0]}, got {value!r}")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"train option {name} must be one of {', '.join(_CHOICES[name])}; got {value!r}")
+    return value
 
 
 def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tensor, epoch: int, cfg: TrainConfig,
@@ -152,9 +211,46 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
     return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
 
 
-def _atomic_save(obj, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+_atomic_save = save_torch_file  # the per-epoch checkpoint's writer (tests interrupt runs through it)
+
+
+def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, device: torch.device):
+    """Seeded model, optimizer, scheduler and the shuffle / partner generators of a run from scratch."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = build_model(model_name, asdict(cfg)).to(device)
+    if isinstance(model, Standardized):
+        model.fit(train_set.audio, train_set.video_s, train_set.video_st)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
+    return model, optimizer, scheduler, shuffle, partner_rng
+
+
+def _resume_state(ckpt_path: Path, run_hash: str) -> dict | None:
+    """The resume state of this run in ``ckpt_path``, or None: absent, made with other options, or unusable
+    (a damaged or unsafe scratch file is not worth failing a run for: it is ignored with a warning)."""
+    if not ckpt_path.exists():
+        return None
+    try:
+        ckpt = load_resume_checkpoint(ckpt_path)
+    except CheckpointError as exc:
+        log.warning("ignoring %s, training from scratch: %s", ckpt_path, exc)
+        return None
+    if ckpt["run_hash"] != run_hash:
+        log.info("ignoring %s: made with other options", ckpt_path)
+        return None
+    return ckpt
+
+
+def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng) -> None:
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    shuffle.set_state(ckpt["shuffle_rng"])
+    partner_rng.set_state(ckpt["partner_rng"])
+    torch.set_rng_state(ckpt["torch_rng"])
 
 
 def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
@@ -167,34 +263,22 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    model = build_model(model_name, asdict(cfg)).to(device)
-    if isinstance(model, Standardized):
-        model.fit(train_set.audio, train_set.video_s, train_set.video_st)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
+    model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
     run_hash = config_hash({"model": model_name, "train": asdict(cfg), "features": provenance,
                             "n_train": len(train_set), "n_select": len(select_set)})
     ckpt_path = out_dir / "checkpoint.pt"
     history, best, best_state, best_epoch, start_epoch = [], -1.0, None, 0, 1
 
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ckpt.get("run_hash") == run_hash:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            shuffle.set_state(ckpt["shuffle_rng"])
-            partner_rng.set_state(ckpt["partner_rng"])
-            torch.set_rng_state(ckpt["torch_rng"])
+    ckpt = _resume_state(ckpt_path, run_hash)
+    if ckpt is not None:
+        try:
+            _restore(ckpt, model, optimizer, scheduler, shuffle, partner_rng)
             history, best, best_state, best_epoch = ckpt["history"], ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
             start_epoch = ckpt["epoch"] + 1
             log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, ckpt_path)
-        else:
-            log.info("ignoring %s: made with other options", ckpt_path)
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring %s, training from scratch: it does not fit this run (%s)", ckpt_path, exc)
+            model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
 
     n = len(train_set)
     steps = -(-n // cfg.batch_size)
@@ -216,12 +300,12 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         total = total.item()
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        scores = evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate)
-        score = scores[cfg.select_metric]
+        scores = plain(evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate))
+        score = float(scores[cfg.select_metric])
         if score >= best or spec(model_name).select == "last":
             best, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        history.append({"epoch": epoch, "loss": total / n, "lr": lr, "seconds": time.perf_counter() - t0,
+        history.append({"epoch": epoch, "loss": total / n, "lr": float(lr), "seconds": time.perf_counter() - t0,
                         f"{cfg.select_on}_{cfg.select_metric}": score, cfg.select_on: scores})
         bar.set_postfix(loss=f"{total / n:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{best:.1f}"})
         stop = cfg.early_stop > 0 and epoch - best_epoch >= cfg.early_stop
@@ -240,19 +324,9 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     summary = {"model": model_name, "selected_epoch": best_epoch, "select_on": cfg.select_on,
                "select_metric": cfg.select_metric, "best_score": best, "n_train": n,
                "n_select": len(select_set), "skipped_train": train_set.skipped}
-    _atomic_save({
-        "model_name": model_name, "state_dict": best_state, "train_config": asdict(cfg), "features": provenance,
-        "feature_configs": feature_configs,
-        "classes": list(CLASSES), "summary": summary, "avvp_pipeline_version": __version__, "run_hash": run_hash,
-    }, out_dir / "model.pt")
+    write_model(out_dir / "model.pt", model_name=model_name, state_dict=best_state, train_config=asdict(cfg),
+                features=provenance, feature_configs=feature_configs, classes=list(CLASSES), summary=summary,
+                run_hash=run_hash)
     write_text(out_dir / "history.json", json.dumps({"summary": summary, "epochs": history}, indent=1))
     ckpt_path.unlink(missing_ok=True)
     return summary
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild a trained model from ``model.pt``; return ``(model in eval mode, checkpoint dict)``."""
-    ckpt = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(ckpt["model_name"], ckpt["train_config"]).to(device)
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval(), ckpt

@@ -1,0 +1,235 @@
+"""The ``model.pt`` format, and safe reading of every torch file the pipeline is given.
+
+A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
+``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``. Files are
+only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
+objects, so a crafted file cannot run code. Anything that is not what it should be is refused
+with a :class:`CheckpointError` naming the file and the problem.
+"""
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..atomic import atomic_output
+from .registry import MODELS, build_model
+
+MODEL_KIND = "a model.pt written by avvp-pipeline"
+RESUME_KIND = "a training checkpoint written by avvp-pipeline"
+
+# key: accepted types (None: the key may be absent or None)
+_MODEL_FIELDS = {"model_name": (str,), "state_dict": (dict,), "train_config": (dict,), "features": (dict,),
+                 "summary": (dict,), "feature_configs": (dict, None), "classes": (list, None),
+                 "avvp_pipeline_version": (str, None), "run_hash": (str, None)}
+_RESUME_FIELDS = {"run_hash": (str,), "epoch": (int,), "model": (dict,), "optimizer": (dict,), "scheduler": (dict,),
+                  "shuffle_rng": (torch.Tensor,), "partner_rng": (torch.Tensor,), "torch_rng": (torch.Tensor,),
+                  "history": (list,), "best": (int, float), "best_state": (dict, None), "best_epoch": (int,)}
+
+
+class CheckpointError(ValueError):
+    """A model, checkpoint or weight file that cannot be used; the message names the file and why."""
+
+
+def plain(value):
+    """``value`` with numpy scalars and arrays and paths turned into plain Python data (tensors kept)."""
+    if isinstance(value, np.generic):  # before float: np.float64 is a float subclass, but not plain to unpickle
+        return value.item()
+    if isinstance(value, (str, bool, int, float, type(None), torch.Tensor)):
+        return value
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    raise TypeError(f"cannot save a {type(value).__name__} in a torch file read with weights_only=True")
+
+
+def save_torch_file(obj, path: str | Path) -> None:
+    """Write ``obj`` atomically with ``torch.save``; refuse what ``weights_only=True`` could not read back."""
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
+        try:
+            torch.load(tmp, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise TypeError(f"{path}: not written: it would hold objects other than tensors and plain data"
+                            f"{_culprit(str(exc))}") from None
+
+
+def write_model(path: str | Path, *, model_name: str, state_dict: Mapping, train_config: dict, features: dict,
+                feature_configs: dict | None, classes: list[str], summary: dict, run_hash: str) -> None:
+    """Write a trained model as ``model.pt`` (see the module docstring for its keys)."""
+    save_torch_file({
+        "model_name": model_name, "state_dict": dict(state_dict), "train_config": plain(train_config),
+        "features": plain(features), "feature_configs": plain(feature_configs), "classes": plain(classes),
+        "summary": plain(summary), "avvp_pipeline_version": __version__, "run_hash": run_hash,
+    }, path)
+
+
+def read_torch_file(path: str | Path, map_location="cpu", kind: str = MODEL_KIND):
+    """``torch.load(path, weights_only=True)``; a :class:`CheckpointError` for an unsafe, corrupt or foreign file.
+
+    ``kind`` says what the file should have been, for the messages.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    head = _head(path)
+    if not head:
+        raise CheckpointError(f"{path}: the file is empty (0 bytes), not {kind}")
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's own message advises loading unsafely: never pass it on
+        if _is_torch_format(head) and "truncated" not in str(exc):
+            raise CheckpointError(f"{path}: not loaded: it is not {kind}; it holds objects other than tensors and "
+                                  f"plain data{_culprit(str(exc))}, which are never unpickled") from None
+        raise CheckpointError(_corrupt(path, head, kind)) from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except Exception as exc:  # whatever the zip reader or unpickler trips over in a damaged or foreign file
+        if "TorchScript" in str(exc):
+            raise CheckpointError(f"{path}: a TorchScript archive, not {kind}") from None
+        raise CheckpointError(_corrupt(path, head, kind)) from None
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _is_torch_format(head: bytes) -> bool:
+    """A zip archive (torch.save's format) or a pickle (the legacy format)."""
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+def _corrupt(path: Path, head: bytes, kind: str) -> str:
+    if _is_torch_format(head):
+        return f"{path}: the file is corrupt or truncated (an incomplete or damaged torch file), not {kind}"
+    return f"{path}: not a torch file (neither a torch.save zip archive nor a pickle), not {kind}"
+
+
+def _culprit(message: str) -> str:
+    m = re.search(r"GLOBAL ([\w.]+)", message)
+    return f" (e.g. {m.group(1)})" if m else ""
+
+
+def file_kind(obj) -> str:
+    """What a loaded torch file holds: ``model``, ``resume``, ``state_dict`` or ``other``."""
+    if not isinstance(obj, dict):
+        return "other"
+    if "model_name" in obj:
+        return "model"
+    if {"run_hash", "epoch", "optimizer"} <= set(obj):
+        return "resume"
+    if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        return "state_dict"
+    return "other"
+
+
+def _check_fields(path: Path, obj, fields: dict, kind: str) -> None:
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not {kind}: it holds a {type(obj).__name__}, not a dict")
+    missing = [k for k, types in fields.items() if None not in types and k not in obj]
+    if missing:
+        raise CheckpointError(f"{path}: not {kind}: missing {', '.join(repr(k) for k in missing)}")
+    for key, types in fields.items():
+        value = obj.get(key)
+        if value is None and None in types:
+            continue
+        ok = tuple(t for t in types if t is not None)
+        if not isinstance(value, ok) or (isinstance(value, bool) and bool not in ok):
+            names = " or ".join("null" if t is None else t.__name__ for t in types)
+            raise CheckpointError(f"{path}: not {kind}: its {key!r} is a {type(value).__name__}, expected {names}")
+
+
+def check_model(path: str | Path, obj) -> dict:
+    """``obj`` (a loaded ``model.pt``) if it has every field with the right type; else a :class:`CheckpointError`."""
+    path = Path(path)
+    kind = file_kind(obj)
+    if kind == "resume":
+        raise CheckpointError(f"{path}: a training checkpoint (resume state), not a finished model; "
+                              "use runs/NAME/model.pt, written when training ends")
+    if kind == "state_dict":
+        raise CheckpointError(f"{path}: bare weights (a state dict), not {MODEL_KIND}: it does not say which "
+                              "model they are for; use runs/NAME/model.pt")
+    _check_fields(path, obj, _MODEL_FIELDS, MODEL_KIND)
+    bad = next((k for k, v in obj["state_dict"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)),
+               None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: not {MODEL_KIND}: its state_dict entry {bad!r} is not a named tensor")
+    return obj
+
+
+def check_resume(path: str | Path, obj) -> dict:
+    """``obj`` (a loaded ``checkpoint.pt``) if it has every field of the resume state; else a
+    :class:`CheckpointError`."""
+    _check_fields(Path(path), obj, _RESUME_FIELDS, RESUME_KIND)
+    return obj
+
+
+def state_dict_problems(expected: Mapping, given: Mapping, show: int = 3) -> str:
+    """How ``given`` does not fit a model whose ``state_dict()`` is ``expected``: '' if it fits."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [f"{k} {_shape(given[k])} (model {_shape(v)})"
+             for k, v in expected.items() if k in given and _shape(given[k]) != _shape(v)]
+    parts = []
+    for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
+        if items:
+            more = f", ... ({len(items)} in all)" if len(items) > show else ""
+            parts.append(f"{what}: {', '.join(items[:show])}{more}")
+    return "; ".join(parts)
+
+
+def _shape(value) -> str:
+    if not isinstance(value, torch.Tensor):
+        return f"a {type(value).__name__}"
+    return "x".join(map(str, value.shape)) or "scalar"
+
+
+def build_checked(path: str | Path, ckpt: dict, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The network ``ckpt`` describes, on ``device`` with its weights loaded; a :class:`CheckpointError` if it
+    cannot be built or the weights do not fit."""
+    name = ckpt["model_name"]
+    if name not in MODELS:
+        raise CheckpointError(f"{path}: unknown model {name!r} in the file (known: {', '.join(MODELS)})")
+    try:
+        model = build_model(name, ckpt["train_config"]).to(device)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: cannot build model {name!r} from the file's train_config: {exc}") from None
+    problems = state_dict_problems(model.state_dict(), ckpt["state_dict"])
+    if problems:
+        raise CheckpointError(f"{path}: the weights in the file do not fit model {name!r} ({problems})")
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: the weights in the file do not fit model {name!r} "
+                              f"({str(exc).strip().splitlines()[-1].strip()})") from None
+    return model
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild a trained model from ``model.pt``; return ``(model in eval mode, checkpoint dict)``."""
+    ckpt = check_model(path, read_torch_file(path, map_location=device, kind=MODEL_KIND))
+    return build_checked(path, ckpt, device).eval(), ckpt
+
+
+def load_resume_checkpoint(path: str | Path) -> dict:
+    """The resume state in a training ``checkpoint.pt`` (on the CPU, where RNG states must be); a
+    :class:`CheckpointError` if it is unsafe or damaged."""
+    return check_resume(path, read_torch_file(path, kind=RESUME_KIND))
