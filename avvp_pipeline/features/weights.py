@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from ..models.checkpoint import read_torch_file, state_dict_problems
+from ..torch_files import read_torch_file, state_dict_problems
 
 _TV_WEIGHTS = {
     "resnet152": torchvision.models.ResNet152_Weights.IMAGENET1K_V1,

@@ -1,4 +1,4 @@
-"""The ``model.pt`` format, and safe reading of every torch file the pipeline is given.
+"""The ``model.pt`` format (and the training resume state), read only through :mod:`avvp_pipeline.torch_files`.
 
 A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
 ``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``. Files are
@@ -8,18 +8,18 @@ with a :class:`CheckpointError` naming the file and the problem.
 """
 from __future__ import annotations
 
-import pickle
-import re
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .. import __version__
-from ..atomic import atomic_output
+from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
 from .registry import MODELS, build_model
+
+__all__ = ["CheckpointError", "plain", "read_torch_file", "save_torch_file", "state_dict_problems", "write_model",
+           "file_kind", "check_model", "check_resume", "build_checked", "load_model", "load_resume_checkpoint",
+           "MODEL_KIND", "RESUME_KIND"]
 
 MODEL_KIND = "a model.pt written by avvp-pipeline"
 RESUME_KIND = "a training checkpoint written by avvp-pipeline"
@@ -33,38 +33,6 @@ _RESUME_FIELDS = {"run_hash": (str,), "epoch": (int,), "model": (dict,), "optimi
                   "history": (list,), "best": (int, float), "best_state": (dict, None), "best_epoch": (int,)}
 
 
-class CheckpointError(ValueError):
-    """A model, checkpoint or weight file that cannot be used; the message names the file and why."""
-
-
-def plain(value):
-    """``value`` with numpy scalars and arrays and paths turned into plain Python data (tensors kept)."""
-    if isinstance(value, np.generic):  # before float: np.float64 is a float subclass, but not plain to unpickle
-        return value.item()
-    if isinstance(value, (str, bool, int, float, type(None), torch.Tensor)):
-        return value
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    raise TypeError(f"cannot save a {type(value).__name__} in a torch file read with weights_only=True")
-
-
-def save_torch_file(obj, path: str | Path) -> None:
-    """Write ``obj`` atomically with ``torch.save``; refuse what ``weights_only=True`` could not read back."""
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
-        try:
-            torch.load(tmp, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise TypeError(f"{path}: not written: it would hold objects other than tensors and plain data"
-                            f"{_culprit(str(exc))}") from None
-
-
 def write_model(path: str | Path, *, model_name: str, state_dict: Mapping, train_config: dict, features: dict,
                 feature_configs: dict | None, classes: list[str], summary: dict, run_hash: str) -> None:
     """Write a trained model as ``model.pt`` (see the module docstring for its keys)."""
@@ -73,59 +41,6 @@ def write_model(path: str | Path, *, model_name: str, state_dict: Mapping, train
         "features": plain(features), "feature_configs": plain(feature_configs), "classes": plain(classes),
         "summary": plain(summary), "avvp_pipeline_version": __version__, "run_hash": run_hash,
     }, path)
-
-
-def read_torch_file(path: str | Path, map_location="cpu", kind: str = MODEL_KIND):
-    """``torch.load(path, weights_only=True)``; a :class:`CheckpointError` for an unsafe, corrupt or foreign file.
-
-    ``kind`` says what the file should have been, for the messages.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    head = _head(path)
-    if not head:
-        raise CheckpointError(f"{path}: the file is empty (0 bytes), not {kind}")
-    try:
-        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        # torch's own message advises loading unsafely: never pass it on
-        if _is_torch_format(head) and "truncated" not in str(exc):
-            raise CheckpointError(f"{path}: not loaded: it is not {kind}; it holds objects other than tensors and "
-                                  f"plain data{_culprit(str(exc))}, which are never unpickled") from None
-        raise CheckpointError(_corrupt(path, head, kind)) from None
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except Exception as exc:  # whatever the zip reader or unpickler trips over in a damaged or foreign file
-        if "TorchScript" in str(exc):
-            raise CheckpointError(f"{path}: a TorchScript archive, not {kind}") from None
-        raise CheckpointError(_corrupt(path, head, kind)) from None
-
-
-def _head(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4)
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-
-
-def _is_torch_format(head: bytes) -> bool:
-    """A zip archive (torch.save's format) or a pickle (the legacy format)."""
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
-
-
-def _corrupt(path: Path, head: bytes, kind: str) -> str:
-    if _is_torch_format(head):
-        return f"{path}: the file is corrupt or truncated (an incomplete or damaged torch file), not {kind}"
-    return f"{path}: not a torch file (neither a torch.save zip archive nor a pickle), not {kind}"
-
-
-def _culprit(message: str) -> str:
-    m = re.search(r"GLOBAL ([\w.]+)", message)
-    return f" (e.g. {m.group(1)})" if m else ""
 
 
 def file_kind(obj) -> str:
@@ -180,26 +95,6 @@ def check_resume(path: str | Path, obj) -> dict:
     :class:`CheckpointError`."""
     _check_fields(Path(path), obj, _RESUME_FIELDS, RESUME_KIND)
     return obj
-
-
-def state_dict_problems(expected: Mapping, given: Mapping, show: int = 3) -> str:
-    """How ``given`` does not fit a model whose ``state_dict()`` is ``expected``: '' if it fits."""
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    wrong = [f"{k} {_shape(given[k])} (model {_shape(v)})"
-             for k, v in expected.items() if k in given and _shape(given[k]) != _shape(v)]
-    parts = []
-    for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
-        if items:
-            more = f", ... ({len(items)} in all)" if len(items) > show else ""
-            parts.append(f"{what}: {', '.join(items[:show])}{more}")
-    return "; ".join(parts)
-
-
-def _shape(value) -> str:
-    if not isinstance(value, torch.Tensor):
-        return f"a {type(value).__name__}"
-    return "x".join(map(str, value.shape)) or "scalar"
 
 
 def build_checked(path: str | Path, ckpt: dict, device: torch.device | str = "cpu") -> torch.nn.Module:
