@@ -148,6 +148,15 @@ def cmd_import_refined(args) -> int:
     return 0
 
 
+def cmd_import_model(args) -> int:
+    from .models.official import import_official_han
+
+    info = import_official_han(args.file, args.out)
+    log.info("imported %s (%s, sha256 %s) as model han into %s; ignored %d keys of submodules its forward pass "
+             "never runs", args.file, info["source"], info["sha256"], args.out, len(info["ignored_keys"]))
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_model
 
@@ -363,6 +372,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the released AVVP_train.csv, whose rows the pickle's indices refer to")
     p.add_argument("--out", required=True, help="HDF5 file to write (refined/labels.h5)")
     p.set_defaults(func=cmd_import_refined)
+
+    p = sub.add_parser("import-model", help="a released model (the HAN authors' MMIL_Net.pt) as a model.pt",
+                       description="Write a model.pt from weights trained elsewhere. han-official: models/MMIL_Net.pt "
+                                   "of the HAN authors' code release (github.com/YapengTian/AVVP-ECCV20), a state dict "
+                                   "of their MMIL_Net, read without unpickling anything but tensors. Its keys are "
+                                   "renamed to this project's HAN (model han, HAN's recipe and gate); every key HAN "
+                                   "needs must be in the file with the right shape. Keys of the submodules the "
+                                   "release builds but never runs (audio_encoder, visual_encoder, cmt_encoder, "
+                                   "hat_encoder.norm1/norm2) are ignored and listed in the provenance, with the "
+                                   "file's path and sha256. The model expects the released LLP features: evaluate it "
+                                   "on shards imported from them (features.source: released); it cannot parse new "
+                                   "videos. See docs/official-checkpoint.md.")
+    p.add_argument("kind", choices=["han-official"], help="where the weights come from")
+    p.add_argument("file", metavar="FILE", help="the released weights (MMIL_Net.pt)")
+    p.add_argument("--out", required=True, metavar="PATH", help="model.pt to write (e.g. runs/han-official/model.pt)")
+    p.set_defaults(func=cmd_import_model)
 
     p = sub.add_parser("evaluate", help="evaluate a trained model with the LLP protocol",
                        description="Predict a split and score it with the LLP protocol: writes metrics.json "

@@ -44,8 +44,10 @@ def _checkpoint_summary(path: Path) -> dict:
         return {"file": str(path), "kind": "weights (state dict)", "tensors": len(obj),
                 "values": sum(v.numel() for v in obj.values())}
     ckpt = check_model(path, obj)
-    return {"file": str(path), "kind": "trained model", "model": ckpt["model_name"],
-            "avvp_pipeline_version": ckpt.get("avvp_pipeline_version"), "run_hash": ckpt.get("run_hash"),
+    out = {"file": str(path), "kind": "trained model", "model": ckpt["model_name"]}
+    if ckpt.get("imported_from") is not None:  # avvp import-model: weights trained elsewhere
+        out["imported from"] = ckpt["imported_from"]
+    return {**out, "avvp_pipeline_version": ckpt.get("avvp_pipeline_version"), "run_hash": ckpt.get("run_hash"),
             "train_config": ckpt.get("train_config"), "summary": ckpt.get("summary"),
             "features (inputs)": ckpt.get("features"), "feature extraction configs": ckpt.get("feature_configs")}
 

@@ -39,13 +39,34 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
                                   "(video, class, second) uint8; labels: video-level (video, class)")
 
 
+def features_match(trained: dict, given: dict) -> bool:
+    """Whether shards whose provenance is ``given`` hold the features a model trained on ``trained`` expects.
+
+    Exactly equal provenance, except for an extractor whose ``trained`` entry says ``source: released``
+    and records no ``config_hash`` (a model trained elsewhere on the released LLP features, e.g.
+    ``avvp import-model han-official``): any import of the release fits it, so only ``weights_id``
+    (``released:<folder>``) is compared; the config hash and code version of an import say where and
+    when it was imported, not what the features are.
+    """
+    if set(trained) != set(given):
+        return False
+    for name, t in trained.items():
+        g = given[name]
+        released = isinstance(t, dict) and t.get("source") == "released" and "config_hash" not in t
+        if released and not (isinstance(g, dict) and g.get("weights_id") == t.get("weights_id")):
+            return False
+        if not released and g != t:
+            return False
+    return True
+
+
 def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
                    out_dir: str | Path, gate: str | None = None, device: str = "auto") -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``."""
     device = resolve_device(device)
     model, ckpt = load_model(model_path, device)
     sets, provenance = load_feature_sets(index_path, [split], shards, device)
-    if provenance != ckpt["features"]:
+    if not features_match(ckpt["features"], provenance):
         raise ValueError(f"{model_path}: trained on features {ckpt['features']}, but the {split} features "
                          f"were made by {provenance}; re-extract or retrain")
     fs = sets[split]

@@ -1,7 +1,8 @@
 """The ``model.pt`` format (and the training resume state), read only through :mod:`avvp_pipeline.torch_files`.
 
 A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
-``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``. Files are
+``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, and for a model
+imported from elsewhere (``avvp import-model``) ``imported_from``: where its weights came from. Files are
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
@@ -27,20 +28,24 @@ RESUME_KIND = "a training checkpoint written by avvp-pipeline"
 # key: accepted types (None: the key may be absent or None)
 _MODEL_FIELDS = {"model_name": (str,), "state_dict": (dict,), "train_config": (dict,), "features": (dict,),
                  "summary": (dict,), "feature_configs": (dict, None), "classes": (list, None),
-                 "avvp_pipeline_version": (str, None), "run_hash": (str, None)}
+                 "avvp_pipeline_version": (str, None), "run_hash": (str, None), "imported_from": (dict, None)}
 _RESUME_FIELDS = {"run_hash": (str,), "epoch": (int,), "model": (dict,), "optimizer": (dict,), "scheduler": (dict,),
                   "shuffle_rng": (torch.Tensor,), "partner_rng": (torch.Tensor,), "torch_rng": (torch.Tensor,),
                   "history": (list,), "best": (int, float), "best_state": (dict, None), "best_epoch": (int,)}
 
 
 def write_model(path: str | Path, *, model_name: str, state_dict: Mapping, train_config: dict, features: dict,
-                feature_configs: dict | None, classes: list[str], summary: dict, run_hash: str) -> None:
+                feature_configs: dict | None, classes: list[str], summary: dict, run_hash: str,
+                imported_from: dict | None = None) -> None:
     """Write a trained model as ``model.pt`` (see the module docstring for its keys)."""
-    save_torch_file({
+    ckpt = {
         "model_name": model_name, "state_dict": dict(state_dict), "train_config": plain(train_config),
         "features": plain(features), "feature_configs": plain(feature_configs), "classes": plain(classes),
         "summary": plain(summary), "avvp_pipeline_version": __version__, "run_hash": run_hash,
-    }, path)
+    }
+    if imported_from is not None:
+        ckpt["imported_from"] = plain(imported_from)
+    save_torch_file(ckpt, path)
 
 
 def file_kind(obj) -> str:
