@@ -10,7 +10,7 @@ STAGE_VERSIONS = {
     "features_visual": 2,
     "features_audio": 2,
     "refine": 1,
-    "train": 2,
+    "train": 3,
     "evaluate": 2,
     "report": 2,
 }

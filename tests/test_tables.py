@@ -12,11 +12,11 @@ from avvp_pipeline.evaluation.tables import METRICS, per_class_csv, results_csv,
 from avvp_pipeline.models.registry import PAPER_ROWS
 
 
-def _metrics(tmp_path, name, value, per_class=None):
+def _metrics(tmp_path, name, value, per_class=None, **extra):
     f = {k: value for k in METRICS}
     path = tmp_path / f"{name.replace('*', 'star')}.json"
     path.write_text(json.dumps({"model": name, "split": "test", "n_videos": 3, "f_scores": f,
-                                **({"per_class_segment_f": per_class} if per_class else {})}))
+                                **({"per_class_segment_f": per_class} if per_class else {}), **extra}))
     return path
 
 
@@ -43,6 +43,33 @@ def test_csv_has_one_line_per_row_and_empty_cells_where_unpublished(tmp_path):
     rows = list(csv.DictReader(io.StringIO(results_csv([_metrics(tmp_path, "han_2layers", 33.333)]))))
     assert [(r["method"], r["source"]) for r in rows] == [("han_2layers", "ours"), ("han_2layers", "published")]
     assert rows[0]["seg_audio"] == "33.33" and rows[1]["seg_audio"] == "58.20" and rows[1]["ev_audio"] == ""
+
+
+def _selection_files(tmp_path):
+    return [_metrics(tmp_path, "han", 50.0, select_on="val"), _metrics(tmp_path, "han+ours", 70.0, select_on="test"),
+            _metrics(tmp_path, "ma", 60.0, select_on=None), _metrics(tmp_path, "broadcast", 40.0)]
+
+
+def test_markdown_marks_only_rows_selected_on_test(tmp_path):
+    text = results_markdown(_selection_files(tmp_path))
+    rows = {ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in text.splitlines()
+            if ln.startswith("| ")}
+    assert "| han+ours | ours † | 70.0 / 70.0 |" in text
+    assert "| han | ours | 50.0 / 50.0 |" in text and "| ma | ours | 60.0 / 60.0 |" in text
+    assert "†" not in rows["*han+ours*/*published (LLP, CM-Co paper)*"] and "†" not in rows["broadcast/ours"]
+    assert "\n† selected on test, as published" in text
+    val_only = results_markdown(_selection_files(tmp_path)[:1])
+    assert "†" not in val_only and "selected on test" not in val_only
+
+
+def test_csv_records_how_each_row_was_selected(tmp_path):
+    text = results_csv(_selection_files(tmp_path))
+    assert text.splitlines()[0].startswith("method,source,seg_audio,ev_audio") and text.splitlines()[0].endswith(
+        ",selected_on")
+    rows = {(r["method"], r["source"]): r["selected_on"] for r in csv.DictReader(io.StringIO(text))}
+    assert rows[("han+ours", "ours")] == "test" and rows[("han", "ours")] == "val"
+    assert rows[("ma", "ours")] == "last epoch"
+    assert rows[("han+ours", "published")] == rows[("broadcast", "ours")] == ""
 
 
 def test_per_class_segment_f_hand_case():

@@ -11,6 +11,7 @@ from .. import __version__
 from ..atomic import atomic_output, write_text
 from ..data.index import load_split
 from ..device import resolve_device
+from ..models.rows import keeps_last_epoch
 from ..training.data import load_feature_sets
 from ..training.trainer import evaluate_probs, load_model, predict
 from ..data.llp import CLASSES
@@ -85,10 +86,18 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
                        "labels": fs.labels.cpu().numpy().astype(np.uint8)})
     result = {"model": ckpt["model_name"], "split": split, "gate": gate, "n_videos": len(fs),
               "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
-              "selected_epoch": ckpt["summary"]["selected_epoch"],
+              "selected_epoch": ckpt["summary"]["selected_epoch"], "select_on": _select_on(ckpt),
               "features": provenance, "avvp_pipeline_version": __version__}
     write_json(result, out_dir / "metrics.json")
     return result
+
+
+def _select_on(ckpt: dict) -> str | None:
+    """The split the model's epoch was selected on, or None when it kept its last epoch."""
+    tc = ckpt["train_config"]
+    if keeps_last_epoch(ckpt["model_name"], tc.get("select", "auto")):
+        return None
+    return ckpt["summary"].get("select_on", tc.get("select_on", "val"))
 
 
 def broadcast_baseline(index_path: str | Path, split: str, out_path: str | Path) -> dict:

@@ -1,7 +1,9 @@
 """Results tables in the layout of the paper's Table 1 (segment / event level per column).
 
 Our rows come from ``metrics.json`` files; for each row the CM-Co paper reports, its published
-figures follow on a line of their own, labelled "published" (evaluation/published.py).
+figures follow on a line of their own, labelled "published" (evaluation/published.py). A row whose
+model was selected on the test split (``select_on: test``, the published CM-Co protocol) is marked;
+selection on val, the default, is not.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from .published import PUBLISHED
 COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"),
            ("Event@AV", "event"))
 METRICS = tuple(f"{level}_{k}" for _, k in COLUMNS for level in ("seg", "ev"))
+TEST_MARK = "†"
+TEST_LEGEND = (f"{TEST_MARK} selected on test, as published: the kept epoch is the one with the best test score, "
+               "as in the official CM-Co script, so these test figures are optimistic (docs/paper-protocol.md).")
 
 
 def load_results(metrics_files: list[str | Path]) -> list[dict]:
@@ -26,13 +31,21 @@ def load_results(metrics_files: list[str | Path]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["model"] in order, order.get(r["model"], len(order))))
 
 
-def table_rows(results: list[dict], published: bool = True) -> list[tuple[str, str, dict]]:
-    """``(method, source, f_scores)`` per line: ours, then the paper's figures where it has the row."""
+def selected_on(result: dict) -> str:
+    """How a metrics.json's model was selected: val, test, last epoch, or "" (no model, or not recorded)."""
+    if "select_on" not in result:
+        return ""
+    return result["select_on"] or "last epoch"
+
+
+def table_rows(results: list[dict], published: bool = True) -> list[tuple[str, str, dict, str]]:
+    """``(method, source, f_scores, selected_on)`` per line: ours, then the paper's figures where it has
+    the row (their selection is left blank)."""
     out = []
     for r in results:
-        out.append((r["model"], "ours", r["f_scores"]))
+        out.append((r["model"], "ours", r["f_scores"], selected_on(r)))
         if published and r["model"] in PUBLISHED:
-            out.append((r["model"], "published", PUBLISHED[r["model"]]))
+            out.append((r["model"], "published", PUBLISHED[r["model"]], ""))
     return out
 
 
@@ -44,26 +57,31 @@ def results_markdown(metrics_files: list[str | Path], published: bool = True) ->
     """Markdown table: one line per model (ours) and per published figure set, 'segment / event' in %."""
     results = load_results(metrics_files)
     lines = ["| method | source | " + " | ".join(name for name, _ in COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 2)]
-    for method, source, f in table_rows(results, published):
+    marked = False
+    for method, source, f, selection in table_rows(results, published):
         cells = [f"{_fmt(f['seg_' + k])} / {_fmt(f['ev_' + k])}" for _, k in COLUMNS]
         label = method if source == "ours" else f"*{method}*"
         src = "ours" if source == "ours" else "*published (LLP, CM-Co paper)*"
+        if selection == "test":
+            src, marked = f"{src} {TEST_MARK}", True
         lines.append(f"| {label} | {src} | " + " | ".join(cells) + " |")
     splits = sorted({f"{r['split']} ({r['n_videos']} videos)" for r in results})
     note = (f"\nF-scores in %, segment-level / event-level, LLP protocol. Ours: split {', '.join(splits)} of "
             "the data this run was given. Published: the CM-Co paper's figures on the LLP test split, shown "
             "for comparison only (not produced by this run; Table 4 rows are segment-level only). "
             "`broadcast` predicts each video-level label for every second of both modalities.\n")
-    return "\n".join(lines) + "\n" + note
+    legend = f"\n{TEST_LEGEND}\n" if marked else ""
+    return "\n".join(lines) + "\n" + note + legend
 
 
 def results_csv(metrics_files: list[str | Path], published: bool = True) -> str:
-    """The same table as CSV: ``method,source,seg_audio,ev_audio,...`` (empty cells where unpublished)."""
+    """The same table as CSV: ``method,source,seg_audio,ev_audio,...,selected_on`` (empty cells where
+    unpublished; ``selected_on``: val, test, last epoch, or empty for published lines and the baseline)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["method", "source", *METRICS])
-    for method, source, f in table_rows(load_results(metrics_files), published):
-        w.writerow([method, source, *("" if f[k] is None else f"{f[k]:.2f}" for k in METRICS)])
+    w.writerow(["method", "source", *METRICS, "selected_on"])
+    for method, source, f, selection in table_rows(load_results(metrics_files), published):
+        w.writerow([method, source, *("" if f[k] is None else f"{f[k]:.2f}" for k in METRICS), selection])
     return buf.getvalue()
 
 

@@ -24,6 +24,7 @@ from ..features.store import config_hash
 from ..models.checkpoint import CheckpointError, load_model, load_resume_checkpoint, plain, save_torch_file, write_model
 from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
+from ..models.rows import keeps_last_epoch
 from .data import FeatureSet
 from .cms import double_batch, label_aware_pool, swap_partners
 from .losses import cms_term, guided_loss, ma_guided_loss
@@ -57,6 +58,7 @@ _RANGES = {
 }
 _CHOICES = {
     "stacking": ("official", "sequential"),  # models/han.py's HANEncoder
+    "select": ("auto", "best", "last"),
     "select_on": ("val", "test"),
     "select_metric": METRIC_KEYS,
     "gate": ("global", "modality"),
@@ -80,6 +82,7 @@ class TrainConfig:
     stacking: str = "official"
     audio_smoothing: float = 1.0
     visual_smoothing: float = 0.9
+    select: str = "auto"  # best: the best select_on epoch; last: the last epoch; auto: the row's (models/rows.py)
     select_on: str = "val"
     select_metric: str = "seg_type"
     gate: str = "global"
@@ -302,7 +305,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         scheduler.step()
         scores = plain(evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate))
         score = float(scores[cfg.select_metric])
-        if score >= best or spec(model_name).select == "last":
+        if score >= best or keeps_last_epoch(model_name, cfg.select):
             best, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         history.append({"epoch": epoch, "loss": total / n, "lr": float(lr), "seconds": time.perf_counter() - t0,
