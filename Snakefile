@@ -12,6 +12,9 @@ configfile: "config.yaml"
 for _key in ("annotations_dir", "videos_dir"):
     if _key in config:
         config["dataset"][_key] = config.pop(_key)
+# and for the released features' folder (--config takes no nested keys): `--config released_dir=DIR`
+if "released_dir" in config:
+    config["features"]["released_dir"] = config.pop("released_dir")
 
 validate(config, "workflow/schemas/config.schema.yaml")
 

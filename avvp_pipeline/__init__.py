@@ -9,6 +9,7 @@ STAGE_VERSIONS = {
     "index": 1,
     "features_visual": 2,
     "features_audio": 2,
+    "features_import": 1,
     "refine": 1,
     "train": 3,
     "evaluate": 2,

@@ -93,6 +93,21 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_import_features(args) -> int:
+    from .features.released import import_shard
+
+    stage_cfg = {"source": "released", "released_dir": args.released_dir, **args.config}
+    outputs = {"vggish": args.out_vggish, "resnet152": args.out_resnet152, "r2plus1d_18": args.out_r2plus1d_18}
+    t0 = time.perf_counter()
+    failures = import_shard(args.ids, args.released_dir, outputs, args.failures, stage_cfg, threads=args.threads,
+                            progress=not args.quiet)
+    dt = time.perf_counter() - t0
+    bad = len({f[0] for f in failures})
+    log.info("imported %d of %d videos from %s in %.1f s; %d bad files (see %s)", len(args.ids) - bad,
+             len(args.ids), args.released_dir, dt, len(failures), args.failures)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .training.data import feature_configs, load_feature_sets
     from .training.trainer import TrainConfig, train
@@ -333,6 +348,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failures", required=True, help="TSV listing failed videos and why")
     p.set_defaults(func=cmd_extract)
 
+    p = sub.add_parser("import-features", help="import one shard of the released LLP features (.npy files)",
+                       usage="avvp import-features --released-dir DIR --out-vggish H5 --out-resnet152 H5 "
+                             "--out-r2plus1d-18 H5 --failures TSV [--config JSON] [--threads N] -- ID [ID ...]",
+                       description="Write the three feature shards of some videos from the features the HAN authors "
+                                   "released: DIR/vggish/<id>.npy (10, 128), DIR/res152/<id>.npy (80, 2048) and "
+                                   "DIR/r2plus1d_18/<id>.npy (10, 512), float32 (float64 is converted). Each file is "
+                                   "read without unpickling and checked (a .npy file, float, that shape, finite); a "
+                                   "bad file is one line (video_id, path, reason) of the failures file and leaves "
+                                   "its video out of all three shards, the others are imported. The shards are those "
+                                   "`avvp extract` writes (video_ids, features; has_audio, which the release does "
+                                   "not record, is 1 for every video), with source=released, the folder and a "
+                                   "sha256 of the imported files as provenance.")
+    p.add_argument("--released-dir", required=True, metavar="DIR",
+                   help="the release's folder (holding vggish/, res152/, r2plus1d_18/)")
+    p.add_argument("ids", nargs="+", metavar="ID",
+                   help="11-character YouTube ids of the shard; put -- before them, as ids may start with '-'")
+    p.add_argument("--config", type=_json_arg, default={},
+                   help="recorded in the shards with source and released_dir (the workflow passes the stage version)")
+    p.add_argument("--threads", type=int, default=2, help="reader threads")
+    p.add_argument("--out-vggish", required=True, metavar="H5")
+    p.add_argument("--out-resnet152", required=True, metavar="H5")
+    p.add_argument("--out-r2plus1d-18", required=True, metavar="H5")
+    p.add_argument("--failures", required=True, metavar="TSV", help="TSV listing bad files and why")
+    p.set_defaults(func=cmd_import_features)
+
     p = sub.add_parser("train", help="train a parsing model on extracted features",
                        description="Train MODEL on the train split (features held in memory), select the best "
                                    "epoch on the validation split, write model.pt and history.json.")
@@ -488,10 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "train", "stages"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
-                        "stages: wall time and peak memory per rule from Snakemake's benchmark files")
+                        "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
+                        "import: importing released .npy features into shards vs reading the same files")
     p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
@@ -515,6 +556,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated batch sizes; the recipe's batch size in fp32 is always measured first "
                          "as the reference")
     g0.add_argument("--train-precisions", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
+    g1 = p.add_argument_group("import: released features into shards (--threads readers) vs open().read() of the "
+                              "same files, both warm, alternating, best of --repeat rounds")
+    g1.add_argument("--released-dir", metavar="DIR", help="a released-layout folder (vggish/, res152/, r2plus1d_18/)")
+    g1.add_argument("--generate", type=int, metavar="N",
+                    help="first write N ids of random float32 features into DIR (files already there are kept; "
+                         "N=11849, all of LLP, is about 8.2 GB)")
+    g1.add_argument("--shard-size", type=int, default=256, help="videos per imported shard")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -2,8 +2,9 @@
 
 The Snakefile calls these functions; they must be fast (all of LLP in well under a second), so they
 read only the split CSVs (or, for the demo, derive the synthetic names from the seed) and list the
-videos folder once. Everything a run would trip over later (a missing folder, no videos, an unknown
-model name, a file name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
+videos folder once (with ``features.source: released``, each of the release's three folders once).
+Everything a run would trip over later (a missing folder, no videos, an unknown model name, a file
+name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
 
 The pipeline never writes into the user's data folders: the synthetic demo set is rendered into
 :data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured.
@@ -35,24 +36,55 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class DataSource:
-    """The annotation and video folders a run reads, and the synthetic set's options when it renders one."""
+    """The annotation and video folders a run reads, and the synthetic set's options when it renders one;
+    ``released_dir`` (instead of videos) when the features are imported from the LLP release."""
 
     annotations_dir: str
-    videos_dir: str
+    videos_dir: str | None
     synth: dict | None = None  # synth options (without ``enabled``) when the demo set is rendered
+    released_dir: str | None = None
 
     @property
     def synthetic(self) -> bool:
         return self.synth is not None
 
+    @property
+    def released(self) -> bool:
+        return self.released_dir is not None
 
-def data_source(dataset_cfg: dict) -> DataSource:
+
+def feature_source(features_cfg: dict | None) -> str:
+    """``features.source``: ``extract`` (from the videos, the default) or ``released`` (imported)."""
+    source = (features_cfg or {}).get("source") or "extract"
+    if source not in ("extract", "released"):
+        raise PlanError(f"features.source {source!r}: expected extract or released")
+    return source
+
+
+def _released_source(dataset_cfg: dict, features_cfg: dict) -> DataSource:
+    ann, released = dataset_cfg.get("annotations_dir"), features_cfg.get("released_dir")
+    unset = [key for key, value in (("dataset.annotations_dir", ann), ("features.released_dir", released))
+             if value is None]
+    if unset:
+        verb = "is" if len(unset) == 1 else "are"
+        raise PlanError(f"features.source is released but {' and '.join(unset)} {verb} not set: the released "
+                        "features need the annotation CSVs and the release's folder (--config annotations_dir=DIR "
+                        "released_dir=DIR)")
+    if dataset_cfg.get("videos_dir") is not None:
+        log.info("features.source is released: videos_dir %s is not read", dataset_cfg["videos_dir"])
+    return DataSource(str(ann), None, released_dir=str(released))
+
+
+def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSource:
     """Resolve ``dataset``: the user's folders when given (read only), else the demo set in :data:`SYNTH_DIR`.
 
     ``dataset.synth.enabled`` (set only by the demo config) renders the demo set, and only when neither
     ``annotations_dir`` nor ``videos_dir`` is given: a config that names data folders always means real
-    data, whatever a merged config file says about the demo.
+    data, whatever a merged config file says about the demo. With ``features.source: released`` the
+    data is ``annotations_dir`` and ``features.released_dir`` (no videos, no demo).
     """
+    if feature_source(features_cfg) == "released":
+        return _released_source(dataset_cfg, features_cfg)
     ann, vids = dataset_cfg.get("annotations_dir"), dataset_cfg.get("videos_dir")
     synth = dataset_cfg.get("synth") or {}
     if ann is None and vids is None:
@@ -71,14 +103,16 @@ def data_source(dataset_cfg: dict) -> DataSource:
 
 @dataclass
 class VideoPlan:
-    """Videos to process, in shard order, and the ones that are missing from ``videos_dir``."""
+    """Videos to process, in shard order, and the ones that are missing from ``videos_dir`` (or, with
+    ``released_dir``, that lack one of the release's three files)."""
 
-    videos_dir: str
+    videos_dir: str | None
     video_ids: list[str]
     shard_size: int
     missing: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)  # id -> file; default <videos_dir>/<id>.mp4
     unusable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) found but skipped
+    released_dir: str | None = None  # the release's folder when the features are imported
 
     @property
     def num_shards(self) -> int:
@@ -97,6 +131,12 @@ class VideoPlan:
     def shard_paths(self, k: int) -> list[str]:
         """Video file paths of shard ``k``."""
         return [self.path(vid) for vid in self.shard(k)]
+
+    def shard_released_files(self, k: int) -> list[str]:
+        """The released .npy files (all three per video) of shard ``k``."""
+        from .features.released import RELEASE_FOLDERS, release_path
+
+        return [release_path(self.released_dir, name, vid) for vid in self.shard(k) for name in RELEASE_FOLDERS]
 
 
 def _synth_filenames(synth_cfg: dict) -> list[str]:
@@ -166,13 +206,67 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
     return paths, sorted(unusable)
 
 
-def plan_videos(dataset_cfg: dict, shard_size: int) -> VideoPlan:
-    """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped."""
-    source = data_source(dataset_cfg)
+def _scan_released(released_dir: str, wanted: set[str]) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """``({extractor: ids with a file}, [(file, reason) skipped])``: each of the release's folders listed once."""
+    from .features.released import RELEASE_FOLDERS
+
+    d = Path(released_dir)
+    if not d.is_dir():
+        raise PlanError(f"features.released_dir {d}: " + ("not a folder" if d.exists() else "folder not found"))
+    found: dict[str, set[str]] = {}
+    unusable = []
+    for name, folder in RELEASE_FOLDERS.items():
+        sub = os.path.join(released_dir, folder)
+        if not os.path.isdir(sub):
+            raise PlanError(f"features.released_dir {d}: no folder {folder}/ (the release has "
+                            f"{', '.join(f + '/' for f in RELEASE_FOLDERS.values())})")
+        ids = found[name] = set()
+        for entry in os.scandir(sub):
+            stem, ext = os.path.splitext(entry.name)
+            if ext != ".npy" or stem not in wanted:
+                continue
+            path = os.path.join(sub, entry.name)
+            if entry.is_symlink() and not os.path.exists(path):
+                unusable.append((path, f"dangling symbolic link (to {os.readlink(path)})"))
+            elif not entry.is_file():
+                unusable.append((path, "not a regular file"))
+            else:
+                ids.add(stem)
+    return found, sorted(unusable)
+
+
+def _plan_released(source: DataSource, ids: list[str], shard_size: int) -> VideoPlan:
+    """Videos with all three released files; the others are reported and skipped."""
+    from .features.released import RELEASE_FOLDERS
+
+    found, unusable = _scan_released(source.released_dir, set(ids))
+    for path, reason in unusable:
+        log.warning("skipping %s: %s", path, reason)
+    lacking = ", ".join(f"{RELEASE_FOLDERS[name]}/ {len(ids) - len(have)}" for name, have in found.items())
+    present = set.intersection(*found.values())
+    missing = [v for v in ids if v not in present]
+    if len(missing) == len(ids):
+        raise PlanError(f"features.released_dir {source.released_dir}: none of the {len(ids)} annotated videos has "
+                        f"all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})")
+    if missing:
+        log.warning("%d of %d videos are missing from %s (missing per folder: %s) and will be skipped (e.g. %s)",
+                    len(missing), len(ids), source.released_dir, lacking, ", ".join(missing[:5]))
+    return VideoPlan(None, [v for v in ids if v in present], shard_size, missing, unusable=unusable,
+                     released_dir=source.released_dir)
+
+
+def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = None) -> VideoPlan:
+    """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped.
+
+    With ``features.source: released`` a video is there when the release has its three feature files.
+    """
+    source = data_source(dataset_cfg, features_cfg)
     if source.synthetic:  # rendered by the synth rule
         ids = sorted({llp.video_id(f) for f in _synth_filenames(source.synth)})
         return VideoPlan(source.videos_dir, ids, shard_size)
     ids = _annotation_ids(source.annotations_dir)
+    if source.released:
+        return _plan_released(source, ids, shard_size)
     paths, unusable = _scan_videos(source.videos_dir, set(ids))
     for path, reason in unusable:
         log.warning("skipping %s: %s", path, reason)
@@ -185,6 +279,14 @@ def plan_videos(dataset_cfg: dict, shard_size: int) -> VideoPlan:
                     source.videos_dir, ", ".join(missing[:5]))
     present = [v for v in ids if v in paths]
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
+
+
+def check_parse(features_cfg: dict, parse_cfg: dict) -> None:
+    """PlanError for ``parse.videos_dir`` with released features: such models cannot parse new videos."""
+    if feature_source(features_cfg) == "released" and (parse_cfg or {}).get("videos_dir"):
+        raise PlanError("parse.videos_dir is set but features.source is released: a model trained on the released "
+                        "features cannot parse new videos (their extraction cannot be reproduced here); set "
+                        "parse.videos_dir: null, or train on features extracted by this pipeline")
 
 
 def parse_inputs(folder: str) -> list[str]:

@@ -138,3 +138,40 @@ def test_unknown_model_names_are_named():
         check_models(known, {"models": ["han"], "per_model": {"han_cmco": {}}}, {})
     with pytest.raises(PlanError, match="unknown model 'nope' in parse.models"):
         check_models(known, {"models": ["han"]}, {"models": ["nope"]})
+
+
+def test_plan_all_released_llp_features_quickly(tmp_path):
+    """All 11,849 ids of the official CSVs against a release folder of 3 x 11,849 (empty) .npy files."""
+    import time
+
+    from conftest import llp_dir
+
+    from avvp_pipeline.data import llp
+
+    ann = llp_dir()
+    if not (ann / "AVVP_train.csv").is_file():
+        pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
+    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values()
+                  for f in llp.read_weak_labels(ann / split)[0]})
+    assert len(ids) == 11_849
+    for folder in ("vggish", "res152", "r2plus1d_18"):
+        (tmp_path / folder).mkdir()
+        for vid in ids if folder != "res152" else ids[:-3]:
+            (tmp_path / folder / f"{vid}.npy").touch()
+    t0 = time.perf_counter()
+    plan = plan_videos({"annotations_dir": str(ann), "videos_dir": None}, 256,
+                       {"source": "released", "released_dir": str(tmp_path)})
+    assert time.perf_counter() - t0 < 5.0  # planning runs at every snakemake start
+    assert len(plan.video_ids) == 11_846 and plan.missing == ids[-3:] and plan.num_shards == 47
+    assert len(plan.shard_released_files(46)) == 3 * (11_846 - 46 * 256)
+
+
+def test_parse_videos_with_released_features_stops_planning():
+    from avvp_pipeline.plan import check_parse
+
+    check_parse({"source": "released"}, {"videos_dir": None})
+    check_parse({"source": "extract"}, {"videos_dir": "mine"})
+    with pytest.raises(PlanError, match="parse.videos_dir is set but features.source is released"):
+        check_parse({"source": "released"}, {"videos_dir": "mine"})
+    with pytest.raises(PlanError, match="features.source 'videos': expected extract or released"):
+        check_parse({"source": "videos"}, {})

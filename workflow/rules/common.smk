@@ -7,7 +7,7 @@ import re
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import spec, train_options
-from avvp_pipeline.plan import check_models, data_source, plan_videos
+from avvp_pipeline.plan import check_models, check_parse, data_source, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from snakemake.exceptions import WorkflowError
@@ -15,8 +15,10 @@ from snakemake.exceptions import WorkflowError
 # Everything a run would trip over later stops here, at planning, with one message.
 try:
     check_models(list(ALL_MODELS), config["train"], config["parse"])
-    DATA = data_source(config["dataset"])
-    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"])
+    check_parse(config["features"], config["parse"])
+    FEATURE_SOURCE = feature_source(config["features"])
+    DATA = data_source(config["dataset"], config["features"])
+    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"], config["features"])
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
@@ -69,6 +71,15 @@ def option(flag, value):
 
 def shard_videos(wildcards):
     return PLAN.shard_paths(int(wildcards.shard))
+
+
+def shard_released_files(wildcards):
+    """The shard's released .npy files, all three per video (features.source: released)."""
+    return PLAN.shard_released_files(int(wildcards.shard))
+
+
+def shard_ids(wildcards):
+    return PLAN.shard(int(wildcards.shard))
 
 
 def all_shards(extractor):

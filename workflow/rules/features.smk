@@ -2,53 +2,87 @@
 # ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
 # Threads only change speed (decoder processes run beside the model), so a different
 # thread count never rebuilds a shard.
+# With `features.source: released` one import job per shard writes the same three shards from
+# the LLP release's .npy files instead, and the extraction rules are not defined.
+
+if FEATURE_SOURCE == "extract":
+
+    rule extract_visual:
+        input:
+            videos=shard_videos,
+        output:
+            resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
+            r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
+            failures=f"{FEATURE_DIR}/failures/visual-shard-{{shard}}.tsv",
+        params:
+            cfg=as_json(VISUAL_CFG),
+        wildcard_constraints:
+            shard=r"\d{4}",
+        threads: 2
+        resources:
+            gpu=1,
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/extract_visual/shard-{shard}.log",
+        benchmark:
+            "benchmarks/extract_visual/shard-{shard}.tsv"
+        shell:
+            "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
+            " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
+            " --failures {output.failures:q} 2> {log:q}"
 
 
-rule extract_visual:
-    input:
-        videos=shard_videos,
-    output:
-        resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
-        r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
-        failures=f"{FEATURE_DIR}/failures/visual-shard-{{shard}}.tsv",
-    params:
-        cfg=as_json(VISUAL_CFG),
-    wildcard_constraints:
-        shard=r"\d{4}",
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
-    log:
-        "logs/extract_visual/shard-{shard}.log",
-    benchmark:
-        "benchmarks/extract_visual/shard-{shard}.tsv"
-    shell:
-        "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
-        " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
-        " --failures {output.failures:q} 2> {log:q}"
+    rule extract_audio:
+        input:
+            videos=shard_videos,
+        output:
+            vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
+            failures=f"{FEATURE_DIR}/failures/audio-shard-{{shard}}.tsv",
+        params:
+            cfg=as_json(AUDIO_CFG),
+        wildcard_constraints:
+            shard=r"\d{4}",
+        threads: 2
+        resources:
+            gpu=1,
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/extract_audio/shard-{shard}.log",
+        benchmark:
+            "benchmarks/extract_audio/shard-{shard}.tsv"
+        shell:
+            "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
+            " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
 
 
-rule extract_audio:
-    input:
-        videos=shard_videos,
-    output:
-        vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
-        failures=f"{FEATURE_DIR}/failures/audio-shard-{{shard}}.tsv",
-    params:
-        cfg=as_json(AUDIO_CFG),
-    wildcard_constraints:
-        shard=r"\d{4}",
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
-    log:
-        "logs/extract_audio/shard-{shard}.log",
-    benchmark:
-        "benchmarks/extract_audio/shard-{shard}.tsv"
-    shell:
-        "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
-        " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
+else:
+
+    rule import_features:
+        input:
+            npy=shard_released_files,
+        output:
+            vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
+            resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
+            r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
+            failures=f"{FEATURE_DIR}/failures/import-shard-{{shard}}.tsv",
+        params:
+            released_dir=DATA.released_dir,
+            cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
+            ids=shard_ids,
+        wildcard_constraints:
+            shard=r"\d{4}",
+        # one reader per job: shards import side by side (faster than threads within one job)
+        threads: 1
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            "logs/import_features/shard-{shard}.log",
+        benchmark:
+            "benchmarks/import_features/shard-{shard}.tsv"
+        shell:
+            "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
+            " --threads {threads} --out-vggish {output.vggish:q} --out-resnet152 {output.resnet152:q}"
+            " --out-r2plus1d-18 {output.r2plus1d_18:q} --failures {output.failures:q}"
+            " -- {params.ids:q} 2> {log:q}"  # after --: YouTube ids may start with '-'

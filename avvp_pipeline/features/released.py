@@ -1,0 +1,247 @@
+"""Import the LLP features the HAN authors released as feature shards, as if this pipeline had extracted them.
+
+The release has a folder per extractor, each with one ``<11-character YouTube id>.npy`` per video:
+``vggish/`` (10, 128), ``res152/`` (80, 2048) and ``r2plus1d_18/`` (10, 512), float32; the VGGish files
+hold the raw post-ReLU 128-d embedding (no PCA, not 8-bit). Each file is read without unpickling and
+checked; a bad file is one line of the shard's failures file and leaves its video out of all three
+shards, the rest of the shard is imported. The shards are written by :func:`store.write_shard`, with
+the datasets extraction writes, so everything downstream reads them unchanged.
+
+The release does not say whether a clip had an audio track: ``has_audio`` is true for every video.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import __version__
+from ..atomic import atomic_output
+from . import store
+
+log = logging.getLogger(__name__)
+
+#: Shard extractor name -> the release's folder for it.
+RELEASE_FOLDERS = {"vggish": "vggish", "resnet152": "res152", "r2plus1d_18": "r2plus1d_18"}
+#: Shape of one video's features per extractor.
+SHAPES = {"vggish": (10, 128), "resnet152": (80, 2048), "r2plus1d_18": (10, 512)}
+HAS_AUDIO_NOTE = ("the released features do not record whether a clip had an audio track: has_audio is 1 "
+                  "for every video")
+_NPY_MAGIC = b"\x93NUMPY"
+_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+
+
+class BadFeatureFile(ValueError):
+    """A released .npy file that cannot be imported; the message is the reason (no path)."""
+
+
+def release_path(released_dir: str, extractor: str, vid: str) -> str:
+    """The released file of ``vid`` for ``extractor`` (a shard extractor name)."""
+    return os.path.join(released_dir, RELEASE_FOLDERS[extractor], f"{vid}.npy")
+
+
+def read_feature_file(path: str, extractor: str) -> tuple[np.ndarray, str, str]:
+    """``(float32 array, sha256 of the file, dtype in the file)`` of one released file;
+    :class:`BadFeatureFile` saying why not.
+
+    ``np.load(file, allow_pickle=False)`` reads the array (an object array, which would need
+    unpickling, is refused); the file's sha256 is that of its header, the array's bytes and anything
+    after them, so each byte is read from the file once.
+    """
+    if os.path.islink(path) and not os.path.exists(path):
+        raise BadFeatureFile(f"dangling symbolic link (to {os.readlink(path)})")
+    try:
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BadFeatureFile("not a regular file")
+            array, digest = _load(fh)
+    except FileNotFoundError:
+        raise BadFeatureFile("file not found") from None
+    except IsADirectoryError:
+        raise BadFeatureFile("not a regular file") from None
+    except OSError as exc:
+        raise BadFeatureFile(f"cannot be read ({exc.strerror or exc})") from None
+    return _checked(array, extractor), digest, str(array.dtype)
+
+
+def _load(fh) -> tuple[np.ndarray, str]:
+    magic = fh.read(len(_NPY_MAGIC))
+    if magic != _NPY_MAGIC:
+        raise BadFeatureFile("not a .npy file (no NumPy header)" if magic else "empty file")
+    fh.seek(0)
+    try:
+        a = np.load(fh, allow_pickle=False)
+    except OSError:
+        raise
+    except Exception as exc:  # a damaged header makes the parser raise ValueError, SyntaxError, TokenError, ...
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+            raise BadFeatureFile("object array (needs unpickling, refused); the release's features are "
+                                 "float32") from None
+        raise BadFeatureFile(f"truncated or damaged .npy file ({type(exc).__name__}: {exc})") from None
+    end = fh.tell()
+    fh.seek(0)
+    h = hashlib.sha256(fh.read(end - a.nbytes))
+    h.update(a.ravel(order="K"))  # the array's memory is in file order (C or Fortran)
+    fh.seek(end)
+    h.update(fh.read())
+    return a, h.hexdigest()
+
+
+def _checked(a: np.ndarray, extractor: str) -> np.ndarray:
+    """The array as float32 when it has the extractor's shape and finite float values."""
+    want = SHAPES[extractor]
+    if a.dtype.kind in "iu":
+        raise BadFeatureFile(f"{a.dtype} array: looks PCA-quantised (8-bit VGGish output); the release's features "
+                             "are float32")
+    if a.dtype.kind != "f":
+        raise BadFeatureFile(f"{a.dtype} array; the release's features are float32")
+    if a.shape != want:
+        raise BadFeatureFile(f"shape {a.shape}, expected {want} for {RELEASE_FOLDERS[extractor]}")
+    if a.dtype != np.float32:  # float64 (or float16, or big-endian) copies of the release: same values
+        with np.errstate(over="ignore"):
+            a = a.astype(np.float32)
+    bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+    if bad:
+        raise BadFeatureFile(f"{bad} NaN/Inf values (as float32)")
+    return a
+
+
+@dataclass
+class _Video:
+    """One video's three arrays and file hashes, or the failures of its bad files."""
+
+    vid: str
+    arrays: dict[str, np.ndarray]
+    sha256: dict[str, str]
+    failures: list[tuple[str, str, str]]
+    converted: int = 0  # files that were not float32 in the release folder
+
+
+def _read_video(released_dir: str, vid: str) -> _Video:
+    video = _Video(vid, {}, {}, [])
+    for extractor in RELEASE_FOLDERS:
+        path = release_path(released_dir, extractor, vid)
+        try:
+            video.arrays[extractor], video.sha256[extractor], dtype = read_feature_file(path, extractor)
+            video.converted += dtype != "float32"
+        except BadFeatureFile as exc:
+            video.failures.append((vid, path, str(exc)))
+    return video
+
+
+def files_sha256(ids: list[str], sha256: dict[str, str]) -> str:
+    """sha256 of the sorted ``<id>\\t<file sha256>`` lines of the imported files of one shard."""
+    lines = "".join(f"{vid}\t{sha256[vid]}\n" for vid in sorted(ids))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def shard_attrs(extractor: str, released_dir: str, stage_cfg: dict, ids: list[str], sha256: dict[str, str],
+                n_failed: int) -> dict:
+    """Provenance of an imported shard: the release folder and its files' checksum, never extraction weights."""
+    import h5py
+
+    attrs = {
+        "extractor": extractor,
+        "source": "released",
+        "weights_id": f"released:{RELEASE_FOLDERS[extractor]}",
+        "weights_sha256": "unknown (not in the release)",
+        "weights_path": "",
+        "weights_random": 0,
+        "released_dir": released_dir,
+        "released_folder": os.path.join(released_dir, RELEASE_FOLDERS[extractor]),
+        "released_files": len(ids),
+        "released_sha256": files_sha256(ids, sha256),
+        "config_hash": store.config_hash(stage_cfg),
+        "config_json": json.dumps(stage_cfg, sort_keys=True),
+        "avvp_pipeline_version": __version__,
+        "h5py_version": h5py.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "n_failed": n_failed,
+    }
+    if extractor == "vggish":
+        attrs.update(postprocess="none", has_audio_note=HAS_AUDIO_NOTE)
+    return attrs
+
+
+def write_failures(path: str, failures: list[tuple[str, str, str]]) -> None:
+    """The failures TSV, in the extraction stage's format (video_id, path, reason)."""
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(["video_id", "path", "reason"])
+        w.writerows(failures)
+
+
+@dataclass
+class _Imported:
+    """The videos of a shard whose three files are good, in order, with their features and file hashes."""
+
+    video_ids: list[str]
+    features: dict[str, np.ndarray]  # extractor -> (n, T, D), the first len(video_ids) rows filled
+    sha256: dict[str, dict[str, str]]  # extractor -> id -> sha256 of the file
+    failures: list[tuple[str, str, str]]
+
+
+def _read_all(video_ids: list[str], released_dir: str, threads: int, desc: str, progress: bool) -> _Imported:
+    n = len(video_ids)
+    out = _Imported([], {name: np.empty((n, *shape), np.float32) for name, shape in SHAPES.items()},
+                    {name: {} for name in RELEASE_FOLDERS}, [])
+    converted = 0
+    with ThreadPoolExecutor(max(1, threads)) as pool, \
+            tqdm(total=n, desc=desc, unit="video", disable=not progress) as bar:
+        for video in pool.map(lambda vid: _read_video(released_dir, vid), video_ids):
+            bar.update()
+            for _, path, reason in video.failures:
+                log.error("skipping %s: %s", path, reason)
+            out.failures += video.failures
+            if video.failures:
+                continue
+            for name, a in video.arrays.items():
+                out.features[name][len(out.video_ids)] = a
+                out.sha256[name][video.vid] = video.sha256[name]
+            out.video_ids.append(video.vid)
+            converted += video.converted
+    if converted:
+        log.warning("%d files were not float32 (e.g. float64) and were converted to float32", converted)
+    return out
+
+
+def _check_ids(video_ids: list[str]) -> None:
+    seen = set()
+    for vid in video_ids:
+        if not _YOUTUBE_ID.fullmatch(vid):
+            raise ValueError(f"{vid!r}: not an 11-character YouTube id (letters, digits, '-' and '_')")
+        if vid in seen:
+            raise ValueError(f"video id {vid} is given twice")
+        seen.add(vid)
+
+
+def import_shard(video_ids: list[str], released_dir: str, outputs: dict[str, str], failures_path: str,
+                 stage_cfg: dict, threads: int = 2, progress: bool = True) -> list[tuple[str, str, str]]:
+    """Read the released files of ``video_ids`` and write one shard per extractor (``outputs``: extractor
+    -> path) and the failures file; return the failures."""
+    _check_ids(video_ids)
+    if set(outputs) != set(RELEASE_FOLDERS):
+        raise ValueError(f"import needs an output shard for each of {', '.join(RELEASE_FOLDERS)}")
+    got = _read_all(video_ids, released_dir, threads, f"import {os.path.basename(outputs['vggish'])}", progress)
+    n_good, n_failed = len(got.video_ids), len(video_ids) - len(got.video_ids)
+
+    def write(name: str) -> None:
+        extra = {"has_audio": np.ones(n_good, dtype=bool)} if name == "vggish" else None
+        attrs = shard_attrs(name, released_dir, stage_cfg, got.video_ids, got.sha256[name], n_failed)
+        store.write_shard(outputs[name], got.video_ids, got.features[name][:n_good], attrs, extra=extra)
+
+    with ThreadPoolExecutor(max(1, min(threads, len(outputs)))) as pool:  # one shard's checksum beside another's write
+        list(pool.map(write, list(outputs)))
+    write_failures(failures_path, got.failures)
+    return got.failures
