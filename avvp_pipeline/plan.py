@@ -170,6 +170,15 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
     return sorted(ids)
 
 
+def _unusable(entry: os.DirEntry, path: str) -> str | None:
+    """Why a folder entry named like an input cannot be read (a dangling link, not a file), or None."""
+    if entry.is_symlink() and not os.path.exists(path):
+        return f"dangling symbolic link (to {os.readlink(path)})"
+    if not entry.is_file():
+        return "not a regular file"
+    return None
+
+
 def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """``({id: file}, [(file, reason) skipped])`` for the files of ``videos_dir`` named after a wanted id."""
     d = Path(videos_dir)
@@ -187,10 +196,9 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
         if stem not in wanted:
             continue
         path = os.path.join(videos_dir, entry.name)
-        if entry.is_symlink() and not os.path.exists(path):
-            unusable.append((path, f"dangling symbolic link (to {os.readlink(path)})"))
-        elif not entry.is_file():
-            unusable.append((path, "not a regular file"))
+        problem = _unusable(entry, path)
+        if problem:
+            unusable.append((path, problem))
         else:
             found.setdefault(stem, []).append(entry.name)
     if n_videos == 0:
@@ -226,10 +234,9 @@ def _scan_released(released_dir: str, wanted: set[str]) -> tuple[dict[str, set[s
             if ext != ".npy" or stem not in wanted:
                 continue
             path = os.path.join(sub, entry.name)
-            if entry.is_symlink() and not os.path.exists(path):
-                unusable.append((path, f"dangling symbolic link (to {os.readlink(path)})"))
-            elif not entry.is_file():
-                unusable.append((path, "not a regular file"))
+            problem = _unusable(entry, path)
+            if problem:
+                unusable.append((path, problem))
             else:
                 ids.add(stem)
     return found, sorted(unusable)
