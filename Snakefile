@@ -35,7 +35,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
-        expand("runs/{model}/model.pt", model=MODELS),
+        run_files("model.pt"),  # per model, or per model and seed (train.seeds)
         "reports/results.md",
         expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
         expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),

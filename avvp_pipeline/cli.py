@@ -450,8 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="results tables (Markdown, CSV) from metrics.json files",
                        description="One line per model in the layout of the CM-Co paper's Table 1, each "
-                                   "followed by the paper's published figures where it reports the row.")
-    p.add_argument("metrics", nargs="+", help="metrics.json files, one row each")
+                                   "followed by the paper's published figures where it reports the row. "
+                                   "Several runs of one model (train.seeds) make one Markdown line, mean ± "
+                                   "sample std and n over the seeds, and one CSV line per seed.")
+    p.add_argument("metrics", nargs="+", help="metrics.json files, one run each")
     p.add_argument("--out", required=True, help="Markdown table to write")
     p.add_argument("--csv", help="also write the table as CSV")
     p.add_argument("--per-class-csv", help="also write per-class segment-level F-scores as CSV")

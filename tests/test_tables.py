@@ -14,7 +14,7 @@ from avvp_pipeline.models.registry import PAPER_ROWS
 
 def _metrics(tmp_path, name, value, per_class=None, **extra):
     f = {k: value for k in METRICS}
-    path = tmp_path / f"{name.replace('*', 'star')}.json"
+    path = tmp_path / f"{name.replace('*', 'star')}{'-' + str(extra['seed']) if 'seed' in extra else ''}.json"
     path.write_text(json.dumps({"model": name, "split": "test", "n_videos": 3, "f_scores": f,
                                 **({"per_class_segment_f": per_class} if per_class else {}), **extra}))
     return path
@@ -90,5 +90,55 @@ def test_per_class_segment_f_hand_case():
 def test_per_class_csv(tmp_path):
     path = _metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": 61.25, "Dog": None}})
     rows = list(csv.reader(io.StringIO(per_class_csv([path]))))
-    assert rows == [["model", "modality", "class", "segment_f"], ["han", "audio", "Speech", "61.25"],
-                    ["han", "audio", "Dog", ""]]
+    assert rows == [["model", "modality", "class", "segment_f", "seed"], ["han", "audio", "Speech", "61.25", ""],
+                    ["han", "audio", "Dog", "", ""]]
+
+
+def test_per_class_csv_has_one_block_per_seed(tmp_path):
+    files = [_metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": v}}, seed=s)
+             for s, v in ((2, 40.0), (1, 60.0))]
+    rows = list(csv.reader(io.StringIO(per_class_csv(files))))[1:]
+    assert rows == [["han", "audio", "Speech", "60.00", "1"], ["han", "audio", "Speech", "40.00", "2"]]
+
+
+def _seed_files(tmp_path):
+    """han over three seeds (one without an event-level Type@AV), ma* once, the baseline."""
+    han = [_metrics(tmp_path, "han", v, seed=s, select_on="val") for s, v in ((3, 52.0), (1, 50.0), (2, 57.0))]
+    fs = json.loads(han[0].read_text())
+    fs["f_scores"]["ev_type"] = None
+    han[0].write_text(json.dumps(fs))
+    return [*han, _metrics(tmp_path, "ma*", 44.0, seed=1), _metrics(tmp_path, "broadcast", 40.0)]
+
+
+def test_summarize_gives_mean_sample_std_and_n_of_defined_values():
+    from avvp_pipeline.evaluation.tables import summarize
+
+    mean, std, n = summarize([50.0, 57.0, 52.0])
+    assert mean == pytest.approx(53.0) and std == pytest.approx(np.std([50.0, 57.0, 52.0], ddof=1)) and n == 3
+    assert summarize([50.0, None, float("nan")]) == (50.0, None, 1)
+    assert summarize([None]) == (None, None, 0)
+
+
+def test_markdown_aggregates_the_seeds_of_a_model_and_leaves_single_runs_as_they_are(tmp_path):
+    text = results_markdown(_seed_files(tmp_path))
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ")][2:]
+    assert [ln.split("|")[1].strip() for ln in lines] == ["broadcast", "han", "*han*", "ma*", "*ma**"]
+    std = np.std([50.0, 57.0, 52.0], ddof=1)  # 3.61
+    assert f"| han | ours (n=3) | 53.0 ± {std:.1f} / 53.0 ± {std:.1f} |" in text
+    assert f"| 53.0 ± {std:.1f} / 53.5 ± {np.std([50.0, 57.0], ddof=1):.1f} (n=2) |" in text  # Type@AV
+    assert "| ma* | ours | 44.0 / 44.0 |" in text and "| broadcast | ours | 40.0 / 40.0 |" in text
+    assert "| *han* | *published (LLP, CM-Co paper)* | 60.1 / 51.3 |" in text
+    assert "\nours (n=K): mean ± sample standard deviation (ddof=1)" in text and "(seeds 1, 2, 3)" in text
+    single = results_markdown(_seed_files(tmp_path)[3:])
+    assert "±" not in single and "n=" not in single and "ddof" not in single
+
+
+def test_csv_keeps_one_line_per_seed(tmp_path):
+    text = results_csv(_seed_files(tmp_path))
+    header = text.splitlines()[0]
+    assert header.startswith("method,source,seg_audio,ev_audio") and header.endswith(",seed,selected_on")
+    rows = [(r["method"], r["source"], r["seed"], r["seg_audio"], r["ev_type"])
+            for r in csv.DictReader(io.StringIO(text))]
+    assert rows[:4] == [("broadcast", "ours", "", "40.00", "40.00"), ("han", "ours", "1", "50.00", "50.00"),
+                        ("han", "ours", "2", "57.00", "57.00"), ("han", "ours", "3", "52.00", "")]
+    assert rows[4][:3] == ("han", "published", "") and rows[5][:3] == ("ma*", "ours", "1")

@@ -84,8 +84,8 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
                       {**probs, "pred_audio": pa, "pred_visual": pv, "gt_audio": fs.gt_audio.astype(np.uint8),
                        "gt_visual": fs.gt_visual.astype(np.uint8),
                        "labels": fs.labels.cpu().numpy().astype(np.uint8)})
-    result = {"model": ckpt["model_name"], "split": split, "gate": gate, "n_videos": len(fs),
-              "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
+    result = {"model": ckpt["model_name"], "seed": ckpt["train_config"].get("seed"), "split": split, "gate": gate,
+              "n_videos": len(fs), "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
               "selected_epoch": ckpt["summary"]["selected_epoch"], "select_on": _select_on(ckpt),
               "features": provenance, "avvp_pipeline_version": __version__}
     write_json(result, out_dir / "metrics.json")

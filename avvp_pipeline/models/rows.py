@@ -117,6 +117,42 @@ def keeps_last_epoch(name: str, select: str = "auto") -> bool:
     return (spec(name).select if select == "auto" else select) == "last"
 
 
-def train_options(name: str, common: dict | None = None, per_model: dict | None = None) -> dict:
-    """Recipe of ``name``, then ``common`` options, then ``per_model[name]``."""
-    return {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
+def train_options(name: str, common: dict | None = None, per_model: dict | None = None,
+                  seed: int | None = None) -> dict:
+    """Recipe of ``name``, then ``common`` options, then ``per_model[name]``, then ``seed`` when given."""
+    opts = {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
+    return opts if seed is None else {**opts, "seed": seed}
+
+
+# `train.seeds` (docs/seeds.md): the default is one run per row, in runs/NAME/, with the seed its
+# recipe (or train.options / train.per_model) gives; any other list trains each row once per seed.
+DEFAULT_SEEDS = (1,)
+
+
+def run_seeds(train_cfg: dict) -> list[int] | None:
+    """The seeds of ``train.seeds`` that each row trains with, or None for the default layout
+    (absent or ``[1]``: one run per row, runs/NAME/). ValueError where a seed is also set in
+    ``train.options`` or ``train.per_model``, or a seed is listed twice."""
+    seeds = train_cfg.get("seeds")
+    if seeds is None or tuple(seeds) == DEFAULT_SEEDS:
+        return None
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"train.seeds {list(seeds)} lists a seed twice")
+    places = [("train.options", train_cfg.get("options") or {})]
+    places += [(f"train.per_model.{name}", opts) for name, opts in (train_cfg.get("per_model") or {}).items()]
+    for where, opts in places:
+        if "seed" in opts:
+            raise ValueError(f"{where}.seed and train.seeds {list(seeds)} both set the training seed: keep "
+                             f"train.seeds (one run per seed, runs/NAME/seed-S/) or {where}.seed (one run, "
+                             f"train.seeds left at its default [1]), not both")
+    return list(seeds)
+
+
+def run_dir(model: str, seed: int | str | None = None) -> str:
+    """Folder of one run: ``runs/NAME`` (default layout) or ``runs/NAME/seed-S``."""
+    return f"runs/{model}" if seed is None else f"runs/{model}/seed-{seed}"
+
+
+def run_dirs(models: list[str], seeds: list[int] | None) -> list[str]:
+    """Every run folder of ``models``: one per model, or one per model and seed."""
+    return [run_dir(m, s) for m in models for s in (seeds or [None])]

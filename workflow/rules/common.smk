@@ -6,7 +6,7 @@ import re
 
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
-from avvp_pipeline.models.rows import spec, train_options
+from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
 from avvp_pipeline.plan import check_models, check_parse, data_source, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
@@ -15,6 +15,7 @@ from snakemake.exceptions import WorkflowError
 # Everything a run would trip over later stops here, at planning, with one message.
 try:
     check_models(list(ALL_MODELS), config["train"], config["parse"])
+    SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
     check_parse(config["features"], config["parse"])
     FEATURE_SOURCE = feature_source(config["features"])
     DATA = data_source(config["dataset"], config["features"])
@@ -25,6 +26,11 @@ except ValueError as _exc:  # PlanError, and annotation files that cannot be rea
 SHARDS = list(range(PLAN.num_shards))
 FEATURE_DIR = "features"
 MODELS = config["train"]["models"]
+# One run per row (runs/NAME/), or per row and seed (runs/NAME/seed-S/, docs/seeds.md): the rules that
+# train, refine and evaluate write RUN, and the figures and parsing read the first seed's run.
+RUN = run_dir("{model}", "{seed}" if SEEDS else None)
+RUN_LOG = "{model}/seed-{seed}" if SEEDS else "{model}"  # logs/<stage>/RUN_LOG.log
+FIRST_SEED = SEEDS[0] if SEEDS else None
 
 _FEATURES = config["features"]
 _COMMON_FEATURE_KEYS = ("weights", "weights_dir", "seed", "precision", "batch_videos")
@@ -41,9 +47,22 @@ AUDIO_CFG = {
 
 
 def train_cfg(wildcards):
-    """The model's recipe, then `train.options`, then `train.per_model[model]` (a rule param)."""
-    opts = train_options(wildcards.model, config["train"].get("options"), config["train"].get("per_model"))
+    """The model's recipe, then `train.options`, then `train.per_model[model]`, then the run's seed
+    where `train.seeds` is not the default (a rule param)."""
+    seed = wildcards.get("seed")
+    opts = train_options(wildcards.model, config["train"].get("options"), config["train"].get("per_model"),
+                         seed=None if seed is None else int(seed))
     return as_json({**opts, "version": STAGE_VERSIONS["train"]})
+
+
+def run_files(name):
+    """``name`` (model.pt, metrics.json, ...) in every run folder of `train.models` (per seed)."""
+    return [f"{d}/{name}" for d in run_dirs(MODELS, SEEDS)]
+
+
+def first_run(name):
+    """Input function: ``name`` in the run of ``wildcards.model`` with the first seed (figures, parsing)."""
+    return lambda wildcards: f"{run_dir(wildcards.model, FIRST_SEED)}/{name}"
 
 EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 
@@ -59,8 +78,12 @@ def model_constraint():
 
 
 def refined_labels(wildcards):
-    """MA-refined labels for the rows that train on them."""
-    return ["refined/labels.h5"] if spec(wildcards.model).labels == "refined" else []
+    """MA-refined labels for the rows that train on them: computed ones are the run's seed's (refined/
+    seed-S/ from runs/ma_base/seed-S/), imported ones are shared by every seed."""
+    if spec(wildcards.model).labels != "refined":
+        return []
+    seed = wildcards.get("seed") if config["refine"]["source"] == "computed" else None
+    return ["refined/labels.h5" if seed is None else f"refined/seed-{seed}/labels.h5"]
 
 
 def option(flag, value):

@@ -1,17 +1,17 @@
-# Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5), and the
-# broadcast baseline that needs no training.
+# Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5) of every run (per
+# model, or per model and seed: RUN in common.smk), and the broadcast baseline that needs no training.
 
 
 rule evaluate:
     input:
-        model="runs/{model}/model.pt",
+        model=f"{RUN}/model.pt",
         index="dataset/index.h5",
         vggish=all_shards("vggish"),
         resnet152=all_shards("resnet152"),
         r2plus1d_18=all_shards("r2plus1d_18"),
     output:
-        metrics="runs/{model}/metrics.json",
-        predictions="runs/{model}/predictions.h5",
+        metrics=f"{RUN}/metrics.json",
+        predictions=f"{RUN}/predictions.h5",
     params:
         cfg=as_json(EVAL_CFG),
         split=EVAL_CFG["split"],
@@ -19,15 +19,16 @@ rule evaluate:
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     wildcard_constraints:
         model=model_constraint(),
+        seed=r"\d+",
     threads: 2
     resources:
         gpu=1,
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/evaluate/{model}.log",
+        f"logs/evaluate/{RUN_LOG}.log",
     benchmark:
-        "benchmarks/evaluate/{model}.tsv"
+        f"benchmarks/evaluate/{RUN_LOG}.tsv"
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"

@@ -1,10 +1,11 @@
 # Report stage: results tables across every trained model and the baselines, the figures of each
-# model, and what `snakemake --report report.html` collects (captions in workflow/report/).
+# model, and what `snakemake --report report.html` collects (captions in workflow/report/). With
+# several `train.seeds` the tables read every seed's run; figures and parsing use the first seed's.
 
 
 rule report:
     input:
-        models=expand("runs/{model}/metrics.json", model=MODELS),
+        models=run_files("metrics.json"),
         baselines=["baselines/broadcast/metrics.json"],
     output:
         md="reports/results.md",
@@ -35,8 +36,8 @@ rule report:
 
 rule figures:
     input:
-        predictions="runs/{model}/predictions.h5",
-        history="runs/{model}/history.json",
+        predictions=first_run("predictions.h5"),
+        history=first_run("history.json"),
     output:
         timelines=report(
             "reports/figures/{model}/timelines.png",
@@ -84,7 +85,7 @@ rule figures:
 
 rule parse:
     input:
-        model="runs/{model}/model.pt",
+        model=first_run("model.pt"),
         videos=parse_inputs,
     output:
         directory("parsed/{model}"),

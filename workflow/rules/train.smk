@@ -1,5 +1,6 @@
 # Training stage: one job per model (config `train.models`, plus MA's base model when an MA* row
-# needs refined labels); features are held in memory.
+# needs refined labels), or per model and seed (`train.seeds`, RUN in common.smk); features are held
+# in memory.
 
 
 rule train:
@@ -10,23 +11,24 @@ rule train:
         r2plus1d_18=all_shards("r2plus1d_18"),
         refined=refined_labels,
     output:
-        model="runs/{model}/model.pt",
-        history="runs/{model}/history.json",
+        model=f"{RUN}/model.pt",
+        history=f"{RUN}/history.json",
     params:
         cfg=train_cfg,
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
     wildcard_constraints:
         model=model_constraint(),
+        seed=r"\d+",
     threads: 2
     resources:
         gpu=1,
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/train/{model}.log",
+        f"logs/train/{RUN_LOG}.log",
     benchmark:
-        "benchmarks/train/{model}.tsv"
+        f"benchmarks/train/{RUN_LOG}.tsv"
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
@@ -36,6 +38,8 @@ rule train:
 # MA's refined labels: computed (`avvp refine` over the ma_base model), or imported from the CM-Co
 # release's need_to_change_cmco.pkl (`refine: {source: file, file: PATH}`; no ma_base training).
 # Switching source changes the rule's inputs and command, which reruns it and the MA* rows.
+# Computed labels are refined once per seed of `train.seeds` (refined/seed-S/labels.h5 from
+# runs/ma_base/seed-S/, with the same partner seed 0); imported ones are shared by every seed.
 REFINE = config["refine"]
 REFINE_TRAIN_CSV = f"{DATA.annotations_dir}/AVVP_train.csv"  # the rows the released indices refer to
 if REFINE["source"] == "file":
@@ -69,28 +73,32 @@ if REFINE["source"] == "file":
 
 else:
 
+    MA_BASE_RUN = RUN.format(model="ma_base", seed="{seed}")  # the base model of the run's seed
+
     rule refine_labels:
         input:
-            model="runs/ma_base/model.pt",
+            model=f"{MA_BASE_RUN}/model.pt",
             index="dataset/index.h5",
             vggish=all_shards("vggish"),
             resnet152=all_shards("resnet152"),
             r2plus1d_18=all_shards("r2plus1d_18"),
         output:
-            "refined/labels.h5",
+            "refined/seed-{seed}/labels.h5" if SEEDS else "refined/labels.h5",
         params:
             # no `source` here: params recorded by earlier versions stay equal, so finished runs are kept
             version=STAGE_VERSIONS["refine"],
             seed=0,
+        wildcard_constraints:
+            seed=r"\d+",
         threads: 2
         resources:
             gpu=1,
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/refine_labels.log",
+            "logs/refine_labels/seed-{seed}.log" if SEEDS else "logs/refine_labels.log",
         benchmark:
-            "benchmarks/refine_labels.tsv"
+            "benchmarks/refine_labels/seed-{seed}.tsv" if SEEDS else "benchmarks/refine_labels.tsv"
         shell:
             "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
             " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
