@@ -69,6 +69,32 @@ def test_2d_features_projected_before_pooling_in_groups_of_8():
     assert not torch.allclose(model(audio, vs[:, swap], vst).frame_prob, model(audio, vs, vst).frame_prob)
 
 
+def test_pooling_before_the_visual_projection_equals_the_published_order():
+    """Inputs average the 8 frames of a second before fc_v; the published model projects every frame
+    first. Outputs and gradients of both orders agree to 1e-5."""
+    torch.manual_seed(0)
+    model = HAN().eval()
+    audio, vs, vst = _inputs(3)
+    inputs = model.inputs
+
+    def published(audio, video_s, video_st):  # project every frame, then average groups of 8
+        s = inputs.fc_v(video_s)
+        s = s.view(s.shape[0], 10, 8, -1).mean(dim=2)
+        return inputs.fc_a(audio), inputs.fc_fusion(torch.cat([s, inputs.fc_st(video_st)], dim=-1))
+
+    ours = model(audio, vs, vst)
+    xa, xv = inputs(audio, vs, vst)
+    xa_ref, xv_ref = published(audio, vs, vst)
+    assert torch.allclose(xv, xv_ref, atol=1e-5) and torch.equal(xa, xa_ref)
+    grads = []
+    for fn in (inputs, published):
+        model.zero_grad()
+        fn(audio, vs, vst)[1].square().sum().backward()
+        grads.append(inputs.fc_v.weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+    assert ours.frame_prob.shape == (3, 10, 2, 25)
+
+
 def test_mmil_pool_hand_case():
     # B=1, T=2, C=1. Equal attention logits -> W = 0.5 per step, M = 0.5 per modality.
     p = torch.tensor([[[[0.2], [0.6]], [[0.4], [1.0]]]])  # (1, T=2, 2, 1): [t][modality]
