@@ -292,6 +292,13 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
     return res
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
 def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions: tuple[str, ...] = ("fp32",),
                 device: str = "auto", seed: int = 0) -> dict:
     """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device, for
@@ -311,14 +318,18 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions
                     torch.randn(videos, 80, 2048, generator=g).to(dev), torch.randn(videos, 10, 512, generator=g).to(dev),
                     labels.to(dev), None, None)
     fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
+    feature_bytes = sum(t.numel() * t.element_size() for t in (fs.audio, fs.video_s, fs.video_st, fs.labels))
     recipe_bs = train_options(model_name)["batch_size"]
     settings = [(recipe_bs, "fp32")] + [(bs, p) for bs in batch_sizes for p in precisions if (bs, p) != (recipe_bs, "fp32")]
     out = {"device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
            "model": model_name, "videos": videos}
     times = {}
+    out["features held in memory (MB)"] = feature_bytes / 1e6
     for bs, precision in settings:
         cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "device": str(dev),
                                      "precision": precision})
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
         torch.manual_seed(seed)
         model = build_model(model_name, train_options(model_name)).to(dev).train()
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=dev.type == "cuda")
@@ -342,6 +353,9 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions
         epoch(min(videos, max(bs, videos // 10)))
         times[(bs, precision)] = epoch(videos) * 10_000 / videos
         out[f"batch {bs} {precision}: s/epoch (10,000 videos)"] = times[(bs, precision)]
+        if dev.type == "cuda":
+            out[f"batch {bs} {precision}: peak GPU memory allocated (MB)"] = torch.cuda.max_memory_allocated(dev) / 1e6
+    out["peak CPU memory of the process, RSS (MB)"] = _peak_rss_mb()
     ref = times[(recipe_bs, "fp32")]
     fastest = min(times, key=times.get)
     out["reference"] = f"batch {recipe_bs} fp32 (the recipe): {ref:.3f} s/epoch"
