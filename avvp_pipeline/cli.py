@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("refine", help="MA label refinement: modality-aware training labels from a base model",
                        description="Swap each training video's audio or visual track with a label-disjoint "
                                    "partner, run the frozen MA base model, and drop the classes that vanish "
-                                   "(method.md §4.2). Writes audio and visual labels per training video.")
+                                   "(MA, Wu & Yang, CVPR 2021). Writes audio and visual labels per training video.")
     p.add_argument("--model", required=True, help="runs/ma_base/model.pt")
     p.add_argument("--index", required=True)
     _add_shard_args(p)

@@ -1,13 +1,13 @@
 """LLP (Look, Listen and Parse) annotation files -> label arrays.
 
-The files are tab-separated with one header row (method.md section 6):
+The files are tab-separated with one header row:
 
 * weak (video-level) files ``AVVP_{train,val_pd,test_pd}.csv`` and ``AVVP_dataset_full.csv``:
   ``filename<TAB>event_labels`` with comma-separated class names;
 * dense (per-second) evaluation files ``AVVP_eval_{audio,visual}.csv``:
   ``filename<TAB>onset<TAB>offset<TAB>event_labels`` with one class per row.
 
-Dense truth follows the official LLP evaluation exactly (method.md section 5, step 3): rows are
+Dense truth follows the official LLP evaluation exactly: rows are
 joined to videos by exact filename string, unmatched rows are ignored, and each row sets
 ``G[class, onset:offset] = 1`` with Python slice semantics.
 """
@@ -38,7 +38,7 @@ __all__ = [
     "dense_labels",
 ]
 
-#: The 25 LLP classes in index order (HAN ``dataloader.py`` / method.md section 6).
+#: The 25 LLP classes in index order (HAN's ``dataloader.py``).
 CLASSES: tuple[str, ...] = (
     "Speech",
     "Car",

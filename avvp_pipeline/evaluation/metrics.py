@@ -1,6 +1,6 @@
 """LLP evaluation protocol (segment- and event-level F-scores), fully vectorised.
 
-Equals the official HAN ``utils/eval_metrics.py`` as described in method.md section 5:
+Equals the official HAN ``utils/eval_metrics.py`` (the HAN release):
 
 * per video, per class and modality: TP/FP/FN over the 10 segments (segment level) or over
   events = maximal runs of consecutive ones (event level; a predicted event is a TP if *any* truth
@@ -222,7 +222,7 @@ def llp_f_scores(
     gt_audio: np.ndarray,
     gt_visual: np.ndarray,
 ) -> dict[str, float]:
-    """LLP F-scores in percent (official protocol, method.md section 5).
+    """LLP F-scores in percent (the official protocol).
 
     All four arrays are 0/1 (bool, integer or float) of shape ``(N, 25, 10)`` = (video, class in
     LLP order, second); the audio-visual arrays are the products of audio and visual. Returns a

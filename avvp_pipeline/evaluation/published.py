@@ -1,7 +1,7 @@
 """F-scores the CM-Co paper (Lin et al., NeurIPS 2021) publishes for the rows we train.
 
 Values are the paper's, test split of LLP, in %, as (segment, event) pairs for Audio, Visual,
-Audio-visual, Type@AV and Event@AV (method.md §8, seed Tables 1-4). Table 4 reports segment-level
+Audio-visual, Type@AV and Event@AV (the paper's Tables 1-4). Table 4 reports segment-level
 figures only (event-level ``None``). These are NOT our results: tables label them "published".
 The ``ma`` row is MA's own paper's (its evaluation gates by modality); MA* rows are the authors'
 re-run of MA with label refinement only.

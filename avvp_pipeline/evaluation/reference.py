@@ -1,4 +1,4 @@
-"""A plain per-video, per-class loop implementation of the LLP protocol (method.md §5).
+"""A plain per-video, per-class loop implementation of the LLP protocol (as the official HAN evaluation code computes it).
 
 Deliberately naive and readable: it is the specification the vectorised
 :func:`avvp_pipeline.evaluation.metrics.llp_f_scores` is tested against, and the baseline of

@@ -1,6 +1,6 @@
 """ResNet-152 (2D, per frame) and R(2+1)D-18 (3D, per 8-frame clip) feature extractors.
 
-Preprocessing follows the original LLP recipe (method.md §7): ResNet-152 frames are resized
+Preprocessing follows the original LLP recipe: ResNet-152 frames are resized
 so the shorter side is ``resize`` (256), centre-cropped to ``crop`` (224) and normalised with
 ImageNet statistics; R(2+1)D frames are resized to exactly ``size`` x ``size`` (112, aspect
 not kept) and normalised with Kinetics statistics, 10 clips of 8 consecutive frames.

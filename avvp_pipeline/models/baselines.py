@@ -4,7 +4,7 @@ Both are audio-visual event *localisation* models (one label per segment for the
 pair). The papers "add additional audio and visual parsing branches" and train them like HAN;
 our reading, on the LLP features (pooled 2048-d ResNet-152 frames, no spatial maps):
 
-- Inputs as HAN (§1.2): audio 128 -> 512, 2D frames 2048 -> 512 projected before pooling, 3D 512 -> 512,
+- Inputs as HAN: audio 128 -> 512, 2D frames 2048 -> 512 projected before pooling, 3D 512 -> 512,
   2D and 3D fused by Linear(1024 -> 512).
 - **AVE** (Tian et al. ECCV 2018): audio-guided visual attention chooses *where* the sound is. With
   pooled frames the only "where" left is *which of the 8 frames of a second*, so the 8 projected
@@ -15,7 +15,7 @@ our reading, on the LLP features (pooled 2048-d ResNet-152 frames, no spatial ma
   per modality reads its sequence; the concatenated final states are the global audio-visual
   feature; one LSTM decoder per modality (the parsing branches) reads, at every segment, its local
   feature concatenated with the global feature.
-- Both feed MMIL pooling (method.md §1.4) and train with HAN's loss and recipe (§1.5-1.6); with
+- Both feed MMIL pooling and train with HAN's loss and recipe; with
   ``cooccurrence`` they score segments with CM-Co instead (the "AVSDN + Ours" row).
 """
 from __future__ import annotations

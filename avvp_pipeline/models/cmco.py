@@ -1,6 +1,6 @@
 """CM-Co: cross-modality co-occurrence module (Lin et al. NeurIPS 2021), as the official code does it.
 
-method.md §2: per modality, a class-level projection ``ReLU(Linear(512 -> 25 * d_c))`` gives 25
+Lin et al., NeurIPS 2021: per modality, a class-level projection ``ReLU(Linear(512 -> 25 * d_c))`` gives 25
 class tokens per segment (class-major layout); one class-level HAN layer (d_c, 1 head, FFN
 d_c, dropout 0.25) shared by both modalities attends over the 25 tokens of its own modality and
 of the other; one shared ``Linear(d_c -> 1)`` per modality scores every class token. The scores
@@ -56,7 +56,7 @@ class CoOccurrence(nn.Module):
 
 
 class HANCoOccurrence(ParsingNet):
-    """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture; method.md §2, recipe §2.1)."""
+    """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture, with the official run.sh recipe)."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.4, occ_dim: int = 128,
                  occ_dropout: float = 0.25, num_layers: int = 1, stacking: str = "official", mode: str = "cmco"):

@@ -1,6 +1,6 @@
 """Model size and cost: true counts, and the counting convention of the CM-Co paper's Table 4.
 
-Table 4 (method.md §8) counted with thop: multiply-accumulates of ``nn.Linear`` modules only, for
+Table 4 counted with thop: multiply-accumulates of ``nn.Linear`` modules only, for
 a batch of 64 videos, reported as "GFLOPs"; parameters of ``nn.Linear`` modules only (attention
 projections and LayerNorms not counted), of the published model, which projects every frame before
 the 8-frame mean (ours averages first: the same function for less work, so a layer marked with

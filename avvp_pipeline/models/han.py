@@ -1,4 +1,4 @@
-"""Hybrid Attention Network (HAN, Tian et al. ECCV 2020) per method.md §1.
+"""Hybrid Attention Network (HAN, Tian et al. ECCV 2020), as the official code computes it.
 
 One HAN layer is shared by both streams (same weights, both LayerNorms); each stream attends
 to itself and to the other stream, post-norm, scale 1/sqrt(d), no positional encoding.
@@ -61,7 +61,7 @@ class HANEncoder(nn.Module):
 
 
 class AVInputs(nn.Module):
-    """Project audio (T,128), 2D (8T,2048) and 3D (T,512) features to two (B,T,d) streams (§1.2)."""
+    """Project audio (T,128), 2D (8T,2048) and 3D (T,512) features to two (B,T,d) streams."""
 
     def __init__(self, d_model: int = 512, audio_dim: int = 128, video_s_dim: int = 2048, video_st_dim: int = 512,
                  frames_per_segment: int = 8):

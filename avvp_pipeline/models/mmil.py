@@ -1,4 +1,4 @@
-"""Multimodal multiple-instance learning (MMIL) attentive pooling (HAN, method.md §1.4)."""
+"""Multimodal multiple-instance learning (MMIL) attentive pooling (HAN, ECCV 2020)."""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -2,7 +2,7 @@
 
 HAN, AVE and AVSDN differ in how the two (B, T, 512) streams are built and contextualised;
 all of them score segments either with MMIL's own head (``sigmoid(fc_prob(x))``) or with the
-CM-Co module, and pool with the same attentive MMIL pooling (method.md §1.4).
+CM-Co module, and pool with the same attentive MMIL pooling.
 """
 from __future__ import annotations
 

@@ -54,5 +54,5 @@ def describe_models() -> str:
         lines.append(f"{name:<14}{trainable_parameters(m):>12,}{gflops_per_video(m):>14.3f}"
                      f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {s.description}")
     lines.append("Table-4 columns use the CM-Co paper's convention: Linear layers only, multiply-accumulates "
-                 "for a batch of 64 videos (method.md §8).")
+                 "for a batch of 64 videos.")
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """The named model rows of the papers' tables and their published training recipes (no torch here:
 the workflow plans with this module; ``registry`` builds the networks).
 
-``train_options(name, ...)`` gives the options a row trains with: its recipe (method.md §1.6 for
-HAN rows, §2.1 for the CM-Co / CM-S rows, §4 for MA), then options common to all models, then
+``train_options(name, ...)`` gives the options a row trains with: its recipe (HAN's for
+HAN rows, the official run.sh for the CM-Co / CM-S rows, MA's for MA), then options common to all models, then
 options for that model alone.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ class ModelSpec:
     recipe: str = "han"
     num_layers: int | None = None  # fixed by the row (Table 4), else from the options
     labels: str = "weak"  # weak: video-level labels; refined: MA's modality-aware labels (MA* rows)
-    ma_loss: bool = False  # MA's audio-visual contrastive loss (method.md §4.1)
+    ma_loss: bool = False  # MA's audio-visual contrastive loss (MA's stage 1)
     select: str = "best"  # best: the epoch with the best selection score; last: the last epoch (MA's rows)
     ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
 
@@ -33,7 +33,7 @@ MODELS: dict[str, ModelSpec] = {
     "avsdn": ModelSpec("AVSDN + audio / visual parsing branches + MMIL, HAN recipe (Table 1)", backbone="avsdn"),
     "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True,
                             recipe="cmco"),
-    "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe (method.md §1)"),
+    "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe"),
     "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
                              num_layers=2),
     "han_3layers": ModelSpec("HAN with 3 layers (Table 4)", num_layers=3),
@@ -78,19 +78,19 @@ TABLE_GROUPS = (
 PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 
 RECIPES: dict[str, dict] = {
-    # HAN (method.md §1.6): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
+    # HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
     "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
             "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0, "select_metric": "seg_type",
             "early_stop": 0},
-    # MA stage 1 (method.md §4.1): the HAN recipe for 12 epochs, last epoch kept
+    # MA stage 1: the HAN recipe for 12 epochs, last epoch kept
     "ma_base": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
                 "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
                 "select_metric": "seg_type", "early_stop": 0},
-    # MA stage 3 (method.md §4.3): stage 1 again on refined labels; MA's eval gates by p_a / p_v
+    # MA stage 3: stage 1 again on refined labels; MA's eval gates by p_a / p_v
     "ma": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
            "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
            "select_metric": "seg_type", "early_stop": 0, "gate": "modality"},
-    # CM-Co run.sh (method.md §2.1): batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
+    # CM-Co run.sh: batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
     # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
     # seed 0, best event-level Type@AV, stop after 10 epochs without improvement
     "cmco": {"epochs": 40, "batch_size": 64, "lr": 7e-5, "step_size": 7, "gamma": 0.5, "seed": 0, "dropout": 0.4,
@@ -99,7 +99,7 @@ RECIPES: dict[str, dict] = {
              "temperature": 1.0, "select_metric": "ev_type", "early_stop": 10},
 }
 
-# MA's targets train the global probability on the refined *audio* label (method.md §4.3), so a
+# MA's targets train the global probability on the refined *audio* label (MA's code), so a
 # global gate would veto visual-only events: rows with MA's targets are scored with MA's own gate.
 # ma+cmco keeps its last epoch, so the CM-Co recipe's early stop never fires: it runs all 40 epochs.
 RECIPES["ma_cmco"] = {**RECIPES["cmco"], "gate": "modality"}

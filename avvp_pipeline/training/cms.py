@@ -1,4 +1,4 @@
-"""CM-S: cross-video shared semantics (method.md §3, as the official code computes it).
+"""CM-S: cross-video shared semantics (Lin et al., NeurIPS 2021, as the official code computes it).
 
 Every step doubles the batch with swapped pairs (audio of video i with the visual stream of a
 random other video r[i]); label-aware temporal pooling aggregates each stream with the

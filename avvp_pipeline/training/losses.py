@@ -1,4 +1,4 @@
-"""Training losses (method.md §1.5, §3.4)."""
+"""Training losses: HAN's guided BCE, MA's stage-3 targets, CM-S's term."""
 from __future__ import annotations
 
 import torch
@@ -32,7 +32,7 @@ def guided_loss(out: MMILOutput, y_global: torch.Tensor, y_audio: torch.Tensor, 
 
 def ma_guided_loss(out: MMILOutput, y: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
                    audio_smoothing: float, visual_smoothing: float) -> torch.Tensor:
-    """MA's stage-3 targets (method.md §4.3): global and audio targets are the refined audio label
+    """MA's stage-3 targets (as MA's code builds them): global and audio targets are the refined audio label
     (the published code aliases them); the visual target is the smoothed weak label with the
     classes dropped from the visual label set to a hard 0."""
     visual_target = torch.where((y > 0) & (y_visual == 0), torch.zeros_like(y), smooth(y, visual_smoothing))

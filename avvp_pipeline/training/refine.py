@@ -1,4 +1,4 @@
-"""MA label refinement (Wu & Yang, CVPR 2021), as method.md §4 describes the published code.
+"""MA label refinement (Wu & Yang, CVPR 2021), as the published code does it.
 
 Stage 1 trains a HAN base model with MA's audio-visual contrastive loss. Stage 2 freezes it and,
 for every training video i, swaps one track with a partner j that shares no label with i. A class

@@ -1,4 +1,4 @@
-"""Train a parsing model on in-memory features with the HAN recipe (method.md §1.6).
+"""Train a parsing model on in-memory features with the HAN recipe (Tian et al., ECCV 2020).
 
 Adam, StepLR stepped per epoch, shuffled batches by index over tensors already on the device,
 validation with the LLP protocol after every epoch, keep the best checkpoint (``>=``: ties
@@ -90,7 +90,7 @@ class TrainConfig:
     eval_batch_size: int = 256
     device: str = "auto"
     precision: str = "fp32"  # fp32 (the recipes) or bf16: autocast for the forward passes (speed option)
-    # CM-Co / CM-S recipe (method.md §2.1, §3.4); the defaults leave HAN's recipe unchanged
+    # CM-Co / CM-S recipe (the official run.sh); the defaults leave HAN's recipe unchanged
     occ_dim: int = 128
     occ_dropout: float = 0.25
     init_epoch: int = 0  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
