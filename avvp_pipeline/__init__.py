@@ -8,7 +8,7 @@ STAGE_VERSIONS = {
     "synth": 1,
     "index": 1,
     "features_visual": 2,
-    "features_audio": 2,
+    "features_audio": 3,
     "features_import": 1,
     "refine": 1,
     "train": 3,

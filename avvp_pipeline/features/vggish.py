@@ -1,7 +1,9 @@
-"""VGGish (AudioSet) built in the package, with a torchaudio log-mel front end.
+"""VGGish (AudioSet) built in the package, with its log-mel front end in torch.
 
-Front end as Google's VGGish: 16 kHz mono, 25 ms periodic-Hann window, 10 ms hop, 512-point
-FFT magnitude, 64 mel bands 125-7500 Hz (HTK mel, triangles in mel space, DC bin zeroed),
+Front end as Google's VGGish: 16 kHz mono framed into 400-sample (25 ms) frames every 160 samples
+(10 ms), frame t covering samples [160t, 160t + 400), periodic-Hann windowed, zero-padded to a
+512-point FFT, magnitude (998 frames for 10 s; not ``torch.stft``, which would centre the 400-sample
+window inside each 512-sample frame and start every frame 56 samples late), 64 mel bands 125-7500 Hz (HTK mel, triangles in mel space, DC bin zeroed),
 ``log(mel + 0.01)``, examples of 96 frames (0.96 s). One example starts every ``hop_s``
 seconds (1.0: example t covers [t, t+0.96) s as the LLP features; 0.96: standard framing).
 The network mirrors the widely used PyTorch port's state-dict layout (``features.*``,
@@ -14,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
-import torchaudio
 
 SAMPLE_RATE = 16000
 WINDOW = 400  # 25 ms
@@ -50,17 +51,19 @@ class LogMelFrontEnd(nn.Module):
 
     def __init__(self, hop_s: float = 1.0, n_examples: int = 10):
         super().__init__()
-        self.spectrogram = torchaudio.transforms.Spectrogram(
-            n_fft=N_FFT, win_length=WINDOW, hop_length=HOP, power=1.0, center=False,
-            window_fn=torch.hann_window,  # periodic, as VGGish
-        )
+        self.register_buffer("window", torch.hann_window(WINDOW, periodic=True, dtype=torch.float64).float(),
+                             persistent=False)
         self.register_buffer("mel", torch.from_numpy(vggish_mel_matrix()), persistent=False)
         self.hop_frames = hop_s * SAMPLE_RATE / HOP
         self.n_examples = n_examples
 
+    def spectrogram(self, wave: torch.Tensor) -> torch.Tensor:
+        """``(B, samples)`` -> magnitude ``(B, frames, 257)``: frame t is samples [160t, 160t + 400)."""
+        frames = wave.unfold(-1, WINDOW, HOP) * self.window
+        return torch.fft.rfft(frames, n=N_FFT).abs()
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.spectrogram(wave).transpose(-1, -2)  # (B, frames, 257)
-        logmel = torch.log(spec @ self.mel + LOG_OFFSET)  # (B, frames, 64)
+        logmel = torch.log(self.spectrogram(wave) @ self.mel + LOG_OFFSET)  # (B, frames, 64)
         starts = [int(round(i * self.hop_frames)) for i in range(self.n_examples)]
         need = starts[-1] + EXAMPLE_FRAMES
         if logmel.shape[1] < need:
