@@ -7,6 +7,7 @@ its temporary file is removed by the next write of the same output, once its pro
 """
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -96,3 +97,14 @@ def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
+    """Tab-separated ``csv`` file, atomically; any text survives (tabs and newlines are quoted, and
+    file names that are not UTF-8 keep their bytes)."""
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        minimal = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        quoted = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_ALL)
+        minimal.writerow(header)
+        for row in rows:  # the minimal dialect quotes "\n" but not a lone "\r", which readers split at
+            (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)

@@ -208,7 +208,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_parse(args) -> int:
-    from .parse import ModelMismatch, collect_inputs, parse_videos
+    from .media.inputs import collect_inputs
+    from .parse import ModelMismatch, parse_videos
 
     videos, skipped = collect_inputs(args.videos)
     if not videos and not skipped:

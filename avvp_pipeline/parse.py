@@ -22,7 +22,6 @@ Inputs that name the same file (``clip.mp4``, ``./clip.mp4``) share its folder a
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import math
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_output
+from .atomic import write_tsv
 from .data.llp import CLASSES
 from .evaluation.evaluate import write_json
 from .evaluation.metrics import binarize_predictions
@@ -41,7 +40,7 @@ from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .media.audio import load_audio
 from .media.decode import iter_frames
-from .media.probe import MediaError, check_file, probe
+from .media.probe import MediaError, probe
 from .training.data import EXTRACTORS
 from .training.trainer import load_model
 
@@ -230,53 +229,6 @@ def output_folders(videos: list[str | Path]) -> dict[str, str]:
         for r in clashing:  # the whole digest (level 3) is unique to each file: the others move on
             level[r] = min(level[r] + 1, 3)
     return {v: names[r] for v, r in resolved.items()}
-
-
-def collect_inputs(paths: list[str | Path]) -> tuple[list[str], dict[str, str]]:
-    """Expand folders into the files they hold: ``(videos, {input: reason it is skipped})``.
-
-    Dot-files are left out silently; subfolders, dangling links, pipes, empty or missing files are
-    skipped with a reason, so that the user sees them in ``failures.tsv``."""
-    videos: list[str] = []
-    skipped: dict[str, str] = {}
-
-    def add(path: Path) -> None:
-        try:
-            check_file(path)
-        except MediaError as exc:
-            skipped[str(path)] = str(exc)
-        else:
-            videos.append(str(path))
-
-    for item in paths:
-        folder = Path(item)
-        if not folder.is_dir():
-            add(folder)
-            continue
-        try:
-            entries = sorted(folder.iterdir())
-        except OSError as exc:
-            skipped[str(folder)] = f"{folder}: cannot list the folder ({exc.strerror})"
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                skipped[str(entry)] = f"{entry}: a folder inside {folder}: not searched; pass it explicitly"
-            else:
-                add(entry)
-    return videos, skipped
-
-
-def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
-    """Tab-separated ``csv`` file, atomically; any text survives (tabs and newlines are quoted, and
-    file names that are not UTF-8 keep their bytes)."""
-    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        minimal = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        quoted = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_ALL)
-        minimal.writerow(header)
-        for row in rows:  # the minimal dialect quotes "\n" but not a lone "\r", which readers split at
-            (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
 
 
 def _parse_one(parser: Parser, video: str, target: Path, name: str, model_path: str | Path) -> None:

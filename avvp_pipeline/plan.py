@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,6 @@ SYNTH_DIR = "demo"
 #: Containers accepted in ``videos_dir`` as ``<YouTube id><extension>``, in order of preference when one
 #: id has several files.
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi")
-_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 
 class PlanError(ValueError):
@@ -163,7 +161,7 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
     for path in paths:
         for name in llp.read_weak_labels(path)[0]:
             vid = name[:11]
-            if not _YOUTUBE_ID.fullmatch(vid):
+            if not llp.YOUTUBE_ID.fullmatch(vid):
                 raise PlanError(f"{path}: filename {name!r} does not start with an 11-character YouTube id "
                                 "(letters, digits, '-' and '_')")
             ids.add(vid)
@@ -247,19 +245,27 @@ def _plan_released(source: DataSource, ids: list[str], shard_size: int) -> Video
     from .features.released import RELEASE_FOLDERS
 
     found, unusable = _scan_released(source.released_dir, set(ids))
-    for path, reason in unusable:
-        log.warning("skipping %s: %s", path, reason)
     lacking = ", ".join(f"{RELEASE_FOLDERS[name]}/ {len(ids) - len(have)}" for name, have in found.items())
     present = set.intersection(*found.values())
-    missing = [v for v in ids if v not in present]
-    if len(missing) == len(ids):
-        raise PlanError(f"features.released_dir {source.released_dir}: none of the {len(ids)} annotated videos has "
-                        f"all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})")
-    if missing:
-        log.warning("%d of %d videos are missing from %s (missing per folder: %s) and will be skipped (e.g. %s)",
-                    len(missing), len(ids), source.released_dir, lacking, ", ".join(missing[:5]))
+    missing = _report(ids, present, unusable, "features.released_dir", source.released_dir,
+                      f"has all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})",
+                      f" (missing per folder: {lacking})")
     return VideoPlan(None, [v for v in ids if v in present], shard_size, missing, unusable=unusable,
                      released_dir=source.released_dir)
+
+
+def _report(ids: list[str], present, unusable: list[tuple[str, str]], key: str, folder: str, none_there: str,
+            detail: str = "") -> list[str]:
+    """Log the skipped entries and the missing videos; PlanError when none is there. Returns the missing ids."""
+    for path, reason in unusable:
+        log.warning("skipping %s: %s", path, reason)
+    missing = [v for v in ids if v not in present]
+    if len(missing) == len(ids):
+        raise PlanError(f"{key} {folder}: none of the {len(ids)} annotated videos {none_there}")
+    if missing:
+        log.warning("%d of %d videos are missing from %s%s and will be skipped (e.g. %s)", len(missing), len(ids),
+                    folder, detail, ", ".join(missing[:5]))
+    return missing
 
 
 def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = None) -> VideoPlan:
@@ -275,15 +281,7 @@ def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = 
     if source.released:
         return _plan_released(source, ids, shard_size)
     paths, unusable = _scan_videos(source.videos_dir, set(ids))
-    for path, reason in unusable:
-        log.warning("skipping %s: %s", path, reason)
-    missing = [v for v in ids if v not in paths]
-    if len(missing) == len(ids):
-        raise PlanError(f"videos_dir {source.videos_dir}: none of the {len(ids)} annotated videos is there "
-                        f"(expected e.g. {ids[0]}.mp4)")
-    if missing:
-        log.warning("%d of %d videos are missing from %s and will be skipped (e.g. %s)", len(missing), len(ids),
-                    source.videos_dir, ", ".join(missing[:5]))
+    missing = _report(ids, paths, unusable, "videos_dir", source.videos_dir, f"is there (expected e.g. {ids[0]}.mp4)")
     present = [v for v in ids if v in paths]
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
 
@@ -297,29 +295,24 @@ def check_parse(features_cfg: dict, parse_cfg: dict) -> None:
 
 
 def parse_inputs(folder: str) -> list[str]:
-    """The videos of ``parse.videos_dir`` for the parse rule (every regular file but dot-files).
+    """The videos of ``parse.videos_dir`` for the parse rule: the files ``avvp parse FOLDER`` would read.
 
-    Dangling links and subfolders are reported and left out; a name with ``{`` or ``}`` (which
-    Snakemake would read as a wildcard) is a PlanError: rename it, or parse it with ``avvp parse``.
+    What that leaves out (subfolders, dangling links, empty files) is reported; a name with ``{`` or
+    ``}`` (which Snakemake would read as a wildcard) is a PlanError: rename it, or use ``avvp parse``.
     """
-    d = Path(folder)
-    if not d.is_dir():
-        raise PlanError(f"parse.videos_dir {d}: folder not found")
-    files = []
-    for p in sorted(d.iterdir()):
-        if p.name.startswith("."):
-            continue
-        if p.is_symlink() and not p.exists():
-            log.warning("parse: skipping %s: dangling symbolic link", p)
-        elif p.is_dir():
-            log.warning("parse: skipping %s: a folder inside parse.videos_dir (not searched)", p)
-        elif "{" in p.name or "}" in p.name:
-            raise PlanError(f"parse.videos_dir: {p}: a file name with '{{' or '}}' cannot be a workflow input; "
+    from .media.inputs import collect_inputs
+
+    if not Path(folder).is_dir():
+        raise PlanError(f"parse.videos_dir {folder}: folder not found")
+    files, skipped = collect_inputs([folder])
+    for reason in skipped.values():
+        log.warning("parse: skipping %s", reason)
+    for f in files:
+        if "{" in Path(f).name or "}" in Path(f).name:
+            raise PlanError(f"parse.videos_dir: {f}: a file name with '{{' or '}}' cannot be a workflow input; "
                             "rename it, or parse it directly with `avvp parse`")
-        elif p.is_file():
-            files.append(str(p))
     if not files:
-        raise PlanError(f"parse.videos_dir {d}: no videos")
+        raise PlanError(f"parse.videos_dir {folder}: no videos")
     return files
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -31,6 +32,7 @@ __all__ = [
     "EVAL_AUDIO",
     "EVAL_VISUAL",
     "LEGACY_EVAL_AUDIO_DROPPED",
+    "YOUTUBE_ID",
     "video_id",
     "read_weak_labels",
     "check_splits_disjoint",
@@ -94,6 +96,10 @@ LEGACY_EVAL_AUDIO_DROPPED: frozenset[tuple[str, int, int, str]] = frozenset(
 
 _WEAK_HEADER = ["filename", "event_labels"]
 _DENSE_HEADER = ["filename", "onset", "offset", "event_labels"]
+
+
+#: A YouTube video id: 11 characters of letters, digits, ``-`` and ``_``.
+YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 
 def video_id(filename: str) -> str:

@@ -11,13 +11,11 @@ The release does not say whether a clip had an audio track: ``has_audio`` is tru
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 import os
 import platform
-import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,8 +24,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import __version__
-from ..atomic import atomic_output
+from ..data import llp
 from . import store
+from .failures import write_failures
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ SHAPES = {"vggish": (10, 128), "resnet152": (80, 2048), "r2plus1d_18": (10, 512)
 HAS_AUDIO_NOTE = ("the released features do not record whether a clip had an audio track: has_audio is 1 "
                   "for every video")
 _NPY_MAGIC = b"\x93NUMPY"
-_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 
 class BadFeatureFile(ValueError):
@@ -174,14 +172,6 @@ def shard_attrs(extractor: str, released_dir: str, stage_cfg: dict, ids: list[st
     return attrs
 
 
-def write_failures(path: str, failures: list[tuple[str, str, str]]) -> None:
-    """The failures TSV, in the extraction stage's format (video_id, path, reason)."""
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(["video_id", "path", "reason"])
-        w.writerows(failures)
-
-
 @dataclass
 class _Imported:
     """The videos of a shard whose three files are good, in order, with their features and file hashes."""
@@ -219,7 +209,7 @@ def _read_all(video_ids: list[str], released_dir: str, threads: int, desc: str, 
 def _check_ids(video_ids: list[str]) -> None:
     seen = set()
     for vid in video_ids:
-        if not _YOUTUBE_ID.fullmatch(vid):
+        if not llp.YOUTUBE_ID.fullmatch(vid):
             raise ValueError(f"{vid!r}: not an 11-character YouTube id (letters, digits, '-' and '_')")
         if vid in seen:
             raise ValueError(f"video id {vid} is given twice")

@@ -7,7 +7,6 @@ left out of the shard; the rest of the shard completes.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import platform
@@ -22,10 +21,10 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..atomic import atomic_output
 from ..device import resolve_device
 from ..media.jobs import decode_audio, decode_visual
 from . import store, visual, vggish
+from .failures import write_failures
 from .weights import ResolvedWeights, resolve
 
 log = logging.getLogger(__name__)
@@ -166,13 +165,6 @@ def provenance_attrs(cfg: ExtractConfig, w: ResolvedWeights, stage_cfg: dict) ->
     }
 
 
-def _write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> None:
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(["video_id", "path", "reason"])
-        w.writerows(failures)
-
-
 class VisualExtractor:
     """ResNet-152 (per frame) and R(2+1)D-18 (per 8-frame segment) features of decoded frames."""
 
@@ -229,7 +221,7 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
                                  else f"{cfg.r2plus1d_size}x{cfg.r2plus1d_size}"),
                      n_failed=len(failures))
         store.write_shard(out, ids, data, attrs)
-    _write_failures(failures_path, failures)
+    write_failures(failures_path, failures)
     return failures
 
 
@@ -282,5 +274,5 @@ def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: 
     if extractor.pca_weights is not None:
         attrs.update(pca_weights_id=extractor.pca_weights.weights_id, pca_weights_sha256=extractor.pca_weights.sha256)
     store.write_shard(out_vggish, ids, data, attrs, extra={"has_audio": np.array(has_audio, dtype=bool)})
-    _write_failures(failures_path, failures)
+    write_failures(failures_path, failures)
     return failures

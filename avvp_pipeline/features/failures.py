@@ -1,0 +1,17 @@
+"""The failures file of a feature job (``features/failures/*-shard-K.tsv``): the videos left out, and why.
+
+Tab-separated with a header ``video_id, path, reason``; written atomically with csv quoting, so any
+path survives. Extraction and import write it the same way.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..atomic import write_tsv
+
+HEADER = ["video_id", "path", "reason"]
+
+
+def write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> None:
+    """One line (video id, path, reason) per video left out of a shard."""
+    write_tsv(path, HEADER, failures)
