@@ -214,7 +214,11 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
     return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
 
 
-_atomic_save = save_torch_file  # the per-epoch checkpoint's writer (tests interrupt runs through it)
+def _atomic_save(obj: dict, path: Path) -> None:
+    """Write the per-epoch checkpoint (tests interrupt runs through this function). Its layout is the same
+    every epoch, so it is read back to prove it loads with weights_only only when none exists yet: a
+    read-back of model and optimizer state every epoch would cost a large share of a fast GPU epoch."""
+    save_torch_file(obj, path, verify=not Path(path).exists())
 
 
 def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, device: torch.device):
