@@ -37,6 +37,6 @@ rule all:
         [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
         "reports/results.md",
-        expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
+        expand("reports/figures/{model}/{figure}", model=TRAINED_MODELS, figure=FIGURES),
         expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
     default_target: True

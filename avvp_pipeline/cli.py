@@ -109,49 +109,24 @@ def cmd_import_features(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .training.data import feature_configs, load_feature_sets
-    from .training.trainer import TrainConfig, train
+    from .training.stages import train_stage
 
     _set_threads(args.threads)
-    cfg = TrainConfig.from_dict({**args.config, "device": args.device})
-    if cfg.select_on == "test":
-        log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
-                    "test scores are then optimistic")
-    sets, provenance = load_feature_sets(args.index, ["train", cfg.select_on], _shards(args), cfg.torch_device())
-    if args.refined:
-        sets["train"].with_refined_labels(args.refined)
-    for name, p in provenance.items():
-        if p["weights_id"].startswith("random"):
-            log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
-    summary = train(args.model, sets["train"], sets[cfg.select_on], cfg, args.out_dir, provenance,
-                    progress=not args.quiet, feature_configs=feature_configs(_shards(args)))
-    log.info("trained %s: best %s %s %.2f at epoch %d", args.model, cfg.select_on, cfg.select_metric,
-             summary["best_score"], summary["selected_epoch"])
+    train_stage(args.model, args.index, _shards(args), {**args.config, "device": args.device}, args.out_dir,
+                refined=args.refined, progress=not args.quiet)
     return 0
 
 
 def cmd_refine(args) -> int:
-    from .training.data import load_feature_sets
-    from .training.refine import refine_labels, write_refined
-    from .training.trainer import load_model
-
-    from .device import resolve_device
+    from .training.stages import refine_stage
 
     _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, ckpt = load_model(args.model, device)
-    sets, provenance = load_feature_sets(args.index, ["train"], _shards(args), device)
-    if provenance != ckpt["features"]:
-        raise ValueError(f"{args.model} was trained on other features than the given shards")
-    audio, visual, stats = refine_labels(model, sets["train"], seed=args.seed)
-    write_refined(args.out, sets["train"], audio, visual, stats)
-    log.info("refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)", stats["videos"],
-             stats["dropped_audio"], stats["labels"], stats["dropped_visual"], args.out)
+    refine_stage(args.model, args.index, _shards(args), args.out, seed=args.seed, device=args.device)
     return 0
 
 
 def cmd_import_refined(args) -> int:
-    from .training.released_refined import import_released_refined
+    from .data.released_refined import import_released_refined
 
     stats = import_released_refined(args.pkl, args.index, args.annotations_dir, args.out)
     log.info("imported refined labels of %d videos from %s: %d of %d labels dropped from audio, %d from visual "
@@ -194,7 +169,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .atomic import write_text
+    from .fileio import write_text
     from .evaluation.tables import per_class_csv, results_csv, results_markdown
 
     text = "# Results\n\n" + results_markdown(args.metrics, published=not args.no_published)
@@ -283,9 +258,9 @@ def cmd_models(args) -> int:
 def cmd_synth_benchmark(args) -> int:
     from dataclasses import replace
 
-    from .data.synthetic_features import SynthFeatureConfig
+    from .data.planted_features import SynthFeatureConfig
     from .device import resolve_device
-    from .evaluation.synthetic_benchmark import run_benchmark
+    from .benchmarks.planted import run_benchmark
     from .models.registry import PAPER_ROWS
 
     base = SynthFeatureConfig(seed=args.seed)
@@ -306,7 +281,7 @@ def cmd_bench(args) -> int:
     return bench.run(args.what, args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="avvp",
         description="Weakly-supervised audio-visual video parsing pipeline (HAN / MA / CM-Co / CM-S on LLP). "
@@ -514,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Table 4 convention.")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("synth-benchmark", help="train and score model rows on LLP-shaped synthetic features",
+    p = sub.add_parser("planted-benchmark", help="train and score model rows on LLP-shaped synthetic features",
                        description="Make an LLP-sized feature set with planted per-second audio and visual events "
                                    "(modality-specific classes, co-occurring class pairs), train each row with its "
                                    "recipe (MA rows through ma_base and label refinement), select on val and "
@@ -525,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="cap every recipe at this many epochs (default: the recipes)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--out", default="synthetic-benchmark", help="output folder")
+    p.add_argument("--out", default="planted-benchmark", help="output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_synth_benchmark)
 
@@ -572,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_arg_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # Start and end lines with timestamps make each rule's log say when the stage held its device.
@@ -582,8 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         rc = args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        log.error("%s", exc)
+    except (ValueError, FileNotFoundError) as exc:  # bad input: the message names the file and the problem
+        if args.verbose:
+            log.exception("%s", exc)
+        else:
+            log.error("%s", exc)
         rc = 1
     except OSError as exc:  # unwritable or full output location, and the like: name the path and the cause
         where = exc.filename or "an output"

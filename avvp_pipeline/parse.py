@@ -32,17 +32,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import write_tsv
+from .fileio import write_json, write_tsv
 from .data.llp import CLASSES
-from .evaluation.evaluate import write_json
 from .evaluation.metrics import binarize_predictions
 from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .media.audio import load_audio
 from .media.decode import iter_frames
 from .media.probe import MediaError, probe
-from .training.data import EXTRACTORS
-from .training.trainer import load_model
+from .data.feature_sets import EXTRACTORS
+from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +56,10 @@ class ModelMismatch(ValueError):
 
 
 @dataclass
-class Parser:
+class VideoParser:
     """A trained model with the extractors that made its training features."""
 
-    model: torch.nn.Module
-    ckpt: dict
+    trained: TrainedModel
     visual: VisualExtractor
     audio: AudioExtractor
     visual_cfg: ExtractConfig
@@ -70,13 +68,13 @@ class Parser:
     windows_per_pass: int = 6  # 10-s windows decoded and extracted together: a minute of frames in memory
 
     @classmethod
-    def load(cls, model_path: str | Path, device: str = "auto") -> "Parser":
+    def load(cls, model_path: str | Path, device: str = "auto") -> "VideoParser":
         """Load ``model.pt`` and build its extractors; :class:`ModelMismatch` if they would differ."""
         from .device import resolve_device
 
         dev = resolve_device(device)
-        model, ckpt = load_model(model_path, dev)
-        configs = ckpt.get("feature_configs")
+        trained = load_trained(model_path, dev)
+        configs = trained.feature_configs
         released = [k for k in EXTRACTORS if isinstance((configs or {}).get(k), dict)
                     and configs[k].get("source") == "released"]
         if released:
@@ -93,21 +91,17 @@ class Parser:
         visual, audio = VisualExtractor(vis_cfg), AudioExtractor(aud_cfg)
         now = {"resnet152": (visual.resnet_w, configs["resnet152"]), "r2plus1d_18": (visual.r21d_w, configs["r2plus1d_18"]),
                "vggish": (audio.weights, configs["vggish"])}
-        problems = []
-        for name, (w, stage_cfg) in now.items():
-            mine = {"weights_id": w.weights_id, "weights_sha256": w.sha256, "config_hash": store.config_hash(stage_cfg)}
-            trained = ckpt["features"][name]
-            for key in ("weights_id", "weights_sha256", "config_hash"):
-                if str(mine[key]) != str(trained[key]):
-                    problems.append(f"{name} {key}: model trained with {trained[key]!r}, here {mine[key]!r}")
+        problems = trained.extraction_mismatches(
+            {name: {"weights_id": w.weights_id, "weights_sha256": w.sha256, "config_hash": store.config_hash(stage_cfg)}
+             for name, (w, stage_cfg) in now.items()})
         if problems:
             raise ModelMismatch(f"{model_path}: cannot extract features the way the model was trained "
                                 f"({'; '.join(problems)}); put the same weight files in weights_dir or retrain")
-        return cls(model, ckpt, visual, audio, vis_cfg, aud_cfg, dev)
+        return cls(trained, visual, audio, vis_cfg, aud_cfg, dev)
 
     @property
     def gate(self) -> str:
-        return self.ckpt["train_config"].get("gate", "global")
+        return self.trained.gate
 
     def predict(self, path: str | Path) -> dict:
         """Per-second probabilities and binarised events of one video (all windows)."""
@@ -130,7 +124,7 @@ class Parser:
         samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW))
         emb = self.audio(samples.reshape(windows, -1))
         with torch.inference_mode():
-            out = self.model(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))
+            out = self.trained.net(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))
         probs = {k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob",
                                                                        "frame_prob")}
         pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=self.gate,
@@ -231,13 +225,13 @@ def output_folders(videos: list[str | Path]) -> dict[str, str]:
     return {v: names[r] for v, r in resolved.items()}
 
 
-def _parse_one(parser: Parser, video: str, target: Path, name: str, model_path: str | Path) -> None:
+def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path: str | Path) -> None:
     """Write ``events.json`` and ``timeline.png`` of one video into ``target``."""
     from .reporting.figures import save, timelines
 
-    result = parser.predict(video)
+    result = vp.predict(video)
     target.mkdir(parents=True, exist_ok=True)
-    doc = events_json(result, video, name, model_path, parser.gate)
+    doc = events_json(result, video, name, model_path, vp.gate)
     validate_events(doc)
     write_json(doc, target / "events.json")
     fig = timelines([{"title": Path(video).name, "pred_audio": result["pred_audio"],
@@ -256,8 +250,8 @@ def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str 
     written to ``out_dir/failures.tsv``."""
     from tqdm import tqdm
 
-    parser = Parser.load(model_path, device)
-    name = parser.ckpt["model_name"]
+    vp = VideoParser.load(model_path, device)
+    name = vp.trained.name
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folders = output_folders(videos)
@@ -268,7 +262,7 @@ def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str 
         folder = folders[str(video)]
         if folder not in done:
             try:
-                _parse_one(parser, str(video), out_dir / folder, name, model_path)
+                _parse_one(vp, str(video), out_dir / folder, name, model_path)
                 done[folder] = "ok"
             except (MediaError, OSError, ValueError) as exc:
                 done[folder] = str(exc)

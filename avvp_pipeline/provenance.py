@@ -8,7 +8,7 @@ from pathlib import Path
 def _h5_summary(path: Path) -> dict:
     import h5py
 
-    from .features.store import read_strings
+    from .fileio import read_strings
 
     with h5py.File(path, "r") as f:
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_output
+from .fileio import atomic_output
 
 
 class CheckpointError(ValueError):

@@ -17,8 +17,8 @@ from avvp_pipeline.features import store, vggish, visual
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.models.checkpoint import CheckpointError, load_model, load_resume_checkpoint
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.training.data import FeatureSet
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
 
 AVVP = [sys.executable, "-m", "avvp_pipeline.cli"]
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -57,7 +57,7 @@ def _provenance() -> dict:
 
 
 def _train(out: Path, epochs: int = 1) -> dict:
-    return train("han", _feature_set(), _feature_set(), TrainConfig(epochs=epochs, batch_size=4, device="cpu"), out,
+    return train("han", _feature_set(), _feature_set(), TrainConfig(epochs=epochs, batch_size=4), out,
                  _provenance(), progress=False, feature_configs=CONFIGS)
 
 
@@ -330,7 +330,8 @@ def test_missing_weights_point_to_the_readme_section(tmp_path):
 ])
 def test_train_config_rejects_bad_values(option, value, allowed):
     with pytest.raises(ValueError) as exc:
-        TrainConfig.from_dict({option: value})
+        # speed options are checked by RunOptions, recorded ones by TrainConfig
+        (RunOptions if option in RunOptions.names() else TrainConfig).from_dict({option: value})
     msg = str(exc.value)
     assert option in msg and repr(value) in msg and allowed in msg, msg
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from avvp_pipeline.models.cmco import CoOccurrence, HANCoOccurrence
-from avvp_pipeline.training.cms import cms_loss, double_batch, label_aware_pool, swap_partners
+from avvp_pipeline.models.mmil import label_aware_pool
+from avvp_pipeline.training.cms import cms_loss, double_batch, swap_partners
 
 
 def test_han_cmco_shapes_ranges_and_parameter_count():

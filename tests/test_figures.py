@@ -1,11 +1,11 @@
 """Figures: written, readable sizes, not blank; t-SNE keeps clusters apart."""
 import json
 
-import h5py
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from avvp_pipeline.evaluation.predictions import write_predictions
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.reporting.figures import _runs, model_figures
 from avvp_pipeline.reporting.tsne import tsne
@@ -46,15 +46,14 @@ def test_model_figures_from_predictions_and_history(tmp_path):
     gt_a[0, 2, 3:7] = 1  # the busiest video
     gt_v[0, 2, 1:9] = gt_v[0, 5, :] = 1
     frame = rng.random((n, 10, 2, 25)).astype(np.float32)
-    with h5py.File(tmp_path / "p.h5", "w") as f:
-        f["video_ids"] = np.array([f"vid{i:02d}" for i in range(n)], dtype=object).astype("S")
-        f["frame_prob"] = frame
-        f["pred_audio"] = (frame[:, :, 0] > 0.8).transpose(0, 2, 1).astype(np.uint8)
-        f["pred_visual"] = (frame[:, :, 1] > 0.8).transpose(0, 2, 1).astype(np.uint8)
-        f["gt_audio"], f["gt_visual"] = gt_a, gt_v
-        f["labels"] = (gt_a | gt_v).max(2)
-        f["agg_audio"] = rng.normal(size=(n, 16)).astype(np.float32)
-        f["agg_visual"] = rng.normal(size=(n, 16)).astype(np.float32)
+    ids = [f"vid{i:02d}" for i in range(n)]
+    write_predictions(tmp_path / "p.h5", ids, [f"{v}.mp4" for v in ids], {
+        "frame_prob": frame,
+        "pred_audio": (frame[:, :, 0] > 0.8).transpose(0, 2, 1).astype(np.uint8),
+        "pred_visual": (frame[:, :, 1] > 0.8).transpose(0, 2, 1).astype(np.uint8),
+        "gt_audio": gt_a, "gt_visual": gt_v, "labels": (gt_a | gt_v).max(2),
+        "agg_audio": rng.normal(size=(n, 16)).astype(np.float32),
+        "agg_visual": rng.normal(size=(n, 16)).astype(np.float32)})
     epochs = [{"epoch": e, "loss": 1.0 / e, "val_seg_type": 40 + e} for e in range(1, 6)]
     (tmp_path / "h.json").write_text(json.dumps({"summary": {"model": "han", "selected_epoch": 5, "select_on": "val",
                                                              "select_metric": "seg_type"}, "epochs": epochs}))

@@ -17,12 +17,13 @@ import torch.nn.functional as F
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.data.llp import CLASSES
-from avvp_pipeline.evaluation.evaluate import features_match
+from avvp_pipeline.models.checkpoint import features_match
 from avvp_pipeline.models.checkpoint import load_model
 from avvp_pipeline.models.official import (RELEASED_WEIGHTS_ID, SOURCE, OfficialModelError, import_official_han,
                                            released_features)
-from avvp_pipeline.training.data import FeatureSet
-from avvp_pipeline.training.trainer import evaluate_probs, predict
+from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.evaluation.evaluate import evaluate_probs
+from avvp_pipeline.inference import predict
 
 D, C = 512, 25
 
@@ -157,7 +158,7 @@ def test_imported_model_predicts_like_any_model(released):
     labels = torch.from_numpy((gt.any(-1)).astype(np.float32))
     fs = FeatureSet("test", [f"v{i}" for i in range(n)], [f"v{i}" for i in range(n)], audio, video_s, video_st,
                     labels, gt, gt)
-    probs = predict(model, fs, ckpt["train_config"]["eval_batch_size"], aggregate=True)
+    probs = predict(model, fs, 256, aggregate=True)
     assert probs["frame_prob"].shape == (n, 10, 2, C) and probs["agg_audio"].shape == (n, D)
     scores = evaluate_probs(probs, fs, ckpt["train_config"]["gate"])
     assert set(scores) >= {"seg_type", "ev_type"} and all(np.isfinite(v) for v in scores.values())
@@ -214,10 +215,10 @@ def test_released_features_match_any_import_of_the_release_only():
 
 
 def test_parse_refuses_the_imported_model_with_the_reason(released):
-    from avvp_pipeline.parse import ModelMismatch, Parser
+    from avvp_pipeline.parse import ModelMismatch, VideoParser
 
     with pytest.raises(ModelMismatch, match="trained on the released LLP features"):
-        Parser.load(released[2], device="cpu")
+        VideoParser.load(released[2], device="cpu")
 
 
 def test_provenance_shows_the_official_source_and_sha256(released, capsys):

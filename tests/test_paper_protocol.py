@@ -8,9 +8,9 @@ import torch
 import yaml
 from snakemake.utils import validate
 
-from avvp_pipeline.evaluation.evaluate import _select_on
+from avvp_pipeline.models.checkpoint import TrainedModel
 from avvp_pipeline.models.rows import keeps_last_epoch, spec, train_options
-from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,14 +70,14 @@ def test_select_option_is_checked():
 
 def test_metrics_record_the_selection_split():
     def ckpt(model, **train_config):
-        return {"model_name": model, "train_config": train_config,
-                "summary": {"select_on": train_config.get("select_on", "val")}}
+        return TrainedModel(Path("model.pt"), None, model, train_config, {}, None,
+                            {"select_on": train_config.get("select_on", "val")})
 
-    assert _select_on(ckpt("han+ours", select="auto", select_on="test")) == "test"
-    assert _select_on(ckpt("han", select="auto", select_on="val")) == "val"
-    assert _select_on(ckpt("ma", select="auto", select_on="test")) is None  # last epoch: no selection
-    assert _select_on(ckpt("ma", select="best", select_on="val")) == "val"
-    assert _select_on(ckpt("han")) == "val"  # a model.pt from before the select option
+    assert (ckpt("han+ours", select="auto", select_on="test")).select_on == "test"
+    assert (ckpt("han", select="auto", select_on="val")).select_on == "val"
+    assert (ckpt("ma", select="auto", select_on="test")).select_on is None  # last epoch: no selection
+    assert (ckpt("ma", select="best", select_on="val")).select_on == "val"
+    assert (ckpt("han")).select_on == "val"  # a model.pt from before the select option
 
 
 def test_paper_config_validates_and_selects_on_test_exactly_for_cmco_recipe_rows():

@@ -10,8 +10,8 @@ from avvp_pipeline import __version__
 from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
-from avvp_pipeline.parse import ModelMismatch, Parser, events_from, parse_videos, validate_events
-from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.parse import ModelMismatch, VideoParser, events_from, parse_videos, validate_events
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -35,7 +35,7 @@ def model_path(tmp_path_factory):
                     torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g), labels,
                     np.zeros((n, 25, 10), np.uint8), np.zeros((n, 25, 10), np.uint8))
     out = tmp_path_factory.mktemp("model")
-    train("han", fs, fs, TrainConfig(epochs=1, batch_size=4, device="cpu"), out, provenance, progress=False,
+    train("han", fs, fs, TrainConfig(epochs=1, batch_size=4), out, provenance, progress=False,
           feature_configs=configs)
     return out / "model.pt"
 
@@ -115,7 +115,7 @@ def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):
     np.testing.assert_array_equal(np.stack(first), whole[:8])
     np.testing.assert_array_equal(np.stack(first + list(frames)), whole)
 
-    parser = Parser.load(model_path, device="cpu")
+    parser = VideoParser.load(model_path, device="cpu")
     at_once = parser.predict(clip)
     parser.windows_per_pass = 1  # each 10-s window decoded and extracted on its own
     one_by_one = parser.predict(clip)
@@ -140,8 +140,8 @@ def test_refuses_a_model_whose_features_cannot_be_reproduced(model_path, tmp_pat
     changed = tmp_path / "model.pt"
     torch.save(ckpt, changed)
     with pytest.raises(ModelMismatch, match="resnet152 weights_sha256"):
-        Parser.load(changed, "cpu")
+        VideoParser.load(changed, "cpu")
     del ckpt["feature_configs"]
     torch.save(ckpt, changed)
     with pytest.raises(ModelMismatch, match="retrain"):
-        Parser.load(changed, "cpu")
+        VideoParser.load(changed, "cpu")

@@ -8,7 +8,7 @@ import pytest
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.media import audio as audio_mod
-from avvp_pipeline.atomic import write_tsv
+from avvp_pipeline.fileio import write_tsv
 from avvp_pipeline.media.inputs import collect_inputs
 from avvp_pipeline.parse import output_folders, parse_videos, safe_name
 from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)

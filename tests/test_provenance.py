@@ -9,7 +9,7 @@ import torch
 
 from avvp_pipeline.features import store
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 
@@ -29,7 +29,7 @@ def test_shard_model_and_metrics(tmp_path):
                     (torch.rand(4, 25, generator=g) < 0.3).float(), np.zeros((4, 25, 10), np.uint8),
                     np.zeros((4, 25, 10), np.uint8))
     feats = {"vggish": {"weights_id": "random(seed=2)"}}
-    train("han", fs, fs, TrainConfig(epochs=1, batch_size=2, device="cpu"), tmp_path / "run", feats, progress=False,
+    train("han", fs, fs, TrainConfig(epochs=1, batch_size=2), tmp_path / "run", feats, progress=False,
           feature_configs={"vggish": {"sample_rate": 16000}})
     m = provenance(tmp_path / "run" / "model.pt")
     assert m["kind"] == "trained model" and m["model"] == "han" and m["train_config"]["epochs"] == 1

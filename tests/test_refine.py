@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from avvp_pipeline.models.mmil import MMILOutput
-from avvp_pipeline.training.data import FeatureSet
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.training.refine import kappa, label_disjoint_partners, ma_contrastive_loss, refine_labels
 
 

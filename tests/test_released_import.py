@@ -194,15 +194,21 @@ def test_cli_import_names_a_bad_id(tmp_path):
     assert not out.exists()
 
 
-def test_parse_refuses_a_model_trained_on_released_features(monkeypatch):
-    import avvp_pipeline.parse as parse
+def test_parse_refuses_a_model_trained_on_released_features(tmp_path):
+    from avvp_pipeline.models.checkpoint import write_model
+    from avvp_pipeline.models.registry import build_model
+    from avvp_pipeline.models.rows import full_options
+    from avvp_pipeline.parse import ModelMismatch, VideoParser
 
     cfg = {"source": "released", "released_dir": "/data/llp/feats", "version": 1}
-    monkeypatch.setattr(parse, "load_model", lambda path, dev: (None, {"feature_configs": {
-        name: cfg for name in RELEASE_FOLDERS}}))
-    with pytest.raises(parse.ModelMismatch, match=r"model.pt: the model was trained on the released LLP features "
-                                                  r"\(imported from /data/llp/feats\).*features.source: extract"):
-        parse.Parser.load("runs/han/model.pt", device="cpu")
+    features = {name: {"source": "released", "weights_id": f"released:{folder}"} for name, folder in RELEASE_FOLDERS.items()}
+    write_model(tmp_path / "model.pt", model_name="han", state_dict=build_model("han", {}).state_dict(),
+                train_config=full_options("han"), features=features,
+                feature_configs={name: cfg for name in RELEASE_FOLDERS}, classes=[], summary={"selected_epoch": 1},
+                run_hash="x")
+    with pytest.raises(ModelMismatch, match=r"model.pt: the model was trained on the released LLP features "
+                                            r"\(imported from /data/llp/feats\).*features.source: extract"):
+        VideoParser.load(tmp_path / "model.pt", device="cpu")
 
 
 # --- planning -------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from conftest import llp_dir
 from avvp_pipeline.cli import main
 from avvp_pipeline.data import llp
 from avvp_pipeline.data.index import build_index
-from avvp_pipeline.training.data import FeatureSet
-from avvp_pipeline.training.released_refined import (RefinedLabelsError, import_released_refined, listed_masks,
+from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.data.released_refined import (RefinedLabelsError, import_released_refined, listed_masks,
                                                      read_released_refined)
 
 C = llp.CLASS_INDEX

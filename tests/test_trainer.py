@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.training.data import FeatureSet
-from avvp_pipeline.training.trainer import TrainConfig, evaluate_probs, load_model, predict, train
+from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.evaluation.evaluate import evaluate_probs
+from avvp_pipeline.inference import predict
+from avvp_pipeline.models.checkpoint import load_model
+from avvp_pipeline.training.trainer import TrainConfig, train
 
 
 def _planted_set(split, n, seed):
@@ -28,7 +31,7 @@ def _planted_set(split, n, seed):
 
 
 def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
-    cfg = TrainConfig(epochs=3, batch_size=8, device="cpu")
+    cfg = TrainConfig(epochs=3, batch_size=8)
     tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
     summary = train("han", tr, va, cfg, tmp_path, provenance={"vggish": {"weights_id": "x"}}, progress=False)
     hist = json.loads((tmp_path / "history.json").read_text())
@@ -45,7 +48,7 @@ def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
 
 def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
     tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
-    cfg = TrainConfig(epochs=3, batch_size=4, device="cpu")
+    cfg = TrainConfig(epochs=3, batch_size=4)
     train("han", tr, va, cfg, tmp_path / "full", provenance={}, progress=False)
     # a run interrupted right after epoch 2's checkpoint, then started again
     import avvp_pipeline.training.trainer as T
@@ -121,7 +124,7 @@ def test_early_stop_after_epochs_without_improvement(tmp_path, monkeypatch):
 
     scores = iter([50.0, 60.0, 60.0, 55.0, 59.0, 70.0, 10.0, 10.0])  # ties count as improvement (>=)
     monkeypatch.setattr(T, "evaluate_probs", lambda *a, **k: {"seg_type": next(scores)})
-    cfg = TrainConfig(epochs=8, batch_size=8, device="cpu", early_stop=2)
+    cfg = TrainConfig(epochs=8, batch_size=8, early_stop=2)
     tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
     summary = train("han", tr, va, cfg, tmp_path, provenance={}, progress=False)
     hist = json.loads((tmp_path / "history.json").read_text())

@@ -14,8 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..atomic import atomic_output
-from ..features.store import read_strings
+from ..fileio import atomic_output, read_strings, write_strings
 from . import llp
 
 SPLITS = ("train", "val", "test")
@@ -78,9 +77,8 @@ def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eva
             for split in SPLITS:
                 s = read_split(annotations_dir, split, legacy_eval_audio=legacy_eval_audio)
                 g = f.create_group(split)
-                strings = h5py.string_dtype("utf-8")
-                g.create_dataset("filenames", data=np.array(s.filenames, dtype=object), dtype=strings)
-                g.create_dataset("video_ids", data=np.array(s.video_ids, dtype=object), dtype=strings)
+                write_strings(g, "filenames", s.filenames)
+                write_strings(g, "video_ids", s.video_ids)
                 g.create_dataset("labels", data=s.labels)
                 if s.gt_audio is not None:
                     g.create_dataset("gt_audio", data=s.gt_audio)
@@ -93,7 +91,7 @@ def load_split(index_path: str | Path, split: str) -> Split:
     """Load one split from an index file."""
     with h5py.File(index_path, "r") as f:
         if split not in f:
-            raise KeyError(f"{index_path}: no split {split!r}")
+            raise ValueError(f"{index_path}: no split {split!r}")
         g = f[split]
         return Split(split, read_strings(g["filenames"]), read_strings(g["video_ids"]), g["labels"][:],
                      g["gt_audio"][:] if "gt_audio" in g else None,

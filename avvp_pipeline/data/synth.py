@@ -53,7 +53,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from avvp_pipeline.atomic import write_text
+from avvp_pipeline.fileio import write_text
 
 __all__ = [
     "SPLITS",

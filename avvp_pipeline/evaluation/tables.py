@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import statistics
 from pathlib import Path
 
 from ..models.rows import PAPER_ROWS
+from .results_file import read_results
 from .published import PUBLISHED
 
 COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"),
@@ -32,7 +32,7 @@ SEEDS_LEGEND = ("ours (n=K): mean ± sample standard deviation (ddof=1) over the
 def load_results(metrics_files: list[str | Path]) -> list[dict]:
     """Read metrics.json files, ordered as the paper's tables (baselines first, other rows last), the
     runs of one model together by seed."""
-    rows = [json.loads(Path(p).read_text()) for p in metrics_files]
+    rows = [read_results(p) for p in metrics_files]
     order = {name: i for i, name in enumerate(PAPER_ROWS)}
     first: dict[str, int] = {}
     for i, r in enumerate(rows):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import write_tsv
+from ..fileio import write_tsv
 
 HEADER = ["video_id", "path", "reason"]
 

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 import h5py
 import numpy as np
 
-from ..atomic import atomic_output
+from ..fileio import atomic_output, read_strings
 
 
 def config_hash(cfg: Mapping) -> str:
@@ -128,11 +128,6 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
         for key, value in stored.items():
             f.attrs[key] = value
         f.attrs["content_sha256"] = checksum
-
-
-def read_strings(dataset: h5py.Dataset) -> list[str]:
-    """A 1-d HDF5 string dataset as Python strings."""
-    return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
 
 
 def read_full_shard(path: str | Path, verify: bool = True) -> Shard:

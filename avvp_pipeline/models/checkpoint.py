@@ -10,6 +10,7 @@ with a :class:`CheckpointError` naming the file and the problem.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,10 +18,11 @@ import torch
 from .. import __version__
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
 from .registry import MODELS, build_model
+from .rows import DEFAULTS, keeps_last_epoch
 
 __all__ = ["CheckpointError", "plain", "read_torch_file", "save_torch_file", "state_dict_problems", "write_model",
            "file_kind", "check_model", "check_resume", "build_checked", "load_model", "load_resume_checkpoint",
-           "MODEL_KIND", "RESUME_KIND"]
+           "MODEL_KIND", "RESUME_KIND", "TrainedModel", "load_trained", "features_match"]
 
 MODEL_KIND = "a model.pt written by avvp-pipeline"
 RESUME_KIND = "a training checkpoint written by avvp-pipeline"
@@ -133,3 +135,80 @@ def load_resume_checkpoint(path: str | Path) -> dict:
     """The resume state in a training ``checkpoint.pt`` (on the CPU, where RNG states must be); a
     :class:`CheckpointError` if it is unsafe or damaged."""
     return check_resume(path, read_torch_file(path, kind=RESUME_KIND))
+
+
+def features_match(trained: dict, given: dict) -> bool:
+    """Whether shards whose provenance is ``given`` hold the features a model trained on ``trained`` expects.
+
+    Exactly equal provenance, except for an extractor whose ``trained`` entry says ``source: released``
+    and records no ``config_hash`` (a model trained elsewhere on the released LLP features, e.g.
+    ``avvp import-model han-official``): any import of the release fits it, so only ``weights_id``
+    (``released:<folder>``) is compared; the config hash and code version of an import say where and
+    when it was imported, not what the features are.
+    """
+    if set(trained) != set(given):
+        return False
+    for name, t in trained.items():
+        g = given[name]
+        released = isinstance(t, dict) and t.get("source") == "released" and "config_hash" not in t
+        if released and not (isinstance(g, dict) and g.get("weights_id") == t.get("weights_id")):
+            return False
+        if not released and g != t:
+            return False
+    return True
+
+
+@dataclass
+class TrainedModel:
+    """A ``model.pt`` read back: the network (eval mode) and what the file records about it."""
+
+    path: Path
+    net: torch.nn.Module
+    name: str
+    train_config: dict
+    features: dict  # provenance of the training features, per extractor
+    feature_configs: dict | None  # extraction config per extractor (None for models trained elsewhere)
+    summary: dict
+    imported_from: dict | None = None
+
+    @property
+    def gate(self) -> str:
+        """The gate the model is scored with by default (its recipe's)."""
+        return self.train_config.get("gate", DEFAULTS["gate"])
+
+    @property
+    def seed(self) -> int | None:
+        return self.train_config.get("seed")
+
+    @property
+    def select_on(self) -> str | None:
+        """The split its epoch was selected on, or None when it kept its last epoch."""
+        if keeps_last_epoch(self.name, self.train_config.get("select", DEFAULTS["select"])):
+            return None
+        return self.summary.get("select_on", self.train_config.get("select_on", DEFAULTS["select_on"]))
+
+    def require_features(self, provenance: dict, what: str) -> None:
+        """A ValueError unless shards with ``provenance`` hold the features this model was trained on."""
+        if not features_match(self.features, provenance):
+            raise ValueError(f"{self.path}: trained on features {self.features}, but the {what} features were "
+                             f"made by {provenance}; re-extract or retrain")
+
+
+    def extraction_mismatches(self, now: dict[str, dict]) -> list[str]:
+        """How features extracted ``now`` (extractor -> weights_id / weights_sha256 / config_hash) would
+        differ from the training features; empty when they would be the same."""
+        problems = []
+        for name, mine in now.items():
+            recorded = self.features.get(name, {})
+            for key, value in mine.items():
+                if str(value) != str(recorded.get(key)):
+                    problems.append(f"{name} {key}: model trained with {recorded.get(key)!r}, here {value!r}")
+        return problems
+
+
+def load_trained(path: str | Path, device: torch.device | str = "cpu") -> TrainedModel:
+    """Rebuild a trained model from ``model.pt``: a :class:`TrainedModel`; :class:`CheckpointError` when
+    the file is not one."""
+    net, ckpt = load_model(path, device)
+    return TrainedModel(Path(path), net, ckpt["model_name"], ckpt["train_config"], ckpt["features"],
+                        ckpt.get("feature_configs"), ckpt["summary"], ckpt.get("imported_from"))

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from .han import AVInputs, HANEncoder, HANLayer
-from .parser import ParsingNet
+from .skeleton import MMILModel
 
 
 class CoOccurrence(nn.Module):
@@ -55,7 +55,7 @@ class CoOccurrence(nn.Module):
         return torch.stack([p_a, p_v], dim=2)
 
 
-class HANCoOccurrence(ParsingNet):
+class HANCoOccurrence(MMILModel):
     """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture, with the official run.sh recipe)."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.4, occ_dim: int = 128,

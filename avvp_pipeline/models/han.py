@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .parser import ParsingNet
+from .skeleton import MMILModel
 
 
 
@@ -85,7 +85,7 @@ class AVInputs(nn.Module):
         return x_a, x_v
 
 
-class HAN(ParsingNet):
+class HAN(MMILModel):
     """HAN + MMIL: features -> video-level, modality-level and segment-level probabilities."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, num_layers: int = 1, nhead: int = 1,

@@ -34,6 +34,15 @@ def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_l
                       frame_att_logits)
 
 
+def label_aware_pool(x: torch.Tensor, att_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """CM-S label-aware pooling (Lin et al., NeurIPS 2021, Eq. 7): ``f[i] = sum_t softmax_t(sum_c Z[i,t,c] y[i,c]) x[i,t]``; ``x`` (N,T,d), ``Z`` (N,T,C), ``y`` (N,C).
+
+    A video with an empty label gets uniform weights (the logits are all 0), i.e. mean pooling.
+    """
+    weights = torch.softmax((att_logits * labels[:, None, :]).sum(-1), dim=1)  # (N, T)
+    return (weights.unsqueeze(-1) * x).sum(dim=1)
+
+
 class MMILHead(nn.Module):
     """The three Linear(d -> C) heads shared by both modalities: probability, time and modality attention."""
 

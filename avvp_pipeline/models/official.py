@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,7 +21,8 @@ import torch
 from ..data.llp import CLASSES
 from ..torch_files import CheckpointError, read_torch_file
 from .checkpoint import write_model
-from .registry import build_model, train_options
+from .registry import build_model
+from .rows import full_options
 
 SOURCE = "official HAN release"
 MODEL_NAME = "han"  # evaluated and gated with HAN's recipe
@@ -105,7 +105,7 @@ def released_features() -> tuple[dict, dict]:
     """``(features, feature_configs)`` of a model trained on the released LLP features.
 
     ``features`` carries no ``config_hash``: evaluation compares only the ``weights_id`` of such
-    entries (:func:`avvp_pipeline.evaluation.evaluate.features_match`), so any import of the released
+    entries (:func:`avvp_pipeline.models.checkpoint.features_match`), so any import of the released
     features fits. ``feature_configs`` makes `avvp parse` refuse the model with its reason.
     """
     features = {name: {"source": "released", "weights_id": wid, "weights_sha256": "unknown (not in the release)"}
@@ -116,9 +116,7 @@ def released_features() -> tuple[dict, dict]:
 
 def han_train_config() -> dict:
     """HAN's recipe as a full training config, as a trained ``han`` records it."""
-    from ..training.trainer import TrainConfig  # lazily: training builds on models, not the reverse
-
-    return asdict(TrainConfig.from_dict(train_options(MODEL_NAME)))
+    return full_options(MODEL_NAME)
 
 
 def import_official_han(path: str | Path, out: str | Path) -> dict:

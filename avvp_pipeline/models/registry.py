@@ -7,36 +7,36 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from .baselines import AVE, AVSDN
+from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
-from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, spec, train_options
+from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, full_options, spec, train_options
 
 __all__ = ["MODELS", "PAPER_ROWS", "RECIPES", "TABLE_GROUPS", "ModelSpec", "spec", "train_options", "build_model",
            "describe_models"]
 
 
 def build_model(name: str, cfg: dict) -> nn.Module:
-    """Build the model called ``name`` with the architecture options in ``cfg``.
+    """Build the model called ``name`` with the architecture options in ``cfg`` (options it lacks take
+    their :data:`rows.DEFAULTS` / recipe values).
 
     With ``cfg['feature_norm'] == 'standardize'`` the model is wrapped in :class:`Standardized`
     (statistics are fitted by the trainer and saved with the weights).
     """
     s = spec(name)
-    layers = s.num_layers or cfg.get("num_layers", 1)
-    stacking = cfg.get("stacking", "official")
+    cfg = full_options(name, cfg)
+    layers = s.num_layers or cfg["num_layers"]
     if s.backbone in ("ave", "avsdn"):
         cls = AVE if s.backbone == "ave" else AVSDN
-        model = cls(dropout=cfg.get("dropout", 0.1), cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
-                    occ_dim=cfg.get("occ_dim", 128), occ_dropout=cfg.get("occ_dropout", 0.25))
+        model = cls(dropout=cfg["dropout"], cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
+                    occ_dim=cfg["occ_dim"], occ_dropout=cfg["occ_dropout"])
     elif s.arch == "cmco":
-        model = HANCoOccurrence(dropout=cfg.get("dropout", 0.4), occ_dim=cfg.get("occ_dim", 128),
-                                occ_dropout=cfg.get("occ_dropout", 0.25), num_layers=layers, stacking=stacking,
-                                mode=s.cooccurrence)
+        model = HANCoOccurrence(dropout=cfg["dropout"], occ_dim=cfg["occ_dim"], occ_dropout=cfg["occ_dropout"],
+                                num_layers=layers, stacking=cfg["stacking"], mode=s.cooccurrence)
     else:
-        model = HAN(num_layers=layers, dropout=cfg.get("dropout", 0.1), stacking=stacking)
-    norm = cfg.get("feature_norm", "none")
+        model = HAN(num_layers=layers, dropout=cfg["dropout"], stacking=cfg["stacking"])
+    norm = cfg["feature_norm"]
     if norm == "standardize":
         return Standardized(model)
     if norm != "none":
@@ -50,7 +50,7 @@ def describe_models() -> str:
 
     lines = [f"{'model':<14}{'params':>12}{'GFLOPs/video':>14}{'Table-4 params':>16}{'Table-4 GFLOPs':>16}  description"]
     for name, s in MODELS.items():
-        m = build_model(name, RECIPES[s.recipe])
+        m = build_model(name, {})
         lines.append(f"{name:<14}{trainable_parameters(m):>12,}{gflops_per_video(m):>14.3f}"
                      f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {s.description}")
     lines.append("Table-4 columns use the CM-Co paper's convention: Linear layers only, multiply-accumulates "

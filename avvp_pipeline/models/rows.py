@@ -15,7 +15,7 @@ class ModelSpec:
     """What a row is made of."""
 
     description: str
-    backbone: str = "han"  # temporal model: han, ave or avsdn (models/baselines.py)
+    backbone: str = "han"  # temporal model: han, ave or avsdn (models/ave_avsdn.py)
     arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments
     cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
@@ -28,7 +28,7 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "ave": ModelSpec("AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/baselines.py)",
+    "ave": ModelSpec("AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/ave_avsdn.py)",
                      backbone="ave"),
     "avsdn": ModelSpec("AVSDN + audio / visual parsing branches + MMIL, HAN recipe (Table 1)", backbone="avsdn"),
     "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True,
@@ -77,6 +77,22 @@ TABLE_GROUPS = (
 )
 PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 
+# Every recorded training option with its default: HAN's published recipe and the architecture
+# defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
+# from here, the recipes below override them).
+DEFAULTS: dict = {
+    "epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
+    "num_layers": 1, "stacking": "official", "audio_smoothing": 1.0, "visual_smoothing": 0.9,
+    "select": "auto",  # best: the best select_on epoch; last: the last epoch; auto: the row's own
+    "select_on": "val", "select_metric": "seg_type", "gate": "global", "feature_norm": "none",
+    "precision": "fp32",  # fp32 (the recipes) or bf16 autocast for the forward passes
+    # CM-Co / CM-S options (the official run.sh's values; unused by HAN rows)
+    "occ_dim": 128, "occ_dropout": 0.25,
+    "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
+    "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9, "cms_weight": 0.85, "temperature": 1.0,
+    "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
+}
+
 RECIPES: dict[str, dict] = {
     # HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
     "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
@@ -122,6 +138,11 @@ def train_options(name: str, common: dict | None = None, per_model: dict | None 
     """Recipe of ``name``, then ``common`` options, then ``per_model[name]``, then ``seed`` when given."""
     opts = {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
     return opts if seed is None else {**opts, "seed": seed}
+
+
+def full_options(name: str, options: dict | None = None) -> dict:
+    """Every recorded option ``name`` trains with: :data:`DEFAULTS`, its recipe, then ``options``."""
+    return {**DEFAULTS, **RECIPES[spec(name).recipe], **(options or {})}
 
 
 # `train.seeds` (docs/seeds.md): the default is one run per row, in runs/NAME/, with the seed its

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..atomic import atomic_output  # noqa: E402
+from ..fileio import atomic_output  # noqa: E402
 from ..data.llp import CLASSES  # noqa: E402
 from . import FIGURES  # noqa: E402
 
@@ -167,17 +167,12 @@ def tsne_figure(agg_audio: np.ndarray, agg_visual: np.ndarray, labels: np.ndarra
 
 def model_figures(predictions: str | Path, history: str | Path, out_dir: str | Path, n_videos: int = 3) -> list[Path]:
     """The four figures of one evaluated model from its ``predictions.h5`` and ``history.json``."""
-    import json
+    from ..evaluation.predictions import read_predictions
+    from ..fileio import read_json
 
-    import h5py
-
-    from ..features.store import read_strings
-
-    with h5py.File(predictions, "r") as f:
-        d = {k: f[k][:] for k in ("frame_prob", "pred_audio", "pred_visual", "gt_audio", "gt_visual", "labels")}
-        agg = (f["agg_audio"][:], f["agg_visual"][:]) if "agg_audio" in f else None
-        ids = read_strings(f["video_ids"])
-    hist = json.loads(Path(history).read_text())
+    ids, _, d = read_predictions(predictions)
+    agg = (d["agg_audio"], d["agg_visual"]) if "agg_audio" in d else None
+    hist = read_json(history)
     name = hist["summary"]["model"]
     out_dir = Path(out_dir)
     # the busiest videos: most (class, modality) pairs in the truth, first by index on ties

@@ -26,15 +26,6 @@ def double_batch(audio, video_s, video_st, y_audio, y_visual, partners: torch.Te
             torch.cat([y_audio, y_audio]), torch.cat([y_visual, y_visual[r]]))
 
 
-def label_aware_pool(x: torch.Tensor, att_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Eq. 7: ``f[i] = sum_t softmax_t(sum_c Z[i,t,c] y[i,c]) x[i,t]``; ``x`` (N,T,d), ``Z`` (N,T,C), ``y`` (N,C).
-
-    A video with an empty label gets uniform weights (the logits are all 0), i.e. mean pooling.
-    """
-    weights = torch.softmax((att_logits * labels[:, None, :]).sum(-1), dim=1)  # (N, T)
-    return (weights.unsqueeze(-1) * x).sum(dim=1)
-
-
 def cms_loss(f_audio: torch.Tensor, f_visual: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
              temperature: float = 1.0) -> torch.Tensor:
     """Eq. 8 as coded: soft-target cross-entropy of audio->visual cosine similarities.

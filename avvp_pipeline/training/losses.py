@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models.mmil import MMILOutput
-from .cms import cms_loss, label_aware_pool
+from ..models.mmil import MMILOutput, label_aware_pool
+from .cms import cms_loss
 
 EPS = 1e-7
 

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import FeatureSet
+from ..data.feature_sets import FeatureSet
+from ..data.refined_labels import write_refined_labels
 
 
 def ma_contrastive_loss(x_audio: torch.Tensor, x_visual_in: torch.Tensor, temperature: float = 0.2,
@@ -89,29 +90,3 @@ def write_refined(path, fs: FeatureSet, audio_labels: np.ndarray, visual_labels:
     """Refined labels of the training set ``fs`` to HDF5 (see :func:`write_refined_labels`)."""
     write_refined_labels(path, fs.filenames, fs.video_ids, fs.labels.cpu().numpy(), audio_labels, visual_labels,
                          stats)
-
-
-def write_refined_labels(path, filenames: list[str], video_ids: list[str], weak: np.ndarray,
-                         audio_labels: np.ndarray, visual_labels: np.ndarray, stats: dict) -> None:
-    """The refined-labels file (``refined/labels.h5``, atomic): ``video_ids``, ``filenames``,
-    ``audio_labels`` / ``visual_labels`` (N, 25) uint8, attributes ``stats`` and ``dropped_rows``
-    (JSON: modality -> class -> rows, in this file's order, whose weak label lost the class)."""
-    import json
-
-    import h5py
-
-    from ..atomic import atomic_output
-    from ..data.llp import CLASSES
-
-    weak = np.asarray(weak).astype(np.uint8)
-    dropped = {m: {c: np.flatnonzero(weak[:, i] & (1 - lab[:, i])).tolist() for i, c in enumerate(CLASSES)
-                   if (weak[:, i] & (1 - lab[:, i])).any()}
-               for m, lab in (("audio", audio_labels), ("visual", visual_labels))}
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
-        strings = h5py.string_dtype("utf-8")
-        f.create_dataset("video_ids", data=np.array(video_ids, dtype=object), dtype=strings)
-        f.create_dataset("filenames", data=np.array(filenames, dtype=object), dtype=strings)
-        f.create_dataset("audio_labels", data=audio_labels)
-        f.create_dataset("visual_labels", data=visual_labels)
-        f.attrs["stats"] = json.dumps(stats)
-        f.attrs["dropped_rows"] = json.dumps(dropped)  # class -> row indices (train split order) losing it

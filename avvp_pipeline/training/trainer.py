@@ -6,7 +6,6 @@ replace). A per-epoch checkpoint next to the output lets a killed run resume.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, fields
@@ -16,23 +15,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..atomic import write_text
+from ..data.feature_sets import FeatureSet
 from ..data.llp import CLASSES
 from ..device import resolve_device
-from ..evaluation.metrics import METRIC_KEYS, binarize_predictions, llp_f_scores
+from ..evaluation.evaluate import evaluate_probs
+from ..evaluation.metrics import METRIC_KEYS
 from ..features.store import config_hash
-from ..models.checkpoint import CheckpointError, load_model, load_resume_checkpoint, plain, save_torch_file, write_model
+from ..fileio import write_json
+from ..inference import predict
+from ..models.checkpoint import CheckpointError, load_resume_checkpoint, plain, save_torch_file, write_model
 from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
-from ..models.rows import keeps_last_epoch
-from .data import FeatureSet
-from .cms import double_batch, label_aware_pool, swap_partners
+from ..models.rows import DEFAULTS, keeps_last_epoch
+from .cms import double_batch, swap_partners
 from .losses import cms_term, guided_loss, ma_guided_loss
 from .refine import ma_contrastive_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "train", "predict", "evaluate_probs", "step_loss", "load_model"]
+__all__ = ["TrainConfig", "RunOptions", "train", "train_epoch", "Selection", "step_loss"]
 
 # option: (allowed range in words, test); every other int/float option may take any value
 _RANGES = {
@@ -69,41 +70,41 @@ _CHOICES = {
 
 @dataclass
 class TrainConfig:
-    """Training options (config.yaml ``train``); defaults are HAN's published recipe."""
+    """The recorded training options (config.yaml ``train``): they enter the run hash and ``model.pt``.
+    Defaults are :data:`models.rows.DEFAULTS` (HAN's published recipe)."""
 
-    epochs: int = 40
-    batch_size: int = 16
-    lr: float = 3e-4
-    step_size: int = 10
-    gamma: float = 0.1
-    seed: int = 1
-    dropout: float = 0.1
-    num_layers: int = 1
-    stacking: str = "official"
-    audio_smoothing: float = 1.0
-    visual_smoothing: float = 0.9
-    select: str = "auto"  # best: the best select_on epoch; last: the last epoch; auto: the row's (models/rows.py)
-    select_on: str = "val"
-    select_metric: str = "seg_type"
-    gate: str = "global"
-    feature_norm: str = "none"
-    eval_batch_size: int = 256
-    device: str = "auto"
-    precision: str = "fp32"  # fp32 (the recipes) or bf16: autocast for the forward passes (speed option)
-    # CM-Co / CM-S recipe (the official run.sh); the defaults leave HAN's recipe unchanged
-    occ_dim: int = 128
-    occ_dropout: float = 0.25
-    init_epoch: int = 0  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
-    before_audio_smoothing: float = 1.0
-    before_visual_smoothing: float = 0.9
-    cms_weight: float = 0.85
-    temperature: float = 1.0
-    early_stop: int = 0  # stop after this many epochs without a better selection score (0: never)
+    epochs: int = DEFAULTS["epochs"]
+    batch_size: int = DEFAULTS["batch_size"]
+    lr: float = DEFAULTS["lr"]
+    step_size: int = DEFAULTS["step_size"]
+    gamma: float = DEFAULTS["gamma"]
+    seed: int = DEFAULTS["seed"]
+    dropout: float = DEFAULTS["dropout"]
+    num_layers: int = DEFAULTS["num_layers"]
+    stacking: str = DEFAULTS["stacking"]
+    audio_smoothing: float = DEFAULTS["audio_smoothing"]
+    visual_smoothing: float = DEFAULTS["visual_smoothing"]
+    select: str = DEFAULTS["select"]
+    select_on: str = DEFAULTS["select_on"]
+    select_metric: str = DEFAULTS["select_metric"]
+    gate: str = DEFAULTS["gate"]
+    feature_norm: str = DEFAULTS["feature_norm"]
+    precision: str = DEFAULTS["precision"]
+    occ_dim: int = DEFAULTS["occ_dim"]
+    occ_dropout: float = DEFAULTS["occ_dropout"]
+    init_epoch: int = DEFAULTS["init_epoch"]
+    before_audio_smoothing: float = DEFAULTS["before_audio_smoothing"]
+    before_visual_smoothing: float = DEFAULTS["before_visual_smoothing"]
+    cms_weight: float = DEFAULTS["cms_weight"]
+    temperature: float = DEFAULTS["temperature"]
+    early_stop: int = DEFAULTS["early_stop"]
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """The recorded options in ``d``; speed options (:class:`RunOptions`) are ignored, anything else
+        unknown is a ValueError."""
         known = {f.name for f in fields(cls)}
-        unknown = set(d) - known - {"version"}
+        unknown = set(d) - known - set(RunOptions.names()) - {"version"}
         if unknown:
             raise ValueError(f"unknown train options: {sorted(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
@@ -118,14 +119,36 @@ class TrainConfig:
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def torch_device(self) -> torch.device:
-        return resolve_device(self.device)
-
     def smoothing(self, epoch: int) -> tuple[float, float]:
         """(audio, visual) label smoothing in ``epoch`` (1-based)."""
         if epoch <= self.init_epoch:
             return self.before_audio_smoothing, self.before_visual_smoothing
         return self.audio_smoothing, self.visual_smoothing
+
+
+@dataclass
+class RunOptions:
+    """Options that change only how fast training runs, never what it computes: kept out of the run hash
+    and of ``model.pt``, so a run resumes whatever device or evaluation batch it is given."""
+
+    device: str = "auto"
+    eval_batch_size: int = 256  # videos per forward pass when scoring the selection split
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunOptions":
+        """The speed options in ``d`` (other keys are ignored), checked like the recorded ones."""
+        return cls(**{k: v for k, v in d.items() if k in cls.names()})
+
+    def __post_init__(self):
+        for f in fields(self):
+            setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
+
+    def torch_device(self) -> torch.device:
+        return resolve_device(self.device)
 
 
 def _checked_option(name: str, kind: str, value):
@@ -181,37 +204,46 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
     return loss
 
 
-@torch.inference_mode()
-def predict(model: torch.nn.Module, fs: FeatureSet, batch_size: int = 256,
-            aggregate: bool = False) -> dict[str, np.ndarray]:
-    """Probabilities for every video of ``fs``: global/audio/visual (N,25) and frame (N,10,2,25).
-
-    With ``aggregate``, also ``agg_audio`` / ``agg_visual`` (N, d): the post-encoder features pooled
-    over time with the attention of the video's weak labels (CM-S Eq. 7; the t-SNE figure's input).
-    """
-    model.eval()
-    parts = {"global_prob": [], "audio_prob": [], "visual_prob": [], "frame_prob": []}
-    if aggregate:
-        parts.update(agg_audio=[], agg_visual=[])
-    for start in range(0, len(fs), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(fs)), device=fs.audio.device)
-        out = model(*fs.batch(idx))
-        for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob"):
-            parts[k].append(getattr(out, k).float().cpu().numpy())
-        if aggregate:
-            y = fs.labels[idx]
-            for m, (k, x) in enumerate((("agg_audio", out.x_audio), ("agg_visual", out.x_visual))):
-                parts[k].append(label_aware_pool(x, out.frame_att_logits[:, :, m], y).float().cpu().numpy())
-    return {k: np.concatenate(v) for k, v in parts.items()}
+def train_epoch(model: torch.nn.Module, model_name: str, train_set: FeatureSet, optimizer: torch.optim.Optimizer,
+                epoch: int, cfg: TrainConfig, shuffle: torch.Generator, partner_rng: torch.Generator,
+                videos: int | None = None) -> float:
+    """One pass over ``train_set`` (its first ``videos`` of a shuffled order, when given) in shuffled
+    batches; the mean loss per video. The loss stays on the device until the end: no per-step sync."""
+    device = train_set.audio.device
+    model.train()
+    order = torch.randperm(len(train_set), generator=shuffle).to(device)
+    if videos is not None:
+        order = order[:videos]
+    total = torch.zeros((), device=device)
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        with cfg.autocast(device):
+            loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(idx)
+    return total.item() / len(order)
 
 
-def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global") -> dict[str, float]:
-    """Ten LLP F-scores of predicted probabilities against the split's dense truth."""
-    if fs.gt_audio is None:
-        raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
-    pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
-                                  audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
-    return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
+@dataclass
+class Selection:
+    """The epoch kept so far: the best selection score (``>=``: ties replace), or always the latest when
+    the row keeps its last epoch."""
+
+    keep_last: bool
+    best: float = -1.0
+    best_epoch: int = 0
+    best_state: dict | None = None
+
+    def offer(self, model: torch.nn.Module, epoch: int, score: float) -> None:
+        if score >= self.best or self.keep_last:
+            self.best, self.best_epoch = score, epoch
+            self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+    def stale(self, epoch: int, patience: int) -> bool:
+        """Whether ``patience`` (> 0) epochs passed without a better score."""
+        return patience > 0 and epoch - self.best_epoch >= patience
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
@@ -251,89 +283,95 @@ def _resume_state(ckpt_path: Path, run_hash: str) -> dict | None:
     return ckpt
 
 
-def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng) -> None:
+def _save_resume(path: Path, run_hash: str, epoch: int, model, optimizer, scheduler, shuffle, partner_rng,
+                 history: list, selection: Selection) -> None:
+    _atomic_save({"run_hash": run_hash, "epoch": epoch, "model": model.state_dict(),
+                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                  "shuffle_rng": shuffle.get_state(), "partner_rng": partner_rng.get_state(),
+                  "torch_rng": torch.get_rng_state(), "history": history, "best": selection.best,
+                  "best_state": selection.best_state, "best_epoch": selection.best_epoch}, path)
+
+
+def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, selection: Selection) -> list:
+    """Load the resume state into the run's objects; return its history."""
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
     shuffle.set_state(ckpt["shuffle_rng"])
     partner_rng.set_state(ckpt["partner_rng"])
     torch.set_rng_state(ckpt["torch_rng"])
+    selection.best, selection.best_state, selection.best_epoch = ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
+    return ckpt["history"]
+
+
+def run_hash(model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int) -> str:
+    """What makes a training run itself: model, recorded options, features and set sizes (no speed option)."""
+    return config_hash({"model": model_name, "train": asdict(cfg), "features": provenance, "n_train": n_train,
+                        "n_select": n_select})
+
+
+def save_trained(out_dir: Path, model_name: str, cfg: TrainConfig, selection: Selection, history: list,
+                 summary: dict, provenance: dict, feature_configs: dict | None, run_hash_: str) -> None:
+    """The final outputs of a run: ``model.pt`` (the selected epoch) and ``history.json``."""
+    write_model(out_dir / "model.pt", model_name=model_name, state_dict=selection.best_state,
+                train_config=asdict(cfg), features=provenance, feature_configs=feature_configs,
+                classes=list(CLASSES), summary=summary, run_hash=run_hash_)
+    write_json({"summary": summary, "epochs": history}, out_dir / "history.json")
 
 
 def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
-          provenance: dict, progress: bool = True, feature_configs: dict | None = None) -> dict:
+          provenance: dict, progress: bool = True, feature_configs: dict | None = None,
+          run: RunOptions | None = None) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
 
     ``feature_configs`` (the extraction config per extractor) is saved with the model so that
-    `avvp parse` can extract new videos exactly as the training features were.
+    `avvp parse` can extract new videos exactly as the training features were. The device is the one
+    the feature sets are on.
     """
+    run = run or RunOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
-    run_hash = config_hash({"model": model_name, "train": asdict(cfg), "features": provenance,
-                            "n_train": len(train_set), "n_select": len(select_set)})
+    selection = Selection(keeps_last_epoch(model_name, cfg.select))
+    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set))
     ckpt_path = out_dir / "checkpoint.pt"
-    history, best, best_state, best_epoch, start_epoch = [], -1.0, None, 0, 1
+    history, start_epoch = [], 1
 
-    ckpt = _resume_state(ckpt_path, run_hash)
+    ckpt = _resume_state(ckpt_path, hash_)
     if ckpt is not None:
         try:
-            _restore(ckpt, model, optimizer, scheduler, shuffle, partner_rng)
-            history, best, best_state, best_epoch = ckpt["history"], ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
+            history = _restore(ckpt, model, optimizer, scheduler, shuffle, partner_rng, selection)
             start_epoch = ckpt["epoch"] + 1
             log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, ckpt_path)
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring %s, training from scratch: it does not fit this run (%s)", ckpt_path, exc)
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
+            selection, history = Selection(selection.keep_last), []
 
-    n = len(train_set)
-    steps = -(-n // cfg.batch_size)
     bar = tqdm(range(start_epoch, cfg.epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress,
                initial=start_epoch - 1, total=cfg.epochs)
     for epoch in bar:
         t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=shuffle).to(device)
-        total = torch.zeros((), device=device)
-        for b in range(steps):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            with cfg.autocast(device):
-                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(idx)  # no per-step host sync
-        total = total.item()
+        loss = train_epoch(model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        scores = plain(evaluate_probs(predict(model, select_set, cfg.eval_batch_size), select_set, cfg.gate))
+        scores = plain(evaluate_probs(predict(model, select_set, run.eval_batch_size), select_set, cfg.gate))
         score = float(scores[cfg.select_metric])
-        if score >= best or keeps_last_epoch(model_name, cfg.select):
-            best, best_epoch = score, epoch
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        history.append({"epoch": epoch, "loss": total / n, "lr": float(lr), "seconds": time.perf_counter() - t0,
+        selection.offer(model, epoch, score)
+        history.append({"epoch": epoch, "loss": loss, "lr": float(lr), "seconds": time.perf_counter() - t0,
                         f"{cfg.select_on}_{cfg.select_metric}": score, cfg.select_on: scores})
-        bar.set_postfix(loss=f"{total / n:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{best:.1f}"})
-        stop = cfg.early_stop > 0 and epoch - best_epoch >= cfg.early_stop
-        _atomic_save({"run_hash": run_hash, "epoch": epoch, "model": model.state_dict(),
-                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                      "shuffle_rng": shuffle.get_state(), "partner_rng": partner_rng.get_state(),
-                      "torch_rng": torch.get_rng_state(),
-                      "history": history, "best": best, "best_state": best_state, "best_epoch": best_epoch},
-                     ckpt_path)
-        if stop:
+        bar.set_postfix(loss=f"{loss:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{selection.best:.1f}"})
+        _save_resume(ckpt_path, hash_, epoch, model, optimizer, scheduler, shuffle, partner_rng, history, selection)
+        if selection.stale(epoch, cfg.early_stop):
             log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric,
                      cfg.early_stop)
             break
     bar.close()
 
-    summary = {"model": model_name, "selected_epoch": best_epoch, "select_on": cfg.select_on,
-               "select_metric": cfg.select_metric, "best_score": best, "n_train": n,
+    summary = {"model": model_name, "selected_epoch": selection.best_epoch, "select_on": cfg.select_on,
+               "select_metric": cfg.select_metric, "best_score": selection.best, "n_train": len(train_set),
                "n_select": len(select_set), "skipped_train": train_set.skipped}
-    write_model(out_dir / "model.pt", model_name=model_name, state_dict=best_state, train_config=asdict(cfg),
-                features=provenance, feature_configs=feature_configs, classes=list(CLASSES), summary=summary,
-                run_hash=run_hash)
-    write_text(out_dir / "history.json", json.dumps({"summary": summary, "epochs": history}, indent=1))
+    save_trained(out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_)
     ckpt_path.unlink(missing_ok=True)
     return summary

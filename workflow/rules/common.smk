@@ -25,7 +25,7 @@ except ValueError as _exc:  # PlanError, and annotation files that cannot be rea
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
 FEATURE_DIR = "features"
-MODELS = config["train"]["models"]
+TRAINED_MODELS = config["train"]["models"]
 # One run per row (runs/NAME/), or per row and seed (runs/NAME/seed-S/, docs/seeds.md): the rules that
 # train, refine and evaluate write RUN, and the figures and parsing read the first seed's run.
 RUN = run_dir("{model}", "{seed}" if SEEDS else None)
@@ -57,7 +57,7 @@ def train_cfg(wildcards):
 
 def run_files(name):
     """``name`` (model.pt, metrics.json, ...) in every run folder of `train.models` (per seed)."""
-    return [f"{d}/{name}" for d in run_dirs(MODELS, SEEDS)]
+    return [f"{d}/{name}" for d in run_dirs(TRAINED_MODELS, SEEDS)]
 
 
 def first_run(name):

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.index import load_split
 from ..features import store
+from .index import load_split
+from .refined_labels import read_refined_labels
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,9 @@ class FeatureSet:
 
     def with_refined_labels(self, path: str | Path) -> "FeatureSet":
         """Attach the refined labels written by ``avvp refine`` (rows matched by video id)."""
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            row = {vid: i for i, vid in enumerate(store.read_strings(f["video_ids"]))}
-            missing = [v for v in self.video_ids if v not in row]
-            if missing:
-                raise ValueError(f"{path}: no refined labels for {len(missing)} videos, e.g. {missing[:3]}")
-            take = [row[v] for v in self.video_ids]
-            dev = self.labels.device
-            self.labels_audio = torch.from_numpy(f["audio_labels"][:][take].astype(np.float32)).to(dev)
-            self.labels_visual = torch.from_numpy(f["visual_labels"][:][take].astype(np.float32)).to(dev)
+        audio, visual = read_refined_labels(path, self.video_ids)
+        dev = self.labels.device
+        self.labels_audio, self.labels_visual = torch.from_numpy(audio).to(dev), torch.from_numpy(visual).to(dev)
         return self
 
     def __len__(self) -> int:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import llp
-from ..data.index import load_split
+from . import llp
+from .index import load_split
+from .refined_labels import write_refined_labels
 
 # torch's legacy serialization header (torch/serialization.py)
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -225,7 +226,6 @@ def import_released_refined(pkl_path: str | Path, index_path: str | Path, annota
                             out_path: str | Path) -> dict:
     """Write ``out_path`` (the ``avvp refine`` format) for the index's training videos from the release's
     pickle, whose rows are mapped through ``annotations_dir/AVVP_train.csv`` by filename; return the stats."""
-    from .refine import write_refined_labels
 
     pkl_path, csv_path = Path(pkl_path), Path(annotations_dir) / llp.SPLIT_FILES["train"]
     (visual, audio), pkl_sha256 = _read(pkl_path)

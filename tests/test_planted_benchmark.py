@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.data.synthetic_features import (SynthFeatureConfig, class_profiles, companion_of,
+from avvp_pipeline.data.planted_features import (SynthFeatureConfig, class_profiles, companion_of,
                                                     draw_events, make_feature_sets, signatures)
-from avvp_pipeline.evaluation.synthetic_benchmark import (PAPER_ROWS, benchmark_markdown, broadcast_scores,
+from avvp_pipeline.benchmarks.planted import (PAPER_ROWS, benchmark_markdown, broadcast_scores,
                                                           run_benchmark)
 
 SMALL = SynthFeatureConfig(n_train=60, n_val=20, n_test=20)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from avvp_pipeline.atomic import atomic_output, write_text
+from avvp_pipeline.fileio import atomic_output, write_text
 
 
 def dead_pid() -> int:
@@ -35,7 +35,7 @@ def test_stale_temporaries_of_the_output_are_removed_live_ones_kept(tmp_path, li
               tmp_path / f"shard-0003.h5.tmp-{dead}"]
     for p in stale + [live] + others:
         p.write_bytes(b"x" * 1234)
-    with caplog.at_level(logging.INFO, logger="avvp_pipeline.atomic"):
+    with caplog.at_level(logging.INFO, logger="avvp_pipeline.fileio"):
         write_text(out, "done")
     assert out.read_text() == "done"
     assert not any(p.exists() for p in stale)
@@ -57,7 +57,7 @@ def test_stale_temporaries_go_even_when_the_write_fails(tmp_path):
 def test_own_temporaries_and_folders_are_left_alone(tmp_path):
     import os
 
-    from avvp_pipeline.atomic import remove_stale_temporaries
+    from avvp_pipeline.fileio import remove_stale_temporaries
 
     out = tmp_path / "x.h5"
     mine = tmp_path / f".x.h5.tmp-{os.getpid()}.h5"  # this process is alive

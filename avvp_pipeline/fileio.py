@@ -1,4 +1,6 @@
-"""Atomic outputs: write under a temporary name beside the target, rename when complete.
+"""Small file helpers every layer uses: atomic outputs, text / JSON / TSV writers, HDF5 string datasets.
+
+Atomic outputs: write under a temporary name beside the target, rename when complete.
 
 A killed or failed writer never leaves a half-written file under the real name (Snakemake and
 the next stage would take it for complete), and a failed one removes its temporary file, which
@@ -8,6 +10,7 @@ its temporary file is removed by the next write of the same output, once its pro
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import re
@@ -108,3 +111,30 @@ def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) 
         minimal.writerow(header)
         for row in rows:  # the minimal dialect quotes "\n" but not a lone "\r", which readers split at
             (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
+
+
+def write_json(obj, path: str | Path) -> None:
+    """Write ``obj`` as indented JSON (UTF-8, trailing newline), atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path):
+    """The JSON document in ``path``; a ValueError naming the file when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON file ({exc})") from None
+
+
+def write_strings(group, name: str, values) -> None:
+    """A 1-d UTF-8 string dataset ``name`` in the HDF5 group (or file) ``group``."""
+    import h5py
+    import numpy as np
+
+    group.create_dataset(name, data=np.array(list(values), dtype=object), dtype=h5py.string_dtype("utf-8"),
+                         track_times=False)
+
+
+def read_strings(dataset) -> list[str]:
+    """A 1-d HDF5 string dataset as Python strings."""
+    return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]

@@ -6,23 +6,18 @@ CM-Co module, and pool with the same attentive MMIL pooling.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn as nn
 
 from .mmil import MMILHead, MMILOutput
 
-if TYPE_CHECKING:
-    from .cmco import CoOccurrence
 
-
-class ParsingNet(nn.Module):
+class MMILModel(nn.Module):
     """``inputs(audio, video_s, video_st) -> (x_a, x_v)``, ``encoder(x_a, x_v) -> (x_a', x_v')``, then
-    MMIL over segment probabilities from ``cooccurrence`` (CM-Co) when given, else from ``fc_prob``."""
+    MMIL over segment probabilities from ``cooccurrence`` (CM-Co, models/cmco.py) when given, else from ``fc_prob``."""
 
     def __init__(self, inputs: nn.Module, encoder: nn.Module, num_classes: int = 25, d_model: int = 512,
-                 cooccurrence: CoOccurrence | None = None):
+                 cooccurrence: nn.Module | None = None):
         super().__init__()
         self.inputs = inputs
         self.encoder = encoder

@@ -1,4 +1,4 @@
-"""Train and score every model row on the LLP-shaped synthetic feature set (data/synthetic_features.py).
+"""Train and score every model row on LLP-shaped feature sets with planted events (data/planted_features.py).
 
 Each row trains with its published recipe (``--epochs`` can cap it), is selected on the
 synthetic val split and scored on the synthetic test split with the LLP protocol. MA rows first
@@ -15,13 +15,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import write_text
-from ..data.synthetic_features import SynthFeatureConfig, make_feature_sets
+from ..data.planted_features import SynthFeatureConfig, make_feature_sets
+from ..evaluation.evaluate import evaluate_probs
 from ..evaluation.metrics import llp_f_scores
+from ..evaluation.tables import COLUMNS
+from ..fileio import write_text
+from ..inference import predict
+from ..models.checkpoint import load_model
 from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
 from ..training.refine import refine_labels
-from ..training.trainer import TrainConfig, evaluate_probs, load_model, predict, train
-from .tables import COLUMNS
+from ..training.trainer import RunOptions, TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,8 @@ def run_benchmark(rows: list[str], data: SynthFeatureConfig, out_dir: str | Path
         cfg = TrainConfig.from_dict(train_options(row, options))
         summary = train(row, sets["train"], sets["val"], cfg, out_dir / row, {"synthetic": True}, progress)
         model, _ = load_model(out_dir / row / "model.pt", sets["train"].audio.device)
-        scores = evaluate_probs(predict(model, sets["test"], cfg.eval_batch_size), sets["test"], cfg.gate)
+        batch = RunOptions.from_dict(options).eval_batch_size
+        scores = evaluate_probs(predict(model, sets["test"], batch), sets["test"], cfg.gate)
         history = json.loads((out_dir / row / "history.json").read_text())["epochs"]
         result["rows"][row] = {"f_scores": scores, "selected_epoch": summary["selected_epoch"],
                                "epochs_run": len(history), "seconds": time.perf_counter() - t0,

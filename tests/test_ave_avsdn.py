@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from avvp_pipeline.models.baselines import AVE, AVSDN, AudioGuidedInputs, BiLSTMEncoder, Seq2SeqEncoder
+from avvp_pipeline.models.ave_avsdn import AVE, AVSDN, AudioGuidedInputs, BiLSTMEncoder, Seq2SeqEncoder
 from avvp_pipeline.models.cmco import CoOccurrence
 from avvp_pipeline.models.complexity import gflops_per_video, trainable_parameters
 from avvp_pipeline.models import registry

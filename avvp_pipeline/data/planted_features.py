@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..training.data import FeatureSet
+from .feature_sets import FeatureSet
 
 NUM_CLASSES, T, FRAMES = 25, 10, 8
 DIMS = {"audio": 128, "video_s": 2048, "video_st": 512}

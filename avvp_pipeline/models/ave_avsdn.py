@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from .cmco import CoOccurrence
 from .han import AVInputs
-from .parser import ParsingNet
+from .skeleton import MMILModel
 
 
 class AudioGuidedInputs(AVInputs):
@@ -89,7 +89,7 @@ def _cooccurrence(mode: str | None, num_classes: int, d_model: int, occ_dim: int
     return None if mode is None else CoOccurrence(d_model, num_classes, occ_dim, occ_dropout, mode)
 
 
-class AVE(ParsingNet):
+class AVE(MMILModel):
     """AVE with audio and visual parsing branches + MMIL (CM-Co paper Table 1, "AVE")."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.1,
@@ -98,7 +98,7 @@ class AVE(ParsingNet):
                          _cooccurrence(cooccurrence, num_classes, d_model, occ_dim, occ_dropout))
 
 
-class AVSDN(ParsingNet):
+class AVSDN(MMILModel):
     """AVSDN with audio and visual parsing branches + MMIL ("AVSDN"; with CM-Co, "AVSDN + Ours")."""
 
     def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.1,

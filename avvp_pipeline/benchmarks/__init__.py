@@ -1,0 +1,1 @@
+"""Benchmarks above training: they train and score models."""

@@ -1,0 +1,49 @@
+"""The training stages as the workflow runs them: from the index and feature shards on disk to a run folder
+(``train``) or a refined-labels file (``refine``)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..data.feature_sets import feature_configs, load_feature_sets
+from ..models.checkpoint import load_trained
+from .refine import refine_labels, write_refined
+from .trainer import RunOptions, TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+def train_stage(model_name: str, index: str | Path, shards: dict[str, list[str]], options: dict, out_dir: str | Path,
+                refined: str | Path | None = None, run: RunOptions | None = None, progress: bool = True) -> dict:
+    """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
+    selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``."""
+    cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
+    if cfg.select_on == "test":
+        log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
+                    "test scores are then optimistic")
+    sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device())
+    if refined:
+        sets["train"].with_refined_labels(refined)
+    for name, p in provenance.items():
+        if p["weights_id"].startswith("random"):
+            log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
+    summary = train(model_name, sets["train"], sets[cfg.select_on], cfg, out_dir, provenance, progress=progress,
+                    feature_configs=feature_configs(shards), run=run)
+    log.info("trained %s: best %s %s %.2f at epoch %d", model_name, cfg.select_on, cfg.select_metric,
+             summary["best_score"], summary["selected_epoch"])
+    return summary
+
+
+def refine_stage(model_path: str | Path, index: str | Path, shards: dict[str, list[str]], out: str | Path,
+                 seed: int, device: str = "auto") -> dict:
+    """MA's label refinement of the train split with the trained base model at ``model_path``; write the
+    refined-labels file ``out``; return its statistics."""
+    run = RunOptions(device=device)
+    trained = load_trained(model_path, run.torch_device())
+    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device())
+    trained.require_features(provenance, "train")
+    audio, visual, stats = refine_labels(trained.net, sets["train"], seed=seed)
+    write_refined(out, sets["train"], audio, visual, stats)
+    log.info("refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)", stats["videos"],
+             stats["dropped_audio"], stats["labels"], stats["dropped_visual"], out)
+    return stats
