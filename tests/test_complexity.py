@@ -1,4 +1,4 @@
-"""Parameter and cost counts, including the CM-Co paper's Table 4 convention (method.md §8)."""
+"""Parameter and cost counts, including the CM-Co paper's Table 4 convention (docs/method.md, section 11)."""
 import pytest
 
 from avvp_pipeline.models.cmco import HANCoOccurrence

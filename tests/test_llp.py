@@ -1,8 +1,8 @@
 """Tests of the LLP annotation reader (avvp_pipeline.data.llp).
 
 Small synthetic CSVs (written to tmp_path) pin the edge cases of the official ground-truth
-construction; the real LLP files (``shared/llp`` next to the repository, or ``$AVVP_LLP_DIR``)
-are checked against the counts documented in method.md section 6.
+construction; the real LLP files (the folder ``llp_dir()`` names, set by ``$AVVP_LLP_DIR``)
+are checked against the counts of the official release (docs/method.md, section 1).
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def test_dense_bad_header_and_missing_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# The real LLP files (method.md section 6)
+# The real LLP files (counts of the official release; docs/method.md, section 1)
 # --------------------------------------------------------------------------------------------
 def llp_dir() -> Path:
     override = os.environ.get("AVVP_LLP_DIR")
@@ -300,7 +300,7 @@ def test_real_row_counts(real):
 
 def test_real_weak_label_counts(real):
     names, labels = real["full"]
-    # method.md's 7,202 "multi-label" videos count rows listing more than one label; one of
+    # The 7,202 "multi-label" videos of the LLP papers count rows listing more than one label; one of
     # them (test video LcFWKgFphXI_20_30) lists "Clapping,Clapping", so 7,201 have >= 2 classes.
     d = real["dir"]
     with open(d / "AVVP_dataset_full.csv", encoding="utf-8") as fh:
@@ -311,7 +311,7 @@ def test_real_weak_label_counts(real):
     assert labels.sum(axis=1).min() == 1 and labels.sum(axis=1).max() == 7
     train_names, train_labels = real["train"]
     assert int(train_labels[:, CLASS_INDEX["Speech"]].sum()) == 4_988
-    assert int(train_labels.sum()) == 16_057  # label instances in train (method.md section 6)
+    assert int(train_labels.sum()) == 16_057  # label instances in train (docs/method.md, section 1)
 
 
 def test_real_splits_disjoint_and_cover_full(real):
@@ -376,7 +376,7 @@ def test_real_dense_labels_and_smoke_score(real):
     elapsed = time.perf_counter() - t0
     assert elapsed < 1.0, f"dense_labels took {elapsed:.2f} s"
     assert ga.shape == gv.shape == (1_849, 25, 10)
-    # Videos with no dense rows (method.md: val 4 audio / 70 visual, test 5 / 121).
+    # Videos with no dense rows in the official files: val 4 audio / 70 visual, test 5 / 121.
     audio_names = {r[1] for r in real["audio_rows"]}
     visual_names = {r[1] for r in real["visual_rows"]}
     for split, want in (("val", (4, 70)), ("test", (5, 121))):

@@ -35,7 +35,7 @@ def test_han_parameter_counts_match_method_md():
 
 
 def test_han_layer_is_shared_between_streams():
-    """Swapping the two streams swaps the outputs: one layer serves both (method.md §1.3)."""
+    """Swapping the two streams swaps the outputs: one layer serves both (docs/method.md, section 3.2)."""
     torch.manual_seed(0)
     layer = HANLayer(d_model=16, dim_feedforward=16).eval()
     enc = HANEncoder(1, d_model=16, dim_feedforward=16).eval()

@@ -1,7 +1,7 @@
 """Tests of the synthetic LLP-like demo data (avvp_pipeline.data.synth).
 
 Tiny specs (a handful of 64x48 clips) keep the whole file to a few seconds; the real LLP
-annotation files in /work/shared/llp (when present) pin the exact CSV layout.
+annotation files (``LLP_DIR``, when present) pin the exact CSV layout.
 """
 
 from __future__ import annotations
