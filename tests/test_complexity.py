@@ -28,3 +28,13 @@ def test_true_flops_exceed_linear_only_count():
     saved = table4_gmacs(han, batch=1) - table4_gmacs(han, batch=1, published=False)
     assert saved == pytest.approx(70 * 2048 * 512 / 1e9)
     assert gflops_per_video(HANCoOccurrence()) > gflops_per_video(han)
+
+
+def test_ave_counts_its_80_frame_projections_once():
+    from avvp_pipeline.models.ave_avsdn import AVE
+
+    ave = AVE()
+    # AVE's fc_v projects every frame (its attention needs them), so the published convention and the
+    # true count agree on it: no 8x factor on top of 80 rows
+    assert table4_gmacs(ave, batch=1) == pytest.approx(table4_gmacs(ave, batch=1, published=False))
+    assert table4_gmacs(ave, batch=1) < table4_gmacs(HAN(), batch=1) * 1.5

@@ -7,7 +7,6 @@ are checked against the counts of the official release (docs/method.md, section 
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from avvp_pipeline.data import llp
+from conftest import llp_dir
 from avvp_pipeline.data.llp import (
     CLASS_INDEX,
     CLASSES,
@@ -263,11 +263,6 @@ def test_dense_bad_header_and_missing_file(tmp_path):
 # --------------------------------------------------------------------------------------------
 # The real LLP files (counts of the official release; docs/method.md, section 1)
 # --------------------------------------------------------------------------------------------
-def llp_dir() -> Path:
-    override = os.environ.get("AVVP_LLP_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "llp"
-
-
 LLP_FILES = ["AVVP_dataset_full.csv", *SPLIT_FILES.values(), EVAL_AUDIO, EVAL_VISUAL]
 
 

@@ -26,7 +26,7 @@ def test_han_shapes_and_ranges():
         assert torch.all(t >= 0) and torch.all(t <= 1)
 
 
-def test_han_parameter_counts_match_method_md():
+def test_han_parameter_counts_match_the_documented_counts():
     model = HAN()
     assert sum(p.numel() for p in model.parameters()) == 4_569_675
     # Table 4 convention: Linear layers only, MHA projections excluded

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from avvp_pipeline.data import synth
+from conftest import llp_dir
 from avvp_pipeline.data.synth import Clip, SynthSpec, generate, plan, video_filenames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
-LLP_DIR = Path("/work/shared/llp")
+LLP_DIR = llp_dir()
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{11}_(\d+)_(\d+)$")
 TINY = dict(n_train=3, n_val=2, n_test=2, width=64, height=48)
 WEAK_FILES = ["AVVP_train.csv", "AVVP_val_pd.csv", "AVVP_test_pd.csv", "AVVP_dataset_full.csv"]

@@ -33,6 +33,7 @@ class AudioGuidedInputs(AVInputs):
 
     def __init__(self, d_model: int = 512, att_dim: int = 256, **kwargs):
         super().__init__(d_model, **kwargs)
+        self.fc_v.published_rows_factor = 1  # unlike HAN's, this fc_v really projects all 80 frames
         self.att_v = nn.Linear(d_model, att_dim)
         self.att_g = nn.Linear(d_model, att_dim)
         self.att_h = nn.Linear(att_dim, 1)
