@@ -18,6 +18,7 @@ from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.models.checkpoint import CheckpointError, load_model, load_resume_checkpoint
 from avvp_pipeline.provenance import provenance
 from avvp_pipeline.data.feature_sets import FeatureSet
+from factories import random_feature_set
 from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
 
 AVVP = [sys.executable, "-m", "avvp_pipeline.cli"]
@@ -40,11 +41,7 @@ class Payload:
 
 
 def _feature_set(n: int = 8) -> FeatureSet:
-    g = torch.Generator().manual_seed(0)
-    labels = (torch.rand(n, 25, generator=g) < 0.2).float()
-    return FeatureSet("train", [], [f"v{i}" for i in range(n)], torch.randn(n, 10, 128, generator=g),
-                      torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g), labels,
-                      np.zeros((n, 25, 10), np.uint8), np.zeros((n, 25, 10), np.uint8))
+    return random_feature_set(n)
 
 
 def _provenance() -> dict:

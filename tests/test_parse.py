@@ -11,7 +11,7 @@ from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.parse import ModelMismatch, VideoParser, events_from, parse_videos, validate_events
-from avvp_pipeline.data.feature_sets import FeatureSet
+from factories import random_feature_set
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -28,12 +28,7 @@ def model_path(tmp_path_factory):
         w = resolve(name, "random", seed=0)
         provenance[name] = {"weights_id": w.weights_id, "weights_sha256": str(w.sha256),
                             "config_hash": store.config_hash(cfg), "avvp_pipeline_version": __version__}
-    g = torch.Generator().manual_seed(0)
-    n = 8
-    labels = (torch.rand(n, 25, generator=g) < 0.2).float()
-    fs = FeatureSet("train", [], [f"v{i}" for i in range(n)], torch.randn(n, 10, 128, generator=g),
-                    torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g), labels,
-                    np.zeros((n, 25, 10), np.uint8), np.zeros((n, 25, 10), np.uint8))
+    fs = random_feature_set(8)
     out = tmp_path_factory.mktemp("model")
     train("han", fs, fs, TrainConfig(epochs=1, batch_size=4), out, provenance, progress=False,
           feature_configs=configs)

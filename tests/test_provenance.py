@@ -5,11 +5,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from avvp_pipeline.features import store
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.data.feature_sets import FeatureSet
+from factories import random_feature_set
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 
@@ -23,11 +22,7 @@ def test_shard_model_and_metrics(tmp_path):
     assert p["attributes"]["config_json"] == {"sample_rate": 16000}
     assert p["videos"] == {"count": 2, "first": ["vidA", "vidB"]} and p["datasets"]["features"] == "(2, 10, 128) float32"
 
-    g = torch.Generator().manual_seed(0)
-    fs = FeatureSet("train", [], ["a", "b", "c", "d"], torch.randn(4, 10, 128, generator=g),
-                    torch.randn(4, 80, 2048, generator=g), torch.randn(4, 10, 512, generator=g),
-                    (torch.rand(4, 25, generator=g) < 0.3).float(), np.zeros((4, 25, 10), np.uint8),
-                    np.zeros((4, 25, 10), np.uint8))
+    fs = random_feature_set(4, label_rate=0.3, ids=["a", "b", "c", "d"])
     feats = {"vggish": {"weights_id": "random(seed=2)"}}
     train("han", fs, fs, TrainConfig(epochs=1, batch_size=2), tmp_path / "run", feats, progress=False,
           feature_configs={"vggish": {"sample_rate": 16000}})
