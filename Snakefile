@@ -36,7 +36,7 @@ rule all:
     input:
         [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
-        "reports/results.md",
-        expand("reports/figures/{model}/{figure}", model=TRAINED_MODELS, figure=FIGURES),
-        expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
+        out("reports/results.md"),
+        expand(out("reports/figures/{model}/{figure}"), model=TRAINED_MODELS, figure=FIGURES),
+        expand(out("parsed/{model}"), model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
     default_target: True

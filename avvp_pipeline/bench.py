@@ -30,7 +30,7 @@ def bench_metrics(videos: int = 1849, repeat: int = 5, seed: int = 0) -> dict:
     return {"videos": videos, "vectorised_s": fast, "loop_s": slow, "speedup": slow / fast, "max_abs_diff": max_diff}
 
 
-def stage_table(bench_dir: str = "benchmarks") -> str:
+def stage_table(bench_dir: str = "results/benchmarks") -> str:
     """Markdown table of Snakemake ``benchmark:`` files: jobs, summed wall time and peak memory per rule."""
     import csv
     from pathlib import Path
@@ -155,7 +155,7 @@ def run(what: str, args) -> int:
 
         paths = sorted(str(p) for p in Path(args.videos_dir).glob("*.mp4"))[: args.n] if args.videos_dir else []
         if not paths:
-            raise ValueError("bench extract needs --videos-dir with mp4 files (e.g. demo/videos after the demo)")
+            raise ValueError("bench extract needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)")
         cfg = {"weights": args.weights, "precision": args.precision, "resnet_resize": args.resnet_resize,
                "resnet_crop": args.resnet_crop, "r2plus1d_size": args.r2plus1d_size, "batch_videos": args.batch_videos,
                "weights_dir": args.weights_dir}

@@ -300,7 +300,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("index", help="build dataset/index.h5 from LLP annotation CSVs",
+    p = sub.add_parser("index", help="build results/dataset/index.h5 from LLP annotation CSVs",
                        description="Read the split CSVs and the dense eval CSVs of an LLP-layout folder into one "
                                    "HDF5 index (splits, weak labels, dense truth for val/test).")
     p.add_argument("--annotations-dir", required=True)
@@ -366,7 +366,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                        description="Swap each training video's audio or visual track with a label-disjoint "
                                    "partner, run the frozen MA base model, and drop the classes that vanish "
                                    "(MA, Wu & Yang, CVPR 2021). Writes audio and visual labels per training video.")
-    p.add_argument("--model", required=True, help="runs/ma_base/model.pt")
+    p.add_argument("--model", required=True, help="results/runs/ma_base/model.pt")
     p.add_argument("--index", required=True)
     _add_shard_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the partner draws (unseeded in the published code)")
@@ -383,10 +383,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
                                    "index lacks are unused. The file is decoded without running any of its code: "
                                    "a pickle naming anything but torch scalar tensors is refused.")
     p.add_argument("pkl", metavar="PKL", help="need_to_change_cmco.pkl")
-    p.add_argument("--index", required=True, help="dataset/index.h5 (avvp index)")
+    p.add_argument("--index", required=True, help="results/dataset/index.h5 (avvp index)")
     p.add_argument("--annotations-dir", required=True,
                    help="folder with the released AVVP_train.csv, whose rows the pickle's indices refer to")
-    p.add_argument("--out", required=True, help="HDF5 file to write (refined/labels.h5)")
+    p.add_argument("--out", required=True, help="HDF5 file to write (results/refined/labels.h5)")
     p.set_defaults(func=cmd_import_refined)
 
     p = sub.add_parser("import-model", help="a released model (the HAN authors' MMIL_Net.pt) as a model.pt",
@@ -408,7 +408,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a trained model with the LLP protocol",
                        description="Predict a split and score it with the LLP protocol: writes metrics.json "
                                    "(ten F-scores) and predictions.h5 (per-second probabilities).")
-    p.add_argument("--model", required=True, help="runs/NAME/model.pt")
+    p.add_argument("--model", required=True, help="results/runs/NAME/model.pt")
     p.add_argument("--index", required=True)
     _add_shard_args(p)
     p.add_argument("--split", default="test")
@@ -450,7 +450,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                                    "parsed; dot-files are left out).")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, or folders of them (not searched "
                                                                "recursively)")
-    p.add_argument("--model", required=True, help="runs/NAME/model.pt")
+    p.add_argument("--model", required=True, help="results/runs/NAME/model.pt")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.set_defaults(func=cmd_parse)
@@ -460,7 +460,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                                    "content with the checksum written with it. Exit 1 when one is corrupt, or when "
                                    "a path does not exist or holds no shard; with --delete, remove corrupt shards "
                                    "so that the next snakemake run rebuilds them.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files or folders (e.g. features/)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="shard files or folders (e.g. results/features/)")
     p.add_argument("--delete", action="store_true", help="delete corrupt shards")
     p.set_defaults(func=cmd_verify)
 
@@ -473,12 +473,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_provenance)
 
     p = sub.add_parser("figures", help="timelines, training curves, co-occurrence and t-SNE of a model (PNG)",
-                       description="From runs/NAME/predictions.h5 and history.json: timelines.png (truth and "
+                       description="From results/runs/NAME/predictions.h5 and history.json: timelines.png (truth and "
                                    "predictions of the busiest test videos), curves.png (loss and selection metric "
                                    "per epoch), cooccurrence.png (class co-occurrence, truth vs predictions) and "
                                    "tsne.png (t-SNE of the label-aware aggregated audio and visual features).")
-    p.add_argument("--predictions", required=True, help="runs/NAME/predictions.h5 (avvp evaluate)")
-    p.add_argument("--history", required=True, help="runs/NAME/history.json (avvp train)")
+    p.add_argument("--predictions", required=True, help="results/runs/NAME/predictions.h5 (avvp evaluate)")
+    p.add_argument("--history", required=True, help="results/runs/NAME/history.json (avvp train)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--videos", type=int, default=3, help="videos in timelines.png")
     p.set_defaults(func=cmd_figures)
@@ -511,7 +511,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
                         "import: importing released .npy features into shards vs reading the same files")
-    p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
+    p.add_argument("--dir", default="results/benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
     g.add_argument("--n", type=int, default=8, help="number of clips")

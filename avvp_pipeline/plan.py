@@ -22,7 +22,7 @@ from .data import llp
 log = logging.getLogger(__name__)
 
 #: Where the synthetic demo set is rendered (annotations/ and videos/), relative to the working folder.
-SYNTH_DIR = "demo"
+SYNTH_DIR = "resources/demo"
 #: Containers accepted in ``videos_dir`` as ``<YouTube id><extension>``, in order of preference when one
 #: id has several files.
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi")

@@ -180,7 +180,7 @@ def _bad_file(kind: str, run_dir: Path, path: Path) -> str:
         return "missing keys: mmil.fc_prob.bias"
     if kind == "checkpoint.pt":
         path.write_bytes((run_dir / "killed" / "checkpoint.pt").read_bytes())
-        return "training checkpoint (resume state), not a finished model; use runs/NAME/model.pt"
+        return "training checkpoint (resume state), not a finished model; use results/runs/NAME/model.pt"
     if kind == "unknown model":
         torch.save({**ckpt, "model_name": "nope"}, path)
         return "unknown model 'nope'"

@@ -76,9 +76,9 @@ def test_readme_llp_command_never_writes_into_the_data_folders(user_data, tmp_pa
     out = proc.stdout + proc.stderr
     # no pretrained weights here: the run stops at extraction
     assert proc.returncode != 0 and "rule synth" not in out and "localrule synth" not in out, out[-3000:]
-    assert any("pretrained weights" in log.read_text() for log in root.glob("logs/extract_*/shard-0000.log"))
+    assert any("pretrained weights" in log.read_text() for log in root.glob("results/logs/extract_*/shard-0000.log"))
     assert {"annotations": _fingerprint(ann), "videos": _fingerprint(videos)} == before
-    assert sorted(p.name for p in videos.iterdir()) == ["BjCEufrlXm4.mp4"] and not (root / "demo").exists()
+    assert sorted(p.name for p in videos.iterdir()) == ["BjCEufrlXm4.mp4"] and not (root / "resources" / "demo").exists()
 
 
 def test_data_folder_shortcut_with_the_demo_config_never_renders_the_demo(user_data, tmp_path):
@@ -92,7 +92,7 @@ def test_data_folder_shortcut_with_the_demo_config_never_renders_the_demo(user_d
     proc = _run([*args, "--until", "index"], root, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {"annotations": _fingerprint(ann), "videos": _fingerprint(videos)} == before
-    assert not (root / "demo").exists()
+    assert not (root / "resources" / "demo").exists()
 
 
 def test_planning_errors_stop_before_any_job(tiny_set, tmp_path):

@@ -53,7 +53,7 @@ def gpu_intervals(workdir: Path) -> dict[str, tuple[datetime, datetime]]:
     """(start, end) of every GPU job, from the first and last lines `avvp` writes to the rule's log."""
     spans = {}
     for rule in GPU_RULES:
-        for log in sorted((workdir / "logs" / rule).glob("*.log")):
+        for log in sorted((workdir / "results/logs" / rule).glob("*.log")):
             stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
                       for m in STAMP.finditer(log.read_text())]
             assert len(stamps) == 2, f"{log}: no start and finish lines"
@@ -98,23 +98,23 @@ def read_tail(workdir: Path) -> str:
 
 def assert_same_outputs(a: Path, b: Path) -> None:
     """Shards byte for byte; trained weights, metrics and predictions exactly."""
-    shards = sorted(p.relative_to(a) for p in (a / "features").rglob("shard-*.h5"))
+    shards = sorted(p.relative_to(a) for p in (a / "results/features").rglob("shard-*.h5"))
     assert len(shards) == 6, shards  # 2 shards x 3 extractors
     for rel in shards:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
-    for rel in sorted(p.relative_to(a) for p in (a / "features/failures").glob("*.tsv")):
+    for rel in sorted(p.relative_to(a) for p in (a / "results/features/failures").glob("*.tsv")):
         assert (a / rel).read_text() == (b / rel).read_text(), rel
-    ma, mb = (torch.load(w / "runs/han/model.pt", weights_only=False) for w in (a, b))
+    ma, mb = (torch.load(w / "results/runs/han/model.pt", weights_only=False) for w in (a, b))
     assert ma["summary"] == mb["summary"]
     assert ma["state_dict"].keys() == mb["state_dict"].keys()
     for k in ma["state_dict"]:
         assert torch.equal(ma["state_dict"][k], mb["state_dict"][k]), f"weight {k} differs"
-    assert json.loads((a / "runs/han/metrics.json").read_text()) == json.loads((b / "runs/han/metrics.json").read_text())
-    with h5py.File(a / "runs/han/predictions.h5") as fa, h5py.File(b / "runs/han/predictions.h5") as fb:
+    assert json.loads((a / "results/runs/han/metrics.json").read_text()) == json.loads((b / "results/runs/han/metrics.json").read_text())
+    with h5py.File(a / "results/runs/han/predictions.h5") as fa, h5py.File(b / "results/runs/han/predictions.h5") as fb:
         assert fa["frame_prob"].shape[0] == 3
         for name in ("frame_prob", "pred_audio", "pred_visual"):
             np.testing.assert_array_equal(fa[name][:], fb[name][:], err_msg=name)
-    assert (a / "reports/results.csv").read_text() == (b / "reports/results.csv").read_text()
+    assert (a / "results/reports/results.csv").read_text() == (b / "results/reports/results.csv").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -142,35 +142,35 @@ def test_two_runs_from_scratch_are_identical(reference, tmp_path):
 def test_kill_9_during_extraction_and_training_then_rerun(reference, tmp_path):
     wd = new_workdir(tmp_path / "killed")
     extracting = lambda: any("visual features of" in p.read_text()  # noqa: E731
-                             for p in (wd / "logs/extract_visual").glob("*.log"))
+                             for p in (wd / "results/logs/extract_visual").glob("*.log"))
     run_until_killed(wd, extracting, DEFAULT_PROFILE)
-    assert not (wd / "features/resnet152/shard-0000.h5").exists(), "the extraction finished before the kill"
+    assert not (wd / "results/features/resnet152/shard-0000.h5").exists(), "the extraction finished before the kill"
     locked = snakemake(wd, *DEFAULT_PROFILE, check=False)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
     snakemake(wd, "--unlock")
 
     def training_midway() -> bool:  # a checkpoint exists, so the rerun has something to resume from
-        ckpt = wd / "runs/han/checkpoint.pt"
-        return ckpt.exists() and not (wd / "runs/han/model.pt").exists()
+        ckpt = wd / "results/runs/han/checkpoint.pt"
+        return ckpt.exists() and not (wd / "results/runs/han/model.pt").exists()
 
     run_until_killed(wd, training_midway, DEFAULT_PROFILE)
-    assert (wd / "runs/han/checkpoint.pt").exists() and not (wd / "runs/han/model.pt").exists()
+    assert (wd / "results/runs/han/checkpoint.pt").exists() and not (wd / "results/runs/han/model.pt").exists()
     snakemake(wd, "--unlock")
     snakemake(wd, *DEFAULT_PROFILE)
-    assert re.search(r"resuming han from epoch (\d+)", (wd / "logs/train/han.log").read_text())
-    assert not (wd / "runs/han/checkpoint.pt").exists()
+    assert re.search(r"resuming han from epoch (\d+)", (wd / "results/logs/train/han.log").read_text())
+    assert not (wd / "results/runs/han/checkpoint.pt").exists()
     assert_same_outputs(reference, wd)
 
 
 def test_damaged_or_deleted_shard_is_rebuilt(reference, tmp_path):
     wd = tmp_path / "damaged"
     shutil.copytree(reference, wd, symlinks=True)
-    shard = wd / "features/resnet152/shard-0001.h5"
+    shard = wd / "results/features/resnet152/shard-0001.h5"
     with h5py.File(shard, "r+") as f:  # one value changes; the checksum attribute does not
         f["features"][0, 0, 0] += 1.0
     failed = snakemake(wd, *DEFAULT_PROFILE, check=False)
     assert failed.returncode != 0
-    train_log = (wd / "logs/train/han.log").read_text()
+    train_log = (wd / "results/logs/train/han.log").read_text()
     assert f"{shard.relative_to(wd)}: content does not match its checksum" in train_log
     assert "rerun snakemake to rebuild it" in train_log and "Traceback" not in train_log
     assert not shard.exists() and shard.with_name("shard-0001.h5.corrupt").exists()
@@ -180,7 +180,7 @@ def test_damaged_or_deleted_shard_is_rebuilt(reference, tmp_path):
     snakemake(wd, *DEFAULT_PROFILE)
     assert_same_outputs(reference, wd)
 
-    (wd / "features/vggish/shard-0000.h5").unlink()
+    (wd / "results/features/vggish/shard-0000.h5").unlink()
     planned = planned_rules(snakemake(wd, *DEFAULT_PROFILE, "-n"))
     assert "extract_audio" in planned and "extract_visual" not in planned
     snakemake(wd, *DEFAULT_PROFILE)

@@ -18,7 +18,7 @@ def _real(annotations, videos):
 
 def test_demo_renders_only_into_its_own_folder():
     src = data_source({"annotations_dir": None, "videos_dir": None, "synth": SYNTH})
-    assert src.synthetic and (src.annotations_dir, src.videos_dir) == ("demo/annotations", "demo/videos")
+    assert src.synthetic and (src.annotations_dir, src.videos_dir) == ("resources/demo/annotations", "resources/demo/videos")
 
 
 def test_data_folders_turn_the_demo_off_whatever_a_merged_config_says(tiny_set):

@@ -296,15 +296,15 @@ def test_workflow_imports_trains_evaluates_and_reports(tiny_set, tmp_path):
     assert not {"extract_visual", "extract_audio", "synth"} & planned_rules(plan)
     snakemake(wd, *config)
     assert planned_rules(snakemake(wd, "-n", *config)) == set()
-    metrics = json.loads((wd / "runs/han/metrics.json").read_text())
+    metrics = json.loads((wd / "results/runs/han/metrics.json").read_text())
     assert metrics["features"]["resnet152"]["weights_id"] == "released:res152"
-    assert "| han |" in (wd / "reports/results.md").read_text()
-    failures = "".join(p.read_text() for p in sorted((wd / "features/failures").glob("import-shard-*.tsv")))
+    assert "| han |" in (wd / "results/reports/results.md").read_text()
+    failures = "".join(p.read_text() for p in sorted((wd / "results/features/failures").glob("import-shard-*.tsv")))
     assert "looks PCA-quantised" in failures and train[1] in failures
-    assert main(["verify", str(wd / "features")]) == 0
+    assert main(["verify", str(wd / "results/features")]) == 0
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["avvp", "parse", str(tiny_set[0]), "--model", str(wd / "runs/han/model.pt"),
-                           "--out", str(tmp_path / "parsed")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(["avvp", "parse", str(tiny_set[0]), "--model", str(wd / "results/runs/han/model.pt"),
+                           "--out", str(tmp_path / "results/parsed")], capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "trained on the released LLP features" in proc.stderr
     refused = snakemake(wd, "-n", *config, f"parse={{'videos_dir': '{tiny_set[0]}'}}", check=False)
     assert refused.returncode != 0 and "features.source is released" in refused.stdout + refused.stderr

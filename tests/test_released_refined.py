@@ -298,10 +298,10 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "-n", "-p")
     assert "refine_labels" in planned_rules(proc)
-    assert sorted(planned_outputs(proc, "train")) == sorted(f"runs/{m}/model.pt, runs/{m}/history.json"
+    assert sorted(planned_outputs(proc, "train")) == sorted(f"results/runs/{m}/model.pt, results/runs/{m}/history.json"
                                                             for m in ("han", "ma*", "ma*+ours"))
-    assert ("avvp import-refined 'released dir/need_to_change_cmco.pkl' --index dataset/index.h5 "
-            "--annotations-dir demo/annotations --out refined/labels.h5") in proc.stdout
+    assert ("avvp import-refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
+            "--annotations-dir resources/demo/annotations --out results/refined/labels.h5") in proc.stdout
 
     cfg["refine"] = {"source": "file", "file": "absent.pkl"}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -310,4 +310,4 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
 
     del cfg["refine"]  # the default: computed through ma_base
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert "runs/ma_base/model.pt, runs/ma_base/history.json" in planned_outputs(snakemake(tmp_path, "-n"), "train")
+    assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(snakemake(tmp_path, "-n"), "train")

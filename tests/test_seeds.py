@@ -80,29 +80,29 @@ def _jobs(proc) -> dict[str, list[str]]:
 
 def test_default_seeds_plan_todays_paths(tmp_path):
     jobs = _jobs(_plan(tmp_path, models=["han", "ma*"]))
-    assert jobs["train"] == [f"runs/{m}/model.pt, runs/{m}/history.json" for m in ("han", "ma*", "ma_base")]
-    assert jobs["refine_labels"] == ["refined/labels.h5"]
-    assert jobs["evaluate"] == [f"runs/{m}/metrics.json, runs/{m}/predictions.h5" for m in ("han", "ma*")]
-    assert jobs["figures"] == [", ".join(f"reports/figures/{m}/{f}.png" for f in
+    assert jobs["train"] == [f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma_base")]
+    assert jobs["refine_labels"] == ["results/refined/labels.h5"]
+    assert jobs["evaluate"] == [f"results/runs/{m}/metrics.json, results/runs/{m}/predictions.h5" for m in ("han", "ma*")]
+    assert jobs["figures"] == [", ".join(f"results/reports/figures/{m}/{f}.png" for f in
                                          ("timelines", "curves", "cooccurrence", "tsne")) for m in ("han", "ma*")]
-    assert jobs["report"] == ["reports/results.md, reports/results.csv, reports/per_class.csv"]
+    assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
 
 
 def test_two_seeds_plan_every_run_and_mas_chain_per_seed(tmp_path):
     proc = _plan(tmp_path, "-p", models=["han", "ma*"], seeds=[1, 2])
     jobs = _jobs(proc)
-    runs = [f"runs/{m}/seed-{s}" for m in ("han", "ma*", "ma_base") for s in (1, 2)]
+    runs = [f"results/runs/{m}/seed-{s}" for m in ("han", "ma*", "ma_base") for s in (1, 2)]
     assert jobs["train"] == [f"{r}/model.pt, {r}/history.json" for r in runs]
-    assert jobs["refine_labels"] == ["refined/seed-1/labels.h5", "refined/seed-2/labels.h5"]
+    assert jobs["refine_labels"] == ["results/refined/seed-1/labels.h5", "results/refined/seed-2/labels.h5"]
     assert jobs["evaluate"] == [f"{r}/metrics.json, {r}/predictions.h5" for r in runs[:4]]
-    assert [j.split(",")[0] for j in jobs["figures"]] == ["reports/figures/han/timelines.png",
-                                                          "reports/figures/ma*/timelines.png"]
-    assert jobs["report"] == ["reports/results.md, reports/results.csv, reports/per_class.csv"]
+    assert [j.split(",")[0] for j in jobs["figures"]] == ["results/reports/figures/han/timelines.png",
+                                                          "results/reports/figures/ma*/timelines.png"]
+    assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
     text = proc.stdout
     # each seed's config, MA* on its own seed's refinement, figures from the first seed
-    assert re.search(r"--model 'ma\*' .*\"seed\":2.*--refined refined/seed-2/labels.h5", text)
-    assert re.search(r"--model ma_base .*\"seed\":1.*--out-dir runs/ma_base/seed-1", text)
-    assert "--predictions 'runs/ma*/seed-1/predictions.h5'" in text and "seed-2/predictions.h5 --" not in text
+    assert re.search(r"--model 'ma\*' .*\"seed\":2.*--refined results/refined/seed-2/labels.h5", text)
+    assert re.search(r"--model ma_base .*\"seed\":1.*--out-dir results/runs/ma_base/seed-1", text)
+    assert "--predictions 'results/runs/ma*/seed-1/predictions.h5'" in text and "seed-2/predictions.h5 --" not in text
 
 
 def test_imported_refined_labels_serve_every_seed(tmp_path):
@@ -112,8 +112,8 @@ def test_imported_refined_labels_serve_every_seed(tmp_path):
     cfg["refine"] = {"source": "file", "file": str(tmp_path / "need_to_change_cmco.pkl")}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "-n", "-p")
-    assert planned_outputs(proc, "refine_labels") == ["refined/labels.h5"]
-    assert proc.stdout.count("--refined refined/labels.h5") == 2 and "ma_base" not in proc.stdout
+    assert planned_outputs(proc, "refine_labels") == ["results/refined/labels.h5"]
+    assert proc.stdout.count("--refined results/refined/labels.h5") == 2 and "ma_base" not in proc.stdout
 
 
 def test_the_workflow_stops_on_a_seed_set_twice(tmp_path):
@@ -130,11 +130,11 @@ def test_two_seeds_train_two_models_and_the_table_aggregates_them(tmp_path):
 
     _configure(tmp_path, models=["han"], seeds=[1, 2], options={**TINY["train"]["options"], "epochs": 1})
     snakemake(tmp_path)
-    states = [read_torch_file(tmp_path / f"runs/han/seed-{s}/model.pt")["state_dict"] for s in (1, 2)]
+    states = [read_torch_file(tmp_path / f"results/runs/han/seed-{s}/model.pt")["state_dict"] for s in (1, 2)]
     assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
-    assert [json.loads((tmp_path / f"runs/han/seed-{s}/metrics.json").read_text())["seed"] for s in (1, 2)] == [1, 2]
-    table = (tmp_path / "reports/results.md").read_text()
+    assert [json.loads((tmp_path / f"results/runs/han/seed-{s}/metrics.json").read_text())["seed"] for s in (1, 2)] == [1, 2]
+    table = (tmp_path / "results/reports/results.md").read_text()
     assert re.search(r"^\| han \| ours \(n=2\) \| \d+\.\d ± \d+\.\d / ", table, re.M) and "ddof=1" in table
-    rows = (tmp_path / "reports/results.csv").read_text().splitlines()
+    rows = (tmp_path / "results/reports/results.csv").read_text().splitlines()
     assert [r.split(",")[-2] for r in rows if r.startswith("han,ours,")] == ["1", "2"]
-    assert (tmp_path / "reports/figures/han/curves.png").is_file() and not (tmp_path / "runs/han/model.pt").exists()
+    assert (tmp_path / "results/reports/figures/han/curves.png").is_file() and not (tmp_path / "results/runs/han/model.pt").exists()

@@ -86,8 +86,8 @@ def test_demo_workflow_runs_through_the_slurm_executor(slurm_cluster, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     for model in ("han", "ma*+ours"):
-        assert (tmp_path / "runs" / model / "metrics.json").is_file()
-    assert (tmp_path / "reports/results.md").is_file()
+        assert (tmp_path / "results/runs" / model / "metrics.json").is_file()
+    assert (tmp_path / "results/reports/results.md").is_file()
     # every job went through sbatch: Slurm wrote a log per job, in a folder per rule
     root = tmp_path / ".snakemake" / "slurm_logs"
     logged = {p.relative_to(root).parts[0] for p in root.rglob("*.log")}

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "dataset": {
-        "annotations_dir": None,  # the demo set, rendered into demo/
+        "annotations_dir": None,  # the demo set, rendered into resources/demo/
         "videos_dir": None,
         "legacy_eval_audio": False,
         "synth": {"enabled": True, "seed": 5, "n_train": 6, "n_val": 3, "n_test": 3, "width": 64, "height": 48,
@@ -84,23 +84,23 @@ def finished_run(tmp_path_factory):
 
 def test_outputs_of_a_full_run(finished_run):
     wd = finished_run
-    table = (wd / "reports/results.md").read_text()
+    table = (wd / "results/reports/results.md").read_text()
     for row in (*PAPER_ROWS, "broadcast"):
         assert re.search(rf"^\| {re.escape(row)} \|", table, re.M), row
-        assert row == "broadcast" or (wd / "runs" / row / "metrics.json").is_file()
-    metrics = json.loads((wd / "runs/han/metrics.json").read_text())
+        assert row == "broadcast" or (wd / "results/runs" / row / "metrics.json").is_file()
+    metrics = json.loads((wd / "results/runs/han/metrics.json").read_text())
     assert set(metrics["f_scores"]) == {"seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event", "ev_audio",
                                         "ev_visual", "ev_av", "ev_type", "ev_event"}
     assert all(0 <= v <= 100 for v in metrics["f_scores"].values()) and metrics["n_videos"] == 3
     # 12 videos in shards of 7: two shards per extractor, every shard records its weights
     for extractor in ("vggish", "resnet152", "r2plus1d_18"):
-        shards = sorted((wd / "features" / extractor).glob("shard-*.h5"))
+        shards = sorted((wd / "results/features" / extractor).glob("shard-*.h5"))
         assert [s.name for s in shards] == ["shard-0000.h5", "shard-0001.h5"]
         with h5py.File(shards[1]) as f:
             assert f["video_ids"].shape == (5,) and f.attrs["weights_id"].startswith("random(")
-    with h5py.File(wd / "runs/han/predictions.h5") as f:
+    with h5py.File(wd / "results/runs/han/predictions.h5") as f:
         assert f["frame_prob"].shape == (3, 10, 2, 25)
-    for log in ("logs/index.log", "logs/train/han.log", "logs/extract_visual/shard-0000.log"):
+    for log in ("results/logs/index.log", "results/logs/train/han.log", "results/logs/extract_visual/shard-0000.log"):
         assert (wd / log).is_file()
 
 
@@ -110,8 +110,8 @@ def test_model_names_reach_the_commands_unglobbed(finished_run):
     from avvp_pipeline.provenance import provenance
 
     for row in ("ma*", "ma*+ours", "ma*+cmco"):
-        assert provenance(finished_run / "runs" / row / "model.pt")["model"] == row
-        assert json.loads((finished_run / "runs" / row / "metrics.json").read_text())["model"] == row
+        assert provenance(finished_run / "results/runs" / row / "model.pt")["model"] == row
+        assert json.loads((finished_run / "results/runs" / row / "metrics.json").read_text())["model"] == row
 
 
 def test_second_dry_run_has_nothing_to_do(finished_run):
@@ -141,7 +141,7 @@ def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
     changed.write_text(yaml.safe_dump(cfg))
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
     assert planned_rules(proc) == {"train", "evaluate", "figures", "report", "all"}
-    assert planned_outputs(proc, "train") == ["runs/ma*+ours/model.pt, runs/ma*+ours/history.json"]
+    assert planned_outputs(proc, "train") == ["results/runs/ma*+ours/model.pt, results/runs/ma*+ours/history.json"]
 
 
 def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path):
@@ -161,38 +161,38 @@ def test_lint_is_clean():
 
 
 def test_ma_rows_train_on_refined_labels(finished_run):
-    with h5py.File(finished_run / "refined/labels.h5") as f:
+    with h5py.File(finished_run / "results/refined/labels.h5") as f:
         weak_sum = f["audio_labels"].shape
         assert weak_sum == (6, 25) and "dropped_rows" in f.attrs
-    log = (finished_run / "logs/train/ma*+ours.log").read_text()
+    log = (finished_run / "results/logs/train/ma*+ours.log").read_text()
     assert "trained ma*+ours" in log
 
 
 def test_figures_and_self_contained_report(finished_run):
     for model in ("han", "ma*+ours"):
         for figure in ("timelines.png", "curves.png", "cooccurrence.png"):
-            assert (finished_run / "reports/figures" / model / figure).stat().st_size > 10_000
+            assert (finished_run / "results/reports/figures" / model / figure).stat().st_size > 10_000
         # 3 test videos are too few for t-SNE: the figure says so (tests/test_figures.py draws a real one)
-        assert (finished_run / "reports/figures" / model / "tsne.png").is_file()
-    rows = (finished_run / "reports/results.csv").read_text().splitlines()
+        assert (finished_run / "results/reports/figures" / model / "tsne.png").is_file()
+    rows = (finished_run / "results/reports/results.csv").read_text().splitlines()
     assert rows[0].startswith("method,source,seg_audio,ev_audio") and any(",published," in r for r in rows)
-    snakemake(finished_run, "--report", "report.html")
-    html = (finished_run / "report.html").read_text()
+    snakemake(finished_run, "--report", "results/report.html")
+    html = (finished_run / "results/report.html").read_text()
     assert "data:image/png;base64" in html or "timelines.png" in html
-    assert (finished_run / "report.html").stat().st_size > 200_000
+    assert (finished_run / "results/report.html").stat().st_size > 200_000
 
 
 def test_parse_rule_over_a_folder_of_videos(finished_run, tmp_path):
     mine = tmp_path / "my_videos"
     mine.mkdir()
-    clip = sorted((finished_run / "demo/videos").glob("*.mp4"))[0]
+    clip = sorted((finished_run / "resources/demo/videos").glob("*.mp4"))[0]
     (mine / "holiday.mp4").write_bytes(clip.read_bytes())
     (mine / "notes.mp4").write_text("not a video")
-    snakemake(finished_run, "parsed/han", "--config", f"parse={{'videos_dir': '{mine}', 'models': ['han']}}")
-    doc = json.loads((finished_run / "parsed/han/holiday/events.json").read_text())
+    snakemake(finished_run, "results/parsed/han", "--config", f"parse={{'videos_dir': '{mine}', 'models': ['han']}}")
+    doc = json.loads((finished_run / "results/parsed/han/holiday/events.json").read_text())
     assert set(doc) >= {"audio", "visual", "audio_visual"} and doc["model"] == "han"
-    assert (finished_run / "parsed/han/holiday/timeline.png").is_file()
-    assert "notes.mp4" in (finished_run / "parsed/han/failures.tsv").read_text()
+    assert (finished_run / "results/parsed/han/holiday/timeline.png").is_file()
+    assert "notes.mp4" in (finished_run / "results/parsed/han/failures.tsv").read_text()
 
 
 def test_full_llp_plans_with_missing_videos_skipped(tmp_path):

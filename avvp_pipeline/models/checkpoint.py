@@ -85,10 +85,10 @@ def check_model(path: str | Path, obj) -> dict:
     kind = file_kind(obj)
     if kind == "resume":
         raise CheckpointError(f"{path}: a training checkpoint (resume state), not a finished model; "
-                              "use runs/NAME/model.pt, written when training ends")
+                              "use results/runs/NAME/model.pt, written when training ends")
     if kind == "state_dict":
         raise CheckpointError(f"{path}: bare weights (a state dict), not {MODEL_KIND}: it does not say which "
-                              "model they are for; use runs/NAME/model.pt")
+                              "model they are for; use results/runs/NAME/model.pt")
     _check_fields(path, obj, _MODEL_FIELDS, MODEL_KIND)
     bad = next((k for k, v in obj["state_dict"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)),
                None)

@@ -24,11 +24,19 @@ try:
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
-FEATURE_DIR = "features"
+RESULTS = config["results_dir"].rstrip("/")  # every output of the run lies below it
+
+
+def out(path):
+    """``path`` (relative) inside the run's results folder."""
+    return f"{RESULTS}/{path}"
+
+
+FEATURE_DIR = out("features")
 TRAINED_MODELS = config["train"]["models"]
 # One run per row (runs/NAME/), or per row and seed (runs/NAME/seed-S/, docs/seeds.md): the rules that
 # train, refine and evaluate write RUN, and the figures and parsing read the first seed's run.
-RUN = run_dir("{model}", "{seed}" if SEEDS else None)
+RUN = out(run_dir("{model}", "{seed}" if SEEDS else None))
 RUN_LOG = "{model}/seed-{seed}" if SEEDS else "{model}"  # logs/<stage>/RUN_LOG.log
 FIRST_SEED = SEEDS[0] if SEEDS else None
 
@@ -57,12 +65,12 @@ def train_cfg(wildcards):
 
 def run_files(name):
     """``name`` (model.pt, metrics.json, ...) in every run folder of `train.models` (per seed)."""
-    return [f"{d}/{name}" for d in run_dirs(TRAINED_MODELS, SEEDS)]
+    return [out(f"{d}/{name}") for d in run_dirs(TRAINED_MODELS, SEEDS)]
 
 
 def first_run(name):
     """Input function: ``name`` in the run of ``wildcards.model`` with the first seed (figures, parsing)."""
-    return lambda wildcards: f"{run_dir(wildcards.model, FIRST_SEED)}/{name}"
+    return lambda wildcards: out(f"{run_dir(wildcards.model, FIRST_SEED)}/{name}")
 
 EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 
@@ -83,7 +91,7 @@ def refined_labels(wildcards):
     if spec(wildcards.model).labels != "refined":
         return []
     seed = wildcards.get("seed") if config["refine"]["source"] == "computed" else None
-    return ["refined/labels.h5" if seed is None else f"refined/seed-{seed}/labels.h5"]
+    return [out("refined/labels.h5" if seed is None else f"refined/seed-{seed}/labels.h5")]
 
 
 def option(flag, value):

@@ -30,9 +30,9 @@ if DATA.synthetic:
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/synth.log",
+            out("logs/synth.log"),
         benchmark:
-            "benchmarks/synth.tsv"
+            out("benchmarks/synth.tsv")
         shell:
             "avvp synth --jobs {threads} --videos-dir {params.videos_dir:q}"
             " --annotations-dir {params.annotations_dir:q}"
@@ -43,7 +43,7 @@ rule index:
     input:
         ANNOTATIONS,
     output:
-        "dataset/index.h5",
+        out("dataset/index.h5"),
     params:
         annotations_dir=lambda w, input: os.path.dirname(input[0]),
         legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
@@ -51,8 +51,8 @@ rule index:
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/index.log",
+        out("logs/index.log"),
     benchmark:
-        "benchmarks/index.tsv"
+        out("benchmarks/index.tsv")
     shell:
         "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy:q} 2> {log:q}"

@@ -5,7 +5,7 @@
 rule evaluate:
     input:
         model=f"{RUN}/model.pt",
-        index="dataset/index.h5",
+        index=out("dataset/index.h5"),
         vggish=all_shards("vggish"),
         resnet152=all_shards("resnet152"),
         r2plus1d_18=all_shards("r2plus1d_18"),
@@ -26,9 +26,9 @@ rule evaluate:
     conda:
         "../../envs/avvp.yaml"
     log:
-        f"logs/evaluate/{RUN_LOG}.log",
+        out(f"logs/evaluate/{RUN_LOG}.log"),
     benchmark:
-        f"benchmarks/evaluate/{RUN_LOG}.tsv"
+        out(f"benchmarks/evaluate/{RUN_LOG}.tsv")
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"
@@ -37,17 +37,17 @@ rule evaluate:
 
 rule baseline_broadcast:
     input:
-        index="dataset/index.h5",
+        index=out("dataset/index.h5"),
     output:
-        metrics="baselines/broadcast/metrics.json",
+        metrics=out("baselines/broadcast/metrics.json"),
     params:
         cfg=as_json(EVAL_CFG),
         split=EVAL_CFG["split"],
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/baseline_broadcast.log",
+        out("logs/baseline_broadcast.log"),
     benchmark:
-        "benchmarks/baseline_broadcast.tsv"
+        out("benchmarks/baseline_broadcast.tsv")
     shell:
         "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"

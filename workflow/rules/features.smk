@@ -24,9 +24,9 @@ if FEATURE_SOURCE == "extract":
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/extract_visual/shard-{shard}.log",
+            out("logs/extract_visual/shard-{shard}.log"),
         benchmark:
-            "benchmarks/extract_visual/shard-{shard}.tsv"
+            out("benchmarks/extract_visual/shard-{shard}.tsv")
         shell:
             "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
@@ -49,9 +49,9 @@ if FEATURE_SOURCE == "extract":
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/extract_audio/shard-{shard}.log",
+            out("logs/extract_audio/shard-{shard}.log"),
         benchmark:
-            "benchmarks/extract_audio/shard-{shard}.tsv"
+            out("benchmarks/extract_audio/shard-{shard}.tsv")
         shell:
             "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
@@ -78,9 +78,9 @@ else:
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/import_features/shard-{shard}.log",
+            out("logs/import_features/shard-{shard}.log"),
         benchmark:
-            "benchmarks/import_features/shard-{shard}.tsv"
+            out("benchmarks/import_features/shard-{shard}.tsv")
         shell:
             "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
             " --threads {threads} --out-vggish {output.vggish:q} --out-resnet152 {output.resnet152:q}"

@@ -1,22 +1,22 @@
 # Report stage: results tables across every trained model and the baselines, the figures of each
-# model, and what `snakemake --report report.html` collects (captions in workflow/report/). With
+# model, and what `snakemake --report results/report.html` collects (captions in workflow/report/). With
 # several `train.seeds` the tables read every seed's run; figures and parsing use the first seed's.
 
 
 rule report:
     input:
         models=run_files("metrics.json"),
-        baselines=["baselines/broadcast/metrics.json"],
+        baselines=[out("baselines/broadcast/metrics.json")],
     output:
-        md="reports/results.md",
+        md=out("reports/results.md"),
         csv=report(
-            "reports/results.csv",
+            out("reports/results.csv"),
             caption="../report/results.rst",
             category="1. Results",
             labels={"table": "F-scores, ours and published"},
         ),
         per_class=report(
-            "reports/per_class.csv",
+            out("reports/per_class.csv"),
             caption="../report/per_class.rst",
             category="1. Results",
             labels={"table": "per-class segment-level F"},
@@ -26,9 +26,9 @@ rule report:
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/report.log",
+        out("logs/report.log"),
     benchmark:
-        "benchmarks/report.tsv"
+        out("benchmarks/report.tsv")
     shell:
         "avvp report {input.baselines:q} {input.models:q} --out {output.md:q} --csv {output.csv:q}"
         " --per-class-csv {output.per_class:q} > /dev/null 2> {log:q}"
@@ -40,28 +40,28 @@ rule figures:
         history=first_run("history.json"),
     output:
         timelines=report(
-            "reports/figures/{model}/timelines.png",
+            out("reports/figures/{model}/timelines.png"),
             caption="../report/timelines.rst",
             category="2. Figures",
             subcategory="{model}",
             labels={"model": "{model}", "figure": "event timelines"},
         ),
         curves=report(
-            "reports/figures/{model}/curves.png",
+            out("reports/figures/{model}/curves.png"),
             caption="../report/curves.rst",
             category="2. Figures",
             subcategory="{model}",
             labels={"model": "{model}", "figure": "training curves"},
         ),
         cooccurrence=report(
-            "reports/figures/{model}/cooccurrence.png",
+            out("reports/figures/{model}/cooccurrence.png"),
             caption="../report/cooccurrence.rst",
             category="2. Figures",
             subcategory="{model}",
             labels={"model": "{model}", "figure": "class co-occurrence"},
         ),
         tsne=report(
-            "reports/figures/{model}/tsne.png",
+            out("reports/figures/{model}/tsne.png"),
             caption="../report/tsne.rst",
             category="2. Figures",
             subcategory="{model}",
@@ -75,9 +75,9 @@ rule figures:
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/figures/{model}.log",
+        out("logs/figures/{model}.log"),
     benchmark:
-        "benchmarks/figures/{model}.tsv"
+        out("benchmarks/figures/{model}.tsv")
     shell:
         "avvp figures --predictions {input.predictions:q} --history {input.history:q}"
         " --out-dir {params.out_dir:q} > /dev/null 2> {log:q}"
@@ -88,7 +88,7 @@ rule parse:
         model=first_run("model.pt"),
         videos=parse_inputs,
     output:
-        directory("parsed/{model}"),
+        directory(out("parsed/{model}")),
     wildcard_constraints:
         model=model_constraint(),
     threads: 2
@@ -97,8 +97,8 @@ rule parse:
     conda:
         "../../envs/avvp.yaml"
     log:
-        "logs/parse/{model}.log",
+        out("logs/parse/{model}.log"),
     benchmark:
-        "benchmarks/parse/{model}.tsv"
+        out("benchmarks/parse/{model}.tsv")
     shell:
         "avvp --quiet parse {input.videos:q} --model {input.model:q} --out {output:q} 2> {log:q}"

@@ -5,7 +5,7 @@
 
 rule train:
     input:
-        index="dataset/index.h5",
+        index=out("dataset/index.h5"),
         vggish=all_shards("vggish"),
         resnet152=all_shards("resnet152"),
         r2plus1d_18=all_shards("r2plus1d_18"),
@@ -26,9 +26,9 @@ rule train:
     conda:
         "../../envs/avvp.yaml"
     log:
-        f"logs/train/{RUN_LOG}.log",
+        out(f"logs/train/{RUN_LOG}.log"),
     benchmark:
-        f"benchmarks/train/{RUN_LOG}.tsv"
+        out(f"benchmarks/train/{RUN_LOG}.tsv")
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
@@ -52,10 +52,10 @@ if REFINE["source"] == "file":
     rule refine_labels:
         input:
             released=REFINE["file"],
-            index="dataset/index.h5",
+            index=out("dataset/index.h5"),
             train_csv=REFINE_TRAIN_CSV,
         output:
-            "refined/labels.h5",
+            out("refined/labels.h5"),
         params:
             version=STAGE_VERSIONS["refine"],
             source="file",
@@ -64,9 +64,9 @@ if REFINE["source"] == "file":
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/refine_labels.log",
+            out("logs/refine_labels.log"),
         benchmark:
-            "benchmarks/refine_labels.tsv"
+            out("benchmarks/refine_labels.tsv")
         shell:
             "avvp import-refined {input.released:q} --index {input.index:q}"
             " --annotations-dir {params.annotations_dir:q} --out {output:q} 2> {log:q}"
@@ -78,12 +78,12 @@ else:
     rule refine_labels:
         input:
             model=f"{MA_BASE_RUN}/model.pt",
-            index="dataset/index.h5",
+            index=out("dataset/index.h5"),
             vggish=all_shards("vggish"),
             resnet152=all_shards("resnet152"),
             r2plus1d_18=all_shards("r2plus1d_18"),
         output:
-            "refined/seed-{seed}/labels.h5" if SEEDS else "refined/labels.h5",
+            out("refined/seed-{seed}/labels.h5") if SEEDS else out("refined/labels.h5"),
         params:
             # no `source` here: params recorded by earlier versions stay equal, so finished runs are kept
             version=STAGE_VERSIONS["refine"],
@@ -96,9 +96,9 @@ else:
         conda:
             "../../envs/avvp.yaml"
         log:
-            "logs/refine_labels/seed-{seed}.log" if SEEDS else "logs/refine_labels.log",
+            out("logs/refine_labels/seed-{seed}.log") if SEEDS else out("logs/refine_labels.log"),
         benchmark:
-            "benchmarks/refine_labels/seed-{seed}.tsv" if SEEDS else "benchmarks/refine_labels.tsv"
+            out("benchmarks/refine_labels/seed-{seed}.tsv") if SEEDS else out("benchmarks/refine_labels.tsv")
         shell:
             "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
             " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
