@@ -201,35 +201,9 @@ def cmd_parse(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .features.store import CorruptShard, read_shard
+    from .features.verify import verify
 
-    paths, errors = [], 0
-    for item in args.paths:
-        p = Path(item)
-        if not p.exists():
-            errors += 1
-            print(f"ERROR    {p}: no such file or folder")
-            continue
-        found = sorted(p.rglob("shard-*.h5")) if p.is_dir() else [p]
-        if not found:
-            errors += 1
-            print(f"ERROR    no feature shards (shard-*.h5) found in {p}")
-        paths += found
-    bad = 0
-    for p in paths:
-        try:
-            read_shard(p)
-            print(f"ok       {p}")
-        except CorruptShard as exc:
-            bad += 1
-            print(f"CORRUPT  {exc}")
-            if args.delete:
-                p.unlink()
-                print(f"deleted  {p} (the next snakemake run rebuilds it)")
-            else:
-                print("         delete it (avvp verify --delete) and rerun snakemake to rebuild it")
-    print(f"{len(paths)} shards checked, {bad} corrupt" + (f", {errors} paths with no shards" if errors else ""))
-    return 1 if errors or (bad and not args.delete) else 0
+    return verify(args.paths, delete=args.delete, say=print)
 
 
 def cmd_provenance(args) -> int:
@@ -255,18 +229,13 @@ def cmd_models(args) -> int:
     return 0
 
 
-def cmd_synth_benchmark(args) -> int:
-    from dataclasses import replace
-
-    from .data.planted_features import SynthFeatureConfig
+def cmd_planted_benchmark(args) -> int:
+    from .benchmarks.planted import parse_rows, run_benchmark
+    from .data.planted_features import PlantedFeatureConfig
     from .device import resolve_device
-    from .benchmarks.planted import run_benchmark
-    from .models.registry import PAPER_ROWS
 
-    base = SynthFeatureConfig(seed=args.seed)
-    data = replace(base, n_train=max(2, round(base.n_train * args.scale)), n_val=max(2, round(base.n_val * args.scale)),
-                   n_test=max(2, round(base.n_test * args.scale)))
-    rows = list(PAPER_ROWS) if args.rows == "all" else args.rows.split(",")
+    data = PlantedFeatureConfig(seed=args.seed).scaled(args.scale)
+    rows = parse_rows(args.rows)
     device = str(resolve_device(args.device))
     print(f"synthetic LLP-shaped features: {data.n_train}/{data.n_val}/{data.n_test} videos on {device}; "
           f"rows: {', '.join(rows)}", flush=True)
@@ -502,7 +471,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--out", default="planted-benchmark", help="output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_synth_benchmark)
+    p.set_defaults(func=cmd_planted_benchmark)
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")

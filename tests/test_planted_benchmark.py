@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.data.planted_features import (SynthFeatureConfig, class_profiles, companion_of,
+from avvp_pipeline.data.planted_features import (PlantedFeatureConfig, class_profiles, companion_of,
                                                     draw_events, make_feature_sets, signatures)
 from avvp_pipeline.benchmarks.planted import (PAPER_ROWS, benchmark_markdown, broadcast_scores,
                                                           run_benchmark)
 
-SMALL = SynthFeatureConfig(n_train=60, n_val=20, n_test=20)
+SMALL = PlantedFeatureConfig(n_train=60, n_val=20, n_test=20)
 
 
 def test_defaults_are_llp_sized_and_shapes_are_llp_shapes():
-    d = SynthFeatureConfig()
+    d = PlantedFeatureConfig()
     assert (d.n_train, d.n_val, d.n_test) == (10_000, 649, 1_200)
     sets = make_feature_sets(SMALL)
     tr, te = sets["train"], sets["test"]
@@ -38,7 +38,7 @@ def test_same_seed_same_data_other_seed_other_data():
 
 
 def test_planted_modality_profiles_and_co_occurrence():
-    cfg = SynthFeatureConfig()
+    cfg = PlantedFeatureConfig()
     gt_a, gt_v = draw_events(4000, cfg, np.random.default_rng(0))
     heard, seen = gt_a.max(2).astype(bool), gt_v.max(2).astype(bool)
     present = heard | seen

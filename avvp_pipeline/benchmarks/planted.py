@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.planted_features import SynthFeatureConfig, make_feature_sets
+from ..data.planted_features import PlantedFeatureConfig, make_feature_sets
 from ..evaluation.evaluate import evaluate_probs
 from ..evaluation.metrics import llp_f_scores
 from ..evaluation.tables import COLUMNS
@@ -56,7 +56,12 @@ def _attach_refined(sets, options: dict, out_dir: Path, progress: bool) -> dict:
     return stats
 
 
-def run_benchmark(rows: list[str], data: SynthFeatureConfig, out_dir: str | Path, epochs: int | None = None,
+def parse_rows(text: str) -> list[str]:
+    """``all`` (every row of the paper's tables) or comma-separated row names."""
+    return list(PAPER_ROWS) if text == "all" else [r for r in text.split(",") if r]
+
+
+def run_benchmark(rows: list[str], data: PlantedFeatureConfig, out_dir: str | Path, epochs: int | None = None,
                   device: str = "cpu", progress: bool = True) -> dict:
     """Train and score ``rows``; write ``results.json`` (after every row) and ``table.md`` into ``out_dir``."""
     unknown = [r for r in rows if r not in MODELS]

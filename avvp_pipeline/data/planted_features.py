@@ -32,7 +32,7 @@ DIMS = {"audio": 128, "video_s": 2048, "video_st": 512}
 
 
 @dataclass(frozen=True)
-class SynthFeatureConfig:
+class PlantedFeatureConfig:
     """Sizes and difficulty of the synthetic feature set (defaults: LLP's split sizes)."""
 
     n_train: int = 10_000
@@ -49,8 +49,15 @@ class SynthFeatureConfig:
     noise: float = 1.6  # ... per-second noise along a signature (128-d audio; other spaces alike)
     background: float = 1.0  # per-video background norm
 
+    def scaled(self, scale: float) -> "PlantedFeatureConfig":
+        """The same set with every split ``scale`` times as large (at least 2 videos each)."""
+        from dataclasses import replace
 
-def class_profiles(cfg: SynthFeatureConfig) -> np.ndarray:
+        return replace(self, n_train=max(2, round(self.n_train * scale)), n_val=max(2, round(self.n_val * scale)),
+                       n_test=max(2, round(self.n_test * scale)))
+
+
+def class_profiles(cfg: PlantedFeatureConfig) -> np.ndarray:
     """(25, 3) probabilities of (audio only, visual only, both) per class."""
     prof = np.tile([0.2, 0.2, 0.6], (NUM_CLASSES, 1))
     prof[: cfg.audio_leaning] = [0.7, 0.05, 0.25]
@@ -58,7 +65,7 @@ def class_profiles(cfg: SynthFeatureConfig) -> np.ndarray:
     return prof
 
 
-def companion_of(cfg: SynthFeatureConfig) -> dict[int, int]:
+def companion_of(cfg: PlantedFeatureConfig) -> dict[int, int]:
     """Lead class -> companion class (leads and companions among the classes after the leaning ones)."""
     first = cfg.audio_leaning + cfg.visual_leaning
     return {first + 2 * i: first + 2 * i + 1 for i in range(cfg.pairs)}
@@ -74,7 +81,7 @@ def _runs(rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def draw_events(n: int, cfg: SynthFeatureConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_events(n: int, cfg: PlantedFeatureConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Dense truth ``(gt_audio, gt_visual)``, each (n, 25, 10) uint8; every video has at least one event."""
     prof = class_profiles(cfg)
     comp = companion_of(cfg)
@@ -106,7 +113,7 @@ def _unit(g: torch.Generator, *shape: int, device) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True)
 
 
-def signatures(cfg: SynthFeatureConfig, device) -> dict[str, torch.Tensor]:
+def signatures(cfg: PlantedFeatureConfig, device) -> dict[str, torch.Tensor]:
     """Unit-norm class signatures per feature space; companions share ``shared_signature`` of their lead's."""
     g = torch.Generator().manual_seed(cfg.seed + 1)
     out = {}
@@ -119,7 +126,7 @@ def signatures(cfg: SynthFeatureConfig, device) -> dict[str, torch.Tensor]:
     return out
 
 
-def make_features(gt_a: np.ndarray, gt_v: np.ndarray, cfg: SynthFeatureConfig, sig: dict[str, torch.Tensor],
+def make_features(gt_a: np.ndarray, gt_v: np.ndarray, cfg: PlantedFeatureConfig, sig: dict[str, torch.Tensor],
                   seed: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``audio (n,10,128)``, ``video_s (n,80,2048)``, ``video_st (n,10,512)`` float32 on ``device``."""
     n = len(gt_a)
@@ -145,7 +152,7 @@ def make_features(gt_a: np.ndarray, gt_v: np.ndarray, cfg: SynthFeatureConfig, s
     return space(gt_a, "audio", T), space(gt_v, "video_s", T * FRAMES), space(gt_v, "video_st", T)
 
 
-def make_feature_sets(cfg: SynthFeatureConfig = SynthFeatureConfig(), device="cpu") -> dict[str, FeatureSet]:
+def make_feature_sets(cfg: PlantedFeatureConfig = PlantedFeatureConfig(), device="cpu") -> dict[str, FeatureSet]:
     """Train / val / test :class:`FeatureSet` s; weak labels are the union of the dense truth."""
     rng = np.random.default_rng(cfg.seed)
     sig = signatures(cfg, device)
