@@ -519,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand of parsed ``args``: exit status 1 with one line naming the file and the problem
+    for bad input (and the traceback with ``-v``); any other exception is a bug and propagates."""
     # Start and end lines with timestamps make each rule's log say when the stage held its device.
     what = " ".join([args.command] + [getattr(args, a) for a in ("kind", "what", "model")
                                       if isinstance(getattr(args, a, None), str)])

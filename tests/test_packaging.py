@@ -162,3 +162,29 @@ def test_full_disk_gives_a_clear_error_and_leaves_no_partial_file(full_disk, tmp
     assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(shard)
     left = sorted(p.name for p in full_disk.rglob("*") if p.is_file())
     assert left == ["filler"], left  # no temporary or half-written output
+
+
+def test_cli_shows_the_traceback_of_bad_input_only_with_verbose(tmp_path, caplog):
+    from avvp_pipeline.cli import main
+
+    args = ["index", "--annotations-dir", str(tmp_path / "absent"), "--out", str(tmp_path / "index.h5")]
+    assert main(args) == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and "absent" in errors[-1].getMessage() and errors[-1].exc_info is None
+    caplog.clear()
+    assert main(["-v", *args]) == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and errors[-1].exc_info is not None  # -v: the traceback too
+
+
+def test_cli_does_not_swallow_a_programming_error(tmp_path):
+    import avvp_pipeline.cli as cli
+
+    def broken(args):
+        return {}["no such key"]
+
+    parser = cli.build_arg_parser()
+    args = parser.parse_args(["models"])
+    args.func = broken
+    with pytest.raises(KeyError):
+        cli.run(args)

@@ -76,6 +76,39 @@ def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
     assert [e["loss"] for e in ha] == [e["loss"] for e in hb]
 
 
+def test_resume_ignores_speed_options(tmp_path, caplog):
+    """A run killed with one device / evaluation batch resumes with another: speed options are not in
+    the run hash (only recorded options are)."""
+    import logging
+
+    import avvp_pipeline.training.trainer as T
+
+    tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
+    cfg = TrainConfig(epochs=3, batch_size=4)
+    orig = T._atomic_save
+
+    def stop_after_epoch_1(obj, path):
+        orig(obj, path)
+        if obj["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    T._atomic_save = stop_after_epoch_1
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train("han", tr, va, cfg, tmp_path, provenance={}, progress=False,
+                  run=T.RunOptions(device="auto", eval_batch_size=256))
+    finally:
+        T._atomic_save = orig
+    with caplog.at_level(logging.INFO, logger="avvp_pipeline.training.trainer"):
+        train("han", tr, va, cfg, tmp_path, provenance={}, progress=False,
+              run=T.RunOptions(device="cpu", eval_batch_size=2))
+    assert "resuming han from epoch 2" in caplog.text
+    assert T.run_hash("han", cfg, {}, 8, 3) == T.run_hash("han", TrainConfig(epochs=3, batch_size=4), {}, 8, 3)
+    assert T.run_hash("han", cfg, {}, 8, 3) != T.run_hash("han", TrainConfig(epochs=3, batch_size=2), {}, 8, 3)
+    recorded = torch.load(tmp_path / "model.pt", weights_only=True)["train_config"]
+    assert "device" not in recorded and "eval_batch_size" not in recorded
+
+
 def test_unknown_option_rejected():
     with pytest.raises(ValueError, match="unknown train options"):
         TrainConfig.from_dict({"epochz": 3})
