@@ -153,7 +153,7 @@ def cmd_evaluate(args) -> int:
     _set_threads(args.threads)
     result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir,
                             None if args.gate == "auto" else args.gate,
-                            device=args.device)
+                            device=args.device, protocols=args.protocol or ())
     log.info("%s on %s: %s", result["model"], args.split,
              " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
     return 0
@@ -414,6 +414,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--gate", choices=["auto", "global", "modality"], default="auto",
                    help="video-level gate: global prob (HAN/CM-Co) or p_a/p_v (MA's eval); auto: the model's recipe")
+    p.add_argument("--protocol", action="append", choices=["llp", "modality", "tuned"],
+                   help="also score with this post-processing protocol, reported under its own name (repeatable): "
+                        "llp (global gate), modality (MA's gate), tuned (thresholds chosen on val)")
     p.add_argument("--out-dir", required=True)
     _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_evaluate)
