@@ -279,7 +279,8 @@ def cmd_synth_benchmark(args) -> int:
     device = str(resolve_device(args.device))
     print(f"synthetic LLP-shaped features: {data.n_train}/{data.n_val}/{data.n_test} videos on {device}; "
           f"rows: {', '.join(rows)}", flush=True)
-    run_benchmark(rows, data, args.out, args.epochs, device, progress=not args.no_progress)
+    run_benchmark(rows, data, args.out, args.epochs, device, progress=not args.no_progress,
+                  teacher_error=args.teacher_error)
     print((Path(args.out) / "table.md").read_text())
     return 0
 
@@ -526,6 +527,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--out", default="planted-benchmark", help="output folder")
+    p.add_argument("--teacher-error", type=float, default=0.2,
+                   help="VALOR rows: error rate of the noisy teacher that makes their pseudo labels from the planted "
+                        "truth (each second and class of the weak label flipped with this probability)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_synth_benchmark)
 
