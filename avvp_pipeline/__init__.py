@@ -11,6 +11,7 @@ STAGE_VERSIONS = {
     "features_audio": 3,
     "features_import": 1,
     "refine": 1,
+    "pseudo_labels": 1,
     "train": 3,
     "evaluate": 2,
     "report": 2,

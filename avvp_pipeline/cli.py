@@ -113,7 +113,7 @@ def cmd_train(args) -> int:
 
     _set_threads(args.threads)
     train_stage(args.model, args.index, _shards(args), {**args.config, "device": args.device}, args.out_dir,
-                refined=args.refined, progress=not args.quiet)
+                refined=args.refined, progress=not args.quiet, pseudo_labels=args.pseudo_labels)
     return 0
 
 
@@ -122,6 +122,15 @@ def cmd_refine(args) -> int:
 
     _set_threads(args.threads)
     refine_stage(args.model, args.index, _shards(args), args.out, seed=args.seed, device=args.device)
+    return 0
+
+
+def cmd_import_pseudo_labels(args) -> int:
+    from .data.pseudo_labels import import_for_index
+
+    stats = import_for_index(args.released_dir, args.index, args.out, args.failures, threads=args.threads)
+    log.info("imported the pseudo labels of %d of %d training videos from %s (%d left out: %s)", stats["imported"],
+             stats["videos"], args.released_dir, stats["failed"], args.failures)
     return 0
 
 
@@ -153,7 +162,7 @@ def cmd_evaluate(args) -> int:
     _set_threads(args.threads)
     result = evaluate_model(args.model, args.index, _shards(args), args.split, args.out_dir,
                             None if args.gate == "auto" else args.gate,
-                            device=args.device)
+                            device=args.device, protocols=args.protocol or ())
     log.info("%s on %s: %s", result["model"], args.split,
              " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items()))
     return 0
@@ -239,7 +248,8 @@ def cmd_planted_benchmark(args) -> int:
     device = str(resolve_device(args.device))
     print(f"synthetic LLP-shaped features: {data.n_train}/{data.n_val}/{data.n_test} videos on {device}; "
           f"rows: {', '.join(rows)}", flush=True)
-    run_benchmark(rows, data, args.out, args.epochs, device, progress=not args.no_progress)
+    run_benchmark(rows, data, args.out, args.epochs, device, progress=not args.no_progress,
+                  teacher_error=args.teacher_error)
     print((Path(args.out) / "table.md").read_text())
     return 0
 
@@ -327,6 +337,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=_json_arg, default={},
                    help="training options as JSON (recipe + config.yaml `train.options`); defaults are HAN's recipe")
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
+    p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import-pseudo-labels) for the VALOR rows")
     _add_runtime_args(p, "torch threads")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_train)
@@ -342,6 +353,18 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="HDF5 file to write")
     _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_refine)
+
+    p = sub.add_parser("import-pseudo-labels", help="VALOR's released segment-level pseudo labels into one HDF5 file",
+                       description="Read CLAP/segment_pseudo_labels/<id>.npy (audio) and CLIP/segment_pseudo_labels/"
+                                   "<id>.npy (visual), (10, 25) 0/1 per video, of the index's training videos, "
+                                   "without unpickling; a bad or missing file is one line of the failures file and "
+                                   "its video trains on its weak label only.")
+    p.add_argument("--released-dir", required=True, help="folder holding CLIP/ and CLAP/")
+    p.add_argument("--index", required=True, help="results/dataset/index.h5 (avvp index)")
+    p.add_argument("--out", required=True, help="HDF5 file to write (results/pseudo_labels/labels.h5)")
+    p.add_argument("--failures", required=True, help="TSV of the files left out")
+    p.add_argument("--threads", type=int, default=2, help="file readers")
+    p.set_defaults(func=cmd_import_pseudo_labels)
 
     p = sub.add_parser("import-refined", help="MA-refined labels from the CM-Co release's need_to_change_cmco.pkl",
                        description="Write the refined labels (the `avvp refine` format) from the pickle the CM-Co "
@@ -383,6 +406,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--gate", choices=["auto", "global", "modality"], default="auto",
                    help="video-level gate: global prob (HAN/CM-Co) or p_a/p_v (MA's eval); auto: the model's recipe")
+    p.add_argument("--protocol", action="append", choices=["llp", "modality", "tuned"],
+                   help="also score with this post-processing protocol, reported under its own name (repeatable): "
+                        "llp (global gate), modality (MA's gate), tuned (thresholds chosen on val)")
     p.add_argument("--out-dir", required=True)
     _add_runtime_args(p, "torch threads")
     p.set_defaults(func=cmd_evaluate)
@@ -470,6 +496,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--out", default="planted-benchmark", help="output folder")
+    p.add_argument("--teacher-error", type=float, default=0.2,
+                   help="VALOR rows: error rate of the noisy teacher that makes their pseudo labels from the planted "
+                        "truth (each second and class of the weak label flipped with this probability)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_planted_benchmark)
 

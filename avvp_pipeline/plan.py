@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import llp
+from .models.rows import spec
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,25 @@ def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = 
     missing = _report(ids, paths, unusable, "videos_dir", source.videos_dir, f"is there (expected e.g. {ids[0]}.mp4)")
     present = [v for v in ids if v in paths]
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
+
+
+def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
+    """PlanError where a row of ``train.models`` trains on pseudo labels (VALOR) and ``pseudo_labels`` gives
+    none, or names a folder that lacks the released layout."""
+    pseudo_cfg = pseudo_cfg or {"source": "none"}
+    needing = [m for m in train_cfg.get("models") or [] if spec(m).pseudo_labels]
+    if pseudo_cfg.get("source", "none") == "none":
+        if needing:
+            raise PlanError(f"train.models has {', '.join(needing)}, which train on segment-level pseudo labels, "
+                            "but pseudo_labels.source is none: set pseudo_labels: {source: released, dir: DIR} "
+                            "(DIR holding CLIP/segment_pseudo_labels/ and CLAP/segment_pseudo_labels/)")
+        return
+    folder = pseudo_cfg.get("dir")
+    if not folder:
+        raise PlanError("pseudo_labels.source is released but pseudo_labels.dir is not set")
+    for sub in ("CLIP/segment_pseudo_labels", "CLAP/segment_pseudo_labels"):
+        if not os.path.isdir(os.path.join(folder, sub)):
+            raise PlanError(f"pseudo_labels.dir {folder}: no {sub}/ folder")
 
 
 def check_parse(features_cfg: dict, parse_cfg: dict) -> None:

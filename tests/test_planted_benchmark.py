@@ -91,3 +91,25 @@ def test_benchmark_trains_rows_and_writes_table(tmp_path):
     assert "| han |" in table and "| ma* |" in table and "broadcast" in table and "*Table 1 rows*" in table
     with pytest.raises(ValueError, match="unknown models"):
         run_benchmark(["nope"], SMALL, tmp_path)
+
+
+def test_noisy_teacher_flips_at_its_error_rate_within_the_weak_label():
+    from avvp_pipeline.data.planted_features import noisy_teacher
+
+    gt_a, gt_v = draw_events(2000, PlantedFeatureConfig(), np.random.default_rng(0))
+    perfect = noisy_teacher(gt_a, gt_v, 0.0, seed=0)
+    assert np.array_equal(perfect[0], gt_a.transpose(0, 2, 1)) and np.array_equal(perfect[1], gt_v.transpose(0, 2, 1))
+    audio, visual = noisy_teacher(gt_a, gt_v, 0.2, seed=0)
+    weak = (gt_a | gt_v).max(2).astype(bool)[:, None, :].repeat(10, axis=1)
+    assert not audio[~weak].any() and not visual[~weak].any()  # masked to the weak label's classes
+    wrong = (audio != gt_a.transpose(0, 2, 1))[weak].mean()
+    assert 0.19 < wrong < 0.21
+    with pytest.raises(ValueError, match="error_rate"):
+        noisy_teacher(gt_a, gt_v, 1.5, seed=0)
+
+
+def test_benchmark_trains_valor_on_noisy_teacher_labels(tmp_path):
+    result = run_benchmark(["valor"], SMALL, tmp_path, epochs=1, progress=False, teacher_error=0.1,
+                           options={"hidden": 32, "heads": 4, "ffn": 64})
+    assert result["pseudo_labels"]["error_rate"] == 0.1 and result["pseudo_labels"]["entries"] > 0
+    assert result["rows"]["valor"]["epochs_run"] == 1 and result["options"]["hidden"] == 32

@@ -11,6 +11,7 @@ import torch
 
 from ..features import store
 from .index import load_split
+from .pseudo_labels import read_pseudo_labels
 from .refined_labels import read_refined_labels
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,25 @@ class FeatureSet:
     skipped: list[str] = field(default_factory=list)
     labels_audio: torch.Tensor | None = None  # MA-refined modality labels (N, 25), train split only
     labels_visual: torch.Tensor | None = None
+    # segment-level pseudo labels (N, 10, 25) per modality (VALOR rows), train split only, and which
+    # videos have them (N,) float 0/1
+    pseudo_audio: torch.Tensor | None = None
+    pseudo_visual: torch.Tensor | None = None
+    pseudo_present: torch.Tensor | None = None
+
+    def with_pseudo_labels(self, path: str | Path) -> "FeatureSet":
+        """Attach the pseudo labels of ``path`` (data/pseudo_labels.py; rows matched by video id). Videos
+        the file lacks train without the segment-level terms; they are counted in a warning."""
+        audio, visual, present = read_pseudo_labels(path, self.video_ids)
+        if not present.any():
+            raise ValueError(f"{path}: no pseudo labels for any of the {len(self)} {self.split} videos")
+        if not present.all():
+            log.warning("%s: %d of %d %s videos have no pseudo labels (see the import's failures file); they "
+                        "train on their weak labels only", path, int((~present).sum()), len(self), self.split)
+        dev = self.labels.device
+        self.pseudo_audio, self.pseudo_visual = torch.from_numpy(audio).to(dev), torch.from_numpy(visual).to(dev)
+        self.pseudo_present = torch.from_numpy(present.astype(np.float32)).to(dev)
+        return self
 
     def with_refined_labels(self, path: str | Path) -> "FeatureSet":
         """Attach the refined labels written by ``avvp refine`` (rows matched by video id)."""

@@ -167,3 +167,20 @@ def make_feature_sets(cfg: PlantedFeatureConfig = PlantedFeatureConfig(), device
                                  gt_a if dense else None, gt_v if dense else None)
         sets[split].truth = (gt_a, gt_v)  # kept for the train split too: the benchmark reports label statistics
     return sets
+
+
+def noisy_teacher(gt_a: np.ndarray, gt_v: np.ndarray, error_rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segment-level pseudo labels ``(audio, visual)``, each ``(n, 10, 25)`` uint8, from the planted truth
+    ``(n, 25, 10)`` through a teacher that is wrong at rate ``error_rate``: within the classes of each
+    video's weak label, every (second, class) entry of each modality is flipped with that probability;
+    other classes stay 0, as VALOR's teachers' labels are masked to the weak label."""
+    if not 0 <= error_rate <= 1:
+        raise ValueError(f"error_rate must be in [0, 1], got {error_rate}")
+    rng = np.random.default_rng(seed)
+    weak = (gt_a | gt_v).max(axis=2).astype(bool)[:, None, :]  # (n, 1, 25)
+    out = []
+    for gt in (gt_a, gt_v):
+        truth = gt.transpose(0, 2, 1).astype(bool)  # (n, 10, 25)
+        flip = rng.random(truth.shape) < error_rate
+        out.append(((truth ^ flip) & weak).astype(np.uint8))
+    return out[0], out[1]

@@ -1,6 +1,7 @@
 """Evaluate a trained model (or the broadcast baseline) on a split with the LLP protocol."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,10 @@ from ..inference import predict
 from ..models.checkpoint import load_trained
 from .metrics import binarize_predictions, llp_f_scores, per_class_segment_f
 from .predictions import write_predictions
+from .protocols import PROTOCOLS, protocol_result
 from .results_file import write_results
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global") -> dict[str, float]:
@@ -28,16 +32,34 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
 
 def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
                    out_dir: str | Path, gate: str | None = None, device: str = "auto",
-                   batch_size: int = 256) -> dict:
-    """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``."""
+                   batch_size: int = 256, protocols: list[str] | tuple[str, ...] = ()) -> dict:
+    """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``.
+
+    ``f_scores`` use ``gate`` (the model's own when None). Each post-processing protocol named in
+    ``protocols`` (llp, modality, tuned: evaluation/protocols.py) adds its own scores under
+    ``protocols.NAME``; ``tuned`` chooses its thresholds on the val split."""
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown post-processing protocols {unknown}; known: {', '.join(PROTOCOLS)}")
     device = resolve_device(device)
     trained = load_trained(model_path, device)
-    sets, provenance = load_feature_sets(index_path, [split], shards, device)
+    tune_on = "val" if "tuned" in protocols else None
+    sets, provenance = load_feature_sets(index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])),
+                                         shards, device)
     trained.require_features(provenance, split)
     fs = sets[split]
     gate = gate or trained.gate
     probs = predict(trained.net, fs, batch_size, aggregate=True)
     scores = evaluate_probs(probs, fs, gate)
+    tuning = None
+    if tune_on:
+        if tune_on == split:
+            log.warning("protocol tuned: thresholds chosen on %s, the split being scored: its scores are optimistic",
+                        split)
+        tset = sets[tune_on]
+        tprobs = probs if tune_on == split else predict(trained.net, tset, batch_size)
+        tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on)
+    by_protocol = {p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning) for p in dict.fromkeys(protocols)}
     pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
                                   audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
     per_class = {m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
@@ -49,7 +71,8 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
                        "gt_visual": fs.gt_visual.astype(np.uint8),
                        "labels": fs.labels.cpu().numpy().astype(np.uint8)})
     result = {"model": trained.name, "seed": trained.seed, "split": split, "gate": gate,
-              "n_videos": len(fs), "skipped_videos": fs.skipped, "f_scores": scores, "per_class_segment_f": per_class,
+              "n_videos": len(fs), "skipped_videos": fs.skipped, "f_scores": scores,
+              **({"protocols": by_protocol} if by_protocol else {}), "per_class_segment_f": per_class,
               "selected_epoch": trained.summary["selected_epoch"], "select_on": trained.select_on,
               "features": provenance, "avvp_pipeline_version": __version__}
     write_results(result, out_dir / "metrics.json")

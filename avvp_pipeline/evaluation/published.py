@@ -1,8 +1,11 @@
-"""F-scores the CM-Co paper (Lin et al., NeurIPS 2021) publishes for the rows we train.
+"""F-scores the CM-Co paper (Lin et al., NeurIPS 2021) publishes for the rows we train, and those the
+VALOR paper (Lai et al., NeurIPS 2023) publishes for its rows (``SOURCES`` names the paper of each row
+that is not the CM-Co paper's).
 
 Values are the paper's, test split of LLP, in %, as (segment, event) pairs for Audio, Visual,
 Audio-visual, Type@AV and Event@AV (the paper's Tables 1-4). Table 4 reports segment-level
-figures only (event-level ``None``). These are NOT our results: tables label them "published".
+figures only (event-level ``None``). For VALOR only Type@AV and Event@AV are recorded here (the
+other columns ``None``); VALOR+ has no published figures recorded. These are NOT our results: tables label them "published".
 The ``ma`` row is MA's own paper's (its evaluation gates by modality); MA* rows are the authors'
 re-run of MA with label refinement only.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 _ORDER = ("audio", "visual", "av", "type", "event")
 
 
-def _row(*pairs: tuple[float, float | None]) -> dict[str, float | None]:
+def _row(*pairs: tuple[float | None, float | None]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key, (seg, ev) in zip(_ORDER, pairs):
         out[f"seg_{key}"], out[f"ev_{key}"] = seg, ev
@@ -45,3 +48,10 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
     "han_2layers": _row((58.2, None), (55.4, None), (50.6, None), (54.7, None), (54.9, None)),
     "han_3layers": _row((58.1, None), (55.2, None), (50.3, None), (54.5, None), (54.6, None)),
 }
+
+# VALOR (Lai et al., NeurIPS 2023), LLP test: segment Type@AV / Event@AV, event Type@AV / Event@AV
+PUBLISHED["valor"] = _row((None, None), (None, None), (None, None), (62.0, 56.7), (61.5, 54.2))
+PUBLISHED["valor++"] = _row((None, None), (None, None), (None, None), (66.2, 60.4), (66.8, 59.0))
+
+#: The paper of each published row that is not the CM-Co paper's.
+SOURCES: dict[str, str] = {"valor": "VALOR paper", "valor++": "VALOR paper (CLIP/CLAP features)"}

@@ -3,7 +3,10 @@
 A JSON object: ``model``, ``split``, ``n_videos``, ``f_scores`` (the ten LLP F-scores, percent) and,
 for trained models, ``seed``, ``gate``, ``skipped_videos``, ``per_class_segment_f`` (modality -> class
 -> F or null), ``selected_epoch``, ``select_on`` (val, test, or null when the last epoch is kept),
-``features`` (their provenance); ``avvp_pipeline_version``.
+``features`` (their provenance); ``avvp_pipeline_version``. Where post-processing protocols were asked for
+(``evaluate.protocols``), ``protocols`` maps each protocol's name to its ``f_scores`` and how its predictions
+were made (``gate``; for ``tuned`` its ``thresholds``, ``tuned_on`` and ``n_tuning_videos``); ``f_scores``
+stay those of the run's own gate.
 """
 from __future__ import annotations
 

@@ -15,8 +15,9 @@ import statistics
 from pathlib import Path
 
 from ..models.rows import PAPER_ROWS
+from .protocols import PROTOCOLS
 from .results_file import read_results
-from .published import PUBLISHED
+from .published import PUBLISHED, SOURCES
 
 COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"),
            ("Event@AV", "event"))
@@ -24,6 +25,10 @@ METRICS = tuple(f"{level}_{k}" for _, k in COLUMNS for level in ("seg", "ev"))
 TEST_MARK = "†"
 TEST_LEGEND = (f"{TEST_MARK} selected on test, as published: the kept epoch is the one with the best test score, "
                "as in the official CM-Co script, so these test figures are optimistic (docs/paper-protocol.md).")
+PROTOCOL_LEGEND = ("ours: each run's own video-level gate (evaluate.gate). ours, protocol P: the same predictions "
+                   "post-processed with protocol P: llp gates by the joint video-level probability >= 0.5, "
+                   "modality by each modality's own >= 0.5, tuned uses segment and video-level thresholds (visual "
+                   "per class) chosen on the validation split (docs/method.md, post-processing protocols).")
 SEEDS_LEGEND = ("ours (n=K): mean ± sample standard deviation (ddof=1) over the K runs of the model, one per "
                 "training seed (seeds {seeds}); a value followed by its own (n=k) is over the k runs where it "
                 "is defined (docs/seeds.md).")
@@ -64,13 +69,24 @@ def selected_on(result: dict) -> str:
     return result["select_on"] or "last epoch"
 
 
+def protocol_runs(runs: list[dict], protocol: str) -> list[dict]:
+    """The runs scored with post-processing ``protocol`` (metrics.json ``protocols``), each with that
+    protocol's F-scores in place of its own."""
+    return [{**r, "f_scores": r["protocols"][protocol]["f_scores"]} for r in runs
+            if protocol in r.get("protocols", {})]
+
+
 def table_rows(results: list[dict], published: bool = True) -> list[tuple[str, str, list[dict]]]:
-    """``(method, source, runs)`` per line: ours (the model's runs, one per seed), then the paper's
-    figures where it has the row (one pseudo-run: ``f_scores`` only)."""
+    """``(method, source, runs)`` per line: ours (the model's runs, one per seed, with their own gate),
+    ``ours:PROTOCOL`` for each post-processing protocol the runs were also scored with, then the
+    published figures where a paper has the row (one pseudo-run: ``f_scores`` only)."""
     out = []
     for runs in group_runs(results):
         model = runs[0]["model"]
         out.append((model, "ours", runs))
+        for protocol in PROTOCOLS:
+            if scored := protocol_runs(runs, protocol):
+                out.append((model, f"ours:{protocol}", scored))
         if published and model in PUBLISHED:
             out.append((model, "published", [{"model": model, "f_scores": PUBLISHED[model]}]))
     return out
@@ -93,15 +109,19 @@ def results_markdown(metrics_files: list[str | Path], published: bool = True) ->
     """Markdown table: one line per model (ours) and per published figure set, 'segment / event' in %."""
     results = load_results(metrics_files)
     lines = ["| method | source | " + " | ".join(name for name, _ in COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 2)]
-    marked, seeds = False, set()
+    marked, seeds, protocols = False, set(), False
     for method, source, runs in table_rows(results, published):
         cells = [f"{_fmt_runs(runs, 'seg_' + k)} / {_fmt_runs(runs, 'ev_' + k)}" for _, k in COLUMNS]
-        label = method if source == "ours" else f"*{method}*"
-        src = "ours" if source == "ours" else "*published (LLP, CM-Co paper)*"
+        ours = source.startswith("ours")
+        label = method if ours else f"*{method}*"
+        if source.startswith("ours:"):
+            src, protocols = f"ours, protocol {source[5:]}", True
+        else:
+            src = "ours" if ours else f"*published (LLP, {SOURCES.get(method, 'CM-Co paper')})*"
         if len(runs) > 1:
             src = f"{src} (n={len(runs)})"
             seeds |= {r.get("seed") for r in runs}
-        if source == "ours" and any(selected_on(r) == "test" for r in runs):
+        if ours and any(selected_on(r) == "test" for r in runs):
             src, marked = f"{src} {TEST_MARK}", True
         lines.append(f"| {label} | {src} | " + " | ".join(cells) + " |")
     splits = sorted({f"{r['split']} ({r['n_videos']} videos)" for r in results})
@@ -109,7 +129,13 @@ def results_markdown(metrics_files: list[str | Path], published: bool = True) ->
             "the data this run was given. Published: the CM-Co paper's figures on the LLP test split, shown "
             "for comparison only (not produced by this run; Table 4 rows are segment-level only). "
             "`broadcast` predicts each video-level label for every second of both modalities.\n")
+    others = sorted({SOURCES[r["model"]] for r in results if published and r["model"] in SOURCES})
+    if others:
+        note += (f"Rows labelled with another paper ({', '.join(others)}) show that paper's figures on the LLP "
+                 "test split; `-`: not recorded.\n")
     legend = f"\n{TEST_LEGEND}\n" if marked else ""
+    if protocols:
+        legend += f"\n{PROTOCOL_LEGEND}\n"
     if seeds:
         listed = ", ".join(map(str, sorted(s for s in seeds if s is not None))) or "not recorded"
         legend += "\n" + SEEDS_LEGEND.format(seeds=listed) + "\n"
@@ -125,6 +151,7 @@ def results_csv(metrics_files: list[str | Path], published: bool = True) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["method", "source", *METRICS, "seed", "selected_on"])
     for method, source, runs in table_rows(load_results(metrics_files), published):
+        source = f"ours (protocol {source[5:]})" if source.startswith("ours:") else source
         for r in runs:
             f = r["f_scores"]
             w.writerow([method, source, *("" if f[k] is None else f"{f[k]:.2f}" for k in METRICS),

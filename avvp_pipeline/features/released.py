@@ -50,11 +50,18 @@ def release_path(released_dir: str, extractor: str, vid: str) -> str:
 
 def read_feature_file(path: str, extractor: str) -> tuple[np.ndarray, str, str]:
     """``(float32 array, sha256 of the file, dtype in the file)`` of one released file;
-    :class:`BadFeatureFile` saying why not.
+    :class:`BadFeatureFile` saying why not (:func:`read_npy`, then the extractor's shape and values)."""
+    array, digest = read_npy(path, "the release's features are float32")
+    return _checked(array, extractor), digest, str(array.dtype)
+
+
+def read_npy(path: str, expected: str) -> tuple[np.ndarray, str]:
+    """``(array, sha256 of the file)`` of one released ``.npy`` file; :class:`BadFeatureFile` saying why not.
 
     ``np.load(file, allow_pickle=False)`` reads the array (an object array, which would need
-    unpickling, is refused); the file's sha256 is that of its header, the array's bytes and anything
-    after them, so each byte is read from the file once.
+    unpickling, is refused, the reason ending with ``expected``: what the release holds); the file's
+    sha256 is that of its header, the array's bytes and anything after them, so each byte is read
+    from the file once.
     """
     if os.path.islink(path) and not os.path.exists(path):
         raise BadFeatureFile(f"dangling symbolic link (to {os.readlink(path)})")
@@ -62,17 +69,16 @@ def read_feature_file(path: str, extractor: str) -> tuple[np.ndarray, str, str]:
         with open(path, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                 raise BadFeatureFile("not a regular file")
-            array, digest = _load(fh)
+            return _load(fh, expected)
     except FileNotFoundError:
         raise BadFeatureFile("file not found") from None
     except IsADirectoryError:
         raise BadFeatureFile("not a regular file") from None
     except OSError as exc:
         raise BadFeatureFile(f"cannot be read ({exc.strerror or exc})") from None
-    return _checked(array, extractor), digest, str(array.dtype)
 
 
-def _load(fh) -> tuple[np.ndarray, str]:
+def _load(fh, expected: str) -> tuple[np.ndarray, str]:
     magic = fh.read(len(_NPY_MAGIC))
     if magic != _NPY_MAGIC:
         raise BadFeatureFile("not a .npy file (no NumPy header)" if magic else "empty file")
@@ -83,8 +89,7 @@ def _load(fh) -> tuple[np.ndarray, str]:
         raise
     except Exception as exc:  # a damaged header makes the parser raise ValueError, SyntaxError, TokenError, ...
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
-            raise BadFeatureFile("object array (needs unpickling, refused); the release's features are "
-                                 "float32") from None
+            raise BadFeatureFile(f"object array (needs unpickling, refused); {expected}") from None
         raise BadFeatureFile(f"truncated or damaged .npy file ({type(exc).__name__}: {exc})") from None
     end = fh.tell()
     fh.seek(0)

@@ -41,14 +41,19 @@ class HANLayer(nn.Module):
         return self.norm2(h + self.dropout_ffn(ffn))
 
 
+STACKINGS = ("official", "sequential", "valor")
+
+
 class HANEncoder(nn.Module):
     """``num_layers`` HAN layers. ``stacking='official'`` applies every layer to the original
-    inputs and keeps the last output (the published Encoder's behaviour); ``'sequential'`` chains them."""
+    inputs and keeps the last output (the published Encoder's behaviour); ``'sequential'`` chains them,
+    both streams from the previous layer's outputs; ``'valor'`` chains them with the visual step reading
+    the audio stream this layer has just updated (VALOR's encoder; it differs even with one layer)."""
 
     def __init__(self, num_layers: int = 1, stacking: str = "official", **layer_kwargs):
         super().__init__()
-        if stacking not in ("official", "sequential"):
-            raise ValueError(f"stacking must be 'official' or 'sequential', got {stacking!r}")
+        if stacking not in STACKINGS:
+            raise ValueError(f"stacking must be one of {', '.join(STACKINGS)}, got {stacking!r}")
         self.layers = nn.ModuleList(HANLayer(**layer_kwargs) for _ in range(num_layers))
         self.stacking = stacking
 
@@ -56,7 +61,8 @@ class HANEncoder(nn.Module):
         out_a, out_v = x_a, x_v
         for layer in self.layers:
             src_a, src_v = (x_a, x_v) if self.stacking == "official" else (out_a, out_v)
-            out_a, out_v = layer(src_a, src_v), layer(src_v, src_a)
+            out_a = layer(src_a, src_v)
+            out_v = layer(src_v, out_a if self.stacking == "valor" else src_a)
         return out_a, out_v
 
 

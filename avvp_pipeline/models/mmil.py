@@ -18,6 +18,7 @@ class MMILOutput(NamedTuple):
     x_audio: torch.Tensor | None = None  # (B, T, d) post-HAN audio features (CM-S aggregates these)
     x_visual: torch.Tensor | None = None  # (B, T, d) post-HAN visual features
     x_visual_in: torch.Tensor | None = None  # (B, T, d) fused visual features before HAN
+    frame_logits: torch.Tensor | None = None  # (B, T, 2, C) fc_prob's logits (MMIL's own head; VALOR's loss)
 
 
 def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_logits: torch.Tensor) -> MMILOutput:
@@ -56,7 +57,9 @@ class MMILHead(nn.Module):
     def forward(self, x_audio: torch.Tensor, x_visual: torch.Tensor, frame_prob: torch.Tensor | None = None) -> MMILOutput:
         """``x_*`` (B, T, d); ``frame_prob`` replaces ``sigmoid(fc_prob(x))`` when given (CM-Co)."""
         x = torch.stack([x_audio, x_visual], dim=2)  # (B, T, 2, d)
+        logits = None
         if frame_prob is None:
-            frame_prob = torch.sigmoid(self.fc_prob(x))
+            logits = self.fc_prob(x)
+            frame_prob = torch.sigmoid(logits)
         out = mmil_pool(frame_prob, self.fc_frame_att(x), self.fc_av_att(x))
-        return out._replace(x_audio=x_audio, x_visual=x_visual)
+        return out._replace(x_audio=x_audio, x_visual=x_visual, frame_logits=logits)

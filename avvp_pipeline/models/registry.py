@@ -11,7 +11,7 @@ from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
-from .rows import MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, full_options, spec, train_options
+from .rows import DEFAULTS, MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, full_options, spec, train_options
 
 __all__ = ["MODELS", "PAPER_ROWS", "RECIPES", "TABLE_GROUPS", "ModelSpec", "spec", "train_options", "build_model",
            "describe_models"]
@@ -27,6 +27,10 @@ def build_model(name: str, cfg: dict) -> nn.Module:
     s = spec(name)
     cfg = full_options(name, cfg)
     layers = s.num_layers or cfg["num_layers"]
+    width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
+    if (s.backbone != "han" or s.arch != "han") and width != {k: DEFAULTS[k] for k in width}:
+        raise ValueError(f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, "
+                         f"got {width}")
     if s.backbone in ("ave", "avsdn"):
         cls = AVE if s.backbone == "ave" else AVSDN
         model = cls(dropout=cfg["dropout"], cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
@@ -35,7 +39,8 @@ def build_model(name: str, cfg: dict) -> nn.Module:
         model = HANCoOccurrence(dropout=cfg["dropout"], occ_dim=cfg["occ_dim"], occ_dropout=cfg["occ_dropout"],
                                 num_layers=layers, stacking=cfg["stacking"], mode=s.cooccurrence)
     else:
-        model = HAN(num_layers=layers, dropout=cfg["dropout"], stacking=cfg["stacking"])
+        model = HAN(d_model=cfg["hidden"], num_layers=layers, nhead=cfg["heads"], dim_feedforward=cfg["ffn"],
+                    dropout=cfg["dropout"], stacking=cfg["stacking"])
     norm = cfg["feature_norm"]
     if norm == "standardize":
         return Standardized(model)

@@ -25,6 +25,7 @@ class ModelSpec:
     ma_loss: bool = False  # MA's audio-visual contrastive loss (MA's stage 1)
     select: str = "best"  # best: the epoch with the best selection score; last: the last epoch (MA's rows)
     ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
+    pseudo_labels: bool = False  # VALOR: segment-level pseudo labels per modality (data/pseudo_labels.py)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -66,6 +67,10 @@ MODELS: dict[str, ModelSpec] = {
                             cooccurrence="v_only", recipe="cmco", labels="refined"),
     "ma*+av": ModelSpec("MA* + CM-Co, self-attention in each modality (Table 3)", arch="cmco",
                         cooccurrence="av", recipe="cmco", labels="refined"),
+    "valor": ModelSpec("VALOR: HAN (8 heads, FFN 1024, VALOR stacking) + MMIL, video-level BCE + segment-level "
+                       "BCE against the CLIP / CLAP pseudo labels, VALOR recipe", recipe="valor", pseudo_labels=True),
+    "valor+": ModelSpec("VALOR+: the valor row with hidden 256, 4 layers, lr 3e-4", recipe="valor_plus",
+                        pseudo_labels=True),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -91,6 +96,13 @@ DEFAULTS: dict = {
     "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
     "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9, "cms_weight": 0.85, "temperature": 1.0,
     "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
+    # network width (HAN-backbone rows): model width, attention heads, FFN width
+    "hidden": 512, "heads": 1, "ffn": 512,
+    # optimiser and schedule: adam | adamw (weight_decay, beta1, beta2); step (StepLR step_size x gamma,
+    # per epoch) | warmup_cosine (linear warm-up over warmup_epochs, then cosine to min_lr, per epoch)
+    "optimizer": "adam", "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "schedule": "step",
+    "warmup_epochs": 0, "min_lr": 0.0,
+    "grad_clip": 0.0,  # clip the gradient norm to this value (0: off)
 }
 
 RECIPES: dict[str, dict] = {
@@ -119,6 +131,17 @@ RECIPES: dict[str, dict] = {
 # global gate would veto visual-only events: rows with MA's targets are scored with MA's own gate.
 # ma+cmco keeps its last epoch, so the CM-Co recipe's early stop never fires: it runs all 40 epochs.
 RECIPES["ma_cmco"] = {**RECIPES["cmco"], "gate": "modality"}
+
+# VALOR (NeurIPS 2023): AdamW (weight decay 1e-3, betas (0.5, 0.999)), lr 1e-4, 10 warm-up epochs then
+# cosine to 1e-6, grad-norm clip 1.0, batch 64, 60 epochs, seed 1000; HAN with hidden 512, 8 heads,
+# FFN 1024, 1 layer, post-norm, the updated audio feeding the visual step; joint (global) gate
+RECIPES["valor"] = {"epochs": 60, "batch_size": 64, "lr": 1e-4, "seed": 1000, "dropout": 0.1,
+                    "optimizer": "adamw", "weight_decay": 1e-3, "beta1": 0.5, "beta2": 0.999,
+                    "schedule": "warmup_cosine", "warmup_epochs": 10, "min_lr": 1e-6, "grad_clip": 1.0,
+                    "hidden": 512, "heads": 8, "ffn": 1024, "num_layers": 1, "stacking": "valor",
+                    "select_metric": "seg_type", "early_stop": 0}
+# VALOR+ / VALOR++: the same with lr 3e-4, hidden 256, 4 layers
+RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "hidden": 256, "num_layers": 4}
 
 
 def spec(name: str) -> ModelSpec:

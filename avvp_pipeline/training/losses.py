@@ -1,4 +1,4 @@
-"""Training losses: HAN's guided BCE, MA's stage-3 targets, CM-S's term."""
+"""Training losses: HAN's guided BCE, MA's stage-3 targets, CM-S's term, VALOR's pseudo-label loss."""
 from __future__ import annotations
 
 import torch
@@ -50,3 +50,21 @@ def cms_term(out: MMILOutput, y_audio2: torch.Tensor, y_visual2: torch.Tensor, t
     f_a = label_aware_pool(out.x_audio, out.frame_att_logits[:, :, 0], y_audio2)
     f_v = label_aware_pool(out.x_visual, out.frame_att_logits[:, :, 1], y_visual2)
     return cms_loss(f_a, f_v, y_audio2, y_visual2, temperature)
+
+
+def valor_loss(out: MMILOutput, y: torch.Tensor, pseudo_audio: torch.Tensor, pseudo_visual: torch.Tensor,
+               present: torch.Tensor) -> torch.Tensor:
+    """VALOR's loss: ``BCE(global, y)`` plus, per modality, BCE-with-logits between the segment-level logits
+    ``(B, 10, 25)`` and the pseudo labels, each the mean over the videos that have pseudo labels
+    (``present`` (B,) 0/1), their seconds and classes (0 for a batch without any)."""
+    if out.frame_logits is None:
+        raise ValueError("VALOR's loss needs segment-level logits: the model must score segments with MMIL's "
+                         "own head (not CM-Co)")
+    with torch.autocast(y.device.type, enabled=False):  # in fp32 under bf16 autocast
+        video = F.binary_cross_entropy(out.global_prob.float().clamp(EPS, 1 - EPS), y)
+        logits = out.frame_logits.float()
+        weight = present[:, None, None].expand_as(pseudo_audio)
+        n = weight.sum().clamp(min=1.0)
+        seg = sum((F.binary_cross_entropy_with_logits(logits[:, :, m], target, reduction="none") * weight).sum() / n
+                  for m, target in ((0, pseudo_audio), (1, pseudo_visual)))
+    return video + seg

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from ..data.feature_sets import feature_configs, load_feature_sets
+from ..data.pseudo_labels import pseudo_label_provenance
 from ..models.checkpoint import load_trained
 from .refine import refine_labels, write_refined
 from .trainer import RunOptions, TrainConfig, train
@@ -14,9 +15,11 @@ log = logging.getLogger(__name__)
 
 
 def train_stage(model_name: str, index: str | Path, shards: dict[str, list[str]], options: dict, out_dir: str | Path,
-                refined: str | Path | None = None, run: RunOptions | None = None, progress: bool = True) -> dict:
+                refined: str | Path | None = None, run: RunOptions | None = None, progress: bool = True,
+                pseudo_labels: str | Path | None = None) -> dict:
     """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
-    selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``."""
+    selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``.
+    ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows)."""
     cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
     if cfg.select_on == "test":
         log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
@@ -24,11 +27,14 @@ def train_stage(model_name: str, index: str | Path, shards: dict[str, list[str]]
     sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device())
     if refined:
         sets["train"].with_refined_labels(refined)
+    if pseudo_labels:
+        sets["train"].with_pseudo_labels(pseudo_labels)
     for name, p in provenance.items():
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
     summary = train(model_name, sets["train"], sets[cfg.select_on], cfg, out_dir, provenance, progress=progress,
-                    feature_configs=feature_configs(shards), run=run)
+                    feature_configs=feature_configs(shards), run=run,
+                    labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None)
     log.info("trained %s: best %s %s %.2f at epoch %d", model_name, cfg.select_on, cfg.select_metric,
              summary["best_score"], summary["selected_epoch"])
     return summary

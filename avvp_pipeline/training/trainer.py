@@ -1,7 +1,7 @@
 """Train a parsing model on in-memory features with the HAN recipe (Tian et al., ECCV 2020).
 
-Adam, StepLR stepped per epoch, shuffled batches by index over tensors already on the device,
-validation with the LLP protocol after every epoch, keep the best checkpoint (``>=``: ties
+Adam (AdamW for VALOR's recipe), StepLR (or warm-up then cosine) stepped per epoch, shuffled batches
+by index over tensors already on the device, validation with the LLP protocol after every epoch, keep the best checkpoint (``>=``: ties
 replace). A per-epoch checkpoint next to the output lets a killed run resume.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
 from ..models.rows import DEFAULTS, keeps_last_epoch
 from .cms import double_batch, swap_partners
-from .losses import cms_term, guided_loss, ma_guided_loss
+from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss
 from .refine import ma_contrastive_loss
 
 log = logging.getLogger(__name__)
@@ -56,15 +56,26 @@ _RANGES = {
     "cms_weight": (">= 0", lambda v: v >= 0),
     "temperature": ("> 0", lambda v: v > 0),
     "early_stop": (">= 0", lambda v: v >= 0),
+    "hidden": (">= 1", lambda v: v >= 1),
+    "heads": (">= 1", lambda v: v >= 1),
+    "ffn": (">= 1", lambda v: v >= 1),
+    "weight_decay": (">= 0", lambda v: v >= 0),
+    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
+    "warmup_epochs": (">= 0", lambda v: v >= 0),
+    "min_lr": (">= 0", lambda v: v >= 0),
+    "grad_clip": (">= 0 (0: off)", lambda v: v >= 0),
 }
 _CHOICES = {
-    "stacking": ("official", "sequential"),  # models/han.py's HANEncoder
+    "stacking": ("official", "sequential", "valor"),  # models/han.py's HANEncoder
     "select": ("auto", "best", "last"),
     "select_on": ("val", "test"),
     "select_metric": METRIC_KEYS,
     "gate": ("global", "modality"),
     "feature_norm": ("none", "standardize"),
     "precision": ("fp32", "bf16"),
+    "optimizer": ("adam", "adamw"),
+    "schedule": ("step", "warmup_cosine"),
 }
 
 
@@ -98,6 +109,17 @@ class TrainConfig:
     cms_weight: float = DEFAULTS["cms_weight"]
     temperature: float = DEFAULTS["temperature"]
     early_stop: int = DEFAULTS["early_stop"]
+    hidden: int = DEFAULTS["hidden"]
+    heads: int = DEFAULTS["heads"]
+    ffn: int = DEFAULTS["ffn"]
+    optimizer: str = DEFAULTS["optimizer"]
+    weight_decay: float = DEFAULTS["weight_decay"]
+    beta1: float = DEFAULTS["beta1"]
+    beta2: float = DEFAULTS["beta2"]
+    schedule: str = DEFAULTS["schedule"]
+    warmup_epochs: int = DEFAULTS["warmup_epochs"]
+    min_lr: float = DEFAULTS["min_lr"]
+    grad_clip: float = DEFAULTS["grad_clip"]
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -118,6 +140,18 @@ class TrainConfig:
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def lr_factor(self, index: int) -> float:
+        """The learning rate of the epoch with 0-based ``index`` as a factor of ``lr`` (``schedule``):
+        ``step``: ``gamma ** (index // step_size)``; ``warmup_cosine``: ``(index + 1) / warmup_epochs``
+        during the warm-up, then a cosine from ``lr`` down to ``min_lr`` reached after the last epoch."""
+        if self.schedule == "step":
+            return self.gamma ** (index // self.step_size)
+        if index < self.warmup_epochs:
+            return (index + 1) / self.warmup_epochs
+        span = max(1, self.epochs - self.warmup_epochs)
+        cos = 0.5 * (1 + np.cos(np.pi * min(index - self.warmup_epochs, span) / span))
+        return float((self.min_lr + (self.lr - self.min_lr) * cos) / self.lr)
 
     def smoothing(self, epoch: int) -> tuple[float, float]:
         """(audio, visual) label smoothing in ``epoch`` (1-based)."""
@@ -179,6 +213,12 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
     s = spec(name)
     audio, video_s, video_st = fs.batch(idx)
     y = fs.labels[idx]
+    if s.pseudo_labels:  # VALOR: video-level BCE + segment-level BCE against the pseudo labels
+        if fs.pseudo_audio is None:
+            raise ValueError(f"model {name} trains on segment-level pseudo labels: pass them (avvp train "
+                             "--pseudo-labels)")
+        out = model(audio, video_s, video_st)
+        return valor_loss(out, y, fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
     if s.labels == "refined":
         if fs.labels_audio is None:
             raise ValueError(f"model {name} trains on MA-refined labels: pass them (avvp train --refined)")
@@ -221,6 +261,8 @@ def train_epoch(model: torch.nn.Module, model_name: str, train_set: FeatureSet, 
             loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         total += loss.detach() * len(idx)
     return total.item() / len(order)
@@ -260,11 +302,21 @@ def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, devic
     model = build_model(model_name, asdict(cfg)).to(device)
     if isinstance(model, Standardized):
         model.fit(train_set.audio, train_set.video_s, train_set.video_st)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    optimizer, scheduler = _optimizer(model, cfg, device)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
     partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
     return model, optimizer, scheduler, shuffle, partner_rng
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+    """The run's optimiser (``optimizer``: Adam, PyTorch's defaults apart from lr / betas / weight decay, or
+    AdamW) and its per-epoch schedule (``schedule``)."""
+    kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    optimizer = kind(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                     fused=device.type == "cuda")
+    if cfg.schedule == "step":  # HAN's StepLR, as before the schedule became an option
+        return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: cfg.lr_factor(index))
 
 
 def _resume_state(ckpt_path: Path, run_hash: str) -> dict | None:
@@ -304,10 +356,12 @@ def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, sele
     return ckpt["history"]
 
 
-def run_hash(model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int) -> str:
-    """What makes a training run itself: model, recorded options, features and set sizes (no speed option)."""
+def run_hash(model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int,
+             labels: dict | None = None) -> str:
+    """What makes a training run itself: model, recorded options, features, set sizes (no speed option) and,
+    where given, the provenance of extra training labels (pseudo labels)."""
     return config_hash({"model": model_name, "train": asdict(cfg), "features": provenance, "n_train": n_train,
-                        "n_select": n_select})
+                        "n_select": n_select, **({"labels": labels} if labels else {})})
 
 
 def save_trained(out_dir: Path, model_name: str, cfg: TrainConfig, selection: Selection, history: list,
@@ -321,8 +375,11 @@ def save_trained(out_dir: Path, model_name: str, cfg: TrainConfig, selection: Se
 
 def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
           provenance: dict, progress: bool = True, feature_configs: dict | None = None,
-          run: RunOptions | None = None) -> dict:
+          run: RunOptions | None = None, labels: dict | None = None) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
+
+    ``labels`` (the provenance of the pseudo labels a VALOR row trains on) enters the run hash and the
+    summary.
 
     ``feature_configs`` (the extraction config per extractor) is saved with the model so that
     `avvp parse` can extract new videos exactly as the training features were. The device is the one
@@ -334,7 +391,7 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
     device = train_set.audio.device
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
     selection = Selection(keeps_last_epoch(model_name, cfg.select))
-    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set))
+    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), labels)
     ckpt_path = out_dir / "checkpoint.pt"
     history, start_epoch = [], 1
 
@@ -371,7 +428,8 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
 
     summary = {"model": model_name, "selected_epoch": selection.best_epoch, "select_on": cfg.select_on,
                "select_metric": cfg.select_metric, "best_score": selection.best, "n_train": len(train_set),
-               "n_select": len(select_set), "skipped_train": train_set.skipped}
+               "n_select": len(select_set), "skipped_train": train_set.skipped,
+               **({"pseudo_labels": labels} if labels else {})}
     save_trained(out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_)
     ckpt_path.unlink(missing_ok=True)
     return summary

@@ -7,7 +7,7 @@ import re
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
-from avvp_pipeline.plan import check_models, check_parse, data_source, feature_source, plan_videos
+from avvp_pipeline.plan import check_models, check_parse, check_pseudo_labels, data_source, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from snakemake.exceptions import WorkflowError
@@ -16,6 +16,7 @@ from snakemake.exceptions import WorkflowError
 try:
     check_models(list(ALL_MODELS), config["train"], config["parse"])
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
+    check_pseudo_labels(config["train"], config.get("pseudo_labels"))
     check_parse(config["features"], config["parse"])
     FEATURE_SOURCE = feature_source(config["features"])
     DATA = data_source(config["dataset"], config["features"])
@@ -92,6 +93,14 @@ def refined_labels(wildcards):
         return []
     seed = wildcards.get("seed") if config["refine"]["source"] == "computed" else None
     return [out("refined/labels.h5" if seed is None else f"refined/seed-{seed}/labels.h5")]
+
+
+PSEUDO_LABELS = config.get("pseudo_labels") or {"source": "none", "dir": None}
+
+
+def pseudo_labels(wildcards):
+    """The pseudo-labels file for the rows that train on it (VALOR), shared by every seed."""
+    return [out("pseudo_labels/labels.h5")] if spec(wildcards.model).pseudo_labels else []
 
 
 def option(flag, value):

@@ -1,5 +1,6 @@
 # Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5) of every run (per
 # model, or per model and seed: RUN in common.smk), and the broadcast baseline that needs no training.
+# `evaluate.protocols` adds the scores of other post-processing protocols, each under its own name.
 
 
 rule evaluate:
@@ -16,6 +17,7 @@ rule evaluate:
         cfg=as_json(EVAL_CFG),
         split=EVAL_CFG["split"],
         gate=EVAL_CFG["gate"],
+        protocols=[f"--protocol={p}" for p in EVAL_CFG.get("protocols", [])],
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     wildcard_constraints:
         model=model_constraint(),
@@ -32,7 +34,7 @@ rule evaluate:
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"
-        " --gate {params.gate:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " --gate {params.gate:q} {params.protocols:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule baseline_broadcast:

@@ -10,6 +10,7 @@ rule train:
         resnet152=all_shards("resnet152"),
         r2plus1d_18=all_shards("r2plus1d_18"),
         refined=refined_labels,
+        pseudo_labels=pseudo_labels,
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.json",
@@ -17,6 +18,7 @@ rule train:
         cfg=train_cfg,
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
+        pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
     wildcard_constraints:
         model=model_constraint(),
         seed=r"\d+",
@@ -32,7 +34,7 @@ rule train:
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
-        " {params.refined:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 # MA's refined labels: computed (`avvp refine` over the ma_base model), or imported from the CM-Co
@@ -103,3 +105,31 @@ else:
             "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
             " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
             " --threads {threads} --out {output:q} 2> {log:q}"
+
+
+# VALOR's segment-level pseudo labels (the valor rows): imported from its release's CLIP/ and CLAP/
+# segment_pseudo_labels folders (`pseudo_labels: {source: released, dir: DIR}`) into one HDF5 file;
+# a bad file is a line of the failures file and its video trains on its weak label only.
+if PSEUDO_LABELS["source"] == "released":
+
+    rule import_pseudo_labels:
+        input:
+            index=out("dataset/index.h5"),
+            audio=os.path.join(PSEUDO_LABELS["dir"], "CLAP", "segment_pseudo_labels"),
+            visual=os.path.join(PSEUDO_LABELS["dir"], "CLIP", "segment_pseudo_labels"),
+        output:
+            labels=out("pseudo_labels/labels.h5"),
+            failures=out("pseudo_labels/failures.tsv"),
+        params:
+            version=STAGE_VERSIONS["pseudo_labels"],
+            released_dir=PSEUDO_LABELS["dir"],
+        threads: 1
+        conda:
+            "../../envs/avvp.yaml"
+        log:
+            out("logs/import_pseudo_labels.log"),
+        benchmark:
+            out("benchmarks/import_pseudo_labels.tsv")
+        shell:
+            "avvp import-pseudo-labels --released-dir {params.released_dir:q} --index {input.index:q}"
+            " --out {output.labels:q} --failures {output.failures:q} --threads {threads} 2> {log:q}"
