@@ -273,6 +273,14 @@ def cmd_figures(args) -> int:
     return 0
 
 
+def cmd_video_page(args) -> int:
+    from .reporting.model_pages import model_page
+
+    counts = model_page(args.predictions, args.out, args.name, args.videos_dir)
+    log.info("%s: %d of %d evaluated videos have a file to play", args.out, counts["shown"], counts["videos"])
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models.registry import describe_models
 
@@ -507,6 +515,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--videos", type=int, default=3, help="videos in timelines.png")
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("video-page", help="a model's test videos played under its predicted events and the truth (HTML)",
+                       description="From runs/NAME/predictions.h5: one self-contained HTML page (no server, no "
+                                   "network) with every evaluated video whose file is in --videos-dir, its "
+                                   "heard / seen / heard-and-seen predictions and the truth as lanes under the player.")
+    p.add_argument("--predictions", required=True, help="runs/NAME/predictions.h5 (avvp evaluate)")
+    p.add_argument("--name", required=True, help="the model's name, for the page's title")
+    p.add_argument("--videos-dir", help="folder of <YouTube id>.mp4 (or .mkv, .webm, ...) files")
+    p.add_argument("--out", required=True, help="the page to write, e.g. reports/videos/NAME.html")
+    p.set_defaults(func=cmd_video_page)
 
     p = sub.add_parser("models", help="list the trainable models with parameter and FLOP counts",
                        description="One line per model name usable in config `train.models`: trainable "
