@@ -38,5 +38,6 @@ rule all:
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
         "reports/results.md",
         expand("reports/figures/{model}/{figure}", model=MODELS, figure=FIGURES),
+        expand("reports/videos/{model}.html", model=MODELS),
         expand("parsed/{model}", model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
     default_target: True
