@@ -549,11 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import", "pages"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
-                        "import: importing released .npy features into shards vs reading the same files")
+                        "import: importing released .npy features into shards vs reading the same files; "
+                        "pages: the page, thumbnail and exports `avvp parse` writes per video (--videos-dir, --n), "
+                        "against the model's prediction of the same videos (--parse-model)")
     p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
@@ -584,6 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first write N ids of random float32 features into DIR (files already there are kept; "
                          "N=11849, all of LLP, is about 8.2 GB)")
     g1.add_argument("--shard-size", type=int, default=256, help="videos per imported shard")
+    p.add_argument("--parse-model", metavar="MODEL_PT",
+                   help="pages: a model.pt whose prediction of the same videos is the baseline (e.g. runs/han/model.pt)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser
