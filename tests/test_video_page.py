@@ -63,7 +63,7 @@ def parsed_clip(tmp_path_factory):
     out = root / "parsed"
     folder = out / clip.video_id
     planted = _planted(clip)
-    doc = {**planted["doc"], "video": str(video)}
+    doc = {**planted["doc"], "video": str(video.relative_to(root))}  # as given to `avvp parse` run in root
     write_json(doc, folder / "events.json")
     write_video_outputs(folder, doc, planted["result"], video)
     write_parse_index(out, {str(video): clip.video_id, str(root / "junk.mp4"): "junk"},
@@ -186,7 +186,7 @@ def browser():
     if exe is None:
         pytest.skip("no Chromium found (apt-get install -y chromium, or set AVVP_CHROMIUM): the pages are not "
                     "opened in a browser")
-    with Browser(exe, width=1280, height=820) as b:
+    with Browser(exe, width=1280, height=680) as b:
         yield b
 
 
@@ -274,7 +274,7 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     import matplotlib.image as mpimg
 
     img = mpimg.imread(io.BytesIO(png), format="png")[..., :3]
-    assert img.shape[:2] == (820, 1280) and img.std() > 0.08
+    assert img.shape[:2] == (680, 1280) and img.std() > 0.08
     assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 200  # video, bars, text
     # only the page itself, its video and (refused) captions file were asked for, all on disk; data: URLs are
     # the player controls' own icons
