@@ -114,6 +114,21 @@ def test_user_strings_cannot_break_out_of_the_page():
         script_json({"p": float("nan")})
 
 
+def test_a_file_name_that_is_not_utf8_gets_a_page(parsed_clip, tmp_path):
+    odd = tmp_path / os.fsdecode(b"caf\xe9 <b>.mp4")
+    odd.write_bytes(parsed_clip["video"].read_bytes())
+    planted = _planted(parsed_clip["clip"])
+    doc = {**planted["doc"], "video": str(odd)}
+    write_json(doc, tmp_path / "out" / "events.json")
+    page = write_video_outputs(tmp_path / "out", doc, planted["result"], odd)
+    html = page.read_text(encoding="utf-8")  # strict: undecodable bytes are escaped or replaced, never written raw
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1))
+    assert data["videos"][0]["src"] == "../caf%E9%20%3Cb%3E.mp4" and data["videos"][0]["name"] == odd.name
+    assert "<b>" not in html
+    write_parse_index(tmp_path, {str(odd): "out"}, {str(odd): "ok"}, "planted")
+    assert "caf\ufffd &lt;b&gt;.mp4" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
 def _clip(path: Path, args: list[str]) -> Path:
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=1280x960:rate=10",
                     "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1.5", *args, str(path)], check=True)

@@ -35,7 +35,8 @@ PAGE_NAME = "index.html"
 
 def script_json(obj) -> str:
     """``obj`` as JSON that is safe inside ``<script type="application/json">`` (and valid JSON)."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # ASCII: a file name that is not UTF-8 (undecodable bytes kept as lone surrogates) stays valid JSON
+    text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escaped)
@@ -43,7 +44,8 @@ def script_json(obj) -> str:
 
 
 def html_text(text: str) -> str:
-    """``text`` escaped for HTML element content and attribute values."""
+    """``text`` escaped for HTML element content and attribute values (bytes that are not UTF-8 shown as �)."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
             .replace("'", "&#39;"))
 
