@@ -264,6 +264,17 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     left2 = b.evaluate("parseFloat(document.getElementById('playhead').style.left)")
     assert left2 - left0 == pytest.approx(t2 * pps, abs=0.1 * pps)
 
+    # playing: the playhead follows the player's clock
+    b.evaluate("document.getElementById('player').currentTime = 0.2")
+    b.wait_for("!document.getElementById('player').seeking")
+    b.evaluate("document.getElementById('player').play()", await_promise=True)
+    b.wait_for("document.getElementById('player').currentTime > 0.8", timeout=20)
+    b.evaluate("document.getElementById('player').pause()")
+    played = b.evaluate("document.getElementById('player').currentTime")
+    assert float(b.evaluate("document.getElementById('playhead').dataset.time")) == pytest.approx(played, abs=0.3)
+    b.evaluate(f"document.getElementById('player').currentTime = {t2}")
+    b.wait_for(f"Math.abs(parseFloat(document.getElementById('playhead').dataset.time) - {t2}) < 0.05")
+
     # captions: the same cues as events.vtt, shown by the player
     cues = b.wait_for("(() => { const t = Array.from(document.getElementById('player').textTracks)"
                       ".find(t => t.mode === 'showing'); return t && t.cues && t.cues.length ? "
@@ -311,3 +322,45 @@ def test_index_lists_videos_and_failures(browser, parsed_clip):
     assert href == (parsed_clip["folder"] / "index.html").as_uri()
     assert b.wait_for("document.querySelector('td.thumb img').naturalWidth") == 160
     assert _off_disk(b.requests) == [] and any(url.endswith("thumb.jpg") for url in b.requests)
+
+
+def test_model_page_switches_videos_and_shows_the_truth_now(browser, parsed_clip, tmp_path):
+    clip = parsed_clip["clip"]
+    ids = ["AAAAAAAAAAA", "BBBBBBBBBBB"]
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for vid in ids:
+        (videos / f"{vid}.mp4").write_bytes(parsed_clip["video"].read_bytes())
+    gt = np.zeros((2, 2, 25, 10), np.uint8)  # (modality, video, class, second)
+    for label, a, b in clip.audio_events:
+        gt[0, 1, CLASSES.index(label), a:b] = 1
+    for label, a, b in clip.visual_events:
+        gt[1, 1, CLASSES.index(label), a:b] = 1
+    pred = np.zeros_like(gt)
+    pred[:, 1] = gt[:, 1]  # video B: right everywhere
+    pred[0, 0, 3, 0:2] = 1  # video A: nothing is true, one event heard: wrong, so listed first
+    frame = np.full((2, 10, 2, 25), 0.1, np.float32)
+    write_predictions(tmp_path / "predictions.h5", ids, ids,
+                      {"frame_prob": frame, "pred_audio": pred[0], "pred_visual": pred[1], "gt_audio": gt[0],
+                       "gt_visual": gt[1]})
+    page = tmp_path / "reports" / "han.html"
+    model_page(tmp_path / "predictions.h5", page, "han", videos)
+    b = browser
+    b.requests.clear()
+    b.open(page.as_uri() + "#v=BBBBBBBBBBB")
+    b.wait_for("document.getElementById('player').readyState >= 1", timeout=20)
+    assert b.evaluate("document.getElementById('video-select').options.length") == 2
+    assert b.evaluate("document.getElementById('title').textContent") == "BBBBBBBBBBB.mp4"
+    t = next(s + 0.5 for s in range(10) if _active(clip, s + 0.5))
+    b.evaluate(f"document.getElementById('player').currentTime = {t}")
+    b.wait_for(f"Math.abs(parseFloat(document.getElementById('playhead').dataset.time) - {t}) < 0.05")
+    panel = {(x["lane"], x["label"]) for x in _now_panel(b)}
+    truth = {("gt_" + m, label) for m, label in _active(clip, t) if m != "audio_visual"}
+    assert panel == _active(clip, t) | truth
+    assert b.evaluate("Array.from(document.getElementById('video-select').options).map(o => o.value)") == ids
+    b.evaluate("document.getElementById('next').click()")  # B is the last: nothing after it
+    b.evaluate("document.getElementById('prev').click()")
+    b.wait_for("document.getElementById('title').textContent === 'AAAAAAAAAAA.mp4'")
+    rows = b.evaluate("Array.from(document.querySelectorAll('.row.cls')).map(r => r.dataset.lane + '|' + r.dataset.label)")
+    assert rows == [f"audio|{CLASSES[3]}"]
+    assert _off_disk(b.requests) == []
