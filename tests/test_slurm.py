@@ -71,7 +71,7 @@ def test_profile_requests_gpus_only_for_gpu_rules():
     for rule, res in prof["set-resources"].items():
         assert (res.get("gpu", 0) == 1) == (rule in GPU_RULES), rule
         assert res.get("runtime", 1) > 0 and res.get("mem_mb", 1) > 0
-    assert set(prof["groups"]) == {"figures", "video_page", "report", "baseline_broadcast"}
+    assert set(prof["groups"]) == {"figures", "report", "baseline_broadcast"}
 
 
 def test_demo_workflow_runs_through_the_slurm_executor(slurm_cluster, tmp_path):
