@@ -38,5 +38,6 @@ rule all:
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
         out("reports/results.md"),
         expand(out("reports/figures/{model}/{figure}"), model=TRAINED_MODELS, figure=FIGURES),
+        expand(out("reports/videos/{model}.html"), model=TRAINED_MODELS),
         expand(out("parsed/{model}"), model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
     default_target: True

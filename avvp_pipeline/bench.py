@@ -141,6 +141,67 @@ def bench_import(folder: str, threads: int = 2, repeat: int = 3, shard_size: int
     return out
 
 
+def bench_pages(paths: list[str], model_path: str | None = None, unplayable: int = 4) -> dict:
+    """Seconds per video of what ``avvp parse`` writes for people (exports, thumbnail, page: one
+    :func:`write_video_outputs` call) for ``paths`` as they are, and for the first ``unplayable`` of them
+    re-encoded to MPEG-4 Part 2 AVI first (so the page needs an H.264 copy); the run's index page; and, with
+    ``model_path``, the model's own prediction of the same videos (``VideoParser.predict``) as the baseline."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from .media.ffmpeg_bin import ffmpeg_exe
+    from .media.probe import probe
+    from .parse import events_json
+    from .reporting.parse_pages import write_parse_index, write_video_outputs
+
+    res: dict = {"videos": len(paths)}
+    parser = None
+    if model_path:
+        from .parse import VideoParser
+
+        parser = VideoParser.load(model_path, "cpu")
+        parser.predict(paths[0])  # warm-up: first calls allocate
+    rng = np.random.default_rng(0)
+    t_pred = t_pages = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = []
+        for i, path in enumerate(paths):
+            if parser is not None:
+                t0 = time.perf_counter()
+                result = parser.predict(path)
+                t_pred += time.perf_counter() - t0
+            else:  # the shapes a parse gives: per-second probabilities, events where they exceed 0.5
+                seconds = max(1, int(np.ceil(probe(path).duration - 1e-6)))
+                prob = rng.random((2, 25, seconds)).astype(np.float32) ** 4
+                result = {"duration": float(seconds), "seconds": seconds, "windows": -(-seconds // 10), "has_audio": True,
+                          "pred_audio": prob[0] > 0.5, "pred_visual": prob[1] > 0.5, "prob_audio": prob[0],
+                          "prob_visual": prob[1]}
+            doc = events_json(result, path, "bench", model_path or "", "global")
+            docs.append((path, doc, result))
+            t0 = time.perf_counter()
+            write_video_outputs(Path(tmp) / f"v{i}", doc, result, path)
+            t_pages += time.perf_counter() - t0
+        res["page + exports, playable input (s/video)"] = t_pages / len(paths)
+        t0 = time.perf_counter()
+        write_parse_index(tmp, {p: f"v{i}" for i, (p, _, _) in enumerate(docs)}, {p: "ok" for p, _, _ in docs}, "bench")
+        res["index page of the run (s)"] = time.perf_counter() - t0
+        t_copy, few = 0.0, docs[:unplayable]
+        for i, (path, doc, result) in enumerate(few):
+            avi = f"{tmp}/u{i}.avi"
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "mpeg4", "-q:v", "3", "-c:a",
+                            "mp3", avi], check=True)
+            t0 = time.perf_counter()
+            write_video_outputs(Path(tmp) / f"u{i}", doc, result, avi)
+            t_copy += time.perf_counter() - t0
+        if few:
+            res["page + exports + H.264 copy, unplayable input (s/video)"] = t_copy / len(few)
+    if parser is not None:
+        res["baseline: the model's prediction, VideoParser.predict (s/video)"] = t_pred / len(paths)
+        res["page + exports / prediction, playable input"] = t_pages / t_pred
+    return res
+
+
 def run(what: str, args) -> int:
     """Run the benchmark named ``what`` and print its figures."""
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
@@ -167,6 +228,15 @@ def run(what: str, args) -> int:
     if what == "train":
         sizes = [int(x) for x in args.batch_sizes.split(",")]
         for k, v in bench_train(args.model, args.videos, sizes, tuple(args.train_precisions.split(","))).items():
+            print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+        return 0
+    if what == "pages":
+        from pathlib import Path
+
+        paths = sorted(str(p) for p in Path(args.videos_dir).glob("*.mp4"))[: args.n] if args.videos_dir else []
+        if not paths:
+            raise ValueError("bench pages needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)")
+        for k, v in bench_pages(paths, args.parse_model).items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
         return 0
     if what == "stages":

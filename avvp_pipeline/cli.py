@@ -231,6 +231,14 @@ def cmd_figures(args) -> int:
     return 0
 
 
+def cmd_video_page(args) -> int:
+    from .reporting.model_pages import model_page
+
+    counts = model_page(args.predictions, args.out, args.name, args.videos_dir)
+    log.info("%s: %d of %d evaluated videos have a file to play", args.out, counts["shown"], counts["videos"])
+    return 0
+
+
 def cmd_models(args) -> int:
     from .models.registry import describe_models
 
@@ -435,7 +443,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
                        description="Decode and extract each video exactly as the model's training features were "
                                    "(refused when the weights differ), run the model over consecutive 10-s windows, "
                                    "and write OUT/<name>/events.json (keys audio, visual, audio_visual: lists of "
-                                   "{label, onset, offset, score}, seconds) and OUT/<name>/timeline.png. <name> is the "
+                                   "{label, onset, offset, score}, seconds) and OUT/<name>/timeline.png; for people, "
+                                   "OUT/<name>/index.html (the video under its event lanes; OUT/index.html lists "
+                                   "them), events.csv, Audacity label tracks and events.vtt (docs/parse-page.md). "
+                                   "<name> is the "
                                    "video's stem when no other input has the same stem, else its file name (clip.mp4, "
                                    "clip.mkv), else the file name and 8 hex digits of the SHA-256 of its resolved path "
                                    "(a/x.mp4, b/x.mp4); names are sanitised to stay inside OUT, and OUT/index.tsv maps "
@@ -478,6 +489,16 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, default=3, help="videos in timelines.png")
     p.set_defaults(func=cmd_figures)
 
+    p = sub.add_parser("video-page", help="a model's test videos played under its predicted events and the truth (HTML)",
+                       description="From runs/NAME/predictions.h5: one self-contained HTML page (no server, no "
+                                   "network) with every evaluated video whose file is in --videos-dir, its "
+                                   "heard / seen / heard-and-seen predictions and the truth as lanes under the player.")
+    p.add_argument("--predictions", required=True, help="runs/NAME/predictions.h5 (avvp evaluate)")
+    p.add_argument("--name", required=True, help="the model's name, for the page's title")
+    p.add_argument("--videos-dir", help="folder of <YouTube id>.mp4 (or .mkv, .webm, ...) files")
+    p.add_argument("--out", required=True, help="the page to write, e.g. reports/videos/NAME.html")
+    p.set_defaults(func=cmd_video_page)
+
     p = sub.add_parser("models", help="list the trainable models with parameter and FLOP counts",
                        description="One line per model name usable in config `train.models`: trainable "
                                    "parameters, GFLOPs per 10-s video, and the counts under the CM-Co paper's "
@@ -504,11 +525,13 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import", "pages"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
-                        "import: importing released .npy features into shards vs reading the same files")
+                        "import: importing released .npy features into shards vs reading the same files; "
+                        "pages: the page, thumbnail and exports `avvp parse` writes per video (--videos-dir, --n), "
+                        "against the model's prediction of the same videos (--parse-model)")
     p.add_argument("--dir", default="results/benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
@@ -539,6 +562,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
                     help="first write N ids of random float32 features into DIR (files already there are kept; "
                          "N=11849, all of LLP, is about 8.2 GB)")
     g1.add_argument("--shard-size", type=int, default=256, help="videos per imported shard")
+    p.add_argument("--parse-model", metavar="MODEL_PT",
+                   help="pages: a model.pt whose prediction of the same videos is the baseline (e.g. runs/han/model.pt)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser

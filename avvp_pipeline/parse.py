@@ -9,7 +9,9 @@ dropped), decoded and extracted a few windows at a time so that long videos fit 
 (their soundtrack is loaded whole: 230 MB per hour at 16 kHz); per-second predictions are
 concatenated before events are formed, so an event can span windows.
 
-Outputs per video, in its own folder ``OUT/<name>/``: ``events.json`` and ``timeline.png``. The
+Outputs per video, in its own folder ``OUT/<name>/``: ``events.json`` and ``timeline.png``, and for
+people ``index.html`` (the video under its event lanes), ``events.csv``, Audacity label tracks and
+``events.vtt`` (:mod:`avvp_pipeline.reporting.parse_pages`); ``OUT/index.html`` lists them all. The
 name is the file's stem (``clip`` for ``clip.mp4``) when no other input has the same stem, else
 its file name (``clip.mp4``, ``clip.mkv``), and when that is shared too (``a/x.mp4`` and
 ``b/x.mp4``) the file name and 8 hex digits of the SHA-256 of its resolved path
@@ -46,7 +48,7 @@ from .models.checkpoint import TrainedModel, load_trained
 log = logging.getLogger(__name__)
 
 WINDOW = 10  # seconds per model input
-RUN_FILES = ("index.tsv", "failures.tsv")  # written into OUT beside the folders
+RUN_FILES = ("index.tsv", "failures.tsv", "index.html")  # written into OUT beside the folders
 MAX_NAME_BYTES = 180  # of a folder name before any hash suffix (file systems allow 255)
 EVENT_KEYS = ("audio", "visual", "audio_visual")
 
@@ -226,8 +228,9 @@ def output_folders(videos: list[str | Path]) -> dict[str, str]:
 
 
 def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path: str | Path) -> None:
-    """Write ``events.json`` and ``timeline.png`` of one video into ``target``."""
+    """Write ``events.json``, ``timeline.png``, the exports and the page of one video into ``target``."""
     from .reporting.figures import save, timelines
+    from .reporting.parse_pages import write_video_outputs
 
     result = vp.predict(video)
     target.mkdir(parents=True, exist_ok=True)
@@ -240,6 +243,7 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
                     f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
                     seconds=result["duration"])
     save(fig, target / "timeline.png")
+    write_video_outputs(target, doc, result, video)
 
 
 def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str | Path, device: str = "auto",
@@ -269,4 +273,7 @@ def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str 
                 log.error("skipping %s", exc)
         status[str(video)] = done[folder]
     write_tsv(out_dir / "failures.tsv", ["video", "reason"], [(v, s) for v, s in status.items() if s != "ok"])
+    from .reporting.parse_pages import write_parse_index
+
+    write_parse_index(out_dir, folders, status, name)
     return status

@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import llp
+from .media.inputs import VIDEO_EXTENSIONS
 from .models.rows import spec
 
 log = logging.getLogger(__name__)
 
 #: Where the synthetic demo set is rendered (annotations/ and videos/), relative to the working folder.
 SYNTH_DIR = "resources/demo"
-#: Containers accepted in ``videos_dir`` as ``<YouTube id><extension>``, in order of preference when one
-#: id has several files.
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi")
 
 
 class PlanError(ValueError):

@@ -57,6 +57,14 @@ def _check_outputs(folder, duration):
 
     img = mpimg.imread(folder / "timeline.png")
     assert img.shape[1] >= 600 and img[..., :3].std() > 0.05
+    # for people: the page (tests/test_video_page.py opens it in a browser) and the exports of every event
+    from avvp_pipeline.reporting.event_exports import read_events_csv, read_vtt
+
+    assert len(read_events_csv(folder / "events.csv")) == len(read_vtt(folder / "events.vtt")) == \
+        sum(len(doc[k]) for k in ("audio", "visual", "audio_visual"))
+    assert all((folder / f"audacity-{m}.txt").is_file() for m in ("heard", "seen", "heard-and-seen"))
+    assert 'id="page-data"' in (folder / "index.html").read_text() and (folder / "thumb.jpg").stat().st_size > 0
+    assert not (folder / "video.mp4").exists()  # H.264/AAC mp4 inputs play as they are
     return doc
 
 
@@ -98,6 +106,9 @@ def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     assert _check_outputs(out / "silent", 10.0)["has_audio"] is False
     failures = (out / "failures.tsv").read_text().splitlines()
     assert failures[0] == "video\treason" and len(failures) == 3
+    index = (out / "index.html").read_text()
+    assert all(f'href="{name}/index.html"' in index for name in ("short", "long", "silent"))
+    assert "junk.mp4" in index and "no such file" in index
 
 
 def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):

@@ -131,7 +131,7 @@ def test_training_option_plans_only_training_and_evaluation(finished_run, tmp_pa
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
     # MA's label refinement is part of training: it reruns because its base model is retrained;
     # the figures read the new predictions
-    assert planned_rules(proc) == {"train", "refine_labels", "evaluate", "figures", "report", "all"}
+    assert planned_rules(proc) == {"train", "refine_labels", "evaluate", "figures", "video_page", "report", "all"}
 
 
 def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
@@ -140,7 +140,7 @@ def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
-    assert planned_rules(proc) == {"train", "evaluate", "figures", "report", "all"}
+    assert planned_rules(proc) == {"train", "evaluate", "figures", "video_page", "report", "all"}
     assert planned_outputs(proc, "train") == ["results/runs/ma*+ours/model.pt, results/runs/ma*+ours/history.json"]
 
 
@@ -176,6 +176,11 @@ def test_figures_and_self_contained_report(finished_run):
         assert (finished_run / "results/reports/figures" / model / "tsne.png").is_file()
     rows = (finished_run / "results/reports/results.csv").read_text().splitlines()
     assert rows[0].startswith("method,source,seg_audio,ev_audio") and any(",published," in r for r in rows)
+    # the page of each model's test videos: all three demo test clips exist, each with its truth lanes
+    page = (finished_run / "results/reports/videos/ma*+ours.html").read_text()
+    data = json.loads(re.search(r'id="page-data">(.*?)</script>', page, re.S).group(1))
+    assert len(data["videos"]) == 3 and all(v["src"].startswith("../../../resources/demo/videos/") for v in data["videos"])
+    assert [lane["key"] for lane in data["videos"][0]["lanes"]][-2:] == ["gt_audio", "gt_visual"]
     snakemake(finished_run, "--report", "results/report.html")
     html = (finished_run / "results/report.html").read_text()
     assert "data:image/png;base64" in html or "timelines.png" in html
@@ -192,6 +197,9 @@ def test_parse_rule_over_a_folder_of_videos(finished_run, tmp_path):
     doc = json.loads((finished_run / "results/parsed/han/holiday/events.json").read_text())
     assert set(doc) >= {"audio", "visual", "audio_visual"} and doc["model"] == "han"
     assert (finished_run / "results/parsed/han/holiday/timeline.png").is_file()
+    for name in ("index.html", "events.csv", "events.vtt", "audacity-heard.txt"):
+        assert (finished_run / "results/parsed/han/holiday" / name).is_file()
+    assert "notes.mp4" in (finished_run / "results/parsed/han/index.html").read_text()
     assert "notes.mp4" in (finished_run / "results/parsed/han/failures.tsv").read_text()
 
 

@@ -5,6 +5,10 @@ from pathlib import Path
 
 from .probe import MediaError, check_file
 
+#: Containers accepted in ``videos_dir`` as ``<YouTube id><extension>``, in order of preference when one
+#: id has several files.
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".m4v", ".avi")
+
 
 def collect_inputs(paths: list[str | Path]) -> tuple[list[str], dict[str, str]]:
     """Expand folders into the files they hold: ``(videos, {input: reason it is skipped})``.

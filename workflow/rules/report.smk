@@ -83,6 +83,28 @@ rule figures:
         " --out-dir {params.out_dir:q} > /dev/null 2> {log:q}"
 
 
+# One HTML page per model: its test videos (those whose files exist) under the predicted events and the truth.
+rule video_page:
+    input:
+        predictions=first_run("predictions.h5"),
+    output:
+        out("reports/videos/{model}.html"),
+    params:
+        version=STAGE_VERSIONS["report"],
+        videos_dir=option("--videos-dir", DATA.videos_dir),
+    wildcard_constraints:
+        model=model_constraint(),
+    conda:
+        "../../envs/avvp.yaml"
+    log:
+        out("logs/video_page/{model}.log"),
+    benchmark:
+        out("benchmarks/video_page/{model}.tsv")
+    shell:
+        "avvp video-page --predictions {input.predictions:q} --name {wildcards.model:q} {params.videos_dir:q}"
+        " --out {output:q} 2> {log:q}"
+
+
 rule parse:
     input:
         model=first_run("model.pt"),
