@@ -11,8 +11,7 @@ import json
 import logging
 import platform
 from dataclasses import dataclass
-from multiprocessing import TimeoutError as PoolTimeout
-from multiprocessing import get_context
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -22,7 +21,10 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..device import resolve_device
+from ..media.frame_ring import FrameRing
 from ..media.jobs import decode_audio, decode_visual
+from ..media.pool import DecoderPool
+from ..media.pool import decoded as _decoded  # noqa: F401  (the pipe-only form, kept for callers)
 from . import store, visual, vggish
 from .failures import write_failures
 from .weights import ResolvedWeights, resolve
@@ -50,6 +52,7 @@ class ExtractConfig:
     example_hop: float = 1.0
     postprocess: str = "none"
     decode_timeout: float = 300.0
+    transport: str = "shm"  # decoded frames reach the models through shared memory (shm) or the pool's pipe
 
     @classmethod
     def from_dict(cls, d: dict) -> "ExtractConfig":
@@ -71,40 +74,24 @@ def _video_id(path: str) -> str:
     return Path(path).stem
 
 
-def _decoded(fn: Callable, jobs: list, workers: int, timeout: float = 300.0) -> Iterator:
-    """Yield ``fn(job)`` in job order, computed by ``workers`` processes (inline when 0).
+# frames of one video at LLP's usual 320x240 fill a slot; larger ones grow it, up to 720p
+SLOT_FRAME_BYTES = 240 * 320 * 3
+MAX_SLOT_FRAME_BYTES = 720 * 1280 * 3
 
-    At most ``2 * workers`` jobs are in flight (bounded memory). A job that takes longer than
-    ``timeout`` seconds (decord can hang on files whose header over-reports frames) yields
-    ``(path, None, reason)``; its pool is terminated and a fresh one takes the remaining jobs.
-    """
-    if workers <= 0:
-        yield from map(fn, jobs)
-        return
-    ctx = get_context("spawn")  # forking a process that already runs torch threads can deadlock
-    pending = list(jobs)
-    while pending:
-        pool = ctx.Pool(workers)
-        try:
-            window: list = []
-            restart = False
-            while pending or window:
-                while pending and len(window) < 2 * workers:
-                    job = pending.pop(0)
-                    window.append((job, pool.apply_async(fn, (job,))))
-                job, result = window.pop(0)
-                try:
-                    yield result.get(timeout=timeout)
-                except PoolTimeout:
-                    yield job[0], None, f"{job[0]}: decoding took longer than {timeout:.0f} s; skipped"
-                    pending = [j for j, _ in window] + pending
-                    restart = True
-                    break
-            if not restart:
-                return
-        finally:
-            pool.terminate()
-            pool.join()
+
+def frame_ring(cfg: "ExtractConfig") -> FrameRing | None:
+    """The shared-memory ring visual decoders write into (``transport: shm`` with decoder processes), or
+    None: frames then come back through the pool's pipe."""
+    if cfg.transport not in ("shm", "pipe"):
+        raise ValueError(f"transport must be 'shm' or 'pipe', got {cfg.transport!r}")
+    if cfg.transport == "pipe" or cfg.decode_workers <= 0:
+        return None
+    try:
+        return FrameRing(2 * cfg.decode_workers, cfg.num_frames * SLOT_FRAME_BYTES,
+                         cfg.num_frames * MAX_SLOT_FRAME_BYTES)
+    except OSError as exc:
+        log.warning("no shared memory for decoded frames (%s): they come back through the pipe", exc)
+        return None
 
 
 def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -125,11 +112,16 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
 
 
 def _good_batches(fn: Callable, jobs: list, cfg: ExtractConfig, failures: list, desc: str,
-                  progress: bool) -> Iterator[list[tuple[str, object]]]:
+                  progress: bool, ring: bool = False) -> Iterator[list[tuple[str, object]]]:
     """Decode ``jobs`` in worker processes and yield batches of ``(path, result)`` that decoded;
-    the others are appended to ``failures`` as ``(video id, path, reason)`` and logged."""
-    with tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress) as bar:
-        for batch in _batches(_decoded(fn, jobs, cfg.decode_workers, cfg.decode_timeout), cfg.batch_videos):
+    the others are appended to ``failures`` as ``(video id, path, reason)`` and logged. ``ring``:
+    frames travel through shared memory (:func:`frame_ring`)."""
+    with ExitStack() as stack, tqdm(total=len(jobs), desc=desc, unit="video", disable=not progress) as bar:
+        shm = frame_ring(cfg) if ring else None
+        if shm is not None:
+            stack.enter_context(shm)
+        pool = stack.enter_context(DecoderPool(cfg.decode_workers, cfg.decode_timeout, shm))  # closes before shm
+        for batch in _batches(pool.imap(fn, jobs), cfg.batch_videos):
             good = []
             for path, result, err in batch:
                 if err is None:
@@ -205,7 +197,8 @@ def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: 
     extractor = VisualExtractor(cfg)
     ids, feats2d, feats3d, failures = [], [], [], []
     jobs = [(str(p), cfg.fps, cfg.num_frames) for p in video_paths]
-    for good in _good_batches(decode_visual, jobs, cfg, failures, f"visual {Path(out_resnet).name}", progress):
+    for good in _good_batches(decode_visual, jobs, cfg, failures, f"visual {Path(out_resnet).name}", progress,
+                              ring=True):
         y2d, y3d = extractor([f for _, f in good])
         ids += [_video_id(p) for p, _ in good]
         feats2d.append(y2d)
