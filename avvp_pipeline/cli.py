@@ -531,11 +531,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import", "transport", "decode"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
-                        "import: importing released .npy features into shards vs reading the same files")
+                        "import: importing released .npy features into shards vs reading the same files; "
+                        "transport: decoded frames from decoder processes to the models, shared memory vs pipe; "
+                        "decode: decoding a clip (--video) now vs the previous way")
     p.add_argument("--dir", default="benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
@@ -566,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="first write N ids of random float32 features into DIR (files already there are kept; "
                          "N=11849, all of LLP, is about 8.2 GB)")
     g1.add_argument("--shard-size", type=int, default=256, help="videos per imported shard")
+    g2 = p.add_argument_group("transport / decode")
+    g2.add_argument("--workers", type=int, default=1, help="transport: decoder processes (--n: videos)")
+    g2.add_argument("--video", help="decode: the clip to decode (default: the LLP clip in $AVVP_LLP_DIR)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser
