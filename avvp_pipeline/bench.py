@@ -194,6 +194,78 @@ def bench_transport(videos: int = 64, workers: int = 1, num_frames: int = 80, he
             "speed-up of shared memory over the pipe": best["pipe"] / best["shm"]}
 
 
+def _decode_previous_way(path: str, fps: float, num_frames: int, probe_times: int = 1) -> np.ndarray:
+    """The decoding this package did before (the baseline of ``bench decode``): ``ffmpeg -i``'s log read
+    with regular expressions (``probe_times`` times: ``avvp parse`` probed three times per video), then
+    every frame up to the last one kept converted to RGB, in chunks of 32 (``get_batch``)."""
+    import decord
+
+    from .media.decode import frame_indices
+    from .media.probe import info_from_ffmpeg_log, run_ffmpeg
+
+    for _ in range(probe_times):
+        proc = run_ffmpeg(["-hide_banner", "-i", path], path, 60.0, "reading the stream summary")
+        info_from_ffmpeg_log(path, proc.stderr.decode(errors="replace"))
+    reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+    pts = reader.get_frame_timestamp(np.arange(len(reader)))[:, 0]
+    idx = frame_indices(np.sort(pts[pts >= -1e-6]), fps, num_frames)
+    out = []
+    for start in range(0, int(idx[-1]) + 1, 32):
+        stop = min(start + 32, int(idx[-1]) + 1)
+        chunk = reader.get_batch(list(range(start, stop))).asnumpy()
+        out += [chunk[i - start].copy() for i in idx if start <= i < stop]
+    return np.stack(out)
+
+
+def bench_decode(path: str, repeat: int = 5, fps: float = 8.0, num_frames: int = 80) -> dict:
+    """Videos/s decoding ``path`` in one process (one core): now (one probe, structured when ffprobe is
+    there; only kept frames converted) vs the previous way, alternating, best of ``repeat``; the frames
+    of both must be equal."""
+    from .media.decode import sample_frames
+    from .media.ffmpeg_bin import ffprobe_exe
+    from .media.probe import probe
+
+    new, old = sample_frames(path, fps, num_frames), _decode_previous_way(path, fps, num_frames)
+    if not np.array_equal(new, old):
+        raise AssertionError(f"{path}: the two decoders gave different frames")
+    times = {"now": [], "previous": [], "previous, 3 probes (avvp parse)": [], "probe now": [],
+             "probe previous (ffmpeg -i log)": []}
+    from .media.probe import info_from_ffmpeg_log, run_ffmpeg
+
+    run = {"now": lambda: sample_frames(path, fps, num_frames),
+           "previous": lambda: _decode_previous_way(path, fps, num_frames),
+           "previous, 3 probes (avvp parse)": lambda: _decode_previous_way(path, fps, num_frames, 3),
+           "probe now": lambda: probe(path),
+           "probe previous (ffmpeg -i log)": lambda: info_from_ffmpeg_log(path, run_ffmpeg(
+               ["-hide_banner", "-i", path], path, 60.0, "probe").stderr.decode(errors="replace"))}
+    cpu = {k: [] for k in run}
+    for r in range(repeat):
+        for what in (list(run) if r % 2 == 0 else list(run)[::-1]):
+            c0, t0 = _cpu_seconds(), time.perf_counter()
+            run[what]()
+            times[what].append(time.perf_counter() - t0)
+            cpu[what].append(_cpu_seconds() - c0)
+    best = {k: min(v) for k, v in times.items()}
+    best_cpu = {k: min(v) for k, v in cpu.items()}
+    return {"video": path, "frames": f"{num_frames} at {fps:g} fps, {new.shape[2]}x{new.shape[1]}",
+            "probe source": "ffprobe JSON" if ffprobe_exe() else "ffmpeg -i log (no ffprobe beside ffmpeg)",
+            "now, videos/s (1 process)": 1 / best["now"], "previous way, videos/s": 1 / best["previous"],
+            "previous way with 3 probes (avvp parse), videos/s": 1 / best["previous, 3 probes (avvp parse)"],
+            "probe now, ms": best["probe now"] * 1e3, "probe previous, ms": best["probe previous (ffmpeg -i log)"] * 1e3,
+            "speed-up over the previous way": best["previous"] / best["now"],
+            "now, videos per CPU-second (ffmpeg subprocesses included)": 1 / best_cpu["now"],
+            "previous way, videos per CPU-second": 1 / best_cpu["previous"],
+            "previous way with 3 probes, videos per CPU-second": 1 / best_cpu["previous, 3 probes (avvp parse)"]}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the ffmpeg subprocesses), user + system."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run(what: str, args) -> int:
     """Run the benchmark named ``what`` and print its figures."""
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
@@ -229,6 +301,15 @@ def run(what: str, args) -> int:
         for k, v in r.items():
             if k not in ("videos", "workers", "MB per video"):
                 print(f"{k}: {v:.1f}" + ("x" if "speed-up" in k else ""))
+        return 0
+    if what == "decode":
+        import os
+
+        video = args.video or os.path.join(os.environ.get("AVVP_LLP_DIR", "/work/shared/llp"), "BjCEufrlXm4.mp4")
+        r = bench_decode(video, args.repeat)
+        print(f"decode, one process, best of {args.repeat} rounds each, alternating; frames equal")
+        for k, v in r.items():
+            print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
         return 0
     if what == "stages":
         print(stage_table(args.dir))
