@@ -551,6 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--r2plus1d-size", type=int, default=112)
     g.add_argument("--batch-videos", type=int, default=8)
     g.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    g.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     g.add_argument("--stage-n", type=int, default=16,
                    help="clips for the per-stage figures and the reference style (end to end uses all --n)")
     p.add_argument("--videos", type=int, default=1849,
