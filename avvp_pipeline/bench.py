@@ -266,8 +266,16 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _write_json(args, result: dict) -> None:
+    if getattr(args, "json", None):
+        import json
+
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1, default=str)
+
+
 def run(what: str, args) -> int:
-    """Run the benchmark named ``what`` and print its figures."""
+    """Run the benchmark named ``what`` and print its figures (``--json FILE``: also as JSON)."""
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     if what == "metrics":
         r = bench_metrics(args.videos, args.repeat)
@@ -289,19 +297,18 @@ def run(what: str, args) -> int:
                           device=args.device)
         for k, v in r.items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
-        if args.json:
-            import json
-
-            with open(args.json, "w") as fh:
-                json.dump(r, fh, indent=1, default=str)
+        _write_json(args, r)
         return 0
     if what == "train":
         sizes = [int(x) for x in args.batch_sizes.split(",")]
-        for k, v in bench_train(args.model, args.videos, sizes, tuple(args.train_precisions.split(","))).items():
+        r = bench_train(args.model, args.videos, sizes, tuple(args.train_precisions.split(",")), device=args.device)
+        _write_json(args, r)
+        for k, v in r.items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
         return 0
     if what == "transport":
         r = bench_transport(args.n, args.workers, repeat=args.repeat)
+        _write_json(args, r)
         print(f"transport of {r['videos']} videos ({r['MB per video']:.1f} MB of frames each) from {r['workers']} "
               f"decoder process(es) to the consumer; best of {args.repeat} rounds each, alternating")
         for k, v in r.items():
@@ -313,6 +320,7 @@ def run(what: str, args) -> int:
 
         video = args.video or os.path.join(os.environ.get("AVVP_LLP_DIR", "/work/shared/llp"), "BjCEufrlXm4.mp4")
         r = bench_decode(video, args.repeat)
+        _write_json(args, r)
         print(f"decode, one process, best of {args.repeat} rounds each, alternating; frames equal")
         for k, v in r.items():
             print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
