@@ -525,13 +525,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmarks (see `avvp bench metrics --help`)",
                        description="Measure speed; ratios are always against a baseline measured in the same run.")
-    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import", "pages"],
+    p.add_argument("what", choices=["metrics", "extract", "train", "stages", "import", "pages", "transport", "decode"],
                    help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
                         "videos/s per stage and end to end, with the reference-style baseline; "
                         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
                         "import: importing released .npy features into shards vs reading the same files; "
                         "pages: the page, thumbnail and exports `avvp parse` writes per video (--videos-dir, --n), "
-                        "against the model's prediction of the same videos (--parse-model)")
+                        "against the model's prediction of the same videos (--parse-model); "
+                        "transport: decoded frames from decoder processes to the models, shared memory vs pipe; "
+                        "decode: decoding a clip (--video) now vs the previous way")
     p.add_argument("--dir", default="results/benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group("extract: our extraction vs the reference style (ffmpeg JPEGs, PIL, fp32, 1 video/forward)")
     g.add_argument("--videos-dir", help="folder of mp4 clips to use")
@@ -545,6 +547,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     g.add_argument("--r2plus1d-size", type=int, default=112)
     g.add_argument("--batch-videos", type=int, default=8)
     g.add_argument("--no-reference", action="store_true", help="skip the reference-style baseline")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    g.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     g.add_argument("--stage-n", type=int, default=16,
                    help="clips for the per-stage figures and the reference style (end to end uses all --n)")
     p.add_argument("--videos", type=int, default=1849,
@@ -563,7 +567,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
                          "N=11849, all of LLP, is about 8.2 GB)")
     g1.add_argument("--shard-size", type=int, default=256, help="videos per imported shard")
     p.add_argument("--parse-model", metavar="MODEL_PT",
-                   help="pages: a model.pt whose prediction of the same videos is the baseline (e.g. runs/han/model.pt)")
+                   help="pages: a model.pt whose prediction of the same videos is the baseline (e.g. results/runs/han/model.pt)")
+    g2 = p.add_argument_group("transport / decode")
+    g2.add_argument("--workers", type=int, default=1, help="transport: decoder processes (--n: videos)")
+    g2.add_argument("--video", help="decode: the clip to decode (default: the LLP clip in $AVVP_LLP_DIR)")
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(func=cmd_bench)
     return parser

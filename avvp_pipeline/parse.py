@@ -114,7 +114,7 @@ class VideoParser:
         # a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no window
         windows = max(1, math.ceil((duration - 0.5) / WINDOW))
         per = self.visual_cfg.num_frames
-        frames = iter_frames(path, self.visual_cfg.fps, windows * per)
+        frames = iter_frames(path, self.visual_cfg.fps, windows * per, info=info)  # probed once
         feats2d, feats3d = [], []
         for first in range(0, windows, self.windows_per_pass):  # decoded frames of one pass in memory
             group = [np.stack([next(frames) for _ in range(per)])
@@ -123,7 +123,7 @@ class VideoParser:
             feats2d.append(y2d)
             feats3d.append(y3d)
         y2d, y3d = np.concatenate(feats2d), np.concatenate(feats3d)
-        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW))
+        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW), info=info)
         emb = self.audio(samples.reshape(windows, -1))
         with torch.inference_mode():
             out = self.trained.net(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))

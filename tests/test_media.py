@@ -152,3 +152,44 @@ def test_grayscale_video_gives_rgb_frames(tmp_path):
     frames = sample_frames(path)
     assert frames.shape == (80, 48, 64, 3)
     assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
+
+
+def test_a_file_is_probed_once_when_the_caller_passes_what_it_holds(real_clip, monkeypatch):
+    from avvp_pipeline.media import audio as audio_mod
+    from avvp_pipeline.media import decode as decode_mod
+
+    info = probe(real_clip)
+    want = sample_frames(real_clip, num_frames=16), load_audio(real_clip)[0]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr(decode_mod, "probe", refuse)
+    monkeypatch.setattr(audio_mod, "probe", refuse)
+    np.testing.assert_array_equal(sample_frames(real_clip, num_frames=16, info=info), want[0])
+    np.testing.assert_array_equal(load_audio(real_clip, info=info)[0], want[1])
+
+
+def test_ffprobe_json_gives_the_same_media_info_as_the_ffmpeg_log(tmp_path):
+    from avvp_pipeline.media.probe import MediaInfo, info_from_ffmpeg_log, info_from_ffprobe
+
+    log = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'x.mp4':
+  Duration: 00:00:10.03, start: 0.000000, bitrate: 604 kb/s
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 320x240, 458 kb/s, 29.92 fps
+      Side data:
+        displaymatrix: rotation of -90.00 degrees
+  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 133 kb/s (default)
+"""
+    doc = {"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "10.030000"},
+           "streams": [{"codec_type": "video", "width": 320, "height": 240,
+                        "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]},
+                       {"codec_type": "audio", "sample_rate": "44100", "channels": 2, "channel_layout": "stereo"}]}
+    path = tmp_path / "x.mp4"
+    assert info_from_ffprobe(path, doc) == info_from_ffmpeg_log(path, log) == MediaInfo(320, 240, 270, 2, 44100, 10.03)
+    old_tag = {**doc, "streams": [{**doc["streams"][0], "side_data_list": [], "tags": {"rotate": "90"}}]}
+    assert info_from_ffprobe(path, old_tag).rotation == 270 and info_from_ffprobe(path, old_tag).audio_channels == 0
+    with pytest.raises(MediaError, match=r"x\.mp4: no video stream \(it holds audio only\)"):
+        info_from_ffprobe(path, {**doc, "streams": doc["streams"][1:]})
+    assert info_from_ffprobe(path, {**doc, "streams": doc["streams"][1:]}, need_video=False).audio_rate == 44100
+    with pytest.raises(MediaError, match="holds text"):
+        info_from_ffprobe(path, {"format": {"format_name": "tty"}, "streams": []})

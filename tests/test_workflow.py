@@ -225,4 +225,4 @@ def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
     text = proc.stdout + proc.stderr
     assert "7 of 11849 videos are missing" in text
     table = text.split("Job stats:")[1]
-    assert re.search(r"^extract_visual\s+47\s*$", table, re.M)  # 11,842 videos in shards of 256
+    assert re.search(r"^extract_visual\s+12\s*$", table, re.M)  # 11,842 videos in shards of 1024

@@ -8,6 +8,7 @@ not kept) and normalised with Kinetics statistics, 10 clips of 8 consecutive fra
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -47,9 +48,17 @@ def build_r2plus1d_18(weights: ResolvedWeights) -> torch.nn.Module:
     return _build(torchvision.models.video.r2plus1d_18, weights)
 
 
+@functools.lru_cache(maxsize=32)
+def _stats(mean: tuple, std: tuple, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as ``(1, 3, 1, 1)`` tensors, built once per device and dtype (not per batch)."""
+    with torch.inference_mode(False):  # usable inside and outside inference mode
+        m = torch.tensor(mean, device=device, dtype=dtype).view(1, 3, 1, 1)
+        s = torch.tensor(std, device=device, dtype=dtype).view(1, 3, 1, 1)
+    return m, s
+
+
 def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
-    m = torch.tensor(mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    m, s = _stats(tuple(mean), tuple(std), x.device, x.dtype)
     return (x - m) / s
 
 

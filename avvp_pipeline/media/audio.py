@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .probe import DAMAGED, MediaError, ffmpeg_lines, probe, run_ffmpeg
+from .probe import DAMAGED, MediaError, MediaInfo, ffmpeg_lines, probe, run_ffmpeg
 
 __all__ = ["MediaError", "audio_timeout", "load_audio"]
 
@@ -32,13 +32,14 @@ def audio_timeout(duration: float) -> float:
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.0,
-               timeout: float | None = None) -> tuple[np.ndarray, bool]:
+               timeout: float | None = None, info: MediaInfo | None = None) -> tuple[np.ndarray, bool]:
     """Return ``(samples, has_audio)``: mono float32 of exactly ``duration`` seconds. ``timeout``
-    (seconds, for the decode; default :func:`audio_timeout`) stops an ffmpeg that hangs."""
+    (seconds, for the decode; default :func:`audio_timeout`) stops an ffmpeg that hangs; ``info``: the
+    file's :func:`~.probe.probe`, when the caller has it already."""
     import ffmpeg
 
     path = Path(path)
-    info = probe(path, need_video=False)
+    info = probe(path, need_video=False) if info is None else info
     n = int(round(sample_rate * duration))
     if info.audio_channels == 0:
         return np.zeros(n, dtype=np.float32), False

@@ -12,8 +12,9 @@ Why no seeking: decord's random access returns wrong frames on some files. On a 
 ``ffmpeg -ss ... -c copy`` (an MP4 edit list whose first packets have negative timestamps),
 decord's frame table still lists the pre-roll packets while its decoder drops them, so frame i
 of ``get_batch`` is really frame i + (pre-roll count), and seeks land elsewhere again. Frames
-are therefore decoded strictly in order from the start, and matched to the timestamps of the
-frames that are actually displayed (pts >= 0). ``tests/test_decode_accuracy.py`` checks this
+are therefore decoded strictly in order from the start (``skip_frames`` / ``next``), and matched
+to the timestamps of the frames that are actually displayed (pts >= 0). Only the frames kept are
+converted to RGB. ``tests/test_decode_accuracy.py`` checks this
 against ffmpeg's own decode on frame-coded clips.
 
 Rotation metadata (phone videos) is applied as ffmpeg would (decord does it; the tests check
@@ -38,13 +39,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .probe import DAMAGED, MediaError, probe
+from .probe import DAMAGED, MediaError, MediaInfo, probe
 
 __all__ = ["MediaError", "frame_indices", "frames_timeout", "iter_frames", "sample_frames"]
 
 log = logging.getLogger(__name__)
 
-CHUNK = 32  # frames decoded per call while walking through a file
 FRAMES_TIMEOUT_BASE = 120.0  # seconds of decoding allowed: this much ...
 FRAMES_TIMEOUT_PER_SECOND = 4.0  # ... plus this much per second of video sampled
 
@@ -103,15 +103,36 @@ def _warn_if_cut_short(path: Path, last_pts: float, wanted: float) -> None:
                     "them: a truncated file? Its last frame repeats to fill", path, last_pts, wanted)
 
 
+def _skip_to(reader, position: int, target: int, keys: np.ndarray, call: Callable) -> int:
+    """Decode without converting the frames ``position .. target - 1``, so that the reader's next frame
+    is ``target``; return ``target``. decord's ``skip_frames`` seeks to the last key frame when the
+    skip passes one (a seek, wrong on edit-list clips), so a skip never passes a key frame: the frame
+    just before each is read with ``next`` instead. ``call(fn, *args)`` makes each decoder call (timed)."""
+    while position < target:
+        after = keys[np.searchsorted(keys, position, side="right"):]  # key frames past the current position
+        key = int(after[0]) if after.size else None
+        if key is None or key > target:
+            call(reader.skip_frames, target - position)
+            position = target
+        else:
+            if key - 1 > position:
+                call(reader.skip_frames, key - 1 - position)
+            call(reader.next)  # frame key - 1: crossing the key frame without a seek
+            position = key
+    return position
+
+
 def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                max_short_side: int | None = 720, timeout: float | None = None) -> Iterator[np.ndarray]:
+                max_short_side: int | None = 720, timeout: float | None = None,
+                info: MediaInfo | None = None) -> Iterator[np.ndarray]:
     """Yield the frames of :func:`sample_frames` one by one as decoding reaches them, so a long video
-    never has to be held in memory whole (one chunk of decoded frames at a time). ``timeout``:
-    seconds of decoding allowed (default :func:`frames_timeout` of ``num_frames / fps``)."""
+    never has to be held in memory whole (one decoded frame at a time). ``timeout``: seconds of decoding
+    allowed (default :func:`frames_timeout` of ``num_frames / fps``); ``info``: the file's
+    :func:`~.probe.probe`, when the caller has it already."""
     import decord
 
     path = Path(path)
-    info = probe(path)
+    info = probe(path) if info is None else info
     width, height, rotation = info.width, info.height, info.rotation
     budget = _Budget(path, frames_timeout(num_frames / fps) if timeout is None else timeout, num_frames)
     try:
@@ -129,20 +150,26 @@ def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
             raise MediaError(f"{path}: no displayable video frames")
         _warn_if_cut_short(path, shown[-1], min(info.duration, num_frames / fps))
         idx = frame_indices(shown, fps, num_frames)  # ascending
-        k = 0
-        for start in range(0, int(idx[-1]) + 1, CHUNK):  # every chunk, in order: never a seek
-            stop = min(start + CHUNK, int(idx[-1]) + 1)
-            chunk = budget.call(k, lambda: reader.get_batch(list(range(start, stop))).asnumpy())
-            while k < num_frames and idx[k] < stop:
-                yield chunk[idx[k] - start].copy()  # a view would keep the whole chunk alive
-                k += 1
+        keys = np.sort(np.asarray(budget.call(0, reader.get_key_indices), dtype=np.int64))
+        # walk through the file in order, never seeking: frames that are not kept are decoded but
+        # skipped (not converted to RGB); a kept frame is converted once, however often it repeats
+        position, frame = 0, None  # index of the next frame the reader returns; the last one kept
+        for k in range(num_frames):
+            if frame is None or idx[k] != position - 1:
+                position = _skip_to(reader, position, int(idx[k]), keys, lambda fn, *a: budget.call(k, fn, *a))
+                frame = budget.call(k, lambda: reader.next().asnumpy())
+                position += 1
+            yield frame if k + 1 == num_frames or idx[k + 1] != idx[k] else frame.copy()
     except MediaError:
         raise
+    except StopIteration as exc:
+        raise MediaError(f"{path}: {DAMAGED}: its video frames end before the frames its index lists") from exc
     except Exception as exc:  # decord raises bare DECORDError / RuntimeError
         raise _decord_failure(path, exc) from exc
 
 
 def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                  max_short_side: int | None = 720, timeout: float | None = None) -> np.ndarray:
+                  max_short_side: int | None = 720, timeout: float | None = None,
+                  info: MediaInfo | None = None) -> np.ndarray:
     """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
-    return np.stack(list(iter_frames(path, fps, num_frames, max_short_side, timeout)))
+    return np.stack(list(iter_frames(path, fps, num_frames, max_short_side, timeout, info)))

@@ -5,7 +5,8 @@ Kept free of torch so that spawning a decoder process imports only numpy and dec
 from __future__ import annotations
 
 from .audio import load_audio
-from .decode import sample_frames
+from .decode import iter_frames
+from .frame_ring import Slot, deliver
 from .probe import MediaError
 
 
@@ -18,10 +19,15 @@ def _guard(path: str, fn, *args):
         return path, None, f"{path}: {type(exc).__name__}: {exc}"
 
 
-def decode_visual(job: tuple[str, float, int]):
-    """``(path, fps, num_frames)`` -> frames ``(num_frames, H, W, 3)`` uint8."""
-    path, fps, num_frames = job
-    return _guard(path, sample_frames, fps, num_frames)
+def _frames(path: str, fps: float, num_frames: int, slot: Slot | None):
+    return deliver(iter_frames(path, fps, num_frames), num_frames, slot)
+
+
+def decode_visual(job: tuple):
+    """``(path, fps, num_frames[, slot])`` -> frames ``(num_frames, H, W, 3)`` uint8, or, given a
+    shared-memory :class:`~.frame_ring.Slot` they fit in, an ``InSlot`` saying they were written there."""
+    path, fps, num_frames, *slot = job
+    return _guard(path, _frames, fps, num_frames, slot[0] if slot else None)
 
 
 def decode_audio(job: tuple[str, int, float]):

@@ -1,4 +1,8 @@
-"""What a media file holds, from one ``ffmpeg -i`` call (there is no ffprobe in imageio-ffmpeg).
+"""What a media file holds: ffprobe's JSON (``-show_format -show_streams``, the command
+``ffmpeg.probe`` of ffmpeg-python runs) when an ffprobe belongs with the ffmpeg in use, else the
+stream summary ``ffmpeg -i`` prints (imageio-ffmpeg ships no ffprobe). ffprobe runs through
+:func:`run_ffmpeg` rather than ``ffmpeg.probe``, which has no time limit. Probe a file once and pass
+the :class:`MediaInfo` on (``iter_frames(..., info=)``, ``load_audio(..., info=)``).
 
 Every ffmpeg subprocess of the media layer runs through :func:`run_ffmpeg`, which stops it after a
 timeout: ffmpeg blocks for ever on a pipe nobody writes to or on a stalled network mount. When a
@@ -8,15 +12,16 @@ or damaged ("truncated or damaged media file").
 """
 from __future__ import annotations
 
+import json
 import re
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ffmpeg_bin import ffmpeg_exe
+from .ffmpeg_bin import ffmpeg_exe, ffprobe_exe
 
-PROBE_TIMEOUT = 60.0  # seconds for ``ffmpeg -i``, which reads only the headers
+PROBE_TIMEOUT = 60.0  # seconds for ffprobe or ``ffmpeg -i``, which read only the headers
 
 _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "quad(side)": 4,
                     "4.0": 4, "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
@@ -67,16 +72,17 @@ def check_file(path: Path) -> None:
         raise MediaError(f"{path}: empty file (0 bytes)")
 
 
-def run_ffmpeg(args: list[str], path: Path, timeout: float, what: str) -> subprocess.CompletedProcess:
-    """Run ``ffmpeg ARGS`` capturing its output (bytes); MediaError naming ``path`` when it has not
-    finished ``what`` within ``timeout`` seconds (it is killed)."""
-    cmd = [ffmpeg_exe(), *args]
+def run_ffmpeg(args: list[str], path: Path, timeout: float, what: str, exe: str | None = None
+               ) -> subprocess.CompletedProcess:
+    """Run ``ffmpeg ARGS`` (or ``exe ARGS``) capturing its output (bytes); MediaError naming ``path``
+    when it has not finished ``what`` within ``timeout`` seconds (it is killed)."""
+    cmd = [exe or ffmpeg_exe(), *args]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
-        raise MediaError(f"{path}: ffmpeg did not finish within {timeout:g} s ({what}); stopped it "
+        raise MediaError(f"{path}: {'ffprobe' if exe else 'ffmpeg'} did not finish within {timeout:g} s ({what}); stopped it "
                          "(is the file on a network mount that stalled?)") from None
     except BaseException:
         _stop(proc)
@@ -119,13 +125,58 @@ def open_failure(path: Path, err: str) -> MediaError:
 
 
 def probe(path: str | Path, need_video: bool = True, timeout: float | None = None) -> MediaInfo:
-    """Parse ffmpeg's stream summary of ``path``; MediaError when it is unreadable (or has no video).
-    ``timeout`` defaults to :data:`PROBE_TIMEOUT` seconds."""
+    """What ``path`` holds; MediaError when it is unreadable (or has no video). ``timeout`` defaults to
+    :data:`PROBE_TIMEOUT` seconds."""
     path = Path(path)
     check_file(path)
     timeout = PROBE_TIMEOUT if timeout is None else timeout
+    ffprobe = ffprobe_exe()
+    if ffprobe:
+        proc = run_ffmpeg(["-hide_banner", "-show_format", "-show_streams", "-of", "json", str(path)], path,
+                          timeout, "reading the stream summary", exe=ffprobe)
+        if proc.returncode != 0:
+            raise open_failure(path, proc.stderr.decode(errors="replace"))
+        return info_from_ffprobe(path, json.loads(proc.stdout.decode(errors="replace")), need_video)
     proc = run_ffmpeg(["-hide_banner", "-i", str(path)], path, timeout, "reading the stream summary")
-    err = proc.stderr.decode(errors="replace")
+    return info_from_ffmpeg_log(path, proc.stderr.decode(errors="replace"), need_video)
+
+
+def _no_stream(path: Path, need_video: bool, streams: list[str]) -> MediaError:
+    held = f"it holds {', '.join(sorted(set(streams)))} only" if streams else "it holds no streams"
+    return MediaError(f"{path}: no {'video' if need_video else 'audio or video'} stream ({held})")
+
+
+def info_from_ffprobe(path: Path, doc: dict, need_video: bool = True) -> MediaInfo:
+    """:class:`MediaInfo` from ffprobe's ``-show_format -show_streams -of json`` document."""
+    fmt = doc.get("format") or {}
+    if fmt.get("format_name") == "tty":  # ffmpeg's fallback for text: it would render it as ANSI art
+        raise MediaError(f"{path}: {NOT_MEDIA} (it holds text)")
+    streams = doc.get("streams") or []
+    video = next((s for s in streams if s.get("codec_type") == "video"
+                  and not (s.get("disposition") or {}).get("attached_pic")), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if (need_video and not video) or (not video and not audio):
+        raise _no_stream(path, need_video, [str(s.get("codec_type", "unknown")) for s in streams])
+    rotation = 0
+    if video:
+        # display matrix side data: degrees clockwise-negative as ffmpeg's "rotation of -90 degrees" says;
+        # older files carry a "rotate" tag (degrees clockwise)
+        side = next((d for d in video.get("side_data_list") or [] if "rotation" in d), None)
+        if side is not None:
+            rotation = int(round(float(side["rotation"]))) % 360
+        elif "rotate" in (video.get("tags") or {}):
+            rotation = -int(round(float(video["tags"]["rotate"]))) % 360
+    channels = int(audio.get("channels") or 0) if audio else 0
+    if audio and channels == 0:
+        raise MediaError(f"{path}: unknown audio channel layout {audio.get('channel_layout')!r}")
+    duration = fmt.get("duration")
+    return MediaInfo(int(video["width"]) if video else 0, int(video["height"]) if video else 0, rotation, channels,
+                     int(audio.get("sample_rate") or 0) if audio else 0,
+                     float(duration) if duration not in (None, "N/A") else 0.0)
+
+
+def info_from_ffmpeg_log(path: Path, err: str, need_video: bool = True) -> MediaInfo:
+    """:class:`MediaInfo` from the stream summary ``ffmpeg -i`` prints (when there is no ffprobe)."""
     opened = re.search(r"^Input #0, ([^,\s]+)", err, re.MULTILINE)
     if not opened:
         raise open_failure(path, err)
@@ -134,9 +185,7 @@ def probe(path: str | Path, need_video: bool = True, timeout: float | None = Non
     video = re.search(r"Stream #\S+.*?: Video: .*?, (\d{2,5})x(\d{2,5})", err)
     audio = re.search(r"Stream #\S+.*?: Audio: .*?, (\d+) Hz, ([^,\n]+)", err)
     if (need_video and not video) or (not video and not audio):
-        streams = sorted(set(re.findall(r"Stream #\S+.*?: (\w+):", err)))
-        held = f"it holds {', '.join(s.lower() for s in streams)} only" if streams else "it holds no streams"
-        raise MediaError(f"{path}: no {'video' if need_video else 'audio or video'} stream ({held})")
+        raise _no_stream(path, need_video, [s.lower() for s in re.findall(r"Stream #\S+.*?: (\w+):", err)])
     rot = re.search(r"rotation of (-?[\d.]+) degrees", err)
     dur = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
     channels = 0
