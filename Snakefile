@@ -33,6 +33,7 @@ include: "workflow/rules/report.smk"
 # Shards and models are listed as well, so that one deleted (or moved aside as damaged) is rebuilt
 # even though the metrics made from it are still present; everything downstream then reruns.
 rule all:
+    default_target: True
     input:
         [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
@@ -40,4 +41,3 @@ rule all:
         expand(out("reports/figures/{model}/{figure}"), model=TRAINED_MODELS, figure=FIGURES),
         expand(out("reports/videos/{model}.html"), model=TRAINED_MODELS),
         expand(out("parsed/{model}"), model=config["parse"]["models"] if config["parse"]["videos_dir"] else []),
-    default_target: True

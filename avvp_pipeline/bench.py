@@ -1,4 +1,5 @@
 """``avvp bench``: speed measurements, each against a baseline measured in the same run."""
+
 from __future__ import annotations
 
 import platform
@@ -44,7 +45,10 @@ def stage_table(bench_dir: str = "results/benchmarks") -> str:
                 rows.setdefault(rule, []).append((float(rec["s"]), rss))
     if not rows:
         raise ValueError(f"no benchmark files under {bench_dir}")
-    lines = ["| stage (rule) | jobs | wall time, summed (s) | peak memory of one job (MiB) |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| stage (rule) | jobs | wall time, summed (s) | peak memory of one job (MiB) |",
+        "| --- | --- | --- | --- |",
+    ]
     for rule, recs in rows.items():
         lines.append(f"| {rule} | {len(recs)} | {sum(r[0] for r in recs):.1f} | {max(r[1] for r in recs):.0f} |")
     return "\n".join(lines)
@@ -76,8 +80,10 @@ def _release_ids(folder: str) -> list[str]:
 
     from .features.released import RELEASE_FOLDERS
 
-    stems = [{e.name[:-4] for e in os.scandir(os.path.join(folder, sub)) if e.name.endswith(".npy")}
-             for sub in RELEASE_FOLDERS.values()]
+    stems = [
+        {e.name[:-4] for e in os.scandir(os.path.join(folder, sub)) if e.name.endswith(".npy")}
+        for sub in RELEASE_FOLDERS.values()
+    ]
     return sorted(set.intersection(*stems))
 
 
@@ -114,8 +120,15 @@ def bench_import(folder: str, threads: int = 2, repeat: int = 3, shard_size: int
         for k in range(0, len(ids), shard_size):
             outputs = {name: os.path.join(out, f"{name}.h5") for name in RELEASE_FOLDERS}
             t0 = time.perf_counter()
-            import_shard(ids[k:k + shard_size], folder, outputs, os.path.join(out, "failures.tsv"),
-                         {"source": "released", "released_dir": folder}, threads=threads, progress=False)
+            import_shard(
+                ids[k : k + shard_size],
+                folder,
+                outputs,
+                os.path.join(out, "failures.tsv"),
+                {"source": "released", "released_dir": folder},
+                threads=threads,
+                progress=False,
+            )
             spent += time.perf_counter() - t0
             for path in outputs.values():
                 os.unlink(path)
@@ -131,11 +144,17 @@ def bench_import(folder: str, threads: int = 2, repeat: int = 3, shard_size: int
     with tempfile.TemporaryDirectory() as tmp:
         run = {"raw": lambda: timed(raw), "sha256": lambda: timed(hashed), "import": lambda: imported(tmp)}
         for r in range(repeat):
-            for what in (list(run) if r % 2 == 0 else list(run)[::-1]):
+            for what in list(run) if r % 2 == 0 else list(run)[::-1]:
                 times[what].append(run[what]())
     best = {what: min(t) for what, t in times.items()}
-    out = {"videos": len(ids), "files": len(files), "MB": total / 1e6, "threads": threads, "shard_size": shard_size,
-           "ratio": best["raw"] / best["import"]}
+    out = {
+        "videos": len(ids),
+        "files": len(files),
+        "MB": total / 1e6,
+        "threads": threads,
+        "shard_size": shard_size,
+        "ratio": best["raw"] / best["import"],
+    }
     for what, t in best.items():
         out.update({f"{what}_s": t, f"{what}_MB_s": total / 1e6 / t, f"{what}_videos_s": len(ids) / t})
     return out
@@ -174,9 +193,16 @@ def bench_pages(paths: list[str], model_path: str | None = None, unplayable: int
             else:  # the shapes a parse gives: per-second probabilities, events where they exceed 0.5
                 seconds = max(1, int(np.ceil(probe(path).duration - 1e-6)))
                 prob = rng.random((2, 25, seconds)).astype(np.float32) ** 4
-                result = {"duration": float(seconds), "seconds": seconds, "windows": -(-seconds // 10), "has_audio": True,
-                          "pred_audio": prob[0] > 0.5, "pred_visual": prob[1] > 0.5, "prob_audio": prob[0],
-                          "prob_visual": prob[1]}
+                result = {
+                    "duration": float(seconds),
+                    "seconds": seconds,
+                    "windows": -(-seconds // 10),
+                    "has_audio": True,
+                    "pred_audio": prob[0] > 0.5,
+                    "pred_visual": prob[1] > 0.5,
+                    "prob_audio": prob[0],
+                    "prob_visual": prob[1],
+                }
             doc = events_json(result, path, "bench", model_path or "", "global")
             docs.append((path, doc, result))
             t0 = time.perf_counter()
@@ -189,8 +215,10 @@ def bench_pages(paths: list[str], model_path: str | None = None, unplayable: int
         t_copy, few = 0.0, docs[:unplayable]
         for i, (path, doc, result) in enumerate(few):
             avi = f"{tmp}/u{i}.avi"
-            subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "mpeg4", "-q:v", "3", "-c:a",
-                            "mp3", avi], check=True)
+            subprocess.run(
+                [ffmpeg_exe(), "-v", "error", "-y", "-i", path, "-c:v", "mpeg4", "-q:v", "3", "-c:a", "mp3", avi],
+                check=True,
+            )
             t0 = time.perf_counter()
             write_video_outputs(Path(tmp) / f"u{i}", doc, result, avi)
             t_copy += time.perf_counter() - t0
@@ -211,8 +239,9 @@ def _transport_job(job):
     return seed, deliver(frames, num_frames, slot[0] if slot else None), None
 
 
-def bench_transport(videos: int = 64, workers: int = 1, num_frames: int = 80, height: int = 240, width: int = 320,
-                    repeat: int = 3) -> dict:
+def bench_transport(
+    videos: int = 64, workers: int = 1, num_frames: int = 80, height: int = 240, width: int = 320, repeat: int = 3
+) -> dict:
     """Decoder processes -> consumer hand-off of ``videos`` videos' frames, through the pool's pipe
     (pickled) and through the shared-memory ring, in alternating order, best of ``repeat`` rounds each.
     The decoders write constant frames (no decoding) and the consumer's model is trivial (a checksum
@@ -230,10 +259,10 @@ def bench_transport(videos: int = 64, workers: int = 1, num_frames: int = 80, he
         try:
             with DecoderPool(workers, ring=ring) as pool:
                 pool.start(warm=True)
-                list(pool.imap(_transport_job, jobs[:2 * workers]))  # slots attached, pipes warm
+                list(pool.imap(_transport_job, jobs[: 2 * workers]))  # slots attached, pipes warm
                 t0 = time.perf_counter()
                 check = 0
-                for seed, frames, err in pool.imap(_transport_job, jobs):
+                for _seed, frames, _err in pool.imap(_transport_job, jobs):
                     check += int(frames[:, ::60, ::80, 0].sum())  # the trivial model
                 dt = time.perf_counter() - t0
         finally:
@@ -243,16 +272,21 @@ def bench_transport(videos: int = 64, workers: int = 1, num_frames: int = 80, he
         return dt
 
     for r in range(repeat):
-        for mode in (("pipe", "shm") if r % 2 == 0 else ("shm", "pipe")):
+        for mode in ("pipe", "shm") if r % 2 == 0 else ("shm", "pipe"):
             times[mode].append(once(mode))
     if checks["pipe"] != checks["shm"]:
         raise AssertionError("the two transports delivered different frames")
     best = {m: min(t) for m, t in times.items()}
-    return {"videos": videos, "workers": workers, "MB per video": nbytes / 1e6,
-            "pipe (pickled through the pool), videos/s": videos / best["pipe"],
-            "shared-memory ring, videos/s": videos / best["shm"],
-            "pipe, MB/s": videos * nbytes / 1e6 / best["pipe"], "shared-memory ring, MB/s": videos * nbytes / 1e6 / best["shm"],
-            "speed-up of shared memory over the pipe": best["pipe"] / best["shm"]}
+    return {
+        "videos": videos,
+        "workers": workers,
+        "MB per video": nbytes / 1e6,
+        "pipe (pickled through the pool), videos/s": videos / best["pipe"],
+        "shared-memory ring, videos/s": videos / best["shm"],
+        "pipe, MB/s": videos * nbytes / 1e6 / best["pipe"],
+        "shared-memory ring, MB/s": videos * nbytes / 1e6 / best["shm"],
+        "speed-up of shared memory over the pipe": best["pipe"] / best["shm"],
+    }
 
 
 def _decode_previous_way(path: str, fps: float, num_frames: int, probe_times: int = 1) -> np.ndarray:
@@ -289,34 +323,47 @@ def bench_decode(path: str, repeat: int = 5, fps: float = 8.0, num_frames: int =
     new, old = sample_frames(path, fps, num_frames), _decode_previous_way(path, fps, num_frames)
     if not np.array_equal(new, old):
         raise AssertionError(f"{path}: the two decoders gave different frames")
-    times = {"now": [], "previous": [], "previous, 3 probes (avvp parse)": [], "probe now": [],
-             "probe previous (ffmpeg -i log)": []}
+    times = {
+        "now": [],
+        "previous": [],
+        "previous, 3 probes (avvp parse)": [],
+        "probe now": [],
+        "probe previous (ffmpeg -i log)": [],
+    }
     from .media.probe import info_from_ffmpeg_log, run_ffmpeg
 
-    run = {"now": lambda: sample_frames(path, fps, num_frames),
-           "previous": lambda: _decode_previous_way(path, fps, num_frames),
-           "previous, 3 probes (avvp parse)": lambda: _decode_previous_way(path, fps, num_frames, 3),
-           "probe now": lambda: probe(path),
-           "probe previous (ffmpeg -i log)": lambda: info_from_ffmpeg_log(path, run_ffmpeg(
-               ["-hide_banner", "-i", path], path, 60.0, "probe").stderr.decode(errors="replace"))}
+    run = {
+        "now": lambda: sample_frames(path, fps, num_frames),
+        "previous": lambda: _decode_previous_way(path, fps, num_frames),
+        "previous, 3 probes (avvp parse)": lambda: _decode_previous_way(path, fps, num_frames, 3),
+        "probe now": lambda: probe(path),
+        "probe previous (ffmpeg -i log)": lambda: info_from_ffmpeg_log(
+            path, run_ffmpeg(["-hide_banner", "-i", path], path, 60.0, "probe").stderr.decode(errors="replace")
+        ),
+    }
     cpu = {k: [] for k in run}
     for r in range(repeat):
-        for what in (list(run) if r % 2 == 0 else list(run)[::-1]):
+        for what in list(run) if r % 2 == 0 else list(run)[::-1]:
             c0, t0 = _cpu_seconds(), time.perf_counter()
             run[what]()
             times[what].append(time.perf_counter() - t0)
             cpu[what].append(_cpu_seconds() - c0)
     best = {k: min(v) for k, v in times.items()}
     best_cpu = {k: min(v) for k, v in cpu.items()}
-    return {"video": path, "frames": f"{num_frames} at {fps:g} fps, {new.shape[2]}x{new.shape[1]}",
-            "probe source": "ffprobe JSON" if ffprobe_exe() else "ffmpeg -i log (no ffprobe beside ffmpeg)",
-            "now, videos/s (1 process)": 1 / best["now"], "previous way, videos/s": 1 / best["previous"],
-            "previous way with 3 probes (avvp parse), videos/s": 1 / best["previous, 3 probes (avvp parse)"],
-            "probe now, ms": best["probe now"] * 1e3, "probe previous, ms": best["probe previous (ffmpeg -i log)"] * 1e3,
-            "speed-up over the previous way": best["previous"] / best["now"],
-            "now, videos per CPU-second (ffmpeg subprocesses included)": 1 / best_cpu["now"],
-            "previous way, videos per CPU-second": 1 / best_cpu["previous"],
-            "previous way with 3 probes, videos per CPU-second": 1 / best_cpu["previous, 3 probes (avvp parse)"]}
+    return {
+        "video": path,
+        "frames": f"{num_frames} at {fps:g} fps, {new.shape[2]}x{new.shape[1]}",
+        "probe source": "ffprobe JSON" if ffprobe_exe() else "ffmpeg -i log (no ffprobe beside ffmpeg)",
+        "now, videos/s (1 process)": 1 / best["now"],
+        "previous way, videos/s": 1 / best["previous"],
+        "previous way with 3 probes (avvp parse), videos/s": 1 / best["previous, 3 probes (avvp parse)"],
+        "probe now, ms": best["probe now"] * 1e3,
+        "probe previous, ms": best["probe previous (ffmpeg -i log)"] * 1e3,
+        "speed-up over the previous way": best["previous"] / best["now"],
+        "now, videos per CPU-second (ffmpeg subprocesses included)": 1 / best_cpu["now"],
+        "previous way, videos per CPU-second": 1 / best_cpu["previous"],
+        "previous way with 3 probes, videos per CPU-second": 1 / best_cpu["previous, 3 probes (avvp parse)"],
+    }
 
 
 def _cpu_seconds() -> float:
@@ -340,22 +387,33 @@ def run(what: str, args) -> int:
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     if what == "metrics":
         r = bench_metrics(args.videos, args.repeat)
-        print(f"LLP F-scores over {r['videos']} videos: vectorised {r['vectorised_s'] * 1e3:.1f} ms, "
-              f"per-video loop {r['loop_s']:.2f} s -> {r['speedup']:.0f}x faster "
-              f"(max |difference| {r['max_abs_diff']:.1e})")
+        print(
+            f"LLP F-scores over {r['videos']} videos: vectorised {r['vectorised_s'] * 1e3:.1f} ms, "
+            f"per-video loop {r['loop_s']:.2f} s -> {r['speedup']:.0f}x faster "
+            f"(max |difference| {r['max_abs_diff']:.1e})"
+        )
         return 0
     if what == "extract":
         from pathlib import Path
 
         paths = sorted(str(p) for p in Path(args.videos_dir).glob("*.mp4"))[: args.n] if args.videos_dir else []
         if not paths:
-            raise ValueError("bench extract needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)")
-        cfg = {"weights": args.weights, "precision": args.precision, "resnet_resize": args.resnet_resize,
-               "resnet_crop": args.resnet_crop, "r2plus1d_size": args.r2plus1d_size, "batch_videos": args.batch_videos,
-               "weights_dir": args.weights_dir}
+            raise ValueError(
+                "bench extract needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)"
+            )
+        cfg = {
+            "weights": args.weights,
+            "precision": args.precision,
+            "resnet_resize": args.resnet_resize,
+            "resnet_crop": args.resnet_crop,
+            "r2plus1d_size": args.r2plus1d_size,
+            "batch_videos": args.batch_videos,
+            "weights_dir": args.weights_dir,
+        }
         print(f"config: {cfg}, threads {args.threads}")
-        r = bench_extract(paths, cfg, args.threads, reference=not args.no_reference, stage_n=args.stage_n,
-                          device=args.device)
+        r = bench_extract(
+            paths, cfg, args.threads, reference=not args.no_reference, stage_n=args.stage_n, device=args.device
+        )
         for k, v in r.items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
         _write_json(args, r)
@@ -372,16 +430,19 @@ def run(what: str, args) -> int:
 
         paths = sorted(str(p) for p in Path(args.videos_dir).glob("*.mp4"))[: args.n] if args.videos_dir else []
         if not paths:
-            raise ValueError("bench pages needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)")
+            raise ValueError(
+                "bench pages needs --videos-dir with mp4 files (e.g. resources/demo/videos after the demo)"
+            )
         for k, v in bench_pages(paths, args.parse_model).items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
-
 
     if what == "transport":
         r = bench_transport(args.n, args.workers, repeat=args.repeat)
         _write_json(args, r)
-        print(f"transport of {r['videos']} videos ({r['MB per video']:.1f} MB of frames each) from {r['workers']} "
-              f"decoder process(es) to the consumer; best of {args.repeat} rounds each, alternating")
+        print(
+            f"transport of {r['videos']} videos ({r['MB per video']:.1f} MB of frames each) from {r['workers']} "
+            f"decoder process(es) to the consumer; best of {args.repeat} rounds each, alternating"
+        )
         for k, v in r.items():
             if k not in ("videos", "workers", "MB per video"):
                 print(f"{k}: {v:.1f}" + ("x" if "speed-up" in k else ""))
@@ -405,18 +466,28 @@ def run(what: str, args) -> int:
         if args.generate:
             t0 = time.perf_counter()
             generate_release(args.released_dir, args.generate)
-            print(f"released-layout folder {args.released_dir}: {args.generate} ids ready in "
-                  f"{time.perf_counter() - t0:.0f} s")
+            print(
+                f"released-layout folder {args.released_dir}: {args.generate} ids ready in "
+                f"{time.perf_counter() - t0:.0f} s"
+            )
         r = bench_import(args.released_dir, args.threads, args.repeat, args.shard_size)
-        print(f"{r['videos']} videos, {r['files']} files, {r['MB']:.0f} MB; best of {args.repeat} rounds each, warm, "
-              "alternating order")
-        print(f"raw read (open().read(), 1 thread): {r['raw_s']:.2f} s, {r['raw_MB_s']:.0f} MB/s, "
-              f"{r['raw_videos_s']:.0f} videos/s")
-        print(f"read + sha256 (1 thread, for reference): {r['sha256_s']:.2f} s, {r['sha256_MB_s']:.0f} MB/s, "
-              f"{r['sha256_videos_s']:.0f} videos/s")
+        print(
+            f"{r['videos']} videos, {r['files']} files, {r['MB']:.0f} MB; best of {args.repeat} rounds each, warm, "
+            "alternating order"
+        )
+        print(
+            f"raw read (open().read(), 1 thread): {r['raw_s']:.2f} s, {r['raw_MB_s']:.0f} MB/s, "
+            f"{r['raw_videos_s']:.0f} videos/s"
+        )
+        print(
+            f"read + sha256 (1 thread, for reference): {r['sha256_s']:.2f} s, {r['sha256_MB_s']:.0f} MB/s, "
+            f"{r['sha256_videos_s']:.0f} videos/s"
+        )
         threads = f"{r['threads']} thread{'s' if r['threads'] != 1 else ''}"
-        print(f"import ({threads}, shards of {r['shard_size']}): {r['import_s']:.2f} s, {r['import_MB_s']:.0f} MB/s, "
-              f"{r['import_videos_s']:.0f} videos/s")
+        print(
+            f"import ({threads}, shards of {r['shard_size']}): {r['import_s']:.2f} s, {r['import_MB_s']:.0f} MB/s, "
+            f"{r['import_videos_s']:.0f} videos/s"
+        )
         print(f"import / raw read throughput: {r['ratio']:.2f}")
         return 0
     raise ValueError(f"unknown benchmark {what!r}")
@@ -439,15 +510,27 @@ def _reference_visual(path: str, workdir: str, resnet, r21d, cfg) -> None:
     os.makedirs(out, exist_ok=True)
     for f in glob.glob(os.path.join(out, "*.jpg")):
         os.unlink(f)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", path, "-r", str(cfg.fps), os.path.join(out, "%06d.jpg")],
-                   check=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", path, "-r", str(cfg.fps), os.path.join(out, "%06d.jpg")], check=True
+    )
     files = sorted(glob.glob(os.path.join(out, "*.jpg")))
     pick = np.round(np.linspace(0, len(files) - 1, cfg.num_frames)).astype(int)
     images = [Image.open(files[i]).convert("RGB") for i in pick]
-    t2d = transforms.Compose([transforms.Resize(cfg.resnet_resize), transforms.CenterCrop(cfg.resnet_crop),
-                              transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-    t3d = transforms.Compose([transforms.Resize((cfg.r2plus1d_size, cfg.r2plus1d_size)), transforms.ToTensor(),
-                              transforms.Normalize(KINETICS_MEAN, KINETICS_STD)])
+    t2d = transforms.Compose(
+        [
+            transforms.Resize(cfg.resnet_resize),
+            transforms.CenterCrop(cfg.resnet_crop),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+    t3d = transforms.Compose(
+        [
+            transforms.Resize((cfg.r2plus1d_size, cfg.r2plus1d_size)),
+            transforms.ToTensor(),
+            transforms.Normalize(KINETICS_MEAN, KINETICS_STD),
+        ]
+    )
     device = next(resnet.parameters()).device
     with torch.inference_mode():
         resnet(torch.stack([t2d(im) for im in images]).to(device))
@@ -481,8 +564,12 @@ class _GpuUtilisation:
             except Exception:
                 self.source = "nvidia-smi"
         index = self.device.index if self.device.index is not None else 0
-        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i",
-                              str(index)], capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", str(index)],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return float(out.stdout.strip().splitlines()[0])
 
     def _run(self):
@@ -507,7 +594,7 @@ class _GpuUtilisation:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
-def _timed_shard(extractor, paths: list[str], outputs: dict, pool, device) -> tuple[float, "object", "object"]:
+def _timed_shard(extractor, paths: list[str], outputs: dict, pool, device) -> tuple[float, object, object]:
     """Seconds for one shard with an extractor built and decoders started beforehand; stage times; GPU use."""
     import contextlib
 
@@ -518,8 +605,16 @@ def _timed_shard(extractor, paths: list[str], outputs: dict, pool, device) -> tu
     gpu = _GpuUtilisation(device) if device.type == "cuda" else contextlib.nullcontext()
     with gpu:
         times.start = t0 = time.perf_counter()
-        extract_shard(extractor, paths, outputs, outputs[extractor.shards[0]] + ".failures.tsv", {}, progress=False,
-                      times=times, pool=pool)
+        extract_shard(
+            extractor,
+            paths,
+            outputs,
+            outputs[extractor.shards[0]] + ".failures.tsv",
+            {},
+            progress=False,
+            times=times,
+            pool=pool,
+        )
         dt = time.perf_counter() - t0
     return dt, times, gpu
 
@@ -533,8 +628,9 @@ def _stage_report(res: dict, label: str, n: int, dt: float, times, gpu) -> None:
         res[f"{label}: GPU utilisation, mean % ({gpu.source})"] = gpu.mean
 
 
-def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: bool = True, stage_n: int = 16,
-                  device: str = "auto") -> dict:
+def bench_extract(
+    paths: list[str], cfg_dict: dict, threads: int, reference: bool = True, stage_n: int = 16, device: str = "auto"
+) -> dict:
     """Videos/s end to end over ``paths``: the pipeline (frames through shared memory, batches overlapped on
     CUDA) and, in the same run, the sequential path (frames through the pool's pipe, each stage after the
     other), each with seconds per stage (CUDA events on a GPU, perf_counter on the CPU) and its steady
@@ -550,12 +646,16 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
     from .media.decode import sample_frames
 
     torch.set_num_threads(threads)
-    cfg = ExtractConfig.from_dict({**cfg_dict, "device": device,
-                                   "decode_workers": max(1, threads - 1) if threads > 1 else 0})
+    cfg = ExtractConfig.from_dict(
+        {**cfg_dict, "device": device, "decode_workers": max(1, threads - 1) if threads > 1 else 0}
+    )
     dev = cfg.torch_device()
     n = len(paths)
-    res: dict = {"videos": n, "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda"
-                                                    else ""), "decoder processes": cfg.decode_workers}
+    res: dict = {
+        "videos": n,
+        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        "decoder processes": cfg.decode_workers,
+    }
     few = paths[:stage_n]
     t0 = time.perf_counter()
     frames = [sample_frames(p, cfg.fps, cfg.num_frames) for p in few]
@@ -565,8 +665,9 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
     resnet_cl = resnet.to(dev, memory_format=torch.channels_last)
     r21d = r21d.to(dev)
     with torch.inference_mode():
-        x2d = torch.cat([visual.preprocess_2d(torch.from_numpy(f).to(dev), cfg.resnet_resize, cfg.resnet_crop)
-                         for f in frames]).contiguous(memory_format=torch.channels_last)
+        x2d = torch.cat(
+            [visual.preprocess_2d(torch.from_numpy(f).to(dev), cfg.resnet_resize, cfg.resnet_crop) for f in frames]
+        ).contiguous(memory_format=torch.channels_last)
         x3d = torch.cat([visual.preprocess_3d(torch.from_numpy(f).to(dev), cfg.r2plus1d_size) for f in frames])
         for name, model, x in (("ResNet-152", resnet_cl, x2d), ("R(2+1)D-18", r21d, x3d)):
             step = max(1, x.shape[0] // len(few) * cfg.batch_videos)
@@ -576,16 +677,19 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
                     torch.cuda.synchronize()
                 t0 = time.perf_counter()
                 for i in range(0, x.shape[0], step):
-                    model(x[i:i + step])
+                    model(x[i : i + step])
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            res[f"{name} model alone, {cfg.precision}, {cfg.batch_videos} videos/batch, videos/s"] = \
-                len(few) / (time.perf_counter() - t0)
+            res[f"{name} model alone, {cfg.precision}, {cfg.batch_videos} videos/batch, videos/s"] = len(few) / (
+                time.perf_counter() - t0
+            )
     del x2d, x3d
     with tempfile.TemporaryDirectory() as tmp:
         feats = {}
-        for label, over in (("pipeline (shared memory, overlapped)", {}),
-                            ("sequential (pipe, one stage after the other)", {"transport": "pipe", "overlap": False})):
+        for label, over in (
+            ("pipeline (shared memory, overlapped)", {}),
+            ("sequential (pipe, one stage after the other)", {"transport": "pipe", "overlap": False}),
+        ):
             c = ExtractConfig.from_dict({**cfg.__dict__, **over})
             ext = VisualExtractor(c)
             ext([frames[0]])  # warm-up outside the timed window
@@ -597,11 +701,18 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
             del ext
         a, b = feats.values()
         res["visual: max |difference| of the features, pipeline vs sequential"] = max(
-            float(np.abs(a[k] - b[k]).max()) if a[k].size else 0.0 for k in a)
+            float(np.abs(a[k] - b[k]).max()) if a[k].size else 0.0 for k in a
+        )
         res["visual: speed-up of the pipeline over the sequential path"] = (
-            res["visual, pipeline (shared memory, overlapped): videos/s end to end (models built, decoders started "
-                "before)"] / res["visual, sequential (pipe, one stage after the other): videos/s end to end (models "
-                                 "built, decoders started before)"])
+            res[
+                "visual, pipeline (shared memory, overlapped): videos/s end to end (models built, decoders started "
+                "before)"
+            ]
+            / res[
+                "visual, sequential (pipe, one stage after the other): videos/s end to end (models "
+                "built, decoders started before)"
+            ]
+        )
         aud = AudioExtractor(cfg)
         with decoders(cfg, False, warm=True) as pool:
             dt, times, gpu = _timed_shard(aud, paths, {"vggish": f"{tmp}/vggish.h5"}, pool, dev)
@@ -613,9 +724,10 @@ def bench_extract(paths: list[str], cfg_dict: dict, threads: int, reference: boo
                 _reference_visual(p, tmp, resnet32, r21d, cfg)
             t_ref = time.perf_counter() - t0
             res["reference style, visual (JPEG + PIL + fp32, 1 video/forward), videos/s"] = len(few) / t_ref
-            res["speed-up of the pipeline's visual shard over the reference style"] = (
-                res["visual, pipeline (shared memory, overlapped): videos/s end to end (models built, decoders "
-                    "started before)"] / (len(few) / t_ref))
+            res["speed-up of the pipeline's visual shard over the reference style"] = res[
+                "visual, pipeline (shared memory, overlapped): videos/s end to end (models built, decoders "
+                "started before)"
+            ] / (len(few) / t_ref)
     return res
 
 
@@ -626,31 +738,50 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
-def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions: tuple[str, ...] = ("fp32",),
-                device: str = "auto", seed: int = 0) -> dict:
+def bench_train(
+    model_name: str,
+    videos: int,
+    batch_sizes: list[int],
+    precisions: tuple[str, ...] = ("fp32",),
+    device: str = "auto",
+    seed: int = 0,
+) -> dict:
     """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device, for
     the recipe's batch size in fp32 (the reference) and each (batch size, precision) setting; one
     warm-up pass over a tenth of the data per setting first."""
     import torch
 
+    from .data.feature_sets import FeatureSet
     from .device import resolve_device
     from .models.registry import build_model, train_options
-    from .data.feature_sets import FeatureSet
     from .training.trainer import TrainConfig, train_epoch
 
     dev = resolve_device(device)
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(videos, 25, generator=g) < 0.08).float()
     ids = [f"v{i:010d}" for i in range(videos)]
-    fs = FeatureSet("train", ids, ids, torch.randn(videos, 10, 128, generator=g).to(dev),
-                    torch.randn(videos, 80, 2048, generator=g).to(dev), torch.randn(videos, 10, 512, generator=g).to(dev),
-                    labels.to(dev), None, None)
+    fs = FeatureSet(
+        "train",
+        ids,
+        ids,
+        torch.randn(videos, 10, 128, generator=g).to(dev),
+        torch.randn(videos, 80, 2048, generator=g).to(dev),
+        torch.randn(videos, 10, 512, generator=g).to(dev),
+        labels.to(dev),
+        None,
+        None,
+    )
     fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
     feature_bytes = sum(t.numel() * t.element_size() for t in (fs.audio, fs.video_s, fs.video_st, fs.labels))
     recipe_bs = train_options(model_name)["batch_size"]
-    settings = [(recipe_bs, "fp32")] + [(bs, p) for bs in batch_sizes for p in precisions if (bs, p) != (recipe_bs, "fp32")]
-    out = {"device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
-           "model": model_name, "videos": videos}
+    settings = [(recipe_bs, "fp32")] + [
+        (bs, p) for bs in batch_sizes for p in precisions if (bs, p) != (recipe_bs, "fp32")
+    ]
+    out = {
+        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        "model": model_name,
+        "videos": videos,
+    }
     times = {}
     out["features held in memory (MB)"] = feature_bytes / 1e6
     for bs, precision in settings:
@@ -667,7 +798,7 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            train_epoch(model, model_name, fs, opt, cfg.init_epoch + 1, cfg, rng, rng, videos=n)
+            train_epoch(model, model_name, fs, opt, cfg.init_epoch + 1, cfg, rng, rng, videos=n)  # noqa: B023
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             return time.perf_counter() - t0
@@ -681,5 +812,7 @@ def bench_train(model_name: str, videos: int, batch_sizes: list[int], precisions
     ref = times[(recipe_bs, "fp32")]
     fastest = min(times, key=times.get)
     out["reference"] = f"batch {recipe_bs} fp32 (the recipe): {ref:.3f} s/epoch"
-    out["fastest"] = f"batch {fastest[0]} {fastest[1]}: {times[fastest]:.3f} s/epoch, {ref / times[fastest]:.1f}x the reference"
+    out["fastest"] = (
+        f"batch {fastest[0]} {fastest[1]}: {times[fastest]:.3f} s/epoch, {ref / times[fastest]:.1f}x the reference"
+    )
     return out

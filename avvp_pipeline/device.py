@@ -1,4 +1,5 @@
 """Where torch work runs: one resolution of the ``auto`` / ``cpu`` / ``cuda[:N]`` option."""
+
 from __future__ import annotations
 
 import torch

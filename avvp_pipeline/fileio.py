@@ -7,6 +7,7 @@ the next stage would take it for complete), and a failed one removes its tempora
 matters most when the disk is full. A writer killed outright (kill -9, power loss) cannot clean up:
 its temporary file is removed by the next write of the same output, once its process is gone.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,9 +15,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,12 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         except OSError as exc:  # cleaning up is a courtesy: the write itself goes on
             log.warning("cannot remove stale temporary file %s: %s", entry.path, exc)
             continue
-        log.info("removed stale temporary file %s (%s) of process %s, which is no longer running",
-                 entry.path, _size(size), match.group(1))
+        log.info(
+            "removed stale temporary file %s (%s) of process %s, which is no longer running",
+            entry.path,
+            _size(size),
+            match.group(1),
+        )
         removed.append(Path(entry.path))
     return removed
 
@@ -131,8 +136,9 @@ def write_strings(group, name: str, values) -> None:
     import h5py
     import numpy as np
 
-    group.create_dataset(name, data=np.array(list(values), dtype=object), dtype=h5py.string_dtype("utf-8"),
-                         track_times=False)
+    group.create_dataset(
+        name, data=np.array(list(values), dtype=object), dtype=h5py.string_dtype("utf-8"), track_times=False
+    )
 
 
 def read_strings(dataset) -> list[str]:

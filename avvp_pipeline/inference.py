@@ -1,4 +1,5 @@
 """Run a parsing model over a split held in memory: per-video and per-second probabilities."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ from .models.mmil import label_aware_pool
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, fs: FeatureSet, batch_size: int = 256,
-            aggregate: bool = False) -> dict[str, np.ndarray]:
+def predict(
+    model: torch.nn.Module, fs: FeatureSet, batch_size: int = 256, aggregate: bool = False
+) -> dict[str, np.ndarray]:
     """Probabilities for every video of ``fs``: global/audio/visual (N,25) and frame (N,10,2,25).
 
     With ``aggregate``, also ``agg_audio`` / ``agg_visual`` (N, d): the post-encoder features pooled

@@ -22,6 +22,7 @@ its folder (written before parsing starts); ``OUT/failures.tsv`` lists the input
 result, with the reason. Both are tab-separated with ``csv`` quoting, so any file name survives.
 Inputs that name the same file (``clip.mp4``, ``./clip.mp4``) share its folder and it is parsed once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,15 +35,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .fileio import write_json, write_tsv
+from .data.feature_sets import EXTRACTORS
 from .data.llp import CLASSES
 from .evaluation.metrics import binarize_predictions
 from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
+from .fileio import write_json, write_tsv
 from .media.audio import load_audio
 from .media.decode import iter_frames
 from .media.probe import MediaError, probe
-from .data.feature_sets import EXTRACTORS
 from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
@@ -70,35 +71,52 @@ class VideoParser:
     windows_per_pass: int = 6  # 10-s windows decoded and extracted together: a minute of frames in memory
 
     @classmethod
-    def load(cls, model_path: str | Path, device: str = "auto") -> "VideoParser":
+    def load(cls, model_path: str | Path, device: str = "auto") -> VideoParser:
         """Load ``model.pt`` and build its extractors; :class:`ModelMismatch` if they would differ."""
         from .device import resolve_device
 
         dev = resolve_device(device)
         trained = load_trained(model_path, dev)
         configs = trained.feature_configs
-        released = [k for k in EXTRACTORS if isinstance((configs or {}).get(k), dict)
-                    and configs[k].get("source") == "released"]
+        released = [
+            k for k in EXTRACTORS if isinstance((configs or {}).get(k), dict) and configs[k].get("source") == "released"
+        ]
         if released:
             where = configs[released[0]].get("released_dir", "?")
-            raise ModelMismatch(f"{model_path}: the model was trained on the released LLP features (imported from "
-                                f"{where}), which this pipeline cannot reproduce from new videos (the release does "
-                                "not record its weights or preprocessing exactly); to parse videos, train on "
-                                "features extracted here (features.source: extract)")
+            raise ModelMismatch(
+                f"{model_path}: the model was trained on the released LLP features (imported from "
+                f"{where}), which this pipeline cannot reproduce from new videos (the release does "
+                "not record its weights or preprocessing exactly); to parse videos, train on "
+                "features extracted here (features.source: extract)"
+            )
         if not configs or any(configs.get(k) is None for k in EXTRACTORS):
-            raise ModelMismatch(f"{model_path}: the model does not record how its features were extracted "
-                                "(trained before avvp-pipeline saved feature configs); retrain it")
+            raise ModelMismatch(
+                f"{model_path}: the model does not record how its features were extracted "
+                "(trained before avvp-pipeline saved feature configs); retrain it"
+            )
         vis_cfg = ExtractConfig.from_dict({**configs["resnet152"], "device": str(dev), "decode_workers": 0})
         aud_cfg = ExtractConfig.from_dict({**configs["vggish"], "device": str(dev), "decode_workers": 0})
         visual, audio = VisualExtractor(vis_cfg), AudioExtractor(aud_cfg)
-        now = {"resnet152": (visual.resnet_w, configs["resnet152"]), "r2plus1d_18": (visual.r21d_w, configs["r2plus1d_18"]),
-               "vggish": (audio.weights, configs["vggish"])}
+        now = {
+            "resnet152": (visual.resnet_w, configs["resnet152"]),
+            "r2plus1d_18": (visual.r21d_w, configs["r2plus1d_18"]),
+            "vggish": (audio.weights, configs["vggish"]),
+        }
         problems = trained.extraction_mismatches(
-            {name: {"weights_id": w.weights_id, "weights_sha256": w.sha256, "config_hash": store.config_hash(stage_cfg)}
-             for name, (w, stage_cfg) in now.items()})
+            {
+                name: {
+                    "weights_id": w.weights_id,
+                    "weights_sha256": w.sha256,
+                    "config_hash": store.config_hash(stage_cfg),
+                }
+                for name, (w, stage_cfg) in now.items()
+            }
+        )
         if problems:
-            raise ModelMismatch(f"{model_path}: cannot extract features the way the model was trained "
-                                f"({'; '.join(problems)}); put the same weight files in weights_dir or retrain")
+            raise ModelMismatch(
+                f"{model_path}: cannot extract features the way the model was trained "
+                f"({'; '.join(problems)}); put the same weight files in weights_dir or retrain"
+            )
         return cls(trained, visual, audio, vis_cfg, aud_cfg, dev)
 
     @property
@@ -117,8 +135,9 @@ class VideoParser:
         frames = iter_frames(path, self.visual_cfg.fps, windows * per, info=info)  # probed once
         feats2d, feats3d = [], []
         for first in range(0, windows, self.windows_per_pass):  # decoded frames of one pass in memory
-            group = [np.stack([next(frames) for _ in range(per)])
-                     for _ in range(min(self.windows_per_pass, windows - first))]
+            group = [
+                np.stack([next(frames) for _ in range(per)]) for _ in range(min(self.windows_per_pass, windows - first))
+            ]
             y2d, y3d = self.visual(group)
             feats2d.append(y2d)
             feats3d.append(y3d)
@@ -127,20 +146,32 @@ class VideoParser:
         emb = self.audio(samples.reshape(windows, -1))
         with torch.inference_mode():
             out = self.trained.net(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))
-        probs = {k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob",
-                                                                       "frame_prob")}
-        pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=self.gate,
-                                      audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
+        probs = {
+            k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob")
+        }
+        pa, pv = binarize_predictions(
+            probs["frame_prob"],
+            probs["global_prob"],
+            gate=self.gate,
+            audio_prob=probs["audio_prob"],
+            visual_prob=probs["visual_prob"],
+        )
         seconds = min(windows * WINDOW, math.ceil(duration - 1e-6))
         duration = min(duration, float(seconds))
 
         def joined(x: np.ndarray) -> np.ndarray:  # (W, 25, 10) -> (25, seconds)
             return np.concatenate(list(x), axis=1)[:, :seconds]
 
-        return {"duration": duration, "seconds": seconds, "windows": windows, "has_audio": has_audio,
-                "pred_audio": joined(pa), "pred_visual": joined(pv),
-                "prob_audio": joined(probs["frame_prob"][:, :, 0].transpose(0, 2, 1)),
-                "prob_visual": joined(probs["frame_prob"][:, :, 1].transpose(0, 2, 1))}
+        return {
+            "duration": duration,
+            "seconds": seconds,
+            "windows": windows,
+            "has_audio": has_audio,
+            "pred_audio": joined(pa),
+            "pred_visual": joined(pv),
+            "prob_audio": joined(probs["frame_prob"][:, :, 0].transpose(0, 2, 1)),
+            "prob_visual": joined(probs["frame_prob"][:, :, 1].transpose(0, 2, 1)),
+        }
 
 
 def events_from(pred: np.ndarray, prob: np.ndarray, duration: float) -> list[dict]:
@@ -150,8 +181,14 @@ def events_from(pred: np.ndarray, prob: np.ndarray, duration: float) -> list[dic
         padded = np.concatenate([[0], pred[c].astype(int), [0]])
         d = np.diff(padded)
         for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-            events.append({"label": CLASSES[c], "onset": float(a), "offset": round(min(float(b), duration), 3),
-                           "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4)})
+            events.append(
+                {
+                    "label": CLASSES[c],
+                    "onset": float(a),
+                    "offset": round(min(float(b), duration), 3),
+                    "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4),
+                }
+            )
     return sorted(events, key=lambda e: (e["onset"], e["label"]))
 
 
@@ -159,8 +196,13 @@ def events_json(result: dict, video: str | Path, model_name: str, model_path: st
     """The ``events.json`` document of one parsed video."""
     both = result["pred_audio"] & result["pred_visual"]
     return {
-        "video": str(video), "model": model_name, "model_path": str(model_path), "gate": gate,
-        "duration": round(result["duration"], 3), "windows": result["windows"], "has_audio": result["has_audio"],
+        "video": str(video),
+        "model": model_name,
+        "model_path": str(model_path),
+        "gate": gate,
+        "duration": round(result["duration"], 3),
+        "windows": result["windows"],
+        "has_audio": result["has_audio"],
         "audio": events_from(result["pred_audio"], result["prob_audio"], result["duration"]),
         "visual": events_from(result["pred_visual"], result["prob_visual"], result["duration"]),
         # heard and seen in the same seconds; score: the lower of the two segment probabilities
@@ -187,8 +229,9 @@ def validate_events(doc: dict) -> None:
 def safe_name(text: str) -> str:
     """``text`` as one folder name that stays inside its parent: no separators, control characters or
     leading dots (so never ``..``), not empty, valid UTF-8 and at most :data:`MAX_NAME_BYTES` bytes."""
-    name = "".join("_" if c in "/\\" or ord(c) < 32 or ord(c) == 127 or "\ud800" <= c <= "\udfff" else c
-                   for c in text).lstrip(".")
+    name = "".join(
+        "_" if c in "/\\" or ord(c) < 32 or ord(c) == 127 or "\ud800" <= c <= "\udfff" else c for c in text
+    ).lstrip(".")
     name = name.encode()[:MAX_NAME_BYTES].decode(errors="ignore")
     return name if name.strip() else "video"
 
@@ -203,7 +246,7 @@ def _candidate(given: Path, resolved: Path, level: int) -> str:
         return safe_name(given.stem)
     if level == 1:
         return safe_name(given.name)
-    return f"{safe_name(given.name)}-{_path_digest(resolved)[:8 if level == 2 else None]}"
+    return f"{safe_name(given.name)}-{_path_digest(resolved)[: 8 if level == 2 else None]}"
 
 
 def output_folders(videos: list[str | Path]) -> dict[str, str]:
@@ -218,8 +261,7 @@ def output_folders(videos: list[str | Path]) -> dict[str, str]:
         seen: dict[str, int] = {}
         for name in names.values():
             seen[name.casefold()] = seen.get(name.casefold(), 0) + 1
-        clashing = [r for r, name in names.items()
-                    if seen[name.casefold()] > 1 or name.casefold() in RUN_FILES]
+        clashing = [r for r, name in names.items() if seen[name.casefold()] > 1 or name.casefold() in RUN_FILES]
         if not clashing:
             break
         for r in clashing:  # the whole digest (level 3) is unique to each file: the others move on
@@ -237,17 +279,31 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     doc = events_json(result, video, name, model_path, vp.gate)
     validate_events(doc)
     write_json(doc, target / "events.json")
-    fig = timelines([{"title": Path(video).name, "pred_audio": result["pred_audio"],
-                      "pred_visual": result["pred_visual"], "prob_audio": result["prob_audio"],
-                      "prob_visual": result["prob_visual"]}],
-                    f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
-                    seconds=result["duration"])
+    fig = timelines(
+        [
+            {
+                "title": Path(video).name,
+                "pred_audio": result["pred_audio"],
+                "pred_visual": result["pred_visual"],
+                "prob_audio": result["prob_audio"],
+                "prob_visual": result["prob_visual"],
+            }
+        ],
+        f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
+        seconds=result["duration"],
+    )
     save(fig, target / "timeline.png")
     write_video_outputs(target, doc, result, video)
 
 
-def parse_videos(videos: list[str | Path], model_path: str | Path, out_dir: str | Path, device: str = "auto",
-                 progress: bool = True, skipped: dict[str, str] | None = None) -> dict[str, str]:
+def parse_videos(
+    videos: list[str | Path],
+    model_path: str | Path,
+    out_dir: str | Path,
+    device: str = "auto",
+    progress: bool = True,
+    skipped: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Parse each video into its own ``out_dir/<name>/`` (see the module doc); return ``{video: "ok" or the
     error}``. One bad file never stops the others. ``out_dir/index.tsv`` maps each video to its folder;
     failures, and the inputs in ``skipped`` (``{input: reason}``, e.g. from :func:`collect_inputs`), are

@@ -9,6 +9,7 @@ name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
 The pipeline never writes into the user's data folders: the synthetic demo set is rendered into
 :data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -60,13 +61,16 @@ def feature_source(features_cfg: dict | None) -> str:
 
 def _released_source(dataset_cfg: dict, features_cfg: dict) -> DataSource:
     ann, released = dataset_cfg.get("annotations_dir"), features_cfg.get("released_dir")
-    unset = [key for key, value in (("dataset.annotations_dir", ann), ("features.released_dir", released))
-             if value is None]
+    unset = [
+        key for key, value in (("dataset.annotations_dir", ann), ("features.released_dir", released)) if value is None
+    ]
     if unset:
         verb = "is" if len(unset) == 1 else "are"
-        raise PlanError(f"features.source is released but {' and '.join(unset)} {verb} not set: the released "
-                        "features need the annotation CSVs and the release's folder (--config annotations_dir=DIR "
-                        "released_dir=DIR)")
+        raise PlanError(
+            f"features.source is released but {' and '.join(unset)} {verb} not set: the released "
+            "features need the annotation CSVs and the release's folder (--config annotations_dir=DIR "
+            "released_dir=DIR)"
+        )
     if dataset_cfg.get("videos_dir") is not None:
         log.info("features.source is released: videos_dir %s is not read", dataset_cfg["videos_dir"])
     return DataSource(str(ann), None, released_dir=str(released))
@@ -86,10 +90,13 @@ def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSour
     synth = dataset_cfg.get("synth") or {}
     if ann is None and vids is None:
         if not synth.get("enabled", False):
-            raise PlanError("no data: set dataset.annotations_dir and dataset.videos_dir (e.g. "
-                            "--config annotations_dir=DIR videos_dir=DIR), or run the demo config")
-        return DataSource(f"{SYNTH_DIR}/annotations", f"{SYNTH_DIR}/videos",
-                          {k: v for k, v in synth.items() if k != "enabled"})
+            raise PlanError(
+                "no data: set dataset.annotations_dir and dataset.videos_dir (e.g. "
+                "--config annotations_dir=DIR videos_dir=DIR), or run the demo config"
+            )
+        return DataSource(
+            f"{SYNTH_DIR}/annotations", f"{SYNTH_DIR}/videos", {k: v for k, v in synth.items() if k != "enabled"}
+        )
     if ann is None or vids is None:
         given, missing = ("annotations_dir", "videos_dir") if vids is None else ("videos_dir", "annotations_dir")
         raise PlanError(f"dataset.{given} is set but dataset.{missing} is not: real data needs both folders")
@@ -152,7 +159,9 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
     paths = [d / split_file for split_file in llp.SPLIT_FILES.values()]
     for path in paths:
         if not path.is_file():
-            raise PlanError(f"{path}: annotation file not found (annotations_dir needs {', '.join(llp.SPLIT_FILES.values())})")
+            raise PlanError(
+                f"{path}: annotation file not found (annotations_dir needs {', '.join(llp.SPLIT_FILES.values())})"
+            )
     try:
         llp.check_splits_disjoint(paths)
     except ValueError as exc:  # a repeated id or a video in two splits: name the lines at planning
@@ -161,8 +170,10 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
         for name in llp.read_weak_labels(path)[0]:
             vid = name[:11]
             if not llp.YOUTUBE_ID.fullmatch(vid):
-                raise PlanError(f"{path}: filename {name!r} does not start with an 11-character YouTube id "
-                                "(letters, digits, '-' and '_')")
+                raise PlanError(
+                    f"{path}: filename {name!r} does not start with an 11-character YouTube id "
+                    "(letters, digits, '-' and '_')"
+                )
             ids.add(vid)
     return sorted(ids)
 
@@ -199,8 +210,10 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
         else:
             found.setdefault(stem, []).append(entry.name)
     if n_videos == 0:
-        raise PlanError(f"videos_dir {d}: no videos (expected <YouTube id>.mp4 files; also accepted: "
-                        f"{', '.join(VIDEO_EXTENSIONS[1:])})")
+        raise PlanError(
+            f"videos_dir {d}: no videos (expected <YouTube id>.mp4 files; also accepted: "
+            f"{', '.join(VIDEO_EXTENSIONS[1:])})"
+        )
     order = {ext: i for i, ext in enumerate(VIDEO_EXTENSIONS)}
     paths = {}
     for vid, names in found.items():
@@ -223,8 +236,10 @@ def _scan_released(released_dir: str, wanted: set[str]) -> tuple[dict[str, set[s
     for name, folder in RELEASE_FOLDERS.items():
         sub = os.path.join(released_dir, folder)
         if not os.path.isdir(sub):
-            raise PlanError(f"features.released_dir {d}: no folder {folder}/ (the release has "
-                            f"{', '.join(f + '/' for f in RELEASE_FOLDERS.values())})")
+            raise PlanError(
+                f"features.released_dir {d}: no folder {folder}/ (the release has "
+                f"{', '.join(f + '/' for f in RELEASE_FOLDERS.values())})"
+            )
         ids = found[name] = set()
         for entry in os.scandir(sub):
             stem, ext = os.path.splitext(entry.name)
@@ -246,15 +261,23 @@ def _plan_released(source: DataSource, ids: list[str], shard_size: int) -> Video
     found, unusable = _scan_released(source.released_dir, set(ids))
     lacking = ", ".join(f"{RELEASE_FOLDERS[name]}/ {len(ids) - len(have)}" for name, have in found.items())
     present = set.intersection(*found.values())
-    missing = _report(ids, present, unusable, "features.released_dir", source.released_dir,
-                      f"has all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})",
-                      f" (missing per folder: {lacking})")
-    return VideoPlan(None, [v for v in ids if v in present], shard_size, missing, unusable=unusable,
-                     released_dir=source.released_dir)
+    missing = _report(
+        ids,
+        present,
+        unusable,
+        "features.released_dir",
+        source.released_dir,
+        f"has all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})",
+        f" (missing per folder: {lacking})",
+    )
+    return VideoPlan(
+        None, [v for v in ids if v in present], shard_size, missing, unusable=unusable, released_dir=source.released_dir
+    )
 
 
-def _report(ids: list[str], present, unusable: list[tuple[str, str]], key: str, folder: str, none_there: str,
-            detail: str = "") -> list[str]:
+def _report(
+    ids: list[str], present, unusable: list[tuple[str, str]], key: str, folder: str, none_there: str, detail: str = ""
+) -> list[str]:
     """Log the skipped entries and the missing videos; PlanError when none is there. Returns the missing ids."""
     for path, reason in unusable:
         log.warning("skipping %s: %s", path, reason)
@@ -262,8 +285,14 @@ def _report(ids: list[str], present, unusable: list[tuple[str, str]], key: str, 
     if len(missing) == len(ids):
         raise PlanError(f"{key} {folder}: none of the {len(ids)} annotated videos {none_there}")
     if missing:
-        log.warning("%d of %d videos are missing from %s%s and will be skipped (e.g. %s)", len(missing), len(ids),
-                    folder, detail, ", ".join(missing[:5]))
+        log.warning(
+            "%d of %d videos are missing from %s%s and will be skipped (e.g. %s)",
+            len(missing),
+            len(ids),
+            folder,
+            detail,
+            ", ".join(missing[:5]),
+        )
     return missing
 
 
@@ -292,9 +321,11 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
     needing = [m for m in train_cfg.get("models") or [] if spec(m).pseudo_labels]
     if pseudo_cfg.get("source", "none") == "none":
         if needing:
-            raise PlanError(f"train.models has {', '.join(needing)}, which train on segment-level pseudo labels, "
-                            "but pseudo_labels.source is none: set pseudo_labels: {source: released, dir: DIR} "
-                            "(DIR holding CLIP/segment_pseudo_labels/ and CLAP/segment_pseudo_labels/)")
+            raise PlanError(
+                f"train.models has {', '.join(needing)}, which train on segment-level pseudo labels, "
+                "but pseudo_labels.source is none: set pseudo_labels: {source: released, dir: DIR} "
+                "(DIR holding CLIP/segment_pseudo_labels/ and CLAP/segment_pseudo_labels/)"
+            )
         return
     folder = pseudo_cfg.get("dir")
     if not folder:
@@ -307,9 +338,11 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
 def check_parse(features_cfg: dict, parse_cfg: dict) -> None:
     """PlanError for ``parse.videos_dir`` with released features: such models cannot parse new videos."""
     if feature_source(features_cfg) == "released" and (parse_cfg or {}).get("videos_dir"):
-        raise PlanError("parse.videos_dir is set but features.source is released: a model trained on the released "
-                        "features cannot parse new videos (their extraction cannot be reproduced here); set "
-                        "parse.videos_dir: null, or train on features extracted by this pipeline")
+        raise PlanError(
+            "parse.videos_dir is set but features.source is released: a model trained on the released "
+            "features cannot parse new videos (their extraction cannot be reproduced here); set "
+            "parse.videos_dir: null, or train on features extracted by this pipeline"
+        )
 
 
 def parse_inputs(folder: str) -> list[str]:
@@ -327,8 +360,10 @@ def parse_inputs(folder: str) -> list[str]:
         log.warning("parse: skipping %s", reason)
     for f in files:
         if "{" in Path(f).name or "}" in Path(f).name:
-            raise PlanError(f"parse.videos_dir: {f}: a file name with '{{' or '}}' cannot be a workflow input; "
-                            "rename it, or parse it directly with `avvp parse`")
+            raise PlanError(
+                f"parse.videos_dir: {f}: a file name with '{{' or '}}' cannot be a workflow input; "
+                "rename it, or parse it directly with `avvp parse`"
+            )
     if not files:
         raise PlanError(f"parse.videos_dir {folder}: no videos")
     return files
@@ -336,12 +371,16 @@ def parse_inputs(folder: str) -> list[str]:
 
 def check_models(known: list[str], train_cfg: dict, parse_cfg: dict) -> None:
     """PlanError for a model name in ``train.models``, ``train.per_model`` or ``parse.models`` that is not a row."""
-    places = [("train.models", train_cfg.get("models") or []), ("train.per_model", list(train_cfg.get("per_model") or {})),
-              ("parse.models", parse_cfg.get("models") or [])]
+    places = [
+        ("train.models", train_cfg.get("models") or []),
+        ("train.per_model", list(train_cfg.get("per_model") or {})),
+        ("parse.models", parse_cfg.get("models") or []),
+    ]
     for where, names in places:
         for name in names:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise PlanError(f"unknown model {name!r} in {where}{hint} (`avvp models` lists them: "
-                                f"{', '.join(known)})")
+                raise PlanError(
+                    f"unknown model {name!r} in {where}{hint} (`avvp models` lists them: {', '.join(known)})"
+                )

@@ -5,6 +5,7 @@ crafted file cannot run code; a file that is unsafe, damaged or foreign is refus
 :class:`CheckpointError` naming the file and the problem (never passing on torch's advice to load it
 unsafely). Files are written atomically and read back the safe way before they are kept.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -50,8 +51,9 @@ def save_torch_file(obj, path: str | Path, verify: bool = True) -> None:
         try:
             torch.load(tmp, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
-            raise TypeError(f"{path}: not written: it would hold objects other than tensors and plain data"
-                            f"{_culprit(str(exc))}") from None
+            raise TypeError(
+                f"{path}: not written: it would hold objects other than tensors and plain data{_culprit(str(exc))}"
+            ) from None
 
 
 def read_torch_file(path: str | Path, map_location="cpu", kind: str = "a torch file written by avvp-pipeline"):
@@ -72,8 +74,10 @@ def read_torch_file(path: str | Path, map_location="cpu", kind: str = "a torch f
     except pickle.UnpicklingError as exc:
         # torch's own message advises loading unsafely: never pass it on
         if _is_torch_format(head) and "truncated" not in str(exc):
-            raise CheckpointError(f"{path}: not loaded: it is not {kind}; it holds objects other than tensors and "
-                                  f"plain data{_culprit(str(exc))}, which are never unpickled") from None
+            raise CheckpointError(
+                f"{path}: not loaded: it is not {kind}; it holds objects other than tensors and "
+                f"plain data{_culprit(str(exc))}, which are never unpickled"
+            ) from None
         raise CheckpointError(_corrupt(path, head, kind)) from None
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
@@ -111,8 +115,11 @@ def state_dict_problems(expected: Mapping, given: Mapping, show: int = 3) -> str
     """How ``given`` does not fit a model whose ``state_dict()`` is ``expected``: '' if it fits."""
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
-    wrong = [f"{k} {_shape(given[k])} (model {_shape(v)})"
-             for k, v in expected.items() if k in given and _shape(given[k]) != _shape(v)]
+    wrong = [
+        f"{k} {_shape(given[k])} (model {_shape(v)})"
+        for k, v in expected.items()
+        if k in given and _shape(given[k]) != _shape(v)
+    ]
     parts = []
     for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)):
         if items:

@@ -6,6 +6,7 @@ package. :class:`Browser` starts one headless Chromium, opens one page and recor
 request the page makes (``Network.requestWillBeSent``), so a test can assert that only ``file://``
 URLs were asked for.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,10 +43,22 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="avvp-chromium-")
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
-        args = [executable, "--headless=new", "--remote-debugging-pipe", f"--user-data-dir={self.profile}",
-                "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--mute-audio",
-                "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-                "--autoplay-policy=no-user-gesture-required", f"--window-size={width},{height}", "about:blank"]
+        args = [
+            executable,
+            "--headless=new",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self.profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-gpu",
+            "--mute-audio",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--autoplay-policy=no-user-gesture-required",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ]
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run its sandbox as root
 
@@ -57,8 +70,14 @@ class Browser:
             os.dup2(high[0], 3)
             os.dup2(high[1], 4)
 
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, preexec_fn=fds, close_fds=False)
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            close_fds=False,
+        )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
@@ -67,14 +86,17 @@ class Browser:
         self.requests: list[str] = []
         self.session: str | None = None
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True},
-                                 session=False)["sessionId"]
+        self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
+            "sessionId"
+        ]
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable")
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,8 +172,9 @@ class Browser:
 
     def evaluate(self, expression: str, await_promise: bool = False):
         """The value of a JavaScript expression in the page (JSON-serialisable results only)."""
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": await_promise})
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": await_promise}
+        )
         if "exceptionDetails" in result:
             raise CDPError(f"{expression!r} raised {result['exceptionDetails']}")
         return result["result"].get("value")

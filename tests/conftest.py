@@ -1,4 +1,5 @@
 """Shared fixtures: tiny synthetic clips made by the package's own generator."""
+
 from __future__ import annotations
 
 import os

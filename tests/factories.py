@@ -1,4 +1,5 @@
 """Shared builders of test inputs (import them: ``from factories import random_feature_set``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +8,22 @@ import torch
 from avvp_pipeline.data.feature_sets import FeatureSet
 
 
-def random_feature_set(n: int = 8, split: str = "train", seed: int = 0, label_rate: float = 0.2,
-                       ids: list[str] | None = None) -> FeatureSet:
+def random_feature_set(
+    n: int = 8, split: str = "train", seed: int = 0, label_rate: float = 0.2, ids: list[str] | None = None
+) -> FeatureSet:
     """``n`` videos of seeded random LLP-shaped features (audio (n,10,128), frames (n,80,2048), clips
     (n,10,512)), random weak labels at ``label_rate`` and all-zero dense truth."""
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(n, 25, generator=g) < label_rate).float()
     ids = ids or [f"v{i}" for i in range(n)]
-    return FeatureSet(split, [], ids, torch.randn(n, 10, 128, generator=g), torch.randn(n, 80, 2048, generator=g),
-                      torch.randn(n, 10, 512, generator=g), labels, np.zeros((n, 25, 10), np.uint8),
-                      np.zeros((n, 25, 10), np.uint8))
+    return FeatureSet(
+        split,
+        [],
+        ids,
+        torch.randn(n, 10, 128, generator=g),
+        torch.randn(n, 80, 2048, generator=g),
+        torch.randn(n, 10, 512, generator=g),
+        labels,
+        np.zeros((n, 25, 10), np.uint8),
+        np.zeros((n, 25, 10), np.uint8),
+    )

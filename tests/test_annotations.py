@@ -1,5 +1,6 @@
 """Annotation folders the index refuses: a video twice in a split, a video in two splits (leakage),
 missing dense evaluation files; the real LLP files pass."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import llp_dir
 
 from avvp_pipeline.data import llp
 from avvp_pipeline.data.index import build_index, load_split
-from conftest import llp_dir
 
 WEAK_HEADER = "filename\tevent_labels\n"
 DENSE_HEADER = "filename\tonset\toffset\tevent_labels\n"
@@ -61,8 +62,10 @@ def test_a_test_video_also_in_train_is_leakage_naming_both_files(tmp_path):
     with pytest.raises(ValueError) as exc:
         build_index(folder, tmp_path / "index.h5")
     msg = str(exc.value)
-    assert msg.startswith(f"{folder / 'AVVP_test_pd.csv'}:4: video 'bbbbbbbbbbb' ('bbbbbbbbbbb_20_30') is also in "
-                          f"{folder / 'AVVP_train.csv'}:3 ('bbbbbbbbbbb_0_10')")
+    assert msg.startswith(
+        f"{folder / 'AVVP_test_pd.csv'}:4: video 'bbbbbbbbbbb' ('bbbbbbbbbbb_20_30') is also in "
+        f"{folder / 'AVVP_train.csv'}:3 ('bbbbbbbbbbb_0_10')"
+    )
     assert "leaks" in msg and "\n" not in msg
     assert not (tmp_path / "index.h5").exists()
     failed = avvp("index", "--annotations-dir", str(folder), "--out", str(tmp_path / "index.h5"))
@@ -95,9 +98,12 @@ def test_index_of_a_missing_folder_names_it(tmp_path):
         build_index(tmp_path / "nowhere", tmp_path / "index.h5")
 
 
-@pytest.mark.skipif(not all((llp_dir() / f).is_file() for f in [*llp.SPLIT_FILES.values(), llp.EVAL_AUDIO,
-                                                                llp.EVAL_VISUAL, llp.FULL_FILE]),
-                    reason=f"real LLP annotation CSVs not found in {llp_dir()} (set AVVP_LLP_DIR)")
+@pytest.mark.skipif(
+    not all(
+        (llp_dir() / f).is_file() for f in [*llp.SPLIT_FILES.values(), llp.EVAL_AUDIO, llp.EVAL_VISUAL, llp.FULL_FILE]
+    ),
+    reason=f"real LLP annotation CSVs not found in {llp_dir()} (set AVVP_LLP_DIR)",
+)
 def test_the_real_llp_files_pass(tmp_path):
     d = llp_dir()
     assert len(llp.read_weak_labels(d / llp.FULL_FILE)[0]) == 11_849  # one clip per YouTube id

@@ -1,21 +1,27 @@
 """AVE and AVSDN adapted to parsing, the rows built on them, and the 21 named rows of the CM-Co paper's Tables 1-4."""
+
 import pytest
 import torch
 
+from avvp_pipeline.models import registry
 from avvp_pipeline.models.ave_avsdn import AVE, AVSDN, AudioGuidedInputs, BiLSTMEncoder, Seq2SeqEncoder
 from avvp_pipeline.models.cmco import CoOccurrence
 from avvp_pipeline.models.complexity import gflops_per_video, trainable_parameters
-from avvp_pipeline.models import registry
 from avvp_pipeline.models.registry import MODELS, RECIPES, build_model, spec, train_options
 
-PAPER_ROWS = ("ave avsdn avsdn+ours han han+ours ma ma* ma*+ours han+cms han+cmco ma+cmco ma*+cms ma*+cmco "
-              "han+a_only han+v_only han+av ma*+a_only ma*+v_only ma*+av han_2layers han_3layers").split()
+PAPER_ROWS = (
+    "ave avsdn avsdn+ours han han+ours ma ma* ma*+ours han+cms han+cmco ma+cmco ma*+cms ma*+cmco "
+    "han+a_only han+v_only han+av ma*+a_only ma*+v_only ma*+av han_2layers han_3layers"
+).split()
 
 
 def _inputs(b=3, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, 10, 128, generator=g), torch.randn(b, 80, 2048, generator=g),
-            torch.randn(b, 10, 512, generator=g))
+    return (
+        torch.randn(b, 10, 128, generator=g),
+        torch.randn(b, 80, 2048, generator=g),
+        torch.randn(b, 10, 512, generator=g),
+    )
 
 
 @pytest.mark.parametrize("cls", [AVE, AVSDN])
@@ -86,9 +92,16 @@ def test_lstm_flops_are_counted():
     lstm = 2 * 10 * (2 * 4 * 512 * 1024 + 2 * 4 * 512 * 2048)
     assert gflops_per_video(AVSDN()) * 1e9 > lstm
     one = torch.nn.LSTM(8, 4, batch_first=True, bidirectional=True)
-    counted = gflops_per_video(type("M", (torch.nn.Module,), {
-        "__init__": lambda self: (torch.nn.Module.__init__(self), setattr(self, "lstm", one))[0],
-        "forward": lambda self, a, vs, vst: self.lstm(a[..., :8])})())
+    counted = gflops_per_video(
+        type(
+            "M",
+            (torch.nn.Module,),
+            {
+                "__init__": lambda self: (torch.nn.Module.__init__(self), setattr(self, "lstm", one))[0],
+                "forward": lambda self, a, vs, vst: self.lstm(a[..., :8]),
+            },
+        )()
+    )
     assert counted * 1e9 == pytest.approx(2 * 10 * 2 * 4 * 4 * (8 + 4))
 
 

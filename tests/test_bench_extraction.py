@@ -1,4 +1,5 @@
 """The extraction benchmarks (`avvp bench transport|decode|extract`) run and report what they say."""
+
 import pytest
 
 from avvp_pipeline.bench import bench_transport
@@ -9,7 +10,8 @@ def test_bench_transport_compares_both_paths_on_the_same_frames():
     assert r["videos"] == 6 and r["MB per video"] == pytest.approx(4 * 24 * 32 * 3 / 1e6)
     assert r["pipe (pickled through the pool), videos/s"] > 0 and r["shared-memory ring, videos/s"] > 0
     assert r["speed-up of shared memory over the pipe"] == pytest.approx(
-        r["shared-memory ring, videos/s"] / r["pipe (pickled through the pool), videos/s"])
+        r["shared-memory ring, videos/s"] / r["pipe (pickled through the pool), videos/s"]
+    )
 
 
 def test_bench_decode_checks_both_decoders_agree(tiny_set):
@@ -27,8 +29,14 @@ def test_bench_extract_reports_stages_and_both_paths(tiny_set):
 
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:4]
-    cfg = {"weights": "random", "precision": "bf16", "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16,
-           "batch_videos": 2}
+    cfg = {
+        "weights": "random",
+        "precision": "bf16",
+        "resnet_resize": 32,
+        "resnet_crop": 32,
+        "r2plus1d_size": 16,
+        "batch_videos": 2,
+    }
     r = bench_extract(paths, cfg, threads=2, reference=True, stage_n=2, device="cpu")
     new, seq = "visual, pipeline (shared memory, overlapped)", "visual, sequential (pipe, one stage after the other)"
     for label in (new, seq):

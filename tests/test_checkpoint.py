@@ -1,4 +1,5 @@
 """model.pt, checkpoint.pt and weight files: only tensors and plain data are ever loaded; bad files give one line."""
+
 import json
 import logging
 import os
@@ -10,24 +11,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from factories import random_feature_set
 
 from avvp_pipeline import __version__
 from avvp_pipeline.cli import main
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.features import store, vggish, visual
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.models.checkpoint import CheckpointError, load_model, load_resume_checkpoint
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.data.feature_sets import FeatureSet
-from factories import random_feature_set
 from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
 
 AVVP = [sys.executable, "-m", "avvp_pipeline.cli"]
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
-CONFIGS = {"resnet152": {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32,
-                         "r2plus1d_size": 16},
-           "r2plus1d_18": {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32,
-                           "r2plus1d_size": 16},
-           "vggish": {**COMMON, "sample_rate": 16000, "example_hop": 1.0}}
+CONFIGS = {
+    "resnet152": {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
+    "r2plus1d_18": {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
+    "vggish": {**COMMON, "sample_rate": 16000, "example_hop": 1.0},
+}
 
 
 class Payload:
@@ -48,14 +49,26 @@ def _provenance() -> dict:
     out = {}
     for name, cfg in CONFIGS.items():
         w = resolve(name, "random", seed=0)
-        out[name] = {"weights_id": w.weights_id, "weights_sha256": str(w.sha256),
-                     "config_hash": store.config_hash(cfg), "avvp_pipeline_version": __version__}
+        out[name] = {
+            "weights_id": w.weights_id,
+            "weights_sha256": str(w.sha256),
+            "config_hash": store.config_hash(cfg),
+            "avvp_pipeline_version": __version__,
+        }
     return out
 
 
 def _train(out: Path, epochs: int = 1) -> dict:
-    return train("han", _feature_set(), _feature_set(), TrainConfig(epochs=epochs, batch_size=4), out,
-                 _provenance(), progress=False, feature_configs=CONFIGS)
+    return train(
+        "han",
+        _feature_set(),
+        _feature_set(),
+        TrainConfig(epochs=epochs, batch_size=4),
+        out,
+        _provenance(),
+        progress=False,
+        feature_configs=CONFIGS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +119,7 @@ def _one_error(caplog, path) -> str:
 
 # --- crafted pickles -------------------------------------------------------------------------------------------
 
+
 def test_crafted_model_is_refused_by_load_model(crafted, marker):
     with pytest.raises(CheckpointError) as exc:
         load_model(crafted)
@@ -118,8 +132,10 @@ def test_crafted_model_is_refused_by_load_model(crafted, marker):
 def test_crafted_model_is_refused_by_parse_and_provenance(tmp_path, crafted, marker):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not decoded: the model is refused first")
-    for args in (["parse", str(clip), "--model", str(crafted), "--out", str(tmp_path / "out"), "--device", "cpu"],
-                 ["provenance", str(crafted)]):
+    for args in (
+        ["parse", str(clip), "--model", str(crafted), "--out", str(tmp_path / "out"), "--device", "cpu"],
+        ["provenance", str(crafted)],
+    ):
         r = subprocess.run(AVVP + args, capture_output=True, text=True)
         errors = [line for line in r.stderr.splitlines() if " ERROR " in line]
         assert r.returncode == 1 and len(errors) == 1 and str(crafted) in errors[0], r.stderr
@@ -129,6 +145,7 @@ def test_crafted_model_is_refused_by_parse_and_provenance(tmp_path, crafted, mar
 
 
 # --- what the pipeline writes loads with weights_only=True --------------------------------------------------------
+
 
 def test_model_and_checkpoint_load_with_weights_only(run_dir):
     ckpt = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
@@ -150,6 +167,7 @@ def test_numpy_scores_are_saved_as_plain_numbers(tmp_path, monkeypatch):
 
 
 # --- damaged or foreign model files ------------------------------------------------------------------------------
+
 
 def _bad_file(kind: str, run_dir: Path, path: Path) -> str:
     """Write one kind of bad model.pt to ``path``; return a phrase its error must contain."""
@@ -194,8 +212,18 @@ def _bad_file(kind: str, run_dir: Path, path: Path) -> str:
     raise AssertionError(kind)
 
 
-BAD = ["truncated", "empty", "random bytes", "torchscript", "wrong shape", "missing weight", "checkpoint.pt",
-       "unknown model", "missing key", "wrong type"]
+BAD = [
+    "truncated",
+    "empty",
+    "random bytes",
+    "torchscript",
+    "wrong shape",
+    "missing weight",
+    "checkpoint.pt",
+    "unknown model",
+    "missing key",
+    "wrong type",
+]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -234,11 +262,16 @@ def test_provenance_tells_model_checkpoint_and_bare_weights_apart(tmp_path, run_
     assert provenance(run_dir / "killed" / "checkpoint.pt")["kind"] == "training checkpoint (resume state)"
     assert provenance(run_dir / "model.pt")["kind"] == "trained model"
     torch.save({"w": torch.zeros(2, 3), "b": torch.zeros(2)}, tmp_path / "resnet152.pth")
-    assert provenance(tmp_path / "resnet152.pth") == {"file": str(tmp_path / "resnet152.pth"),
-                                                      "kind": "weights (state dict)", "tensors": 2, "values": 8}
+    assert provenance(tmp_path / "resnet152.pth") == {
+        "file": str(tmp_path / "resnet152.pth"),
+        "kind": "weights (state dict)",
+        "tensors": 2,
+        "values": 8,
+    }
 
 
 # --- the resume checkpoint is our scratch file: a bad one is ignored ------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["crafted", "corrupt", "not a checkpoint"])
 def test_bad_resume_checkpoint_is_ignored_with_a_warning(tmp_path, marker, kind, caplog):
@@ -258,6 +291,7 @@ def test_bad_resume_checkpoint_is_ignored_with_a_warning(tmp_path, marker, kind,
 
 
 # --- extractor weight files --------------------------------------------------------------------------------------
+
 
 def test_corrupt_weight_file_gives_one_line(tmp_path, marker):
     (tmp_path / "resnet152.pth").write_bytes(b"\x13 not a weight file at all")
@@ -291,8 +325,23 @@ def test_wrong_vggish_weights_through_the_cli(tmp_path, caplog):
     cfg = {"weights": "pretrained", "weights_dir": str(tmp_path), "device": "cpu"}
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
-    assert main(["extract", "audio", "--videos", str(clip), "--config", json.dumps(cfg), "--out-vggish",
-                 str(tmp_path / "a.h5"), "--failures", str(tmp_path / "f.tsv")]) == 1
+    assert (
+        main(
+            [
+                "extract",
+                "audio",
+                "--videos",
+                str(clip),
+                "--config",
+                json.dumps(cfg),
+                "--out-vggish",
+                str(tmp_path / "a.h5"),
+                "--failures",
+                str(tmp_path / "f.tsv"),
+            ]
+        )
+        == 1
+    )
     msg = _one_error(caplog, tmp_path / "vggish.pth")
     assert "do not fit the vggish extractor" in msg and "missing keys" in msg
 
@@ -314,17 +363,40 @@ def test_missing_weights_point_to_the_readme_section(tmp_path):
 
 # --- training options --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("option, value, allowed", [
-    ("epochs", 0, ">= 1"), ("epochs", 2.5, "integer"), ("epochs", True, "integer"), ("epochs", "3", "integer"),
-    ("batch_size", -1, ">= 1"), ("lr", "abc", "number"), ("lr", 0, "> 0"), ("lr", float("nan"), "finite"),
-    ("step_size", 0, ">= 1"), ("gamma", 0.0, "> 0"), ("dropout", 1.0, "in [0, 1)"), ("dropout", -0.1, "in [0, 1)"),
-    ("audio_smoothing", 0.0, "in (0, 1]"), ("visual_smoothing", 1.5, "in (0, 1]"), ("num_layers", 0, ">= 1"),
-    ("eval_batch_size", 0, ">= 1"), ("early_stop", -1, ">= 0"), ("init_epoch", -1, ">= 0"),
-    ("temperature", 0, "> 0"), ("cms_weight", -0.5, ">= 0"), ("occ_dropout", 1, "in [0, 1)"),
-    ("select_on", "train", "val, test"), ("select_metric", "nope", "seg_type"), ("gate", "both", "global, modality"),
-    ("feature_norm", "l2", "none, standardize"), ("precision", "fp16", "fp32, bf16"),
-    ("stacking", "parallel", "official, sequential"), ("device", 0, "string"),
-])
+
+@pytest.mark.parametrize(
+    "option, value, allowed",
+    [
+        ("epochs", 0, ">= 1"),
+        ("epochs", 2.5, "integer"),
+        ("epochs", True, "integer"),
+        ("epochs", "3", "integer"),
+        ("batch_size", -1, ">= 1"),
+        ("lr", "abc", "number"),
+        ("lr", 0, "> 0"),
+        ("lr", float("nan"), "finite"),
+        ("step_size", 0, ">= 1"),
+        ("gamma", 0.0, "> 0"),
+        ("dropout", 1.0, "in [0, 1)"),
+        ("dropout", -0.1, "in [0, 1)"),
+        ("audio_smoothing", 0.0, "in (0, 1]"),
+        ("visual_smoothing", 1.5, "in (0, 1]"),
+        ("num_layers", 0, ">= 1"),
+        ("eval_batch_size", 0, ">= 1"),
+        ("early_stop", -1, ">= 0"),
+        ("init_epoch", -1, ">= 0"),
+        ("temperature", 0, "> 0"),
+        ("cms_weight", -0.5, ">= 0"),
+        ("occ_dropout", 1, "in [0, 1)"),
+        ("select_on", "train", "val, test"),
+        ("select_metric", "nope", "seg_type"),
+        ("gate", "both", "global, modality"),
+        ("feature_norm", "l2", "none, standardize"),
+        ("precision", "fp16", "fp32, bf16"),
+        ("stacking", "parallel", "official, sequential"),
+        ("device", 0, "string"),
+    ],
+)
 def test_train_config_rejects_bad_values(option, value, allowed):
     with pytest.raises(ValueError) as exc:
         # speed options are checked by RunOptions, recorded ones by TrainConfig
@@ -343,9 +415,25 @@ def test_train_config_accepts_whole_floats_and_ints_for_floats():
 
 
 def test_avvp_train_with_zero_epochs_fails(tmp_path, caplog):
-    args = ["train", "--model", "han", "--index", str(tmp_path / "index.h5"), "--vggish", "a.h5", "--resnet152", "b.h5",
-            "--r2plus1d-18", "c.h5", "--config", json.dumps({"epochs": 0}), "--device", "cpu",
-            "--out-dir", str(tmp_path / "run")]
+    args = [
+        "train",
+        "--model",
+        "han",
+        "--index",
+        str(tmp_path / "index.h5"),
+        "--vggish",
+        "a.h5",
+        "--resnet152",
+        "b.h5",
+        "--r2plus1d-18",
+        "c.h5",
+        "--config",
+        json.dumps({"epochs": 0}),
+        "--device",
+        "cpu",
+        "--out-dir",
+        str(tmp_path / "run"),
+    ]
     assert main(args) == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["train option epochs must be >= 1, got 0"]

@@ -1,4 +1,5 @@
 """CM-Co module and CM-S loss (docs/method.md, sections 5-6): shapes, layout, counts and hand-computed values."""
+
 import math
 
 import pytest

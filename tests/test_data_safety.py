@@ -1,6 +1,7 @@
 """The workflow only ever reads the user's data folders: the README's real-data command, run from the
 repository root on copies of the real LLP files, leaves them byte-identical and renders no demo set.
 Also: workflow inputs with shell-special names, and planning errors that stop before any job runs."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import llp_dir
 from test_workflow import REPO, planned_rules
 
@@ -22,8 +22,13 @@ pytestmark = pytest.mark.slow
 
 def _checkout_copy(dest: Path) -> Path:
     """The repository's files (tracked and new, not ignored) copied to ``dest``: a repository root to run in."""
-    names = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    names = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, names):
         if (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -32,14 +37,20 @@ def _checkout_copy(dest: Path) -> Path:
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _readme_llp_command() -> list[str]:
     text = (REPO / "README.md").read_text()
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip().startswith("snakemake --cores all --configfile workflow/configs/llp.yaml")]
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip().startswith("snakemake --cores all --configfile workflow/configs/llp.yaml")
+    ]
     assert lines, "README has no real-data command line starting with `snakemake --cores all --configfile ...llp.yaml`"
     return shlex.split(lines[0])
 
@@ -78,7 +89,9 @@ def test_readme_llp_command_never_writes_into_the_data_folders(user_data, tmp_pa
     assert proc.returncode != 0 and "rule synth" not in out and "localrule synth" not in out, out[-3000:]
     assert any("pretrained weights" in log.read_text() for log in root.glob("results/logs/extract_*/shard-0000.log"))
     assert {"annotations": _fingerprint(ann), "videos": _fingerprint(videos)} == before
-    assert sorted(p.name for p in videos.iterdir()) == ["BjCEufrlXm4.mp4"] and not (root / "resources" / "demo").exists()
+    assert (
+        sorted(p.name for p in videos.iterdir()) == ["BjCEufrlXm4.mp4"] and not (root / "resources" / "demo").exists()
+    )
 
 
 def test_data_folder_shortcut_with_the_demo_config_never_renders_the_demo(user_data, tmp_path):
@@ -101,8 +114,19 @@ def test_planning_errors_stop_before_any_job(tiny_set, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "unknown model 'hann' in train.models; did you mean 'han'?" in out
     assert "Traceback" not in out
-    proc = _run(["snakemake", "-n", "--cores", "1", "--config", f"annotations_dir={tiny_set[1]}",
-                 f"videos_dir={tmp_path}/nowhere"], root, tmp_path)
+    proc = _run(
+        [
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--config",
+            f"annotations_dir={tiny_set[1]}",
+            f"videos_dir={tmp_path}/nowhere",
+        ],
+        root,
+        tmp_path,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and f"videos_dir {tmp_path}/nowhere: folder not found" in out, out[-2000:]
 
@@ -112,7 +136,20 @@ def test_dangling_link_in_videos_dir_is_skipped_not_fatal(user_data, tmp_path):
     ids = re.findall(r"^(.{11})_", (ann / "AVVP_test_pd.csv").read_text(), re.M)
     (videos / f"{ids[0]}.mp4").symlink_to(tmp_path / "deleted.mp4")
     root = _checkout_copy(tmp_path / "repo")
-    proc = _run(["snakemake", "-n", "--cores", "1", "--configfile", "workflow/configs/llp.yaml", "--config",
-                 f"annotations_dir={ann}", f"videos_dir={videos}"], root, tmp_path)
+    proc = _run(
+        [
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            "workflow/configs/llp.yaml",
+            "--config",
+            f"annotations_dir={ann}",
+            f"videos_dir={videos}",
+        ],
+        root,
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"skipping {videos / ids[0]}.mp4: dangling symbolic link" in proc.stdout + proc.stderr

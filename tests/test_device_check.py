@@ -1,4 +1,5 @@
 """scripts/device-check runs every step (tiny, on the CPU) and writes its JSON summary."""
+
 import json
 import os
 import subprocess
@@ -12,8 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_device_check_cpu_smoke_writes_every_result(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path / "out")}
-    proc = subprocess.run([str(REPO / "scripts/device-check"), "--cpu-smoke"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(REPO / "scripts/device-check"), "--cpu-smoke"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     assert summary["mode"] == "cpu-smoke" and summary["failed steps"] == []

@@ -1,4 +1,5 @@
 """A killed extraction leaves no shard behind, and the rerun yields the same shard as a clean run."""
+
 import json
 import os
 import signal
@@ -11,14 +12,37 @@ import h5py
 import numpy as np
 import pytest
 
-CFG = {"weights": "random", "precision": "fp32", "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16,
-       "batch_videos": 2}
+CFG = {
+    "weights": "random",
+    "precision": "fp32",
+    "resnet_resize": 32,
+    "resnet_crop": 32,
+    "r2plus1d_size": 16,
+    "batch_videos": 2,
+}
 
 
 def _extract(videos, out: Path, wait: bool = True):
-    cmd = [sys.executable, "-m", "avvp_pipeline.cli", "-q", "extract", "visual", "--videos", *map(str, videos),
-           "--config", json.dumps(CFG), "--threads", "1", "--out-resnet152", str(out / "r.h5"),
-           "--out-r2plus1d-18", str(out / "s.h5"), "--failures", str(out / "f.tsv")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "avvp_pipeline.cli",
+        "-q",
+        "extract",
+        "visual",
+        "--videos",
+        *map(str, videos),
+        "--config",
+        json.dumps(CFG),
+        "--threads",
+        "1",
+        "--out-resnet152",
+        str(out / "r.h5"),
+        "--out-r2plus1d-18",
+        str(out / "s.h5"),
+        "--failures",
+        str(out / "f.tsv"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if wait:
         assert proc.wait() == 0, proc.stderr.read().decode()[-2000:]

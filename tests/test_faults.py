@@ -9,6 +9,7 @@
 - A shard damaged after it was written stops the stage that reads it with an error naming it; the
   shard is moved aside and the next run rebuilds exactly that shard. A deleted shard is rebuilt.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from test_workflow import REPO, TINY, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
@@ -54,8 +54,7 @@ def gpu_intervals(workdir: Path) -> dict[str, tuple[datetime, datetime]]:
     spans = {}
     for rule in GPU_RULES:
         for log in sorted((workdir / "results/logs" / rule).glob("*.log")):
-            stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
-                      for m in STAMP.finditer(log.read_text())]
+            stamps = [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f") for m in STAMP.finditer(log.read_text())]
             assert len(stamps) == 2, f"{log}: no start and finish lines"
             spans[f"{rule}/{log.stem}"] = (stamps[0], stamps[1])
     return spans
@@ -64,8 +63,7 @@ def gpu_intervals(workdir: Path) -> dict[str, tuple[datetime, datetime]]:
 def overlaps(spans: dict[str, tuple[datetime, datetime]]) -> list[tuple[str, str]]:
     """Pairs of jobs whose intervals intersect."""
     items = sorted(spans.items(), key=lambda kv: kv[1][0])
-    return [(a, b) for i, (a, (_, end_a)) in enumerate(items) for b, (start_b, _) in items[i + 1:]
-            if start_b < end_a]
+    return [(a, b) for i, (a, (_, end_a)) in enumerate(items) for b, (start_b, _) in items[i + 1 :] if start_b < end_a]
 
 
 def test_overlap_check_finds_intersections():
@@ -77,8 +75,16 @@ def test_overlap_check_finds_intersections():
 def run_until_killed(workdir: Path, ready, args: list[str], timeout: float = 600) -> None:
     """Start snakemake, and kill -9 its whole process group (it and every job) once ``ready()``."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     with open(workdir / "killed-run.log", "a") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -109,7 +115,9 @@ def assert_same_outputs(a: Path, b: Path) -> None:
     assert ma["state_dict"].keys() == mb["state_dict"].keys()
     for k in ma["state_dict"]:
         assert torch.equal(ma["state_dict"][k], mb["state_dict"][k]), f"weight {k} differs"
-    assert json.loads((a / "results/runs/han/metrics.json").read_text()) == json.loads((b / "results/runs/han/metrics.json").read_text())
+    assert json.loads((a / "results/runs/han/metrics.json").read_text()) == json.loads(
+        (b / "results/runs/han/metrics.json").read_text()
+    )
     with h5py.File(a / "results/runs/han/predictions.h5") as fa, h5py.File(b / "results/runs/han/predictions.h5") as fb:
         assert fa["frame_prob"].shape[0] == 3
         for name in ("frame_prob", "pred_audio", "pred_visual"):
@@ -141,8 +149,10 @@ def test_two_runs_from_scratch_are_identical(reference, tmp_path):
 
 def test_kill_9_during_extraction_and_training_then_rerun(reference, tmp_path):
     wd = new_workdir(tmp_path / "killed")
-    extracting = lambda: any("visual features of" in p.read_text()  # noqa: E731
-                             for p in (wd / "results/logs/extract_visual").glob("*.log"))
+
+    def extracting():
+        return any("visual features of" in p.read_text() for p in (wd / "results/logs/extract_visual").glob("*.log"))
+
     run_until_killed(wd, extracting, DEFAULT_PROFILE)
     assert not (wd / "results/features/resnet152/shard-0000.h5").exists(), "the extraction finished before the kill"
     locked = snakemake(wd, *DEFAULT_PROFILE, check=False)

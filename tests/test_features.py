@@ -1,4 +1,5 @@
 """Feature extractors, weights resolution and shard extraction on tiny synthetic clips."""
+
 import csv
 
 import numpy as np
@@ -9,8 +10,15 @@ from avvp_pipeline.features import store, vggish, visual
 from avvp_pipeline.features.runner import extract_audio_shard, extract_visual_shard
 from avvp_pipeline.features.weights import resolve
 
-SMALL = {"weights": "random", "precision": "fp32", "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16,
-         "decode_workers": 0, "batch_videos": 3}
+SMALL = {
+    "weights": "random",
+    "precision": "fp32",
+    "resnet_resize": 32,
+    "resnet_crop": 32,
+    "r2plus1d_size": 16,
+    "decode_workers": 0,
+    "batch_videos": 3,
+}
 
 
 def test_vggish_mel_matrix_properties():
@@ -84,8 +92,9 @@ def test_extract_shards_with_a_corrupt_video(tiny_set, tmp_path):
     bad.write_bytes(b"\x00" * 1000)
     paths.insert(1, str(bad))
     out = {k: tmp_path / f"{k}.h5" for k in ("resnet152", "r2plus1d_18", "vggish")}
-    fails_v = extract_visual_shard(paths, out["resnet152"], out["r2plus1d_18"], tmp_path / "fv.tsv", SMALL,
-                                   progress=False)
+    fails_v = extract_visual_shard(
+        paths, out["resnet152"], out["r2plus1d_18"], tmp_path / "fv.tsv", SMALL, progress=False
+    )
     fails_a = extract_audio_shard(paths, out["vggish"], tmp_path / "fa.tsv", SMALL, progress=False)
     good_ids = [p.split("/")[-1][:-4] for p in paths if "corrupt" not in p]
     for name, (t, d) in {"resnet152": (80, 2048), "r2plus1d_18": (10, 512), "vggish": (10, 128)}.items():

@@ -1,5 +1,6 @@
 """The extraction pipeline: one shard driver for every extractor, the batched runner equal to the
 sequential form, per-stage times, normalisation constants built once, R(2+1)D-18 in channels_last_3d."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,16 @@ from avvp_pipeline.features.stage_times import StageTimes
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.decode import sample_frames
 
-SMALL = {"weights": "random", "precision": "fp32", "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16,
-         "decode_workers": 1, "batch_videos": 2, "device": "cpu"}
+SMALL = {
+    "weights": "random",
+    "precision": "fp32",
+    "resnet_resize": 32,
+    "resnet_crop": 32,
+    "r2plus1d_size": 16,
+    "decode_workers": 1,
+    "batch_videos": 2,
+    "device": "cpu",
+}
 
 
 def test_run_gives_the_features_of_the_sequential_form(tiny_set):
@@ -36,12 +45,22 @@ def test_one_driver_writes_visual_and_audio_shards_with_stage_times(tiny_set, tm
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:3]
     paths.insert(1, str(tmp_path / "missing0001.mp4"))
     cfg = ExtractConfig.from_dict(SMALL)
-    for ext, outs in ((VisualExtractor(cfg), {"resnet152": tmp_path / "r.h5", "r2plus1d_18": tmp_path / "s.h5"}),
-                      (AudioExtractor(cfg), {"vggish": tmp_path / "v.h5"})):
+    for ext, outs in (
+        (VisualExtractor(cfg), {"resnet152": tmp_path / "r.h5", "r2plus1d_18": tmp_path / "s.h5"}),
+        (AudioExtractor(cfg), {"vggish": tmp_path / "v.h5"}),
+    ):
         times = StageTimes()
         with decoders(cfg, ext.frames_in_shared_memory, warm=True) as pool:
-            fails = extract_shard(ext, paths, {k: str(v) for k, v in outs.items()}, str(tmp_path / "f.tsv"),
-                                  {"x": 1}, progress=False, times=times, pool=pool)
+            fails = extract_shard(
+                ext,
+                paths,
+                {k: str(v) for k, v in outs.items()},
+                str(tmp_path / "f.tsv"),
+                {"x": 1},
+                progress=False,
+                times=times,
+                pool=pool,
+            )
         assert [f[0] for f in fails] == ["missing0001"]
         for name, path in outs.items():
             ids, feats, attrs = store.read_shard(path)
@@ -60,17 +79,32 @@ def test_visual_frames_travel_through_shared_memory_and_are_timed(tiny_set, tmp_
     times = StageTimes()
     with decoders(cfg, True) as pool:
         assert pool.ring is not None and pool.ring.slots == 2
-        extract_shard(ext, paths, {"resnet152": str(tmp_path / "r.h5"), "r2plus1d_18": str(tmp_path / "s.h5")},
-                      str(tmp_path / "f.tsv"), {}, progress=False, times=times, pool=pool)
+        extract_shard(
+            ext,
+            paths,
+            {"resnet152": str(tmp_path / "r.h5"), "r2plus1d_18": str(tmp_path / "s.h5")},
+            str(tmp_path / "f.tsv"),
+            {},
+            progress=False,
+            times=times,
+            pool=pool,
+        )
     assert times.seconds["copy out of shared memory"] > 0
     piped = ExtractConfig.from_dict({**SMALL, "transport": "pipe"})
     with decoders(piped, True) as pool:
         assert pool.ring is None
-        extract_shard(VisualExtractor(piped), paths, {"resnet152": str(tmp_path / "r2.h5"),
-                                                      "r2plus1d_18": str(tmp_path / "s2.h5")},
-                      str(tmp_path / "f2.tsv"), {}, progress=False)
+        extract_shard(
+            VisualExtractor(piped),
+            paths,
+            {"resnet152": str(tmp_path / "r2.h5"), "r2plus1d_18": str(tmp_path / "s2.h5")},
+            str(tmp_path / "f2.tsv"),
+            {},
+            progress=False,
+        )
     for a, b in (("r.h5", "r2.h5"), ("s.h5", "s2.h5")):
-        assert store.read_shard(tmp_path / a)[2]["content_sha256"] == store.read_shard(tmp_path / b)[2]["content_sha256"]
+        assert (
+            store.read_shard(tmp_path / a)[2]["content_sha256"] == store.read_shard(tmp_path / b)[2]["content_sha256"]
+        )
 
 
 def test_steady_rate_leaves_out_the_first_batch():

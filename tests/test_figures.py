@@ -1,4 +1,5 @@
 """Figures: written, readable sizes, not blank; t-SNE keeps clusters apart."""
+
 import json
 
 import matplotlib.image as mpimg
@@ -47,16 +48,30 @@ def test_model_figures_from_predictions_and_history(tmp_path):
     gt_v[0, 2, 1:9] = gt_v[0, 5, :] = 1
     frame = rng.random((n, 10, 2, 25)).astype(np.float32)
     ids = [f"vid{i:02d}" for i in range(n)]
-    write_predictions(tmp_path / "p.h5", ids, [f"{v}.mp4" for v in ids], {
-        "frame_prob": frame,
-        "pred_audio": (frame[:, :, 0] > 0.8).transpose(0, 2, 1).astype(np.uint8),
-        "pred_visual": (frame[:, :, 1] > 0.8).transpose(0, 2, 1).astype(np.uint8),
-        "gt_audio": gt_a, "gt_visual": gt_v, "labels": (gt_a | gt_v).max(2),
-        "agg_audio": rng.normal(size=(n, 16)).astype(np.float32),
-        "agg_visual": rng.normal(size=(n, 16)).astype(np.float32)})
+    write_predictions(
+        tmp_path / "p.h5",
+        ids,
+        [f"{v}.mp4" for v in ids],
+        {
+            "frame_prob": frame,
+            "pred_audio": (frame[:, :, 0] > 0.8).transpose(0, 2, 1).astype(np.uint8),
+            "pred_visual": (frame[:, :, 1] > 0.8).transpose(0, 2, 1).astype(np.uint8),
+            "gt_audio": gt_a,
+            "gt_visual": gt_v,
+            "labels": (gt_a | gt_v).max(2),
+            "agg_audio": rng.normal(size=(n, 16)).astype(np.float32),
+            "agg_visual": rng.normal(size=(n, 16)).astype(np.float32),
+        },
+    )
     epochs = [{"epoch": e, "loss": 1.0 / e, "val_seg_type": 40 + e} for e in range(1, 6)]
-    (tmp_path / "h.json").write_text(json.dumps({"summary": {"model": "han", "selected_epoch": 5, "select_on": "val",
-                                                             "select_metric": "seg_type"}, "epochs": epochs}))
+    (tmp_path / "h.json").write_text(
+        json.dumps(
+            {
+                "summary": {"model": "han", "selected_epoch": 5, "select_on": "val", "select_metric": "seg_type"},
+                "epochs": epochs,
+            }
+        )
+    )
     paths = model_figures(tmp_path / "p.h5", tmp_path / "h.json", tmp_path / "fig")
     assert [p.name for p in paths] == list(FIGURES)
     for p in paths:

@@ -1,4 +1,5 @@
 """Atomic outputs: temporary files left by killed writers are removed by the next write."""
+
 from __future__ import annotations
 
 import logging
@@ -30,9 +31,11 @@ def test_stale_temporaries_of_the_output_are_removed_live_ones_kept(tmp_path, li
     dead = dead_pid()
     stale = [tmp_path / f".shard-0003.h5.tmp-{dead}", tmp_path / f".shard-0003.h5.tmp-{dead}.h5"]
     live = tmp_path / f".shard-0003.h5.tmp-{live_process.pid}"
-    others = [tmp_path / f".shard-0004.h5.tmp-{dead}",  # another output's temporary
-              tmp_path / f".shard-0003.h5.tmp-{dead}.bak",  # not a temporary name
-              tmp_path / f"shard-0003.h5.tmp-{dead}"]
+    others = [
+        tmp_path / f".shard-0004.h5.tmp-{dead}",  # another output's temporary
+        tmp_path / f".shard-0003.h5.tmp-{dead}.bak",  # not a temporary name
+        tmp_path / f"shard-0003.h5.tmp-{dead}",
+    ]
     for p in stale + [live] + others:
         p.write_bytes(b"x" * 1234)
     with caplog.at_level(logging.INFO, logger="avvp_pipeline.fileio"):

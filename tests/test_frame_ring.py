@@ -1,5 +1,6 @@
 """Decoded frames through shared memory: same frames and order as the pipe, slots reused and grown,
 and no /dev/shm segment left behind on success, on errors, or when the consumer is killed."""
+
 import os
 import signal
 import subprocess
@@ -58,7 +59,15 @@ def test_wrong_frame_count_is_an_error():
 
 
 def test_pool_through_the_ring_gives_the_pipe_results_in_order():
-    jobs = [(seed, 8, 12 + seed % 3, 16, ) for seed in range(12)]  # three frame sizes
+    jobs = [
+        (
+            seed,
+            8,
+            12 + seed % 3,
+            16,
+        )
+        for seed in range(12)
+    ]  # three frame sizes
     with DecoderPool(2) as pool:
         piped = list(pool.imap(synthetic_job, jobs))
     with FrameRing(4, 8 * 12 * 16 * 3, 8 * 20 * 16 * 3) as ring, DecoderPool(2, ring=ring) as pool:

@@ -1,5 +1,6 @@
 """`avvp import-model han-official`: the HAN authors' MMIL_Net.pt as a model.pt that computes what the
 released network computes, evaluates on the released features and says where it came from."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,19 +17,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from avvp_pipeline.cli import main
-from avvp_pipeline.data.llp import CLASSES
-from avvp_pipeline.models.checkpoint import features_match
-from avvp_pipeline.models.checkpoint import load_model
-from avvp_pipeline.models.official import (RELEASED_WEIGHTS_ID, SOURCE, OfficialModelError, import_official_han,
-                                           released_features)
 from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.evaluation.evaluate import evaluate_probs
 from avvp_pipeline.inference import predict
+from avvp_pipeline.models.checkpoint import features_match, load_model
+from avvp_pipeline.models.official import (
+    RELEASED_WEIGHTS_ID,
+    SOURCE,
+    OfficialModelError,
+    import_official_han,
+    released_features,
+)
 
 D, C = 512, 25
 
 
 # --- the release's state dict: (key, shape), written down from the structure of its MMIL_Net -----------------
+
 
 def _linear(name: str, out_dim: int, in_dim: int) -> list:
     return [(f"{name}.weight", (out_dim, in_dim)), (f"{name}.bias", (out_dim,))]
@@ -39,24 +45,47 @@ def _norm(name: str) -> list:
 
 
 def _attention(name: str) -> list:  # nn.MultiheadAttention(512, 1): packed q/k/v projection
-    return [(f"{name}.in_proj_weight", (3 * D, D)), (f"{name}.in_proj_bias", (3 * D,)),
-            *_linear(f"{name}.out_proj", D, D)]
+    return [
+        (f"{name}.in_proj_weight", (3 * D, D)),
+        (f"{name}.in_proj_bias", (3 * D,)),
+        *_linear(f"{name}.out_proj", D, D),
+    ]
 
 
 def _ffn_and_norms(layer: str) -> list:
-    return [*_linear(f"{layer}.linear1", D, D), *_linear(f"{layer}.linear2", D, D), *_norm(f"{layer}.norm1"),
-            *_norm(f"{layer}.norm2")]
+    return [
+        *_linear(f"{layer}.linear1", D, D),
+        *_linear(f"{layer}.linear2", D, D),
+        *_norm(f"{layer}.norm1"),
+        *_norm(f"{layer}.norm2"),
+    ]
 
 
 HAN = "hat_encoder.layers.0"
-USED = [*_linear("fc_prob", C, D), *_linear("fc_frame_att", C, D), *_linear("fc_av_att", C, D),
-        *_linear("fc_a", D, 128), *_linear("fc_v", D, 2048), *_linear("fc_st", D, D), *_linear("fc_fusion", D, 2 * D),
-        *_attention(f"{HAN}.self_attn"), *_attention(f"{HAN}.cm_attn"), *_ffn_and_norms(HAN)]
-UNUSED = [*_attention("audio_encoder.layers.0.self_attn"), *_ffn_and_norms("audio_encoder.layers.0"),
-          *_attention("visual_encoder.layers.0.self_attn"), *_ffn_and_norms("visual_encoder.layers.0"),
-          *_attention("cmt_encoder.layers.0.self_attn"), *_ffn_and_norms("cmt_encoder.layers.0"),
-          *_norm("cmt_encoder.norm1"), *_norm("cmt_encoder.norm2"), *_norm("hat_encoder.norm1"),
-          *_norm("hat_encoder.norm2")]
+USED = [
+    *_linear("fc_prob", C, D),
+    *_linear("fc_frame_att", C, D),
+    *_linear("fc_av_att", C, D),
+    *_linear("fc_a", D, 128),
+    *_linear("fc_v", D, 2048),
+    *_linear("fc_st", D, D),
+    *_linear("fc_fusion", D, 2 * D),
+    *_attention(f"{HAN}.self_attn"),
+    *_attention(f"{HAN}.cm_attn"),
+    *_ffn_and_norms(HAN),
+]
+UNUSED = [
+    *_attention("audio_encoder.layers.0.self_attn"),
+    *_ffn_and_norms("audio_encoder.layers.0"),
+    *_attention("visual_encoder.layers.0.self_attn"),
+    *_ffn_and_norms("visual_encoder.layers.0"),
+    *_attention("cmt_encoder.layers.0.self_attn"),
+    *_ffn_and_norms("cmt_encoder.layers.0"),
+    *_norm("cmt_encoder.norm1"),
+    *_norm("cmt_encoder.norm2"),
+    *_norm("hat_encoder.norm1"),
+    *_norm("hat_encoder.norm2"),
+]
 
 
 def official_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -73,16 +102,28 @@ def official_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
 
 # --- the oracle: the release's forward order, assembled from torch.nn modules loaded with the raw tensors --------
 
+
 def _loaded(module: nn.Module, sd: dict, prefix: str) -> nn.Module:
-    module.load_state_dict({k[len(prefix) + 1:]: v for k, v in sd.items() if k.startswith(prefix + ".")})
+    module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in sd.items() if k.startswith(prefix + ".")})
     return module.eval()
 
 
 @torch.no_grad()
 def official_forward(sd: dict, audio, visual, visual_st) -> dict[str, torch.Tensor]:
-    lin = {name: _loaded(nn.Linear(i, o), sd, name) for name, o, i in
-           [("fc_a", D, 128), ("fc_v", D, 2048), ("fc_st", D, D), ("fc_fusion", D, 2 * D), ("fc_prob", C, D),
-            ("fc_frame_att", C, D), ("fc_av_att", C, D), (f"{HAN}.linear1", D, D), (f"{HAN}.linear2", D, D)]}
+    lin = {
+        name: _loaded(nn.Linear(i, o), sd, name)
+        for name, o, i in [
+            ("fc_a", D, 128),
+            ("fc_v", D, 2048),
+            ("fc_st", D, D),
+            ("fc_fusion", D, 2 * D),
+            ("fc_prob", C, D),
+            ("fc_frame_att", C, D),
+            ("fc_av_att", C, D),
+            (f"{HAN}.linear1", D, D),
+            (f"{HAN}.linear2", D, D),
+        ]
+    }
     att = {n: _loaded(nn.MultiheadAttention(D, 1), sd, f"{HAN}.{n}") for n in ("self_attn", "cm_attn")}
     norm = {n: _loaded(nn.LayerNorm(D), sd, f"{HAN}.{n}") for n in ("norm1", "norm2")}
 
@@ -99,11 +140,16 @@ def official_forward(sd: dict, audio, visual, visual_st) -> dict[str, torch.Tens
     x = torch.stack([a, v], dim=2)
     frame = torch.sigmoid(lin["fc_prob"](x))
     temporal = torch.softmax(lin["fc_frame_att"](x), dim=1) * frame
-    return {"global_prob": (temporal * torch.softmax(lin["fc_av_att"](x), dim=2)).sum(2).sum(1),
-            "audio_prob": temporal[:, :, 0].sum(1), "visual_prob": temporal[:, :, 1].sum(1), "frame_prob": frame}
+    return {
+        "global_prob": (temporal * torch.softmax(lin["fc_av_att"](x), dim=2)).sum(2).sum(1),
+        "audio_prob": temporal[:, :, 0].sum(1),
+        "visual_prob": temporal[:, :, 1].sum(1),
+        "frame_prob": frame,
+    }
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
@@ -123,6 +169,7 @@ def _inputs(n: int = 3, seed: int = 1):
 
 
 # --- what the imported model computes ---------------------------------------------------------------------------
+
 
 def test_imported_han_computes_the_official_forward(released):
     path, sd, out = released
@@ -156,8 +203,9 @@ def test_imported_model_predicts_like_any_model(released):
     rng = np.random.default_rng(0)
     gt = (rng.random((n, C, 10)) < 0.1).astype(np.uint8)
     labels = torch.from_numpy((gt.any(-1)).astype(np.float32))
-    fs = FeatureSet("test", [f"v{i}" for i in range(n)], [f"v{i}" for i in range(n)], audio, video_s, video_st,
-                    labels, gt, gt)
+    fs = FeatureSet(
+        "test", [f"v{i}" for i in range(n)], [f"v{i}" for i in range(n)], audio, video_s, video_st, labels, gt, gt
+    )
     probs = predict(model, fs, 256, aggregate=True)
     assert probs["frame_prob"].shape == (n, 10, 2, C) and probs["agg_audio"].shape == (n, D)
     scores = evaluate_probs(probs, fs, ckpt["train_config"]["gate"])
@@ -167,7 +215,7 @@ def test_imported_model_predicts_like_any_model(released):
 def _index(path: Path, ids: list[str], seed: int = 0) -> None:
     """A dataset index with a test split only (LLP layout: filename = id + times)."""
     rng = np.random.default_rng(seed)
-    gt_a, gt_v = ((rng.random((2, len(ids), C, 10)) < 0.15)).astype(np.uint8)
+    gt_a, gt_v = (rng.random((2, len(ids), C, 10)) < 0.15).astype(np.uint8)
     strings = h5py.string_dtype("utf-8")
     with h5py.File(path, "w") as f:
         f.attrs["classes"] = ",".join(CLASSES)
@@ -190,21 +238,36 @@ def test_imported_model_evaluates_on_imported_released_features(released, tmp_pa
         for vid in ids:
             np.save(tmp_path / "feats" / folder / f"{vid}.npy", rng.standard_normal(rel.SHAPES[name], np.float32))
     shards = {name: str(tmp_path / "features" / name / "shard-0000.h5") for name in rel.RELEASE_FOLDERS}
-    assert not rel.import_shard(ids, str(tmp_path / "feats"), shards, str(tmp_path / "failures.tsv"),
-                                {"source": "released", "released_dir": str(tmp_path / "feats"), "version": 1},
-                                progress=False)
+    assert not rel.import_shard(
+        ids,
+        str(tmp_path / "feats"),
+        shards,
+        str(tmp_path / "failures.tsv"),
+        {"source": "released", "released_dir": str(tmp_path / "feats"), "version": 1},
+        progress=False,
+    )
     _index(tmp_path / "index.h5", ids)
-    result = evaluate_model(released[2], tmp_path / "index.h5", {k: [v] for k, v in shards.items()}, "test",
-                            tmp_path / "eval", device="cpu")
+    result = evaluate_model(
+        released[2], tmp_path / "index.h5", {k: [v] for k, v in shards.items()}, "test", tmp_path / "eval", device="cpu"
+    )
     assert result["model"] == "han" and result["gate"] == "global" and result["n_videos"] == len(ids)
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["features"]["resnet152"]["weights_id"] \
+    assert (
+        json.loads((tmp_path / "eval" / "metrics.json").read_text())["features"]["resnet152"]["weights_id"]
         == "released:res152"
+    )
 
 
 def test_released_features_match_any_import_of_the_release_only():
     trained, _ = released_features()
-    imported = {name: {"weights_id": wid, "weights_sha256": "unknown (not in the release)", "config_hash": "ab12",
-                       "avvp_pipeline_version": "0.9"} for name, wid in RELEASED_WEIGHTS_ID.items()}
+    imported = {
+        name: {
+            "weights_id": wid,
+            "weights_sha256": "unknown (not in the release)",
+            "config_hash": "ab12",
+            "avvp_pipeline_version": "0.9",
+        }
+        for name, wid in RELEASED_WEIGHTS_ID.items()
+    }
     assert features_match(trained, imported)
     extracted = {**imported, "resnet152": {**imported["resnet152"], "weights_id": "torchvision:resnet152"}}
     assert not features_match(trained, extracted)
@@ -230,11 +293,15 @@ def test_provenance_shows_the_official_source_and_sha256(released, capsys):
     assert doc["imported from"]["source"] == "official HAN release"
     assert doc["imported from"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "cmt_encoder.norm1.weight" in doc["imported from"]["ignored_keys"]
-    assert doc["features (inputs)"]["resnet152"] == {"source": "released", "weights_id": "released:res152",
-                                                     "weights_sha256": "unknown (not in the release)"}
+    assert doc["features (inputs)"]["resnet152"] == {
+        "source": "released",
+        "weights_id": "released:res152",
+        "weights_sha256": "unknown (not in the release)",
+    }
 
 
 # --- files that are not the release's ----------------------------------------------------------------------------
+
 
 class Payload:
     """Unpickling this would create ``marker`` (what a crafted file carries)."""
@@ -250,8 +317,10 @@ def _bad_files(tmp_path: Path, marker: Path, released) -> dict[str, tuple[object
     sd = official_state_dict()
     missing = {k: v for k, v in sd.items() if k != f"{HAN}.cm_attn.in_proj_weight"}
     return {
-        "missing": (missing, f"missing key '{HAN}.cm_attn.in_proj_weight' (HAN's encoder.layers.0.cm_attn."
-                             "in_proj_weight)"),
+        "missing": (
+            missing,
+            f"missing key '{HAN}.cm_attn.in_proj_weight' (HAN's encoder.layers.0.cm_attn.in_proj_weight)",
+        ),
         "shape": ({**sd, "fc_a.weight": torch.zeros(D, 64)}, "key 'fc_a.weight' has shape 512x64, HAN needs 512x128"),
         "unexpected": ({**sd, "fc_extra.weight": torch.zeros(3)}, "unexpected key 'fc_extra.weight'"),
         "integer": ({**sd, "fc_st.bias": torch.zeros(D, dtype=torch.int64)}, "'fc_st.bias' is a torch.int64 tensor"),

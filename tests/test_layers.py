@@ -3,6 +3,7 @@
 Every import counts, also one inside a function or under ``TYPE_CHECKING``: a lazy import is still a
 dependency. docs/architecture.md draws the same layers.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,8 +14,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "avvp_pipeline"
 
 # lowest first; a module belongs to the layer of the longest prefix that names it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("avvp_pipeline", "avvp_pipeline.fileio", "avvp_pipeline.torch_files", "avvp_pipeline.device",
-              "avvp_pipeline.data.llp")),
+    (
+        "core",
+        (
+            "avvp_pipeline",
+            "avvp_pipeline.fileio",
+            "avvp_pipeline.torch_files",
+            "avvp_pipeline.device",
+            "avvp_pipeline.data.llp",
+        ),
+    ),
     ("media", ("avvp_pipeline.media",)),
     ("features", ("avvp_pipeline.features",)),
     ("data", ("avvp_pipeline.data",)),
@@ -24,8 +33,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("training", ("avvp_pipeline.training",)),
     ("reporting", ("avvp_pipeline.reporting",)),
     ("parse", ("avvp_pipeline.parse",)),
-    ("applications", ("avvp_pipeline.bench", "avvp_pipeline.benchmarks", "avvp_pipeline.plan",
-                      "avvp_pipeline.provenance")),
+    (
+        "applications",
+        ("avvp_pipeline.bench", "avvp_pipeline.benchmarks", "avvp_pipeline.plan", "avvp_pipeline.provenance"),
+    ),
     ("cli", ("avvp_pipeline.cli", "avvp_pipeline.__main__")),
 ]
 
@@ -114,8 +125,10 @@ def test_the_check_catches_an_upward_and_a_lazy_import(tmp_path):
     metrics = copy / "evaluation" / "metrics.py"
     metrics.write_text("from avvp_pipeline.cli import main\n" + metrics.read_text())
     found = upward_imports(copy)
-    assert found == ["avvp_pipeline.evaluation.metrics (evaluation) imports avvp_pipeline.cli (cli)",
-                     "avvp_pipeline.features.store (features) imports avvp_pipeline.training.trainer (training)"]
+    assert found == [
+        "avvp_pipeline.evaluation.metrics (evaluation) imports avvp_pipeline.cli (cli)",
+        "avvp_pipeline.features.store (features) imports avvp_pipeline.training.trainer (training)",
+    ]
 
 
 def test_the_check_catches_a_cycle(tmp_path):
@@ -123,5 +136,11 @@ def test_the_check_catches_a_cycle(tmp_path):
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
     mmil = copy / "models" / "mmil.py"
     mmil.write_text(mmil.read_text() + "\n\ndef _late():\n    from . import han\n")
-    assert import_cycles(copy) == [["avvp_pipeline.models.han", "avvp_pipeline.models.skeleton",
-                                    "avvp_pipeline.models.mmil", "avvp_pipeline.models.han"]]
+    assert import_cycles(copy) == [
+        [
+            "avvp_pipeline.models.han",
+            "avvp_pipeline.models.skeleton",
+            "avvp_pipeline.models.mmil",
+            "avvp_pipeline.models.han",
+        ]
+    ]

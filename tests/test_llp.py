@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import llp_dir
 
 from avvp_pipeline.data import llp
-from conftest import llp_dir
 from avvp_pipeline.data.llp import (
     CLASS_INDEX,
     CLASSES,
@@ -59,8 +59,7 @@ def test_classes_in_llp_order():
     assert CLASSES[13] == "Violin_fiddle" and CLASSES[22] == "Baby_cry_infant_cry"
     assert CLASSES[24] == "Clapping"
     assert CLASS_INDEX == {c: i for i, c in enumerate(CLASSES)}
-    assert SPLIT_FILES == {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv",
-                           "test": "AVVP_test_pd.csv"}
+    assert SPLIT_FILES == {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv", "test": "AVVP_test_pd.csv"}
     assert EVAL_AUDIO == "AVVP_eval_audio.csv" and EVAL_VISUAL == "AVVP_eval_visual.csv"
 
 
@@ -77,11 +76,15 @@ def test_video_id_never_splits_on_underscore():
 # Weak labels
 # --------------------------------------------------------------------------------------------
 def test_read_weak_labels(tmp_path):
-    p = write(tmp_path / "w.csv", WEAK_HEADER, [
-        "BjCEufrlXm4_20_30\tSpeech,Dog",
-        "Ar7FCio0__8_3_13\tClapping",
-        "LcFWKgFphXI_20_30\tClapping,Clapping",  # a repeated class (as in the real full file)
-    ])
+    p = write(
+        tmp_path / "w.csv",
+        WEAK_HEADER,
+        [
+            "BjCEufrlXm4_20_30\tSpeech,Dog",
+            "Ar7FCio0__8_3_13\tClapping",
+            "LcFWKgFphXI_20_30\tClapping,Clapping",  # a repeated class (as in the real full file)
+        ],
+    )
     names, labels = read_weak_labels(p)
     assert names == ["BjCEufrlXm4_20_30", "Ar7FCio0__8_3_13", "LcFWKgFphXI_20_30"]
     assert labels.dtype == np.uint8 and labels.shape == (3, 25)
@@ -90,16 +93,19 @@ def test_read_weak_labels(tmp_path):
     assert np.nonzero(labels[2])[0].tolist() == [24]
 
 
-@pytest.mark.parametrize("rows, problem", [
-    (["abcdefghijk_0_10\tSpeech,Kazoo"], "unknown class 'Kazoo'"),
-    (["abcdefghijk_0_10\tspeech"], "unknown class 'speech'"),
-    (["abcdefghijk_0_10"], "expected 2"),
-    (["abcdefghijk_0_10\tSpeech\textra"], "expected 2"),
-    (["abcdefghijk_0_10\t"], "empty event_labels"),
-    (["\tSpeech"], "empty filename"),
-    (["abcdefghijk_0_10\tSpeech", "abcdefghijk_0_10\tDog"], "duplicate filename"),
-    (["abcdefghijk_0_10\tSpeech", "abcdefghijk_30_40\tDog"], "video 'abcdefghijk' twice in this file"),
-])
+@pytest.mark.parametrize(
+    "rows, problem",
+    [
+        (["abcdefghijk_0_10\tSpeech,Kazoo"], "unknown class 'Kazoo'"),
+        (["abcdefghijk_0_10\tspeech"], "unknown class 'speech'"),
+        (["abcdefghijk_0_10"], "expected 2"),
+        (["abcdefghijk_0_10\tSpeech\textra"], "expected 2"),
+        (["abcdefghijk_0_10\t"], "empty event_labels"),
+        (["\tSpeech"], "empty filename"),
+        (["abcdefghijk_0_10\tSpeech", "abcdefghijk_0_10\tDog"], "duplicate filename"),
+        (["abcdefghijk_0_10\tSpeech", "abcdefghijk_30_40\tDog"], "video 'abcdefghijk' twice in this file"),
+    ],
+)
 def test_read_weak_labels_malformed(tmp_path, rows, problem):
     p = write(tmp_path / "bad_weak.csv", WEAK_HEADER, ["BjCEufrlXm4_20_30\tSpeech"] + rows)
     bad_line = 2 + len(rows)  # header is line 1; the offending row is the last one
@@ -123,9 +129,9 @@ def test_read_weak_labels_bad_header(tmp_path):
 # Dense labels: edge cases of the official construction
 # --------------------------------------------------------------------------------------------
 def test_dense_basic_slice_semantics(tmp_path):
-    a, v = dense(tmp_path,
-                 ["vid00000001_0_10\t0\t4\tSpeech", "vid00000001_0_10\t7\t10\tDog"],
-                 ["vid00000001_0_10\t2\t3\tDog"])
+    a, v = dense(
+        tmp_path, ["vid00000001_0_10\t0\t4\tSpeech", "vid00000001_0_10\t7\t10\tDog"], ["vid00000001_0_10\t2\t3\tDog"]
+    )
     ga, gv = dense_labels(a, v, ["vid00000001_0_10"])
     assert ga.dtype == gv.dtype == np.uint8
     assert ga.shape == gv.shape == (1, 25, 10)
@@ -136,25 +142,31 @@ def test_dense_basic_slice_semantics(tmp_path):
 
 
 def test_dense_onset_not_before_offset_sets_nothing(tmp_path):
-    a, v = dense(tmp_path, [
-        "vid00000001_0_10\t9\t9\tSpeech",
-        "vid00000001_0_10\t10\t10\tSpeech",
-        "vid00000001_0_10\t0\t0\tDog",
-        "vid00000001_0_10\t9\t0\tCheering",  # Python slice 9:0 is empty
-        "vid00000001_0_10\t5\t3\tCat",
-    ])
+    a, v = dense(
+        tmp_path,
+        [
+            "vid00000001_0_10\t9\t9\tSpeech",
+            "vid00000001_0_10\t10\t10\tSpeech",
+            "vid00000001_0_10\t0\t0\tDog",
+            "vid00000001_0_10\t9\t0\tCheering",  # Python slice 9:0 is empty
+            "vid00000001_0_10\t5\t3\tCat",
+        ],
+    )
     ga, gv = dense_labels(a, v, ["vid00000001_0_10"])
     assert ga.sum() == 0 and gv.sum() == 0
 
 
 def test_dense_overlapping_and_touching_rows_merge(tmp_path):
-    a, v = dense(tmp_path, [
-        "vid00000001_0_10\t0\t3\tSpeech",
-        "vid00000001_0_10\t3\t5\tSpeech",  # touching -> one run [0, 5)
-        "vid00000001_0_10\t6\t9\tDog",
-        "vid00000001_0_10\t7\t10\tDog",  # overlapping -> one run [6, 10)
-        "vid00000001_0_10\t6\t9\tDog",  # duplicate row changes nothing
-    ])
+    a, v = dense(
+        tmp_path,
+        [
+            "vid00000001_0_10\t0\t3\tSpeech",
+            "vid00000001_0_10\t3\t5\tSpeech",  # touching -> one run [0, 5)
+            "vid00000001_0_10\t6\t9\tDog",
+            "vid00000001_0_10\t7\t10\tDog",  # overlapping -> one run [6, 10)
+            "vid00000001_0_10\t6\t9\tDog",  # duplicate row changes nothing
+        ],
+    )
     ga, _ = dense_labels(a, v, ["vid00000001_0_10"])
     assert segs(ga[0, 0]) == [0, 1, 2, 3, 4]
     assert segs(ga[0, 3]) == [6, 7, 8, 9]
@@ -166,13 +178,17 @@ def test_dense_overlapping_and_touching_rows_merge(tmp_path):
 
 
 def test_dense_exact_filename_match_and_unmatched_rows_ignored(tmp_path):
-    a, v = dense(tmp_path, [
-        "1-VMTJRpjbE_150_160\t1\t3\tSpeech",
-        "VMTJRpjbE_150_160\t3\t10\tBasketball_bounce",  # 9-char ID: matches no video
-        "19jWnmYnlD8_30_400\t0\t10\tDog",  # typo: ignored
-        "19jWnmYnlD8_30_40 \t0\t10\tDog",  # trailing space: not an exact match
-        "Baby_cry_infant_cry\t0\t4\tSpeech",  # corrupted filename (2021 file): ignored
-    ], ["19jWnmYnlD8_30_40\t2\t4\tCar"])
+    a, v = dense(
+        tmp_path,
+        [
+            "1-VMTJRpjbE_150_160\t1\t3\tSpeech",
+            "VMTJRpjbE_150_160\t3\t10\tBasketball_bounce",  # 9-char ID: matches no video
+            "19jWnmYnlD8_30_400\t0\t10\tDog",  # typo: ignored
+            "19jWnmYnlD8_30_40 \t0\t10\tDog",  # trailing space: not an exact match
+            "Baby_cry_infant_cry\t0\t4\tSpeech",  # corrupted filename (2021 file): ignored
+        ],
+        ["19jWnmYnlD8_30_40\t2\t4\tCar"],
+    )
     names = ["1-VMTJRpjbE_150_160", "19jWnmYnlD8_30_40", "no_rows_at_all_0_10"]
     ga, gv = dense_labels(a, v, names)
     assert segs(ga[0, 0]) == [1, 2]
@@ -184,8 +200,7 @@ def test_dense_exact_filename_match_and_unmatched_rows_ignored(tmp_path):
 def test_dense_classes_outside_weak_label_still_count(tmp_path):
     # The weak label says Speech only; the dense file also has Violin_fiddle -> it is set.
     w = write(tmp_path / "AVVP_test_pd.csv", WEAK_HEADER, ["vid00000001_0_10\tSpeech"])
-    a, v = dense(tmp_path, ["vid00000001_0_10\t0\t10\tViolin_fiddle"],
-                 ["vid00000001_0_10\t0\t2\tViolin_fiddle"])
+    a, v = dense(tmp_path, ["vid00000001_0_10\t0\t10\tViolin_fiddle"], ["vid00000001_0_10\t0\t2\tViolin_fiddle"])
     names, weak = read_weak_labels(w)
     ga, gv = dense_labels(a, v, names)
     c = CLASS_INDEX["Violin_fiddle"]
@@ -232,19 +247,21 @@ def test_legacy_eval_audio_drops_exactly_the_three_rows(tmp_path):
     np.testing.assert_array_equal(old_a[2], new_a[2])
 
 
-@pytest.mark.parametrize("row, problem", [
-    ("vid00000001_0_10\t0\t4\tKazoo", "unknown class 'Kazoo'"),
-    ("vid00000001_0_10\t0\t4", "expected 4"),
-    ("vid00000001_0_10\tx\t4\tSpeech", "integer"),
-    ("vid00000001_0_10\t1.5\t4\tSpeech", "integer"),
-    ("vid00000001_0_10\t0\t11\tSpeech", "0..10"),
-    ("vid00000001_0_10\t-1\t4\tSpeech", "0..10"),
-    ("\t0\t4\tSpeech", "empty filename"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("vid00000001_0_10\t0\t4\tKazoo", "unknown class 'Kazoo'"),
+        ("vid00000001_0_10\t0\t4", "expected 4"),
+        ("vid00000001_0_10\tx\t4\tSpeech", "integer"),
+        ("vid00000001_0_10\t1.5\t4\tSpeech", "integer"),
+        ("vid00000001_0_10\t0\t11\tSpeech", "0..10"),
+        ("vid00000001_0_10\t-1\t4\tSpeech", "0..10"),
+        ("\t0\t4\tSpeech", "empty filename"),
+    ],
+)
 def test_dense_malformed_rows_name_file_and_line(tmp_path, row, problem):
     # the bad row is in the visual file, line 3 (all rows are validated, matched or not)
-    a, v = dense(tmp_path, ["vid00000001_0_10\t0\t4\tSpeech"],
-                 ["vid00000001_0_10\t0\t4\tSpeech", row])
+    a, v = dense(tmp_path, ["vid00000001_0_10\t0\t4\tSpeech"], ["vid00000001_0_10\t0\t4\tSpeech", row])
     with pytest.raises(ValueError) as exc:
         dense_labels(a, v, ["vid00000001_0_10"])
     msg = str(exc.value)
@@ -271,8 +288,10 @@ def real():
     d = llp_dir()
     missing = [f for f in LLP_FILES if not (d / f).is_file()]
     if missing:
-        pytest.skip(f"real LLP annotation files not found in {d} (missing {', '.join(missing)}); "
-                    "set AVVP_LLP_DIR to the folder holding the official AVVP_*.csv files")
+        pytest.skip(
+            f"real LLP annotation files not found in {d} (missing {', '.join(missing)}); "
+            "set AVVP_LLP_DIR to the folder holding the official AVVP_*.csv files"
+        )
     out = {"dir": d}
     out["full"] = read_weak_labels(d / "AVVP_dataset_full.csv")
     for split, name in SPLIT_FILES.items():
@@ -331,8 +350,7 @@ def test_real_video_ids(real):
 
 def test_real_dense_edge_case_counts(real):
     split_names = set(real["val"][0]) | set(real["test"][0])
-    weak = dict(zip(real["val"][0] + real["test"][0],
-                    np.concatenate([real["val"][1], real["test"][1]])))
+    weak = dict(zip(real["val"][0] + real["test"][0], np.concatenate([real["val"][1], real["test"][1]])))
     for key, n_unmatched, n_empty, n_overlap, n_touch, n_absent in (
         ("audio_rows", 8, 6, 21, 11, 76),
         ("visual_rows", 7, 0, 0, 3, 51),
@@ -355,8 +373,7 @@ def test_real_dense_edge_case_counts(real):
                 overlap += e1 > s2
                 touch += e1 == s2
         assert (overlap, touch) == (n_overlap, n_touch)
-        absent = sum(1 for _l, name, _on, _off, cls in rows
-                     if name in weak and weak[name][CLASS_INDEX[cls]] == 0)
+        absent = sum(1 for _l, name, _on, _off, cls in rows if name in weak and weak[name][CLASS_INDEX[cls]] == 0)
         assert absent == n_absent
     empty_rows = [(r[1], r[2], r[3]) for r in real["audio_rows"] if r[2] >= r[3]]
     assert ("8DF2PxdT5tE_390_400", 9, 0) in empty_rows
@@ -376,8 +393,7 @@ def test_real_dense_labels_and_smoke_score(real):
     visual_names = {r[1] for r in real["visual_rows"]}
     for split, want in (("val", (4, 70)), ("test", (5, 121))):
         split_names = real[split][0]
-        assert (sum(n not in audio_names for n in split_names),
-                sum(n not in visual_names for n in split_names)) == want
+        assert (sum(n not in audio_names for n in split_names), sum(n not in visual_names for n in split_names)) == want
     # Videos whose ground truth is all zero: one more in test audio, H5WcJwyjxIg_2_12, whose only
     # audio row is "0 0 Baby_cry_infant_cry" (onset >= offset sets nothing).
     n_val = len(real["val"][0])
@@ -397,7 +413,9 @@ def test_real_dense_labels_and_smoke_score(real):
     diff = ga.astype(int) - la.astype(int)
     assert diff.min() == 0
     assert {names[i] for i in np.nonzero(diff.reshape(len(names), -1).sum(1))[0]} == {
-        "JfZEqeLZqWk_30_40", "KvIjsmANkxI_10_20"}
+        "JfZEqeLZqWk_30_40",
+        "KvIjsmANkxI_10_20",
+    }
     i, j = names.index("JfZEqeLZqWk_30_40"), names.index("KvIjsmANkxI_10_20")
     assert segs(diff[i, CLASS_INDEX["Speech"]]) == [0, 1, 2, 3, 7, 8, 9]
     assert segs(diff[j, CLASS_INDEX["Cat"]]) == [0]

@@ -1,4 +1,5 @@
 """Frame sampling with decord and 16 kHz mono audio with ffmpeg-python, including bad inputs."""
+
 import os
 import re
 import subprocess
@@ -41,8 +42,9 @@ def test_load_audio_real_llp_clip(real_clip):
     assert 0.01 < np.abs(samples).max() < 4.0  # AAC decoding may overshoot full scale slightly
 
 
-@pytest.mark.parametrize("content,problem", [(b"", "empty file"),
-                                             (b"not a video at all" * 100, "not a media file ffmpeg recognises")])
+@pytest.mark.parametrize(
+    "content,problem", [(b"", "empty file"), (b"not a video at all" * 100, "not a media file ffmpeg recognises")]
+)
 def test_bad_files_name_the_file(tmp_path, content, problem):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(content)
@@ -59,9 +61,33 @@ def test_missing_file(tmp_path):
 
 
 def _mp4(path, *extra):
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-f", "lavfi",
-                    "-i", "sine=frequency=440:sample_rate=16000", "-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", *extra, str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x64:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=16000",
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            *extra,
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -100,8 +126,21 @@ def test_an_mp4_cut_after_its_index_is_reported_damaged(tmp_path):
 
 def test_audio_only_file_has_no_video_stream(tmp_path):
     path = tmp_path / "song.m4a"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000", "-t", "2",
-                    str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=16000",
+            "-t",
+            "2",
+            str(path),
+        ],
+        check=True,
+    )
     with pytest.raises(MediaError, match=r"song\.m4a: no video stream \(it holds audio only\)"):
         sample_frames(path)
     assert load_audio(path)[1]
@@ -111,16 +150,34 @@ def test_links_folders_and_pipes_are_refused_before_ffmpeg_runs(tmp_path):
     (tmp_path / "dangling.mp4").symlink_to(tmp_path / "gone.mp4")
     (tmp_path / "folder.mp4").mkdir()
     os.mkfifo(tmp_path / "pipe.mp4")  # opening it would block until someone writes
-    for name, reason in [("dangling.mp4", "dangling symbolic link"), ("folder.mp4", "a folder, not a video file"),
-                         ("pipe.mp4", "a named pipe (FIFO), not a regular file")]:
+    for name, reason in [
+        ("dangling.mp4", "dangling symbolic link"),
+        ("folder.mp4", "a folder, not a video file"),
+        ("pipe.mp4", "a named pipe (FIFO), not a regular file"),
+    ]:
         with pytest.raises(MediaError, match=f"{name}: {re.escape(reason)}"):
             probe(tmp_path / name)
 
 
 def test_video_without_audio_track_gives_flagged_silence(tmp_path):
     path = tmp_path / "silent.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=3",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
     samples, has_audio = load_audio(path)
     assert not has_audio and samples.shape == (160000,) and not samples.any()
     # a 3-s clip still gives 80 frames: the last frame repeats
@@ -133,9 +190,28 @@ def test_any_channel_layout_and_rate_is_averaged_to_16k_mono(tmp_path, layout, c
     # a 1 kHz tone in channel 0 only: the equal-weight channel mean scales it by 1/channels
     path = tmp_path / f"{layout}.mp4"
     expr = "|".join(["0.5*sin(2*PI*1000*t)"] + ["0"] * (channels - 1))
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"aevalsrc={expr}:s={rate}:d=4:c={layout}",
-                    "-f", "lavfi", "-i", "color=c=black:s=64x48:d=4", "-shortest", "-c:a", "pcm_s16le", "-c:v",
-                    "libx264", str(path.with_suffix(".mkv"))], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"aevalsrc={expr}:s={rate}:d=4:c={layout}",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x48:d=4",
+            "-shortest",
+            "-c:a",
+            "pcm_s16le",
+            "-c:v",
+            "libx264",
+            str(path.with_suffix(".mkv")),
+        ],
+        check=True,
+    )
     samples, has_audio = load_audio(path.with_suffix(".mkv"))
     assert has_audio and samples.shape == (160000,)
     rms = np.sqrt(np.mean(samples[1000:60000] ** 2))
@@ -147,8 +223,23 @@ def test_any_channel_layout_and_rate_is_averaged_to_16k_mono(tmp_path, layout, c
 
 def test_grayscale_video_gives_rgb_frames(tmp_path):
     path = tmp_path / "gray.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2",
-                    "-c:v", "libx264", "-pix_fmt", "gray", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10:duration=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "gray",
+            str(path),
+        ],
+        check=True,
+    )
     frames = sample_frames(path)
     assert frames.shape == (80, 48, 64, 3)
     assert np.array_equal(frames[..., 0], frames[..., 1]) and np.array_equal(frames[..., 1], frames[..., 2])
@@ -180,10 +271,18 @@ def test_ffprobe_json_gives_the_same_media_info_as_the_ffmpeg_log(tmp_path):
         displaymatrix: rotation of -90.00 degrees
   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 133 kb/s (default)
 """
-    doc = {"format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "10.030000"},
-           "streams": [{"codec_type": "video", "width": 320, "height": 240,
-                        "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]},
-                       {"codec_type": "audio", "sample_rate": "44100", "channels": 2, "channel_layout": "stereo"}]}
+    doc = {
+        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "10.030000"},
+        "streams": [
+            {
+                "codec_type": "video",
+                "width": 320,
+                "height": 240,
+                "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}],
+            },
+            {"codec_type": "audio", "sample_rate": "44100", "channels": 2, "channel_layout": "stereo"},
+        ],
+    }
     path = tmp_path / "x.mp4"
     assert info_from_ffprobe(path, doc) == info_from_ffmpeg_log(path, log) == MediaInfo(320, 240, 270, 2, 44100, 10.03)
     old_tag = {**doc, "streams": [{**doc["streams"][0], "side_data_list": [], "tags": {"rotate": "90"}}]}

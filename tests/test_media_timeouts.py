@@ -1,5 +1,6 @@
 """Every decode in the media layer ends: ffmpeg subprocesses are killed after a timeout, and decord's
 in-process frame decoding stops once its time budget is spent."""
+
 import errno
 import os
 import re
@@ -23,9 +24,31 @@ from avvp_pipeline.media.probe import MediaError, probe
 @pytest.fixture
 def clip(tmp_path):
     path = tmp_path / "clip.mp4"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25", "-f", "lavfi",
-                    "-i", "sine=frequency=440:sample_rate=16000", "-t", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=16000",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 

@@ -12,18 +12,28 @@ import time
 import numpy as np
 import pytest
 
-from avvp_pipeline.evaluation.reference import llp_f_scores_loop as ref_scores
-from avvp_pipeline.evaluation.reference import ref_runs
 from avvp_pipeline.evaluation.metrics import (
     METRIC_KEYS,
     binarize_predictions,
     llp_f_scores,
     per_video_scores,
 )
+from avvp_pipeline.evaluation.reference import llp_f_scores_loop as ref_scores
+from avvp_pipeline.evaluation.reference import ref_runs
 
 C, T = 25, 10
-KEYS = ["seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event",
-        "ev_audio", "ev_visual", "ev_av", "ev_type", "ev_event"]
+KEYS = [
+    "seg_audio",
+    "seg_visual",
+    "seg_av",
+    "seg_type",
+    "seg_event",
+    "ev_audio",
+    "ev_visual",
+    "ev_av",
+    "ev_type",
+    "ev_event",
+]
 
 
 def assert_scores(got, want, tol=1e-6):
@@ -155,8 +165,18 @@ def test_prediction_on_all_zero_truth_is_0():
     # type = (0 + 100 + 100) / 3 = 66.67; Event@AV: class 0 TP=0, FP=3 (events: 1) -> 0.
     pa, pv, ga, gv = zeros()
     pa[0, 0, 0:3] = 1
-    want = dict(seg_audio=0, seg_visual=100, seg_av=100, seg_type=200 / 3, seg_event=0,
-                ev_audio=0, ev_visual=100, ev_av=100, ev_type=200 / 3, ev_event=0)
+    want = dict(
+        seg_audio=0,
+        seg_visual=100,
+        seg_av=100,
+        seg_type=200 / 3,
+        seg_event=0,
+        ev_audio=0,
+        ev_visual=100,
+        ev_av=100,
+        ev_type=200 / 3,
+        ev_event=0,
+    )
     assert_scores(llp_f_scores(pa, pv, ga, gv), want)
 
 
@@ -169,8 +189,18 @@ def test_class_counted_only_through_false_positives():
     ga[0, 0, :] = 1
     pa[0, 0, :] = 1
     pa[0, 1, 0:5] = 1
-    want = dict(seg_audio=50, seg_visual=100, seg_av=100, seg_type=250 / 3, seg_event=50,
-                ev_audio=50, ev_visual=100, ev_av=100, ev_type=250 / 3, ev_event=50)
+    want = dict(
+        seg_audio=50,
+        seg_visual=100,
+        seg_av=100,
+        seg_type=250 / 3,
+        seg_event=50,
+        ev_audio=50,
+        ev_visual=100,
+        ev_av=100,
+        ev_type=250 / 3,
+        ev_event=50,
+    )
     assert_scores(llp_f_scores(pa, pv, ga, gv), want)
 
 
@@ -270,8 +300,18 @@ def test_event_at_av_sums_counts_not_scores():
     pa[0, 0, :] = 1
     ga[0, 0, :] = 1
     pv[0, 0, :] = 1
-    want = dict(seg_audio=100, seg_visual=0, seg_av=0, seg_type=100 / 3, seg_event=200 / 3,
-                ev_audio=100, ev_visual=0, ev_av=0, ev_type=100 / 3, ev_event=200 / 3)
+    want = dict(
+        seg_audio=100,
+        seg_visual=0,
+        seg_av=0,
+        seg_type=100 / 3,
+        seg_event=200 / 3,
+        ev_audio=100,
+        ev_visual=0,
+        ev_av=0,
+        ev_type=100 / 3,
+        ev_event=200 / 3,
+    )
     assert_scores(llp_f_scores(pa, pv, ga, gv), want)
 
 
@@ -300,9 +340,18 @@ def test_av_from_products():
     gv[0, 5, 3:10] = 1
     pa[0, 5, 0:6] = 1
     pv[0, 5, 4:10] = 1
-    want = dict(seg_audio=100, seg_visual=1200 / 13, seg_av=80,
-                seg_type=(100 + 1200 / 13 + 80) / 3, seg_event=96,
-                ev_audio=100, ev_visual=100, ev_av=100, ev_type=100, ev_event=100)
+    want = dict(
+        seg_audio=100,
+        seg_visual=1200 / 13,
+        seg_av=80,
+        seg_type=(100 + 1200 / 13 + 80) / 3,
+        seg_event=96,
+        ev_audio=100,
+        ev_visual=100,
+        ev_av=100,
+        ev_type=100,
+        ev_event=100,
+    )
     assert_scores(llp_f_scores(pa, pv, ga, gv), want)
     # Audio and visual of the same class at different times: no av event at all.
     pa, pv, ga, gv = zeros()
@@ -417,8 +466,7 @@ def test_binarize_modality_gate():
     assert pa[0, 6].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert pv.sum() == 0
     # the opposite gates
-    pa, pv = binarize_predictions(fp, np.ones((1, C)), gate="modality", audio_prob=vp,
-                                  visual_prob=ap)
+    pa, pv = binarize_predictions(fp, np.ones((1, C)), gate="modality", audio_prob=vp, visual_prob=ap)
     assert pa.sum() == 0 and pv[0, 6].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
 
 

@@ -1,4 +1,5 @@
 """HAN, MMIL pooling and the HAN loss: shapes, value ranges, hand-worked sums and losses."""
+
 import math
 
 import pytest
@@ -13,8 +14,11 @@ from avvp_pipeline.training.losses import han_loss, smooth
 
 def _inputs(b=3, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, 10, 128, generator=g), torch.randn(b, 80, 2048, generator=g),
-            torch.randn(b, 10, 512, generator=g))
+    return (
+        torch.randn(b, 10, 128, generator=g),
+        torch.randn(b, 80, 2048, generator=g),
+        torch.randn(b, 10, 512, generator=g),
+    )
 
 
 def test_han_shapes_and_ranges():
@@ -158,8 +162,12 @@ def test_standardized_applies_training_statistics():
     a, vs, vst = _inputs(4)
     wrapped.fit(a * 3 + 5, vs * 2 - 1, vst + 7)
     out = wrapped(a * 3 + 5, vs * 2 - 1, vst + 7).frame_prob
-    ref = inner(*(x.sub(x.reshape(-1, x.shape[-1]).mean(0)).div(x.reshape(-1, x.shape[-1]).std(0))
-                  for x in (a * 3 + 5, vs * 2 - 1, vst + 7))).frame_prob
+    ref = inner(
+        *(
+            x.sub(x.reshape(-1, x.shape[-1]).mean(0)).div(x.reshape(-1, x.shape[-1]).std(0))
+            for x in (a * 3 + 5, vs * 2 - 1, vst + 7)
+        )
+    ).frame_prob
     assert torch.allclose(out, ref, atol=1e-5)
 
 

@@ -1,14 +1,15 @@
 """Packaging and configuration: one place pins torch, envs agree, the demo config validates, CLI helps."""
+
 import errno
 import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,15 +59,29 @@ def test_every_config_key_is_commented():
             assert above.startswith("#") or line.rstrip().endswith(":"), f"config.yaml:{i + 1} has no comment: {line}"
 
 
-@pytest.mark.parametrize("sub", ["synth", "index", "extract", "train", "evaluate", "baseline", "report", "models", "bench"])
+@pytest.mark.parametrize(
+    "sub", ["synth", "index", "extract", "train", "evaluate", "baseline", "report", "models", "bench"]
+)
 def test_cli_help(sub):
     out = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", sub, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: avvp" in out.stdout
 
 
 def test_cli_error_is_one_clear_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "index", "--annotations-dir", str(tmp_path),
-                          "--out", str(tmp_path / "i.h5")], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "avvp_pipeline.cli",
+            "index",
+            "--annotations-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "i.h5"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1 and "AVVP_train.csv" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -76,13 +91,35 @@ def test_demo_dag_plans_with_the_workstation_profile(tmp_path):
 
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                          str(tmp_path), "--profile", str(REPO / "workflow/profiles/default"), "-n"],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--profile",
+            str(REPO / "workflow/profiles/default"),
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     stats = out.stdout.split("Job stats:")[1]
-    for rule in ("synth", "index", "extract_visual", "extract_audio", "train", "evaluate", "baseline_broadcast",
-                 "report"):
+    for rule in (
+        "synth",
+        "index",
+        "extract_visual",
+        "extract_audio",
+        "train",
+        "evaluate",
+        "baseline_broadcast",
+        "report",
+    ):
         assert re.search(rf"^{rule}\s+\d+", stats, re.M), rule
 
 
@@ -93,8 +130,11 @@ def test_bench_train_reports_epoch_times():
     assert r["videos"] == 24
     # the recipe's batch size in fp32 is always measured first, as the reference
     keys = [k for k in r if k.startswith("batch ")]
-    assert keys == ["batch 64 fp32: s/epoch (10,000 videos)", "batch 8 fp32: s/epoch (10,000 videos)",
-                    "batch 8 bf16: s/epoch (10,000 videos)"]
+    assert keys == [
+        "batch 64 fp32: s/epoch (10,000 videos)",
+        "batch 8 fp32: s/epoch (10,000 videos)",
+        "batch 8 bf16: s/epoch (10,000 videos)",
+    ]
     assert all(r[k] > 0 for k in keys)
     assert r["reference"].startswith("batch 64 fp32") and "x the reference" in r["fastest"]
 
@@ -105,14 +145,37 @@ def test_unwritable_output_location_gives_a_clear_error(tmp_path):
     import sys
 
     metrics = tmp_path / "m.json"
-    metrics.write_text(json.dumps({"model": "han", "split": "test", "n_videos": 1,
-                                   "f_scores": {k: 50.0 for k in ("seg_audio", "ev_audio", "seg_visual", "ev_visual",
-                                                                  "seg_av", "ev_av", "seg_type", "ev_type",
-                                                                  "seg_event", "ev_event")}}))
+    metrics.write_text(
+        json.dumps(
+            {
+                "model": "han",
+                "split": "test",
+                "n_videos": 1,
+                "f_scores": {
+                    k: 50.0
+                    for k in (
+                        "seg_audio",
+                        "ev_audio",
+                        "seg_visual",
+                        "ev_visual",
+                        "seg_av",
+                        "ev_av",
+                        "seg_type",
+                        "ev_type",
+                        "seg_event",
+                        "ev_event",
+                    )
+                },
+            }
+        )
+    )
     blocker = tmp_path / "reports"
     blocker.write_text("a file where the output folder should be")
-    proc = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out",
-                           str(blocker / "results.md")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out", str(blocker / "results.md")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "cannot write" in proc.stderr and str(blocker) in proc.stderr and "Traceback" not in proc.stderr
 
@@ -124,8 +187,13 @@ def full_disk(tmp_path):
 
     mount = tmp_path / "full"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root (simulates a full disk)")
     try:
         with open(mount / "filler", "wb", buffering=0) as fh:
@@ -147,13 +215,36 @@ def test_full_disk_gives_a_clear_error_and_leaves_no_partial_file(full_disk, tmp
     from avvp_pipeline.features.store import write_shard
 
     metrics = tmp_path / "m.json"
-    metrics.write_text(json.dumps({"model": "han", "split": "test", "n_videos": 1,
-                                   "f_scores": {k: 50.0 for k in ("seg_audio", "ev_audio", "seg_visual", "ev_visual",
-                                                                  "seg_av", "ev_av", "seg_type", "ev_type",
-                                                                  "seg_event", "ev_event")}}))
+    metrics.write_text(
+        json.dumps(
+            {
+                "model": "han",
+                "split": "test",
+                "n_videos": 1,
+                "f_scores": {
+                    k: 50.0
+                    for k in (
+                        "seg_audio",
+                        "ev_audio",
+                        "seg_visual",
+                        "ev_visual",
+                        "seg_av",
+                        "ev_av",
+                        "seg_type",
+                        "ev_type",
+                        "seg_event",
+                        "ev_event",
+                    )
+                },
+            }
+        )
+    )
     out = full_disk / "reports" / "results.md"
-    proc = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "avvp_pipeline.cli", "report", str(metrics), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"cannot write {out}: the disk is full" in proc.stderr
     shard = full_disk / "features" / "shard-0000.h5"

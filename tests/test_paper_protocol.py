@@ -1,5 +1,6 @@
 """The papers' protocol: MA's rows keep their last epoch, `select` overrides it, and the paper config
 selects on test exactly for the CM-Co-recipe rows it trains."""
+
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,9 @@ import torch
 import yaml
 from snakemake.utils import validate
 
+from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.models.checkpoint import TrainedModel
 from avvp_pipeline.models.rows import keeps_last_epoch, spec, train_options
-from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,9 +26,17 @@ def _tiny_set(split, n, seed):
     labels[torch.arange(n), torch.arange(n) % 3] = 1
     gt = np.zeros((n, 25, 10), np.uint8)
     gt[np.arange(n), np.arange(n) % 3] = 1
-    fs = FeatureSet(split, [f"v{i:010d}_0_10" for i in range(n)], [f"v{i:010d}" for i in range(n)],
-                    torch.randn(n, 10, 128, generator=g), torch.randn(n, 80, 2048, generator=g),
-                    torch.randn(n, 10, 512, generator=g), labels, gt, gt.copy())
+    fs = FeatureSet(
+        split,
+        [f"v{i:010d}_0_10" for i in range(n)],
+        [f"v{i:010d}" for i in range(n)],
+        torch.randn(n, 10, 128, generator=g),
+        torch.randn(n, 80, 2048, generator=g),
+        torch.randn(n, 10, 512, generator=g),
+        labels,
+        gt,
+        gt.copy(),
+    )
     fs.labels_audio, fs.labels_visual = labels.clone(), labels.clone()
     return fs
 
@@ -38,11 +47,9 @@ def _train(tmp_path, monkeypatch, name, **options):
 
     scores = iter([60.0, 50.0, 40.0])
     monkeypatch.setattr(T, "evaluate_probs", lambda *a, **k: {"seg_type": next(scores)})
-    opts = train_options(name, {"epochs": 3, "batch_size": 8, "early_stop": 1, "select_metric": "seg_type",
-                                **options})
+    opts = train_options(name, {"epochs": 3, "batch_size": 8, "early_stop": 1, "select_metric": "seg_type", **options})
     cfg = TrainConfig.from_dict({**opts, "device": "cpu"})
-    return train(name, _tiny_set("train", 8, 0), _tiny_set("val", 3, 1), cfg, tmp_path, provenance={},
-                 progress=False)
+    return train(name, _tiny_set("train", 8, 0), _tiny_set("val", 3, 1), cfg, tmp_path, provenance={}, progress=False)
 
 
 @pytest.mark.parametrize("name", ["ma", "ma+cmco"])
@@ -70,8 +77,9 @@ def test_select_option_is_checked():
 
 def test_metrics_record_the_selection_split():
     def ckpt(model, **train_config):
-        return TrainedModel(Path("model.pt"), None, model, train_config, {}, None,
-                            {"select_on": train_config.get("select_on", "val")})
+        return TrainedModel(
+            Path("model.pt"), None, model, train_config, {}, None, {"select_on": train_config.get("select_on", "val")}
+        )
 
     assert (ckpt("han+ours", select="auto", select_on="test")).select_on == "test"
     assert (ckpt("han", select="auto", select_on="val")).select_on == "val"
@@ -85,9 +93,11 @@ def test_paper_config_validates_and_selects_on_test_exactly_for_cmco_recipe_rows
     validate(config, str(SCHEMA))
     train_cfg = config["train"]
     assert config["features"]["source"] == "released"
-    on_test = {m for m in train_cfg["models"]
-               if TrainConfig.from_dict(train_options(m, train_cfg["options"], train_cfg["per_model"])).select_on
-               == "test"}
+    on_test = {
+        m
+        for m in train_cfg["models"]
+        if TrainConfig.from_dict(train_options(m, train_cfg["options"], train_cfg["per_model"])).select_on == "test"
+    }
     cmco_rows = {m for m in train_cfg["models"] if spec(m).recipe == "cmco"}
     assert on_test == cmco_rows and len(cmco_rows) == 13
     assert set(train_cfg["per_model"]) == cmco_rows  # nothing else is changed per row

@@ -1,17 +1,18 @@
 """`avvp parse`: events.json and timelines of new videos, windows, bad files, and model/feature mismatch."""
+
 import json
 import subprocess
 
 import numpy as np
 import pytest
 import torch
+from factories import random_feature_set
 
 from avvp_pipeline import __version__
 from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.parse import ModelMismatch, VideoParser, events_from, parse_videos, validate_events
-from factories import random_feature_set
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -26,12 +27,15 @@ def model_path(tmp_path_factory):
     provenance = {}
     for name, cfg in configs.items():
         w = resolve(name, "random", seed=0)
-        provenance[name] = {"weights_id": w.weights_id, "weights_sha256": str(w.sha256),
-                            "config_hash": store.config_hash(cfg), "avvp_pipeline_version": __version__}
+        provenance[name] = {
+            "weights_id": w.weights_id,
+            "weights_sha256": str(w.sha256),
+            "config_hash": store.config_hash(cfg),
+            "avvp_pipeline_version": __version__,
+        }
     fs = random_feature_set(8)
     out = tmp_path_factory.mktemp("model")
-    train("han", fs, fs, TrainConfig(epochs=1, batch_size=4), out, provenance, progress=False,
-          feature_configs=configs)
+    train("han", fs, fs, TrainConfig(epochs=1, batch_size=4), out, provenance, progress=False, feature_configs=configs)
     return out / "model.pt"
 
 
@@ -39,7 +43,11 @@ def _clip(path, seconds, audio=True, size="96x64"):
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=25"]
     if audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000"]
-    cmd += ["-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else []) + [str(path)]
+    cmd += (
+        ["-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+        + (["-c:a", "aac"] if audio else [])
+        + [str(path)]
+    )
     subprocess.run(cmd, check=True)
     return path
 
@@ -60,8 +68,11 @@ def _check_outputs(folder, duration):
     # for people: the page (tests/test_video_page.py opens it in a browser) and the exports of every event
     from avvp_pipeline.reporting.event_exports import read_events_csv, read_vtt
 
-    assert len(read_events_csv(folder / "events.csv")) == len(read_vtt(folder / "events.vtt")) == \
-        sum(len(doc[k]) for k in ("audio", "visual", "audio_visual"))
+    assert (
+        len(read_events_csv(folder / "events.csv"))
+        == len(read_vtt(folder / "events.vtt"))
+        == sum(len(doc[k]) for k in ("audio", "visual", "audio_visual"))
+    )
     assert all((folder / f"audacity-{m}.txt").is_file() for m in ("heard", "seen", "heard-and-seen"))
     assert 'id="page-data"' in (folder / "index.html").read_text() and (folder / "thumb.jpg").stat().st_size > 0
     assert not (folder / "video.mp4").exists()  # H.264/AAC mp4 inputs play as they are
@@ -75,16 +86,21 @@ def test_events_merge_across_windows_and_stop_at_the_end():
     prob[2, 8:13] = 0.8
     pred[4, 20:24] = 1  # runs to the end of a 23.5-s clip
     events = events_from(pred, prob, duration=23.5)
-    assert events == [{"label": "Cheering", "onset": 8.0, "offset": 13.0, "score": 0.8},
-                      {"label": "Cat", "onset": 20.0, "offset": 23.5, "score": 0.25}]
+    assert events == [
+        {"label": "Cheering", "onset": 8.0, "offset": 13.0, "score": 0.8},
+        {"label": "Cat", "onset": 20.0, "offset": 23.5, "score": 0.25},
+    ]
 
 
 def test_validate_events_rejects_bad_documents():
     good = {"audio": [{"label": "Dog", "onset": 0.0, "offset": 2.0, "score": 0.5}], "visual": [], "audio_visual": []}
     validate_events(good)
-    for bad in ({**good, "visual": None}, {**good, "audio": [{"label": "Dog", "onset": 2.0, "offset": 2.0, "score": 0.5}]},
-                {**good, "audio": [{"label": "Cow", "onset": 0.0, "offset": 1.0, "score": 0.5}]},
-                {**good, "audio": [{"label": "Dog", "onset": 0.0, "offset": 1.0, "score": 1.5}]}):
+    for bad in (
+        {**good, "visual": None},
+        {**good, "audio": [{"label": "Dog", "onset": 2.0, "offset": 2.0, "score": 0.5}]},
+        {**good, "audio": [{"label": "Cow", "onset": 0.0, "offset": 1.0, "score": 0.5}]},
+        {**good, "audio": [{"label": "Dog", "onset": 0.0, "offset": 1.0, "score": 1.5}]},
+    ):
         with pytest.raises(ValueError):
             validate_events(bad)
 
@@ -97,8 +113,13 @@ def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     junk.write_bytes(b"not a video at all" * 100)
     out = tmp_path / "out"
     status = parse_videos([short, junk, long, tmp_path / "missing.mp4", silent], model_path, out, progress=False)
-    assert [status[str(p)] == "ok" for p in (short, junk, long, tmp_path / "missing.mp4", silent)] == \
-        [True, False, True, False, True]
+    assert [status[str(p)] == "ok" for p in (short, junk, long, tmp_path / "missing.mp4", silent)] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+    ]
     assert "junk.mp4" in status[str(junk)] and "no such file" in status[str(tmp_path / "missing.mp4")]
     assert _check_outputs(out / "short", 4.0)["windows"] == 1
     doc = _check_outputs(out / "long", 23.5)

@@ -1,18 +1,19 @@
 """`avvp parse` inputs: one output folder per file, always inside --out, and every input accounted for
 in index.tsv or failures.tsv (csv-quoted, whatever the file names)."""
+
 import csv
 import json
 import os
 
 import pytest
-
-from avvp_pipeline.cli import main
-from avvp_pipeline.media import audio as audio_mod
-from avvp_pipeline.fileio import write_tsv
-from avvp_pipeline.media.inputs import collect_inputs
-from avvp_pipeline.parse import output_folders, parse_videos, safe_name
 from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)
 from test_parse import _clip, model_path  # noqa: F401 (fixture)
+
+from avvp_pipeline.cli import main
+from avvp_pipeline.fileio import write_tsv
+from avvp_pipeline.media import audio as audio_mod
+from avvp_pipeline.media.inputs import collect_inputs
+from avvp_pipeline.parse import output_folders, parse_videos, safe_name
 
 
 def _read_tsv(path):
@@ -46,8 +47,9 @@ def test_the_same_file_named_twice_shares_its_folder(tmp_path, monkeypatch):
     assert set(folders.values()) == {"clip"}
 
 
-@pytest.mark.parametrize("name", ["..", ".", "", "...", ".hidden", "a/b", "..\\..\\x", "new\nline\ttab",
-                                  "\udcff\udcfe", "é" * 300, " "])
+@pytest.mark.parametrize(
+    "name", ["..", ".", "", "...", ".hidden", "a/b", "..\\..\\x", "new\nline\ttab", "\udcff\udcfe", "é" * 300, " "]
+)
 def test_folder_names_stay_inside_out(tmp_path, name):
     folder = safe_name(name)
     assert folder and not folder.startswith(".") and "/" not in folder and "\\" not in folder
@@ -75,8 +77,9 @@ def test_collect_inputs_reports_what_a_folder_holds_besides_files(tmp_path):
         str(folder / "gone.mp4"): f"{folder / 'gone.mp4'}: dangling symbolic link (to {tmp_path / 'nowhere.mp4'})",
         str(folder / "more"): f"{folder / 'more'}: a folder inside {folder}: not searched; pass it explicitly",
         str(folder / "pipe.mp4"): f"{folder / 'pipe.mp4'}: a named pipe (FIFO), not a regular file; save the video "
-                                  "to a file first",
-        str(tmp_path / "missing.mp4"): f"{tmp_path / 'missing.mp4'}: no such file"}
+        "to a file first",
+        str(tmp_path / "missing.mp4"): f"{tmp_path / 'missing.mp4'}: no such file",
+    }
 
 
 def test_tsv_survives_tabs_newlines_and_carriage_returns(tmp_path):
@@ -91,8 +94,13 @@ def test_same_stems_and_dotted_names_keep_every_result_inside_out(model_path, tm
     src = tmp_path / "in"
     for sub in ("a", "b"):
         (src / sub).mkdir(parents=True)
-    videos = [_clip(src / "clip.mp4", 2), _clip(src / "clip.mkv", 3), _clip(src / "a" / "x.mp4", 2),
-              _clip(src / "b" / "x.mp4", 3), _clip(src / "...mp4", 2)]
+    videos = [
+        _clip(src / "clip.mp4", 2),
+        _clip(src / "clip.mkv", 3),
+        _clip(src / "a" / "x.mp4", 2),
+        _clip(src / "b" / "x.mp4", 3),
+        _clip(src / "...mp4", 2),
+    ]
     out = tmp_path / "out"
     status = parse_videos(videos, model_path, out, device="cpu", progress=False)
     assert set(status.values()) == {"ok"}
@@ -118,8 +126,20 @@ def test_cli_lists_skipped_entries_and_odd_names_in_failures(model_path, tmp_pat
     (folder / "sub").mkdir()
     (folder / ".hidden.mp4").write_text("skipped silently")
     out = tmp_path / "out"
-    rc = main(["-q", "parse", str(folder), str(tmp_path / "missing.mp4"), "--model", str(model_path), "--out", str(out),
-               "--device", "cpu"])
+    rc = main(
+        [
+            "-q",
+            "parse",
+            str(folder),
+            str(tmp_path / "missing.mp4"),
+            "--model",
+            str(model_path),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     rows = _read_tsv(out / "failures.tsv")
     assert rows[0] == ["video", "reason"] and all(len(r) == 2 for r in rows)
@@ -137,8 +157,10 @@ def test_cli_with_nothing_parseable_fails(model_path, tmp_path):  # noqa: F811
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "sub").mkdir()
     out = tmp_path / "out"
-    assert main(["-q", "parse", str(tmp_path / "empty"), "--model", str(model_path), "--out", str(out),
-                 "--device", "cpu"]) == 1
+    assert (
+        main(["-q", "parse", str(tmp_path / "empty"), "--model", str(model_path), "--out", str(out), "--device", "cpu"])
+        == 1
+    )
     assert len(_read_tsv(out / "failures.tsv")) == 2
 
 

@@ -1,15 +1,19 @@
 """Parse-time planning (videos, shards, missing files) and the dataset index."""
+
 import numpy as np
 import pytest
+from conftest import llp_dir
 
 from avvp_pipeline.data.index import build_index, load_split, read_split
 from avvp_pipeline.plan import plan_videos
-from conftest import llp_dir
 
 
 def test_plan_synthetic_names_without_rendering(tmp_path):
-    cfg = {"videos_dir": None, "annotations_dir": None,
-           "synth": {"enabled": True, "seed": 1, "n_train": 5, "n_val": 2, "n_test": 2}}
+    cfg = {
+        "videos_dir": None,
+        "annotations_dir": None,
+        "synth": {"enabled": True, "seed": 1, "n_train": 5, "n_val": 2, "n_test": 2},
+    }
     plan = plan_videos(cfg, shard_size=4)
     assert len(plan.video_ids) == 9 and plan.num_shards == 3 and plan.video_ids == sorted(plan.video_ids)
     assert plan.shard(2) == plan.video_ids[8:] and plan.shard_paths(0)[0].endswith(f"{plan.video_ids[0]}.mp4")

@@ -1,4 +1,5 @@
 """Planning stops early and clearly: where the data is, which files are videos, which model names exist."""
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,10 @@ def _real(annotations, videos):
 
 def test_demo_renders_only_into_its_own_folder():
     src = data_source({"annotations_dir": None, "videos_dir": None, "synth": SYNTH})
-    assert src.synthetic and (src.annotations_dir, src.videos_dir) == ("resources/demo/annotations", "resources/demo/videos")
+    assert src.synthetic and (src.annotations_dir, src.videos_dir) == (
+        "resources/demo/annotations",
+        "resources/demo/videos",
+    )
 
 
 def test_data_folders_turn_the_demo_off_whatever_a_merged_config_says(tiny_set):
@@ -87,22 +91,31 @@ def test_other_containers_are_used_and_mp4_preferred(tiny_set, tmp_path, caplog)
 def test_ids_outside_the_youtube_alphabet_are_refused(tmp_path):
     ann = tmp_path / "ann"
     ann.mkdir()
-    rows = {"AVVP_train.csv": "abcdefghijk_0_10\tSpeech", "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
-            "AVVP_test_pd.csv": "ab{defghijk_0_10\tDog"}
+    rows = {
+        "AVVP_train.csv": "abcdefghijk_0_10\tSpeech",
+        "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
+        "AVVP_test_pd.csv": "ab{defghijk_0_10\tDog",
+    }
     for name, row in rows.items():
         (ann / name).write_text(f"filename\tevent_labels\n{row}\n")
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "abcdefghijk.mp4").write_bytes(b"x")
-    with pytest.raises(PlanError, match=r"AVVP_test_pd.csv: filename 'ab\{defghijk_0_10' does not start with an "
-                                        "11-character YouTube id"):
+    with pytest.raises(
+        PlanError,
+        match=r"AVVP_test_pd.csv: filename 'ab\{defghijk_0_10' does not start with an "
+        "11-character YouTube id",
+    ):
         plan_videos(_real(ann, tmp_path / "v"), 4)
 
 
 def test_a_video_in_two_splits_stops_planning(tmp_path):
     ann = tmp_path / "ann"
     ann.mkdir()
-    rows = {"AVVP_train.csv": "abcdefghijk_0_10\tSpeech", "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
-            "AVVP_test_pd.csv": "abcdefghijk_30_40\tDog"}
+    rows = {
+        "AVVP_train.csv": "abcdefghijk_0_10\tSpeech",
+        "AVVP_val_pd.csv": "bbcdefghijk_0_10\tDog",
+        "AVVP_test_pd.csv": "abcdefghijk_30_40\tDog",
+    }
     for name, row in rows.items():
         (ann / name).write_text(f"filename\tevent_labels\n{row}\n")
     (tmp_path / "v").mkdir()
@@ -151,16 +164,16 @@ def test_plan_all_released_llp_features_quickly(tmp_path):
     ann = llp_dir()
     if not (ann / "AVVP_train.csv").is_file():
         pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
-    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values()
-                  for f in llp.read_weak_labels(ann / split)[0]})
+    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
     assert len(ids) == 11_849
     for folder in ("vggish", "res152", "r2plus1d_18"):
         (tmp_path / folder).mkdir()
         for vid in ids if folder != "res152" else ids[:-3]:
             (tmp_path / folder / f"{vid}.npy").touch()
     t0 = time.perf_counter()
-    plan = plan_videos({"annotations_dir": str(ann), "videos_dir": None}, 256,
-                       {"source": "released", "released_dir": str(tmp_path)})
+    plan = plan_videos(
+        {"annotations_dir": str(ann), "videos_dir": None}, 256, {"source": "released", "released_dir": str(tmp_path)}
+    )
     assert time.perf_counter() - t0 < 5.0  # planning runs at every snakemake start
     assert len(plan.video_ids) == 11_846 and plan.missing == ids[-3:] and plan.num_shards == 47
     assert len(plan.shard_released_files(46)) == 3 * (11_846 - 46 * 256)

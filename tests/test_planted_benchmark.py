@@ -1,4 +1,5 @@
 """The LLP-shaped synthetic feature set and the model benchmark that runs on it."""
+
 import json
 from dataclasses import replace
 from types import SimpleNamespace
@@ -7,10 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.data.planted_features import (PlantedFeatureConfig, class_profiles, companion_of,
-                                                    draw_events, make_feature_sets, signatures)
-from avvp_pipeline.benchmarks.planted import (PAPER_ROWS, benchmark_markdown, broadcast_scores,
-                                                          run_benchmark)
+from avvp_pipeline.benchmarks.planted import PAPER_ROWS, benchmark_markdown, broadcast_scores, run_benchmark
+from avvp_pipeline.data.planted_features import (
+    PlantedFeatureConfig,
+    class_profiles,
+    companion_of,
+    draw_events,
+    make_feature_sets,
+    signatures,
+)
 
 SMALL = PlantedFeatureConfig(n_train=60, n_val=20, n_test=20)
 
@@ -109,7 +115,14 @@ def test_noisy_teacher_flips_at_its_error_rate_within_the_weak_label():
 
 
 def test_benchmark_trains_valor_on_noisy_teacher_labels(tmp_path):
-    result = run_benchmark(["valor"], SMALL, tmp_path, epochs=1, progress=False, teacher_error=0.1,
-                           options={"hidden": 32, "heads": 4, "ffn": 64})
+    result = run_benchmark(
+        ["valor"],
+        SMALL,
+        tmp_path,
+        epochs=1,
+        progress=False,
+        teacher_error=0.1,
+        options={"hidden": 32, "heads": 4, "ffn": 64},
+    )
     assert result["pseudo_labels"]["error_rate"] == 0.1 and result["pseudo_labels"]["entries"] > 0
     assert result["rows"]["valor"]["epochs_run"] == 1 and result["options"]["hidden"] == 32

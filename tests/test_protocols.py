@@ -1,5 +1,6 @@
 """Post-processing protocols (evaluation/protocols.py) on the hand-worked cases of docs/method.md, and
 how metrics.json and the results tables report them."""
+
 from __future__ import annotations
 
 import json
@@ -8,16 +9,26 @@ import numpy as np
 import pytest
 
 from avvp_pipeline.evaluation.metrics import binarize_predictions
-from avvp_pipeline.evaluation.protocols import (GRID, PROTOCOL_GATES, Thresholds, binarize_thresholds,
-                                                protocol_result, tune_thresholds)
+from avvp_pipeline.evaluation.protocols import (
+    GRID,
+    PROTOCOL_GATES,
+    Thresholds,
+    binarize_thresholds,
+    protocol_result,
+    tune_thresholds,
+)
 from avvp_pipeline.evaluation.tables import METRICS, results_csv, results_markdown
 
 C, T = 25, 10
 
 
 def _probs(n: int = 1) -> dict[str, np.ndarray]:
-    return {"frame_prob": np.zeros((n, T, 2, C)), "global_prob": np.zeros((n, C)), "audio_prob": np.zeros((n, C)),
-            "visual_prob": np.zeros((n, C))}
+    return {
+        "frame_prob": np.zeros((n, T, 2, C)),
+        "global_prob": np.zeros((n, C)),
+        "audio_prob": np.zeros((n, C)),
+        "visual_prob": np.zeros((n, C)),
+    }
 
 
 def _truth(n: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -51,17 +62,24 @@ def test_llp_and_modality_gates_on_the_hand_worked_case():
 
 def test_fixed_protocols_are_the_gates_of_binarize_predictions():
     rng = np.random.default_rng(0)
-    p = {"frame_prob": rng.random((6, T, 2, C)), "global_prob": rng.random((6, C)), "audio_prob": rng.random((6, C)),
-         "visual_prob": rng.random((6, C))}
+    p = {
+        "frame_prob": rng.random((6, T, 2, C)),
+        "global_prob": rng.random((6, C)),
+        "audio_prob": rng.random((6, C)),
+        "visual_prob": rng.random((6, C)),
+    }
     ga, gv = (rng.random((2, 6, C, T)) < 0.3).astype(np.uint8)
     for name, gate in PROTOCOL_GATES.items():
-        pa, pv = binarize_predictions(p["frame_prob"], p["global_prob"], gate=gate, audio_prob=p["audio_prob"],
-                                      visual_prob=p["visual_prob"])
+        pa, pv = binarize_predictions(
+            p["frame_prob"], p["global_prob"], gate=gate, audio_prob=p["audio_prob"], visual_prob=p["visual_prob"]
+        )
         from avvp_pipeline.evaluation.metrics import llp_f_scores
+
         assert protocol_result(name, p, ga, gv)["f_scores"] == llp_f_scores(pa, pv, ga, gv)
     # the tuned protocol's binarisation at 0.5 everywhere is the modality gate
-    pa, pv = binarize_predictions(p["frame_prob"], None, gate="modality", audio_prob=p["audio_prob"],
-                                  visual_prob=p["visual_prob"])
+    pa, pv = binarize_predictions(
+        p["frame_prob"], None, gate="modality", audio_prob=p["audio_prob"], visual_prob=p["visual_prob"]
+    )
     ta, tv = binarize_thresholds(p, Thresholds())
     assert np.array_equal(pa, ta) and np.array_equal(pv, tv)
 

@@ -1,4 +1,5 @@
 """MA label refinement on a constructed case whose answer is known, and MA's contrastive loss."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from avvp_pipeline.models.mmil import MMILOutput
 from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.models.mmil import MMILOutput
 from avvp_pipeline.training.refine import kappa, label_disjoint_partners, ma_contrastive_loss, refine_labels
 
 

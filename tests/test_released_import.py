@@ -1,5 +1,6 @@
 """The released LLP features (.npy per video and extractor) imported as feature shards: bad files are
 listed and cost only their video, the shards are the extraction path's, and the workflow runs on them."""
+
 from __future__ import annotations
 
 import csv
@@ -100,9 +101,15 @@ def release(tmp_path):
 
 def _import(root: Path, ids: list[str], out: Path, threads: int = 2) -> tuple[dict[str, str], list]:
     outputs = {name: str(out / name / "shard-0000.h5") for name in RELEASE_FOLDERS}
-    failures = import_shard(ids, str(root), outputs, str(out / "failures.tsv"),
-                            {"source": "released", "released_dir": str(root), "version": 1}, threads=threads,
-                            progress=False)
+    failures = import_shard(
+        ids,
+        str(root),
+        outputs,
+        str(out / "failures.tsv"),
+        {"source": "released", "released_dir": str(root), "version": 1},
+        threads=threads,
+        progress=False,
+    )
     return outputs, failures
 
 
@@ -134,8 +141,13 @@ def test_imported_shards_are_the_extraction_writers_shards(release, tmp_path):
     for name in RELEASE_FOLDERS:
         extracted = tmp_path / "extracted" / f"{name}.h5"
         extra = {"has_audio": np.ones(len(imported), dtype=bool)} if name == "vggish" else None
-        store.write_shard(extracted, imported, np.stack([arrays[name][v] for v in imported]),
-                          {"extractor": name, "weights_id": "x"}, extra=extra)
+        store.write_shard(
+            extracted,
+            imported,
+            np.stack([arrays[name][v] for v in imported]),
+            {"extractor": name, "weights_id": "x"},
+            extra=extra,
+        )
         with h5py.File(outputs[name]) as a, h5py.File(extracted) as b:
             assert sorted(a) == sorted(b) == sorted(["video_ids", "features"] + (["has_audio"] if extra else []))
             for key in a:
@@ -176,9 +188,23 @@ def test_files_checksum_follows_the_files(release, tmp_path):
 
 
 def _cli(root: Path, out: Path, *ids: str) -> int:
-    return main(["import-features", "--released-dir", str(root), "--out-vggish", str(out / "v.h5"), "--out-resnet152",
-                 str(out / "r.h5"), "--out-r2plus1d-18", str(out / "s.h5"), "--failures", str(out / "f.tsv"), "--",
-                 *ids])
+    return main(
+        [
+            "import-features",
+            "--released-dir",
+            str(root),
+            "--out-vggish",
+            str(out / "v.h5"),
+            "--out-resnet152",
+            str(out / "r.h5"),
+            "--out-r2plus1d-18",
+            str(out / "s.h5"),
+            "--failures",
+            str(out / "f.tsv"),
+            "--",
+            *ids,
+        ]
+    )
 
 
 def test_cli_imports_ids_that_start_with_a_dash(tmp_path):
@@ -201,17 +227,30 @@ def test_parse_refuses_a_model_trained_on_released_features(tmp_path):
     from avvp_pipeline.parse import ModelMismatch, VideoParser
 
     cfg = {"source": "released", "released_dir": "/data/llp/feats", "version": 1}
-    features = {name: {"source": "released", "weights_id": f"released:{folder}"} for name, folder in RELEASE_FOLDERS.items()}
-    write_model(tmp_path / "model.pt", model_name="han", state_dict=build_model("han", {}).state_dict(),
-                train_config=full_options("han"), features=features,
-                feature_configs={name: cfg for name in RELEASE_FOLDERS}, classes=[], summary={"selected_epoch": 1},
-                run_hash="x")
-    with pytest.raises(ModelMismatch, match=r"model.pt: the model was trained on the released LLP features "
-                                            r"\(imported from /data/llp/feats\).*features.source: extract"):
+    features = {
+        name: {"source": "released", "weights_id": f"released:{folder}"} for name, folder in RELEASE_FOLDERS.items()
+    }
+    write_model(
+        tmp_path / "model.pt",
+        model_name="han",
+        state_dict=build_model("han", {}).state_dict(),
+        train_config=full_options("han"),
+        features=features,
+        feature_configs={name: cfg for name in RELEASE_FOLDERS},
+        classes=[],
+        summary={"selected_epoch": 1},
+        run_hash="x",
+    )
+    with pytest.raises(
+        ModelMismatch,
+        match=r"model.pt: the model was trained on the released LLP features "
+        r"\(imported from /data/llp/feats\).*features.source: extract",
+    ):
         VideoParser.load(tmp_path / "model.pt", device="cpu")
 
 
 # --- planning -------------------------------------------------------------------------------------
+
 
 def _csvs(folder: Path, ids: dict[str, list[str]]) -> None:
     folder.mkdir(parents=True)
@@ -222,8 +261,10 @@ def _csvs(folder: Path, ids: dict[str, list[str]]) -> None:
 
 
 def _released_cfg(annotations: Path, root: Path) -> tuple[dict, dict]:
-    return ({"annotations_dir": str(annotations), "videos_dir": None, "synth": {"enabled": True}},
-            {"source": "released", "released_dir": str(root), "shard_size": 2})
+    return (
+        {"annotations_dir": str(annotations), "videos_dir": None, "synth": {"enabled": True}},
+        {"source": "released", "released_dir": str(root), "shard_size": 2},
+    )
 
 
 def test_planning_skips_ids_with_missing_or_unusable_files(tmp_path, caplog):
@@ -240,8 +281,9 @@ def test_planning_skips_ids_with_missing_or_unusable_files(tmp_path, caplog):
         plan = plan_videos(dataset, 2, features)
     assert plan.video_ids == ["testvideo01", "trainvideo1", "trainvideo3"] and plan.num_shards == 2
     assert plan.missing == ["trainvideo2", "valvideo001"]
-    assert plan.unusable == [(str(_path(root, "vggish", "valvideo001")),
-                              f"dangling symbolic link (to {tmp_path / 'gone.npy'})")]
+    assert plan.unusable == [
+        (str(_path(root, "vggish", "valvideo001")), f"dangling symbolic link (to {tmp_path / 'gone.npy'})")
+    ]
     assert "2 of 5 videos are missing from" in caplog.text and "r2plus1d_18/ 1" in caplog.text
     assert plan.shard_released_files(1) == [str(_path(root, n, "trainvideo3")) for n in RELEASE_FOLDERS]
 
@@ -255,8 +297,7 @@ def test_released_planning_needs_annotations_and_the_release_folders(tmp_path):
     with pytest.raises(PlanError, match="features.released_dir is not set"):
         data_source(dataset, {**features, "released_dir": None})
     with pytest.raises(PlanError, match="dataset.annotations_dir and features.released_dir are not set"):
-        data_source({"annotations_dir": None, "videos_dir": None, "synth": {"enabled": True}},
-                    {"source": "released"})
+        data_source({"annotations_dir": None, "videos_dir": None, "synth": {"enabled": True}}, {"source": "released"})
     with pytest.raises(PlanError, match="release: folder not found"):
         plan_videos(dataset, 2, features)
     write_release(tmp_path / "release", ["somethingel"])
@@ -268,6 +309,7 @@ def test_released_planning_needs_annotations_and_the_release_folders(tmp_path):
 
 
 # --- end to end ----------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_workflow_imports_trains_evaluates_and_reports(tiny_set, tmp_path):
@@ -303,8 +345,20 @@ def test_workflow_imports_trains_evaluates_and_reports(tiny_set, tmp_path):
     assert "looks PCA-quantised" in failures and train[1] in failures
     assert main(["verify", str(wd / "results/features")]) == 0
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["avvp", "parse", str(tiny_set[0]), "--model", str(wd / "results/runs/han/model.pt"),
-                           "--out", str(tmp_path / "results/parsed")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            "avvp",
+            "parse",
+            str(tiny_set[0]),
+            "--model",
+            str(wd / "results/runs/han/model.pt"),
+            "--out",
+            str(tmp_path / "results/parsed"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2 and "trained on the released LLP features" in proc.stderr
     refused = snakemake(wd, "-n", *config, f"parse={{'videos_dir': '{tiny_set[0]}'}}", check=False)
     assert refused.returncode != 0 and "features.source is released" in refused.stdout + refused.stderr

@@ -1,5 +1,6 @@
 """The CM-Co release's refined labels (need_to_change_cmco.pkl): safe decoding, the counts of the real
 file, row mapping by filename, and the workflow's `refine: {source: file}`."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,14 @@ from conftest import llp_dir
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.data import llp
-from avvp_pipeline.data.index import build_index
 from avvp_pipeline.data.feature_sets import FeatureSet
-from avvp_pipeline.data.released_refined import (RefinedLabelsError, import_released_refined, listed_masks,
-                                                     read_released_refined)
+from avvp_pipeline.data.index import build_index
+from avvp_pipeline.data.released_refined import (
+    RefinedLabelsError,
+    import_released_refined,
+    listed_masks,
+    read_released_refined,
+)
 
 C = llp.CLASS_INDEX
 LEGACY_MAGIC, LEGACY_PROTOCOL = 0x1950A86A20F9469CFC6C, 1001
@@ -51,11 +56,16 @@ def write_annotations(folder, train: list[tuple[str, str]]) -> None:
     (folder / "AVVP_eval_visual.csv").write_text(dense + "tstvid00001_0_10\t2\t9\tDog\n")
 
 
-TRAIN = [(f"trnvid{i:05d}_{i}_{i + 10}", labels) for i, labels in enumerate(
-    ["Speech,Dog", "Car", "Speech,Violin_fiddle", "Dog", "Cat,Speech", "Chainsaw", "Dog,Car", "Banjo"])]
+TRAIN = [
+    (f"trnvid{i:05d}_{i}_{i + 10}", labels)
+    for i, labels in enumerate(
+        ["Speech,Dog", "Car", "Speech,Violin_fiddle", "Dog", "Cat,Speech", "Chainsaw", "Dog,Car", "Banjo"]
+    )
+]
 
 
 # ---- decoding ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32])
 @pytest.mark.parametrize("protocol", [2, 4])
@@ -88,6 +98,7 @@ def test_plain_int_lists_are_read_too(tmp_path):
 
 
 # ---- refusing code -----------------------------------------------------------------------------------
+
 
 class RunsCommand:
     def __init__(self, marker):
@@ -123,8 +134,11 @@ def test_a_pickle_that_would_run_a_command_is_refused(tmp_path):
 
     marker, path = tmp_path / "MARKER", tmp_path / "evil.pkl"
     path.write_bytes(payload(marker))
-    with pytest.raises(RefinedLabelsError, match=rf"^{re.escape(str(path))}: refuses to load global "
-                                                 r"(os|posix)\.system: not a refined-labels file$"):
+    with pytest.raises(
+        RefinedLabelsError,
+        match=rf"^{re.escape(str(path))}: refuses to load global "
+        r"(os|posix)\.system: not a refined-labels file$",
+    ):
         read_released_refined(path)
     assert not marker.exists()
     assert runs_when_unpickled(payload, tmp_path)
@@ -132,9 +146,15 @@ def test_a_pickle_that_would_run_a_command_is_refused(tmp_path):
 
 def test_a_command_hidden_in_a_tensor_storage_is_refused(tmp_path):
     def payload(marker):
-        blob = b"".join(pickle.dumps(x, protocol=2) for x in
-                        (LEGACY_MAGIC, LEGACY_PROTOCOL, {"protocol_version": 1001, "little_endian": True},
-                         RunsCommand(marker)))
+        blob = b"".join(
+            pickle.dumps(x, protocol=2)
+            for x in (
+                LEGACY_MAGIC,
+                LEGACY_PROTOCOL,
+                {"protocol_version": 1001, "little_endian": True},
+                RunsCommand(marker),
+            )
+        )
         return pickle.dumps((per_class(Dog=[LegacyBlob(blob)]), per_class()), protocol=4)
 
     marker, path = tmp_path / "MARKER", tmp_path / "evil.pkl"
@@ -145,13 +165,17 @@ def test_a_command_hidden_in_a_tensor_storage_is_refused(tmp_path):
     assert runs_when_unpickled(payload, tmp_path)  # through torch.load(weights_only=False) of the storage
 
 
-@pytest.mark.parametrize("module, name", [("torch", "load"), ("builtins", "eval"), ("torch.serialization", "load"),
-                                          ("builtins", "getattr")])
+@pytest.mark.parametrize(
+    "module, name", [("torch", "load"), ("builtins", "eval"), ("torch.serialization", "load"), ("builtins", "getattr")]
+)
 def test_other_globals_are_refused(tmp_path, module, name):
     path = tmp_path / "evil.pkl"
     path.write_bytes(f"c{module}\n{name}\n(S'print(1)'\ntR.".encode())
-    with pytest.raises(RefinedLabelsError, match=rf"^{re.escape(str(path))}: refuses to load global "
-                                                 rf"{module}\.{name}: "):
+    with pytest.raises(
+        RefinedLabelsError,
+        match=rf"^{re.escape(str(path))}: refuses to load global "
+        rf"{module}\.{name}: ",
+    ):
         read_released_refined(path)
 
 
@@ -163,12 +187,15 @@ def test_float_tensors_are_refused(tmp_path):
         read_released_refined(tmp_path / "r.pkl")
 
 
-@pytest.mark.parametrize("obj, message", [
-    ({"visual": []}, "expected a \\(visual, audio\\) pair"),
-    (([[]] * 24, [[]] * 25), "the visual part is not a list of 25 lists"),
-    (([[]] * 25, [[]] * 24 + [["3"]]), "audio class Clapping holds '3', not a row index"),
-    (([[]] * 25, [[-1]] + [[]] * 24), "audio class Speech holds -1"),
-])
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        ({"visual": []}, "expected a \\(visual, audio\\) pair"),
+        (([[]] * 24, [[]] * 25), "the visual part is not a list of 25 lists"),
+        (([[]] * 25, [[]] * 24 + [["3"]]), "audio class Clapping holds '3', not a row index"),
+        (([[]] * 25, [[-1]] + [[]] * 24), "audio class Speech holds -1"),
+    ],
+)
 def test_bad_structures_are_refused(tmp_path, obj, message):
     (tmp_path / "r.pkl").write_bytes(pickle.dumps(obj))
     with pytest.raises(RefinedLabelsError, match=message):
@@ -184,6 +211,7 @@ def test_a_file_that_is_no_pickle_is_refused(tmp_path):
 
 
 # ---- import ------------------------------------------------------------------------------------------
+
 
 def test_import_maps_rows_by_filename_on_a_subset(tmp_path):
     full, subset = tmp_path / "released", tmp_path / "mine"
@@ -206,8 +234,14 @@ def test_import_maps_rows_by_filename_on_a_subset(tmp_path):
 
     def classes(row):
         return {llp.CLASSES[c] for c in np.flatnonzero(row)}
-    expected = {6: ({"Dog"}, {"Car"}), 1: ({"Car"}, {"Car"}), 3: ({"Dog"}, set()),  # CSV row: (audio, visual)
-                4: ({"Cat", "Speech"}, {"Cat"}), 0: ({"Dog"}, {"Speech"})}
+
+    expected = {
+        6: ({"Dog"}, {"Car"}),
+        1: ({"Car"}, {"Car"}),
+        3: ({"Dog"}, set()),  # CSV row: (audio, visual)
+        4: ({"Cat", "Speech"}, {"Cat"}),
+        0: ({"Dog"}, {"Speech"}),
+    }
     for k, i in enumerate(order):
         assert (classes(audio_labels[k]), classes(visual_labels[k])) == expected[i], TRAIN[i]
     assert dropped == {"audio": {"Speech": [4], "Car": [0]}, "visual": {"Speech": [3], "Dog": [0, 2, 4]}}
@@ -219,7 +253,8 @@ def test_import_maps_rows_by_filename_on_a_subset(tmp_path):
     # the file is what `avvp train --refined` reads
     ids = [TRAIN[i][0][:11] for i in (0, 6)]
     fs = FeatureSet("train", ids, ids, *(torch.zeros(2, 1),) * 4, None, None).with_refined_labels(
-        tmp_path / "refined.h5")
+        tmp_path / "refined.h5"
+    )
     assert classes(fs.labels_audio[0].numpy()) == {"Dog"} and classes(fs.labels_visual[1].numpy()) == {"Car"}
 
 
@@ -230,12 +265,18 @@ def test_import_errors_name_the_file(tmp_path):
     build_index(other, tmp_path / "other.h5")
     build_index(full, tmp_path / "index.h5")
     (tmp_path / "ok.pkl").write_bytes(torch_pickle(per_class(Dog=[0]), per_class()))
-    with pytest.raises(RefinedLabelsError, match=r"AVVP_train.csv: 1 training videos of the index are not in it, "
-                                                 r"e.g. \['newvid00001_0_10'\]"):
+    with pytest.raises(
+        RefinedLabelsError,
+        match=r"AVVP_train.csv: 1 training videos of the index are not in it, "
+        r"e.g. \['newvid00001_0_10'\]",
+    ):
         import_released_refined(tmp_path / "ok.pkl", tmp_path / "other.h5", full, tmp_path / "out.h5")
     (tmp_path / "far.pkl").write_bytes(torch_pickle(per_class(Dog=[8]), per_class()))
-    with pytest.raises(RefinedLabelsError, match=r"far.pkl: visual class Dog lists row 8, but AVVP_train.csv has 8 "
-                                                 "rows"):
+    with pytest.raises(
+        RefinedLabelsError,
+        match=r"far.pkl: visual class Dog lists row 8, but AVVP_train.csv has 8 "
+        "rows",
+    ):
         import_released_refined(tmp_path / "far.pkl", tmp_path / "index.h5", full, tmp_path / "out.h5")
     relabelled = tmp_path / "relabelled"
     write_annotations(relabelled, [(TRAIN[0][0], "Cat")] + TRAIN[1:])
@@ -248,8 +289,16 @@ def test_cli_import_refined(tmp_path):
     write_annotations(tmp_path / "ann", TRAIN)
     build_index(tmp_path / "ann", tmp_path / "index.h5")
     (tmp_path / "r.pkl").write_bytes(torch_pickle(per_class(Dog=[0]), per_class(Speech=[0])))
-    args = ["import-refined", str(tmp_path / "r.pkl"), "--index", str(tmp_path / "index.h5"),
-            "--annotations-dir", str(tmp_path / "ann"), "--out", str(tmp_path / "refined/labels.h5")]
+    args = [
+        "import-refined",
+        str(tmp_path / "r.pkl"),
+        "--index",
+        str(tmp_path / "index.h5"),
+        "--annotations-dir",
+        str(tmp_path / "ann"),
+        "--out",
+        str(tmp_path / "refined/labels.h5"),
+    ]
     assert main(args) == 0
     with h5py.File(tmp_path / "refined/labels.h5") as f:
         assert json.loads(f.attrs["stats"])["dropped_visual"] == 1
@@ -262,12 +311,15 @@ def test_cli_import_refined(tmp_path):
 
 # ---- the real file -----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def released_file():
     pkl = llp_dir() / "need_to_change_cmco.pkl"
     if not pkl.is_file() or not (llp_dir() / "AVVP_train.csv").is_file():
-        pytest.skip(f"need_to_change_cmco.pkl and AVVP_train.csv not found in {llp_dir()} "
-                    "(set AVVP_LLP_DIR to the shared LLP folder)")
+        pytest.skip(
+            f"need_to_change_cmco.pkl and AVVP_train.csv not found in {llp_dir()} "
+            "(set AVVP_LLP_DIR to the shared LLP folder)"
+        )
     return pkl
 
 
@@ -286,6 +338,7 @@ def test_real_file_drops_3509_visual_and_1583_audio_labels(released_file, tmp_pa
 
 # ---- the workflow ------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     from test_workflow import TINY, planned_outputs, planned_rules, snakemake
@@ -298,10 +351,13 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "-n", "-p")
     assert "refine_labels" in planned_rules(proc)
-    assert sorted(planned_outputs(proc, "train")) == sorted(f"results/runs/{m}/model.pt, results/runs/{m}/history.json"
-                                                            for m in ("han", "ma*", "ma*+ours"))
-    assert ("avvp import-refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
-            "--annotations-dir resources/demo/annotations --out results/refined/labels.h5") in proc.stdout
+    assert sorted(planned_outputs(proc, "train")) == sorted(
+        f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma*+ours")
+    )
+    assert (
+        "avvp import-refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
+        "--annotations-dir resources/demo/annotations --out results/refined/labels.h5"
+    ) in proc.stdout
 
     cfg["refine"] = {"source": "file", "file": "absent.pkl"}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -310,4 +366,6 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
 
     del cfg["refine"]  # the default: computed through ma_base
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(snakemake(tmp_path, "-n"), "train")
+    assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
+        snakemake(tmp_path, "-n"), "train"
+    )

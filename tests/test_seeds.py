@@ -1,5 +1,6 @@
 """`train.seeds`: the default keeps one run per row in runs/NAME/; several seeds train and evaluate
 every row (and MA's chain) once per seed into runs/NAME/seed-S/, and the report aggregates them."""
+
 from __future__ import annotations
 
 import copy
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 from snakemake.utils import validate
+from test_workflow import TINY, planned_outputs, snakemake
 
 from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, train_options
-from test_workflow import TINY, planned_outputs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -36,8 +37,11 @@ def test_schema_defaults_to_one_seed_and_takes_distinct_non_negative_integers():
 
 
 def test_default_seeds_keep_todays_layout_and_options():
-    for train in ({"models": ["han"]}, {"models": ["han"], "seeds": [1]},
-                  {"models": ["han"], "seeds": [1], "options": {"seed": 7}}):
+    for train in (
+        {"models": ["han"]},
+        {"models": ["han"], "seeds": [1]},
+        {"models": ["han"], "seeds": [1], "options": {"seed": 7}},
+    ):
         assert run_seeds(train) is None
     assert run_dirs(["han", "ma*"], None) == ["runs/han", "runs/ma*"]
     assert train_options("han+ours", {"epochs": 2})["seed"] == 0  # the CM-Co recipe's own seed
@@ -45,16 +49,23 @@ def test_default_seeds_keep_todays_layout_and_options():
 
 def test_several_seeds_or_another_seed_give_one_run_each():
     assert run_seeds({"seeds": [1, 2]}) == [1, 2] and run_seeds({"seeds": [0]}) == [0]
-    assert run_dirs(["han", "ma*"], [1, 2]) == ["runs/han/seed-1", "runs/han/seed-2", "runs/ma*/seed-1",
-                                                "runs/ma*/seed-2"]
+    assert run_dirs(["han", "ma*"], [1, 2]) == [
+        "runs/han/seed-1",
+        "runs/han/seed-2",
+        "runs/ma*/seed-1",
+        "runs/ma*/seed-2",
+    ]
     assert run_dir("han", 3) == "runs/han/seed-3"
     assert train_options("han+ours", {"epochs": 2}, seed=5)["seed"] == 5
 
 
-@pytest.mark.parametrize("train, where", [
-    ({"seeds": [1, 2], "options": {"seed": 3}}, "train.options.seed"),
-    ({"seeds": [2], "per_model": {"han": {"epochs": 3}, "ma*": {"seed": 0}}}, r"train.per_model.ma\*.seed"),
-])
+@pytest.mark.parametrize(
+    "train, where",
+    [
+        ({"seeds": [1, 2], "options": {"seed": 3}}, "train.options.seed"),
+        ({"seeds": [2], "per_model": {"han": {"epochs": 3}, "ma*": {"seed": 0}}}, r"train.per_model.ma\*.seed"),
+    ],
+)
 def test_a_seed_set_twice_is_a_planning_error(train, where):
     with pytest.raises(ValueError, match=rf"{where} and train.seeds .* both set the training seed: keep"):
         run_seeds(train)
@@ -80,11 +91,17 @@ def _jobs(proc) -> dict[str, list[str]]:
 
 def test_default_seeds_plan_todays_paths(tmp_path):
     jobs = _jobs(_plan(tmp_path, models=["han", "ma*"]))
-    assert jobs["train"] == [f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma_base")]
+    assert jobs["train"] == [
+        f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma_base")
+    ]
     assert jobs["refine_labels"] == ["results/refined/labels.h5"]
-    assert jobs["evaluate"] == [f"results/runs/{m}/metrics.json, results/runs/{m}/predictions.h5" for m in ("han", "ma*")]
-    assert jobs["figures"] == [", ".join(f"results/reports/figures/{m}/{f}.png" for f in
-                                         ("timelines", "curves", "cooccurrence", "tsne")) for m in ("han", "ma*")]
+    assert jobs["evaluate"] == [
+        f"results/runs/{m}/metrics.json, results/runs/{m}/predictions.h5" for m in ("han", "ma*")
+    ]
+    assert jobs["figures"] == [
+        ", ".join(f"results/reports/figures/{m}/{f}.png" for f in ("timelines", "curves", "cooccurrence", "tsne"))
+        for m in ("han", "ma*")
+    ]
     assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
 
 
@@ -95,8 +112,10 @@ def test_two_seeds_plan_every_run_and_mas_chain_per_seed(tmp_path):
     assert jobs["train"] == [f"{r}/model.pt, {r}/history.json" for r in runs]
     assert jobs["refine_labels"] == ["results/refined/seed-1/labels.h5", "results/refined/seed-2/labels.h5"]
     assert jobs["evaluate"] == [f"{r}/metrics.json, {r}/predictions.h5" for r in runs[:4]]
-    assert [j.split(",")[0] for j in jobs["figures"]] == ["results/reports/figures/han/timelines.png",
-                                                          "results/reports/figures/ma*/timelines.png"]
+    assert [j.split(",")[0] for j in jobs["figures"]] == [
+        "results/reports/figures/han/timelines.png",
+        "results/reports/figures/ma*/timelines.png",
+    ]
     assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
     text = proc.stdout
     # each seed's config, MA* on its own seed's refinement, figures from the first seed
@@ -132,9 +151,14 @@ def test_two_seeds_train_two_models_and_the_table_aggregates_them(tmp_path):
     snakemake(tmp_path)
     states = [read_torch_file(tmp_path / f"results/runs/han/seed-{s}/model.pt")["state_dict"] for s in (1, 2)]
     assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
-    assert [json.loads((tmp_path / f"results/runs/han/seed-{s}/metrics.json").read_text())["seed"] for s in (1, 2)] == [1, 2]
+    assert [json.loads((tmp_path / f"results/runs/han/seed-{s}/metrics.json").read_text())["seed"] for s in (1, 2)] == [
+        1,
+        2,
+    ]
     table = (tmp_path / "results/reports/results.md").read_text()
     assert re.search(r"^\| han \| ours \(n=2\) \| \d+\.\d ± \d+\.\d / ", table, re.M) and "ddof=1" in table
     rows = (tmp_path / "results/reports/results.csv").read_text().splitlines()
     assert [r.split(",")[-2] for r in rows if r.startswith("han,ours,")] == ["1", "2"]
-    assert (tmp_path / "results/reports/figures/han/curves.png").is_file() and not (tmp_path / "results/runs/han/model.pt").exists()
+    assert (tmp_path / "results/reports/figures/han/curves.png").is_file() and not (
+        tmp_path / "results/runs/han/model.pt"
+    ).exists()

@@ -5,6 +5,7 @@ the tiny synthetic workflow through snakemake's Slurm executor with workflow/pro
 stops the cluster. The node has no GPU: the GPU rules' requests are set to 0 and their partition
 to the node's, as one would for a CPU-only test partition; everything else comes from the profile.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_workflow import TINY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,9 +57,15 @@ def local_profile(folder: Path) -> Path:
             res.update(slurm_partition="main", gpu=0)
     prof["set-threads"] = {k: 1 for k in prof["set-threads"]}
     # no accounting database on a one-node test cluster: job states come from squeue
-    prof.update({"slurm-status-command": "squeue", "slurm-no-account": True,
-                 "slurm-init-seconds-before-status-checks": 2, "latency-wait": 10,
-                 "slurm-keep-successful-logs": True})
+    prof.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-no-account": True,
+            "slurm-init-seconds-before-status-checks": 2,
+            "latency-wait": 10,
+            "slurm-keep-successful-logs": True,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(prof))
     return folder
@@ -80,9 +86,23 @@ def test_demo_workflow_runs_through_the_slurm_executor(slurm_cluster, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     profile = local_profile(tmp_path / "profile")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(tmp_path), "--profile", str(profile)],
-                          capture_output=True, text=True, env=env, timeout=1500)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--profile",
+            str(profile),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     for model in ("han", "ma*+ours"):

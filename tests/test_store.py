@@ -1,4 +1,5 @@
 """HDF5 shard store: round trip, atomic writes, consistency checks."""
+
 import os
 
 import numpy as np
@@ -9,8 +10,13 @@ from avvp_pipeline.features import store
 
 def test_round_trip_and_no_temporary_left(tmp_path):
     x = np.random.default_rng(0).random((3, 10, 4), dtype=np.float32)
-    store.write_shard(tmp_path / "s.h5", ["a", "b_c", "-d"], x, {"extractor": "vggish", "fps": 8.0},
-                      extra={"has_audio": np.array([True, False, True])})
+    store.write_shard(
+        tmp_path / "s.h5",
+        ["a", "b_c", "-d"],
+        x,
+        {"extractor": "vggish", "fps": 8.0},
+        extra={"has_audio": np.array([True, False, True])},
+    )
     ids, feats, attrs = store.read_shard(tmp_path / "s.h5")
     assert ids == ["a", "b_c", "-d"] and np.array_equal(feats, x)
     assert attrs["extractor"] == "vggish" and attrs["fps"] == 8.0
@@ -83,8 +89,11 @@ def test_loading_a_damaged_shard_moves_it_aside_and_names_it(tmp_path):
     assert index == {"v0a": 0, "v0b": 1, "v1a": 2, "v1b": 3} and x[2:].min() == 1
     with h5py.File(paths[1], "r+") as f:
         f["features"][0, 0, 0] = 9.0
-    with pytest.raises(CorruptShard, match=r"shard-0001.h5: content does not match its checksum .*"
-                                           r"moved aside to .*shard-0001.h5.corrupt: rerun snakemake"):
+    with pytest.raises(
+        CorruptShard,
+        match=r"shard-0001.h5: content does not match its checksum .*"
+        r"moved aside to .*shard-0001.h5.corrupt: rerun snakemake",
+    ):
         load_features(paths)
     assert not paths[1].exists() and (tmp_path / "shard-0001.h5.corrupt").is_file() and paths[0].exists()
     with pytest.raises(FileNotFoundError, match="shard-0001.h5: no such feature shard"):
@@ -101,8 +110,15 @@ def test_a_shard_locked_by_a_writer_is_not_taken_for_damaged(tmp_path):
         pytest.skip("HDF5 file locking is switched off in this environment (HDF5_USE_FILE_LOCKING=FALSE)")
     shard = tmp_path / "shard-0000.h5"
     write_shard(shard, ["a"], np.zeros((1, 2, 3), np.float32), {"extractor": "vggish"})
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, h5py; f = h5py.File(sys.argv[1], 'r+'); "
-                               "print('open', flush=True); time.sleep(60)", str(shard)], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, h5py; f = h5py.File(sys.argv[1], 'r+'); print('open', flush=True); time.sleep(60)",
+            str(shard),
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout.readline().strip() == b"open"
         with pytest.raises(ShardLocked, match="shard-0000.h5: HDF5 could not lock .*HDF5_USE_FILE_LOCKING=FALSE"):
@@ -117,9 +133,13 @@ def test_a_shard_locked_by_a_writer_is_not_taken_for_damaged(tmp_path):
 def _vggish_shard(path):
     from avvp_pipeline.features.store import write_shard
 
-    write_shard(path, ["a", "b", "c"], np.arange(60, dtype=np.float32).reshape(3, 2, 10),
-                {"extractor": "vggish", "weights_id": "vggish-official", "n_failed": 0, "fps": 8.0},
-                extra={"has_audio": np.array([True, False, True])})
+    write_shard(
+        path,
+        ["a", "b", "c"],
+        np.arange(60, dtype=np.float32).reshape(3, 2, 10),
+        {"extractor": "vggish", "weights_id": "vggish-official", "n_failed": 0, "fps": 8.0},
+        extra={"has_audio": np.array([True, False, True])},
+    )
 
 
 def test_checksum_covers_attributes_and_per_video_datasets(tmp_path):
@@ -143,8 +163,9 @@ def test_checksum_covers_attributes_and_per_video_datasets(tmp_path):
     for p in (renamed, flipped):
         with pytest.raises(CorruptShard, match=f"{p.name}: content does not match its checksum"):
             read_shard(p)
-    check = subprocess.run([sys.executable, "-m", "avvp_pipeline.cli", "verify", str(tmp_path)],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "avvp_pipeline.cli", "verify", str(tmp_path)], capture_output=True, text=True
+    )
     assert check.returncode == 1 and "3 shards checked, 2 corrupt" in check.stdout
     assert f"CORRUPT  {renamed}: content does not match" in check.stdout
     assert f"CORRUPT  {flipped}: content does not match" in check.stdout and f"ok       {good}" in check.stdout
@@ -176,9 +197,21 @@ def test_attribute_values_round_trip_to_the_same_checksum(tmp_path):
 
     from avvp_pipeline.features.store import _canonical_attr, read_shard, write_shard
 
-    attrs = {"int": 3, "neg": -7, "float": 0.1, "nan": float("nan"), "str": "résumé ∆", "empty": "",
-             "np_int32": np.int32(5), "np_uint8": np.uint8(200), "np_float32": np.float32(0.1),
-             "np_float64": np.float64(1e-300), "np_str": np.str_("x"), "bool": True, "list": [1, "a"]}
+    attrs = {
+        "int": 3,
+        "neg": -7,
+        "float": 0.1,
+        "nan": float("nan"),
+        "str": "résumé ∆",
+        "empty": "",
+        "np_int32": np.int32(5),
+        "np_uint8": np.uint8(200),
+        "np_float32": np.float32(0.1),
+        "np_float64": np.float64(1e-300),
+        "np_str": np.str_("x"),
+        "bool": True,
+        "list": [1, "a"],
+    }
     p = tmp_path / "s.h5"
     write_shard(p, ["a"], np.zeros((1, 2, 3)), attrs)
     back = read_shard(p)[2]  # verifies the checksum computed from the values written
@@ -200,8 +233,11 @@ def test_a_shard_of_the_older_checksum_version_is_moved_aside_to_be_rebuilt(tmp_
     _vggish_shard(p)
     with h5py.File(p, "r+") as f:  # what version 1 wrote: no checksum_version
         del f.attrs["checksum_version"]
-    with pytest.raises(CorruptShard, match=r"shard-0000.h5: written by an older avvp-pipeline \(checksum version 1\): "
-                                           "rebuild it"):
+    with pytest.raises(
+        CorruptShard,
+        match=r"shard-0000.h5: written by an older avvp-pipeline \(checksum version 1\): "
+        "rebuild it",
+    ):
         read_shard(p)
     assert read_shard(p, verify=False)[0] == ["a", "b", "c"]
     with pytest.raises(CorruptShard, match="older avvp-pipeline .* moved aside to .*shard-0000.h5.corrupt"):
@@ -211,8 +247,9 @@ def test_a_shard_of_the_older_checksum_version_is_moved_aside_to_be_rebuilt(tmp_
 
 def test_per_video_datasets_must_have_one_row_per_video(tmp_path):
     with pytest.raises(ValueError, match=r"s.h5: per-video dataset 'has_audio' has shape \(2,\) for 3 videos"):
-        store.write_shard(tmp_path / "s.h5", ["a", "b", "c"], np.zeros((3, 2, 2)), {},
-                          extra={"has_audio": np.array([True, False])})
+        store.write_shard(
+            tmp_path / "s.h5", ["a", "b", "c"], np.zeros((3, 2, 2)), {}, extra={"has_audio": np.array([True, False])}
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -226,8 +263,11 @@ def test_verify_without_shards_is_an_error(tmp_path):
     empty = subprocess.run(cli + [str(tmp_path / "empty")], capture_output=True, text=True)
     assert empty.returncode == 1
     assert f"no feature shards (shard-*.h5) found in {tmp_path / 'empty'}" in empty.stdout
-    both = subprocess.run(cli + [str(tmp_path / "full"), str(tmp_path / "empty"), str(tmp_path / "nowhere")],
-                          capture_output=True, text=True)
+    both = subprocess.run(
+        cli + [str(tmp_path / "full"), str(tmp_path / "empty"), str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+    )
     assert both.returncode == 1 and f"ok       {tmp_path / 'full' / 'shard-0000.h5'}" in both.stdout
     assert f"{tmp_path / 'nowhere'}: no such file or folder" in both.stdout
     assert "1 shards checked, 0 corrupt, 2 paths with no shards" in both.stdout

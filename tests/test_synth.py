@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import llp_dir
 
 from avvp_pipeline.data import synth
-from conftest import llp_dir
 from avvp_pipeline.data.synth import Clip, SynthSpec, generate, plan, video_filenames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
@@ -35,9 +35,24 @@ def read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
 
 def decode_audio(path: Path, sr: int = 16000) -> np.ndarray:
     out = subprocess.run(
-        [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path), "-vn", "-ac", "1",
-         "-ar", str(sr), "-f", "f32le", "pipe:1"],
-        capture_output=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(sr),
+            "-f",
+            "f32le",
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, dtype="<f4")
 
@@ -154,8 +169,9 @@ def test_annotation_files_match_llp_format(tiny):
         if LLP_DIR.is_dir():
             real_header, _ = read_tsv(LLP_DIR / name)
             assert header == real_header
-        assert header == (["filename", "event_labels"] if name in WEAK_FILES
-                          else ["filename", "onset", "offset", "event_labels"])
+        assert header == (
+            ["filename", "event_labels"] if name in WEAK_FILES else ["filename", "onset", "offset", "event_labels"]
+        )
         assert all(len(r) == len(header) for r in rows)
 
     def weak(name):
@@ -172,8 +188,7 @@ def test_annotation_files_match_llp_format(tiny):
 
     evaluated = {c.filename: c for c in clips if c.split in ("val", "test")}
     dense_classes: dict[str, set] = {f: set() for f in evaluated}
-    for name, attr in (("AVVP_eval_audio.csv", "audio_events"),
-                       ("AVVP_eval_visual.csv", "visual_events")):
+    for name, attr in (("AVVP_eval_audio.csv", "audio_events"), ("AVVP_eval_visual.csv", "visual_events")):
         rows = read_tsv(ann / name)[1]
         for f, on, off, cls in rows:
             assert f in evaluated, "dense rows only for val and test"
@@ -182,8 +197,7 @@ def test_annotation_files_match_llp_format(tiny):
             assert cls in spec.classes and "," not in cls
             dense_classes[f].add(cls)
         got = sorted((f, int(on), int(off), cls) for f, on, off, cls in rows)
-        want = sorted((c.filename, on, off, cls) for c in evaluated.values()
-                      for cls, on, off in getattr(c, attr))
+        want = sorted((c.filename, on, off, cls) for c in evaluated.values() for cls, on, off in getattr(c, attr))
         assert got == want
     for f, c in evaluated.items():
         assert dense_classes[f] == set(c.labels)
@@ -229,9 +243,13 @@ def test_planted_events_are_in_the_media(tmp_path):
     spec = SynthSpec(seed=0, **TINY)
     sigs = synth.signatures(spec)
     # Speech: visual only in [2, 5); Dog: audio only in [6, 9); Car: audio-visual, apart in time.
-    clip = Clip("abc_DEF-123_0_10", "test", ("Speech", "Dog", "Car"),
-                audio_events=(("Dog", 6, 9), ("Car", 1, 3)),
-                visual_events=(("Speech", 2, 5), ("Car", 7, 10)))
+    clip = Clip(
+        "abc_DEF-123_0_10",
+        "test",
+        ("Speech", "Dog", "Car"),
+        audio_events=(("Dog", 6, 9), ("Car", 1, 3)),
+        visual_events=(("Speech", 2, 5), ("Car", 7, 10)),
+    )
     path = tmp_path / f"{clip.video_id}.mp4"
     synth.write_clip(spec, clip, path)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary leftovers
@@ -247,7 +265,7 @@ def test_planted_events_are_in_the_media(tmp_path):
         assert colour_pixels(frames, sigs[cls].colour).max() <= 2
 
     audio = decode_audio(path)[:160000]
-    sec = [audio[i * 16000:(i + 1) * 16000] for i in range(10)]
+    sec = [audio[i * 16000 : (i + 1) * 16000] for i in range(10)]
     for cls, on, off in clip.audio_events:
         e = np.array([band_energy(s, 16000, sigs[cls]) for s in sec])
         inside = np.zeros(10, bool)
@@ -277,8 +295,7 @@ def test_generate_parallel_matches_plan(tmp_path):
     spec = SynthSpec(seed=9, n_train=2, n_val=1, n_test=1, width=64, height=48)
     generate(spec, tmp_path / "v", tmp_path / "a", jobs=2, progress=False)
     clips = plan(spec)
-    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == sorted(
-        f"{c.video_id}.mp4" for c in clips)
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == sorted(f"{c.video_id}.mp4" for c in clips)
     assert all((tmp_path / "v" / f"{c.video_id}.mp4").stat().st_size > 1000 for c in clips)
     with pytest.raises(ValueError):
         generate(spec, tmp_path / "v", tmp_path / "a", jobs=0, progress=False)

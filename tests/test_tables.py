@@ -1,4 +1,5 @@
 """Results tables (Markdown, CSV) with the paper's published figures, and per-class F-scores."""
+
 import csv
 import io
 import json
@@ -15,8 +16,18 @@ from avvp_pipeline.models.registry import PAPER_ROWS
 def _metrics(tmp_path, name, value, per_class=None, **extra):
     f = {k: value for k in METRICS}
     path = tmp_path / f"{name.replace('*', 'star')}{'-' + str(extra['seed']) if 'seed' in extra else ''}.json"
-    path.write_text(json.dumps({"model": name, "split": "test", "n_videos": 3, "f_scores": f,
-                                **({"per_class_segment_f": per_class} if per_class else {}), **extra}))
+    path.write_text(
+        json.dumps(
+            {
+                "model": name,
+                "split": "test",
+                "n_videos": 3,
+                "f_scores": f,
+                **({"per_class_segment_f": per_class} if per_class else {}),
+                **extra,
+            }
+        )
+    )
     return path
 
 
@@ -29,8 +40,11 @@ def test_published_figures_cover_every_paper_row_and_match_method_md():
 
 
 def test_markdown_orders_rows_like_the_paper_and_labels_published_lines(tmp_path):
-    files = [_metrics(tmp_path, "han+ours", 70.0), _metrics(tmp_path, "broadcast", 40.0),
-             _metrics(tmp_path, "han", 50.0)]
+    files = [
+        _metrics(tmp_path, "han+ours", 70.0),
+        _metrics(tmp_path, "broadcast", 40.0),
+        _metrics(tmp_path, "han", 50.0),
+    ]
     text = results_markdown(files)
     lines = [ln for ln in text.splitlines() if ln.startswith("| ")][2:]  # after header and rule
     assert [ln.split("|")[1].strip() for ln in lines] == ["broadcast", "han", "*han*", "han+ours", "*han+ours*"]
@@ -47,14 +61,19 @@ def test_csv_has_one_line_per_row_and_empty_cells_where_unpublished(tmp_path):
 
 
 def _selection_files(tmp_path):
-    return [_metrics(tmp_path, "han", 50.0, select_on="val"), _metrics(tmp_path, "han+ours", 70.0, select_on="test"),
-            _metrics(tmp_path, "ma", 60.0, select_on=None), _metrics(tmp_path, "broadcast", 40.0)]
+    return [
+        _metrics(tmp_path, "han", 50.0, select_on="val"),
+        _metrics(tmp_path, "han+ours", 70.0, select_on="test"),
+        _metrics(tmp_path, "ma", 60.0, select_on=None),
+        _metrics(tmp_path, "broadcast", 40.0),
+    ]
 
 
 def test_markdown_marks_only_rows_selected_on_test(tmp_path):
     text = results_markdown(_selection_files(tmp_path))
-    rows = {ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in text.splitlines()
-            if ln.startswith("| ")}
+    rows = {
+        ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in text.splitlines() if ln.startswith("| ")
+    }
     assert "| han+ours | ours † | 70.0 / 70.0 |" in text
     assert "| han | ours | 50.0 / 50.0 |" in text and "| ma | ours | 60.0 / 60.0 |" in text
     assert "†" not in rows["*han+ours*/*published (LLP, CM-Co paper)*"] and "†" not in rows["broadcast/ours"]
@@ -66,7 +85,8 @@ def test_markdown_marks_only_rows_selected_on_test(tmp_path):
 def test_csv_records_how_each_row_was_selected(tmp_path):
     text = results_csv(_selection_files(tmp_path))
     assert text.splitlines()[0].startswith("method,source,seg_audio,ev_audio") and text.splitlines()[0].endswith(
-        ",selected_on")
+        ",selected_on"
+    )
     rows = {(r["method"], r["source"]): r["selected_on"] for r in csv.DictReader(io.StringIO(text))}
     assert rows[("han+ours", "ours")] == "test" and rows[("han", "ours")] == "val"
     assert rows[("ma", "ours")] == "last epoch"
@@ -91,13 +111,17 @@ def test_per_class_segment_f_hand_case():
 def test_per_class_csv(tmp_path):
     path = _metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": 61.25, "Dog": None}})
     rows = list(csv.reader(io.StringIO(per_class_csv([path]))))
-    assert rows == [["model", "modality", "class", "segment_f", "seed"], ["han", "audio", "Speech", "61.25", ""],
-                    ["han", "audio", "Dog", "", ""]]
+    assert rows == [
+        ["model", "modality", "class", "segment_f", "seed"],
+        ["han", "audio", "Speech", "61.25", ""],
+        ["han", "audio", "Dog", "", ""],
+    ]
 
 
 def test_per_class_csv_has_one_block_per_seed(tmp_path):
-    files = [_metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": v}}, seed=s)
-             for s, v in ((2, 40.0), (1, 60.0))]
+    files = [
+        _metrics(tmp_path, "han", 50.0, per_class={"audio": {"Speech": v}}, seed=s) for s, v in ((2, 40.0), (1, 60.0))
+    ]
     rows = list(csv.reader(io.StringIO(per_class_csv(files))))[1:]
     assert rows == [["han", "audio", "Speech", "60.00", "1"], ["han", "audio", "Speech", "40.00", "2"]]
 
@@ -138,8 +162,13 @@ def test_csv_keeps_one_line_per_seed(tmp_path):
     text = results_csv(_seed_files(tmp_path))
     header = text.splitlines()[0]
     assert header.startswith("method,source,seg_audio,ev_audio") and header.endswith(",seed,selected_on")
-    rows = [(r["method"], r["source"], r["seed"], r["seg_audio"], r["ev_type"])
-            for r in csv.DictReader(io.StringIO(text))]
-    assert rows[:4] == [("broadcast", "ours", "", "40.00", "40.00"), ("han", "ours", "1", "50.00", "50.00"),
-                        ("han", "ours", "2", "57.00", "57.00"), ("han", "ours", "3", "52.00", "")]
+    rows = [
+        (r["method"], r["source"], r["seed"], r["seg_audio"], r["ev_type"]) for r in csv.DictReader(io.StringIO(text))
+    ]
+    assert rows[:4] == [
+        ("broadcast", "ours", "", "40.00", "40.00"),
+        ("han", "ours", "1", "50.00", "50.00"),
+        ("han", "ours", "2", "57.00", "57.00"),
+        ("han", "ours", "3", "52.00", ""),
+    ]
     assert rows[4][:3] == ("han", "published", "") and rows[5][:3] == ("ma*", "ours", "1")

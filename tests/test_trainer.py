@@ -1,4 +1,5 @@
 """Trainer: a short run lowers the loss, selects on val, resumes, and model.pt reloads."""
+
 import json
 
 import numpy as np
@@ -26,8 +27,17 @@ def _planted_set(split, n, seed):
         vs[i, :, c] += 3.0
         vst[i, :, c] += 3.0
         gt_a[i, c] = 1
-    return FeatureSet(split, [f"vid{i:08d}_0_10" for i in range(n)], [f"vid{i:08d}" for i in range(n)],
-                      audio, vs, vst, labels, gt_a, gt_a.copy())
+    return FeatureSet(
+        split,
+        [f"vid{i:08d}_0_10" for i in range(n)],
+        [f"vid{i:08d}" for i in range(n)],
+        audio,
+        vs,
+        vst,
+        labels,
+        gt_a,
+        gt_a.copy(),
+    )
 
 
 def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
@@ -95,13 +105,29 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
     T._atomic_save = stop_after_epoch_1
     try:
         with pytest.raises(KeyboardInterrupt):
-            train("han", tr, va, cfg, tmp_path, provenance={}, progress=False,
-                  run=T.RunOptions(device="auto", eval_batch_size=256))
+            train(
+                "han",
+                tr,
+                va,
+                cfg,
+                tmp_path,
+                provenance={},
+                progress=False,
+                run=T.RunOptions(device="auto", eval_batch_size=256),
+            )
     finally:
         T._atomic_save = orig
     with caplog.at_level(logging.INFO, logger="avvp_pipeline.training.trainer"):
-        train("han", tr, va, cfg, tmp_path, provenance={}, progress=False,
-              run=T.RunOptions(device="cpu", eval_batch_size=2))
+        train(
+            "han",
+            tr,
+            va,
+            cfg,
+            tmp_path,
+            provenance={},
+            progress=False,
+            run=T.RunOptions(device="cpu", eval_batch_size=2),
+        )
     assert "resuming han from epoch 2" in caplog.text
     assert T.run_hash("han", cfg, {}, 8, 3) == T.run_hash("han", TrainConfig(epochs=3, batch_size=4), {}, 8, 3)
     assert T.run_hash("han", cfg, {}, 8, 3) != T.run_hash("han", TrainConfig(epochs=3, batch_size=2), {}, 8, 3)
@@ -148,8 +174,10 @@ def test_cms_rows_add_the_contrastive_term_only_after_init_epoch():
 
     plain = guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels, *cfg.smoothing(cfg.init_epoch))
     assert before.item() == pytest.approx(plain.item(), rel=1e-5)  # original half of the doubled batch
-    assert after.item() > guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels,
-                                      *cfg.smoothing(cfg.init_epoch + 1)).item()
+    assert (
+        after.item()
+        > guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels, *cfg.smoothing(cfg.init_epoch + 1)).item()
+    )
 
 
 def test_early_stop_after_epochs_without_improvement(tmp_path, monkeypatch):

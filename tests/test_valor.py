@@ -1,5 +1,6 @@
 """VALOR: the pseudo-labels file and its import from the released layout, the VALOR loss, stacking,
 recipe options, and the workflow from a released-layout folder to metrics.json."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,11 @@ import torch
 import yaml
 from factories import random_feature_set
 
-from avvp_pipeline.data.pseudo_labels import (RELEASE_FOLDERS, import_released, read_pseudo_labels,
-                                              write_pseudo_labels)
+from avvp_pipeline.data.pseudo_labels import RELEASE_FOLDERS, import_released, read_pseudo_labels, write_pseudo_labels
 from avvp_pipeline.models.han import HANEncoder
 from avvp_pipeline.models.mmil import MMILOutput
 from avvp_pipeline.models.registry import build_model
-from avvp_pipeline.models.rows import DEFAULTS, MODELS, RECIPES, full_options, train_options
+from avvp_pipeline.models.rows import MODELS, RECIPES, full_options, train_options
 from avvp_pipeline.plan import PlanError, check_pseudo_labels
 from avvp_pipeline.training.losses import valor_loss
 from avvp_pipeline.training.trainer import TrainConfig, step_loss, train
@@ -46,9 +46,14 @@ class _Trap:
 
 def test_import_keeps_good_files_and_lists_each_bad_one(tmp_path):
     good = ["goodvideo01", "goodvideo02", "boolvideo01"]
-    bad = {"wrongshape1": "shape (25, 10), expected (10, 25)", "twovalues01": "values other than 0 and 1",
-           "nanvalues01": "NaN values", "objectarray": "object array (needs unpickling, refused)",
-           "textfile001": "not a .npy file", "missingfile": "file not found"}
+    bad = {
+        "wrongshape1": "shape (25, 10), expected (10, 25)",
+        "twovalues01": "values other than 0 and 1",
+        "nanvalues01": "NaN values",
+        "objectarray": "object array (needs unpickling, refused)",
+        "textfile001": "not a .npy file",
+        "missingfile": "file not found",
+    }
     root = tmp_path / "valor"
     arrays = write_pseudo_release(root, good + list(bad))
     np.save(root / RELEASE_FOLDERS["visual"] / "boolvideo01.npy", arrays["visual"]["boolvideo01"].astype(bool))
@@ -60,8 +65,11 @@ def test_import_keeps_good_files_and_lists_each_bad_one(tmp_path):
     nan[3, 3] = np.nan
     np.save(root / RELEASE_FOLDERS["audio"] / "nanvalues01.npy", nan)
     trap = tmp_path / "unpickled"
-    np.save(root / RELEASE_FOLDERS["visual"] / "objectarray.npy", np.array([_Trap(str(trap))], dtype=object),
-            allow_pickle=True)
+    np.save(
+        root / RELEASE_FOLDERS["visual"] / "objectarray.npy",
+        np.array([_Trap(str(trap))], dtype=object),
+        allow_pickle=True,
+    )
     (root / RELEASE_FOLDERS["audio"] / "textfile001.npy").write_text("not labels\n")
     (root / RELEASE_FOLDERS["visual"] / "missingfile.npy").unlink()
 
@@ -96,8 +104,14 @@ def test_import_names_a_folder_without_the_release_layout(tmp_path):
 def test_valor_loss_by_hand():
     b = 2
     zeros = torch.zeros(b, 10, 2, 25)
-    out = MMILOutput(torch.full((b, 25), 0.5), torch.full((b, 25), 0.5), torch.full((b, 25), 0.5), zeros + 0.5,
-                     zeros, frame_logits=zeros)
+    out = MMILOutput(
+        torch.full((b, 25), 0.5),
+        torch.full((b, 25), 0.5),
+        torch.full((b, 25), 0.5),
+        zeros + 0.5,
+        zeros,
+        frame_logits=zeros,
+    )
     y = torch.zeros(b, 25)
     pa, pv = torch.zeros(b, 10, 25), torch.ones(b, 10, 25)
     # logits 0: every BCE-with-logits term is ln 2, whatever the target; BCE(0.5, y) is ln 2 too
@@ -115,8 +129,10 @@ def test_valor_loss_by_hand():
 def test_valor_stacking_feeds_the_updated_audio_to_the_visual_step():
     torch.manual_seed(0)
     x_a, x_v = torch.randn(2, 10, 16), torch.randn(2, 10, 16)
-    enc = {s: HANEncoder(1, s, d_model=16, nhead=2, dim_feedforward=32, dropout=0.0) for s in
-           ("official", "sequential", "valor")}
+    enc = {
+        s: HANEncoder(1, s, d_model=16, nhead=2, dim_feedforward=32, dropout=0.0)
+        for s in ("official", "sequential", "valor")
+    }
     for e in enc.values():
         e.load_state_dict(enc["official"].state_dict())
         e.eval()
@@ -131,8 +147,15 @@ def test_new_options_leave_every_existing_row_as_it_was():
     for name, s in MODELS.items():
         opts = full_options(name)
         if not s.pseudo_labels:
-            assert (opts["optimizer"], opts["schedule"], opts["grad_clip"], opts["hidden"], opts["heads"],
-                    opts["ffn"], opts["weight_decay"]) == ("adam", "step", 0.0, 512, 1, 512, 0.0), name
+            assert (
+                opts["optimizer"],
+                opts["schedule"],
+                opts["grad_clip"],
+                opts["hidden"],
+                opts["heads"],
+                opts["ffn"],
+                opts["weight_decay"],
+            ) == ("adam", "step", 0.0, 512, 1, 512, 0.0), name
             assert opts["stacking"] == "official"
             assert not set(train_options(name)) & {"optimizer", "schedule", "hidden", "heads", "ffn"}, name
     han = build_model("han", {})
@@ -145,10 +168,23 @@ def test_new_options_leave_every_existing_row_as_it_was():
 
 def test_valor_recipe():
     cfg = TrainConfig.from_dict(train_options("valor"))
-    assert (cfg.optimizer, cfg.weight_decay, cfg.beta1, cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed) == \
-        ("adamw", 1e-3, 0.5, 1e-4, 64, 60, 1000)
-    assert (cfg.hidden, cfg.heads, cfg.ffn, cfg.num_layers, cfg.stacking, cfg.grad_clip) == \
-        (512, 8, 1024, 1, "valor", 1.0)
+    assert (cfg.optimizer, cfg.weight_decay, cfg.beta1, cfg.lr, cfg.batch_size, cfg.epochs, cfg.seed) == (
+        "adamw",
+        1e-3,
+        0.5,
+        1e-4,
+        64,
+        60,
+        1000,
+    )
+    assert (cfg.hidden, cfg.heads, cfg.ffn, cfg.num_layers, cfg.stacking, cfg.grad_clip) == (
+        512,
+        8,
+        1024,
+        1,
+        "valor",
+        1.0,
+    )
     lrs = [cfg.lr * cfg.lr_factor(i) for i in range(cfg.epochs)]
     assert lrs[0] == pytest.approx(1e-5) and lrs[9] == pytest.approx(1e-4)  # 10 warm-up epochs
     assert lrs[10] == pytest.approx(1e-4) and all(a > b for a, b in zip(lrs[10:], lrs[11:]))  # then cosine
@@ -162,8 +198,17 @@ def test_valor_recipe():
 
 def test_valor_trains_with_pseudo_labels_and_refuses_to_without(tmp_path):
     train_set, val = random_feature_set(8, seed=0), random_feature_set(4, "val", seed=1)
-    cfg = TrainConfig.from_dict({**train_options("valor"), "epochs": 2, "batch_size": 4, "warmup_epochs": 1,
-                                 "hidden": 32, "heads": 4, "ffn": 64})
+    cfg = TrainConfig.from_dict(
+        {
+            **train_options("valor"),
+            "epochs": 2,
+            "batch_size": 4,
+            "warmup_epochs": 1,
+            "hidden": 32,
+            "heads": 4,
+            "ffn": 64,
+        }
+    )
     model = build_model("valor", {"hidden": 32, "heads": 4, "ffn": 64})
     with pytest.raises(ValueError, match="--pseudo-labels"):
         step_loss(model, "valor", train_set, torch.arange(4), 1, cfg, torch.Generator())
@@ -172,8 +217,9 @@ def test_valor_trains_with_pseudo_labels_and_refuses_to_without(tmp_path):
     write_pseudo_labels(tmp_path / "pl.h5", train_set.video_ids[:6], labels[0, :6], labels[1, :6], {"source": "test"})
     train_set.with_pseudo_labels(tmp_path / "pl.h5")
     assert train_set.pseudo_present.tolist() == [1.0] * 6 + [0.0] * 2
-    summary = train("valor", train_set, val, cfg, tmp_path / "run", {"synthetic": True}, progress=False,
-                    labels={"source": "test"})
+    summary = train(
+        "valor", train_set, val, cfg, tmp_path / "run", {"synthetic": True}, progress=False, labels={"source": "test"}
+    )
     history = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
     assert summary["pseudo_labels"] == {"source": "test"} and len(history) == 2
     assert [h["lr"] for h in history] == pytest.approx([1e-4, 1e-4])  # warm-up epoch, then the top of the cosine
@@ -207,8 +253,10 @@ def test_workflow_imports_pseudo_labels_trains_and_evaluates_valor(tiny_set, tmp
     cfg = json.loads(json.dumps(TINY))
     cfg["dataset"]["synth"]["enabled"] = False
     cfg["features"].update(shard_size=3, source="released")
-    cfg["train"] = {"models": ["valor"], "options": {"epochs": 2, "batch_size": 4, "warmup_epochs": 1,
-                                                     "feature_norm": "standardize"}}
+    cfg["train"] = {
+        "models": ["valor"],
+        "options": {"epochs": 2, "batch_size": 4, "warmup_epochs": 1, "feature_norm": "standardize"},
+    }
     cfg["pseudo_labels"] = {"source": "released", "dir": str(tmp_path / "valor")}
     cfg["evaluate"] = {"split": "test", "gate": "auto", "protocols": ["llp", "tuned"]}
     wd = tmp_path / "wd"

@@ -4,6 +4,7 @@ The reference below is written from the published VGGish front end's definition 
 400-sample frames every 160 samples, periodic Hann, 512-point rfft magnitude, HTK mel matrix,
 log(mel + 0.01), 96-frame examples), in float64 and independently of the package's code.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,10 +50,12 @@ def _signals() -> dict[str, np.ndarray]:
     t = np.arange(160000) / 16000
     clicks = np.zeros(160000)
     clicks[rng.choice(160000, 40, replace=False)] = rng.uniform(-1, 1, 40)
-    return {"tones": 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3111 * t),
-            "clicks": clicks,
-            "noise": 0.1 * rng.standard_normal(160000),
-            "chirp": 0.5 * np.sin(2 * np.pi * (200 + 300 * t) * t)}
+    return {
+        "tones": 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3111 * t),
+        "clicks": clicks,
+        "noise": 0.1 * rng.standard_normal(160000),
+        "chirp": 0.5 * np.sin(2 * np.pi * (200 + 300 * t) * t),
+    }
 
 
 @pytest.mark.parametrize("name", ["tones", "clicks", "noise", "chirp"])

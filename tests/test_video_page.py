@@ -6,6 +6,7 @@ panel, the playhead, the captions and the hover tooltip from the DOM; every requ
 recorded (only ``file://`` URLs are allowed). They skip, saying why, where no Chromium is installed.
 ``AVVP_SCREENSHOT=PATH`` keeps the screenshot (docs/images/parse-page.png is made this way).
 """
+
 from __future__ import annotations
 
 import io
@@ -17,19 +18,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cdp import Browser, find_chromium
 
 from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.evaluation.predictions import write_predictions
 from avvp_pipeline.fileio import write_json
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.media.web_copy import MAX_SIDE, playable_as_is, streams
-from avvp_pipeline.reporting.event_exports import (AUDACITY_NAMES, read_audacity, read_events_csv, read_vtt,
-                                                   write_exports)
+from avvp_pipeline.reporting.event_exports import (
+    AUDACITY_NAMES,
+    read_audacity,
+    read_events_csv,
+    read_vtt,
+    write_exports,
+)
 from avvp_pipeline.reporting.model_pages import model_page, predicted_events
 from avvp_pipeline.reporting.parse_pages import write_parse_index, write_video_outputs
 from avvp_pipeline.reporting.video_page import render_page, script_json
-
-from cdp import Browser, find_chromium
 
 SPEC = dict(seed=3, n_train=4, n_val=2, n_test=2, width=320, height=180, fps=12.0)
 SCORES = {"audio": 0.91, "visual": 0.82}
@@ -45,9 +50,19 @@ def _planted(clip) -> dict:
     both = pred["audio"] & pred["visual"]
     events = {m: predicted_events(pred[m], prob[m], 10.0) for m in pred}
     events["audio_visual"] = predicted_events(both, np.minimum(prob["audio"], prob["visual"]), 10.0)
-    return {"doc": {"video": "", "model": "planted", "model_path": "", "gate": "global", "duration": 10.0,
-                    "windows": 1, "has_audio": True, **events},
-            "result": {"prob_audio": prob["audio"], "prob_visual": prob["visual"]}}
+    return {
+        "doc": {
+            "video": "",
+            "model": "planted",
+            "model_path": "",
+            "gate": "global",
+            "duration": 10.0,
+            "windows": 1,
+            "has_audio": True,
+            **events,
+        },
+        "result": {"prob_audio": prob["audio"], "prob_visual": prob["visual"]},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +82,12 @@ def parsed_clip(tmp_path_factory):
     doc = {**planted["doc"], "video": str(video.relative_to(root))}  # as given to `avvp parse` run in root
     write_json(doc, folder / "events.json")
     write_video_outputs(folder, doc, planted["result"], video)
-    write_parse_index(out, {str(video): clip.video_id, str(root / "junk.mp4"): "junk"},
-                      {str(video): "ok", str(root / "junk.mp4"): f"{root / 'junk.mp4'}: empty file (0 bytes)"},
-                      "planted")
+    write_parse_index(
+        out,
+        {str(video): clip.video_id, str(root / "junk.mp4"): "junk"},
+        {str(video): "ok", str(root / "junk.mp4"): f"{root / 'junk.mp4'}: empty file (0 bytes)"},
+        "planted",
+    )
     return {"clip": clip, "doc": doc, "folder": folder, "out": out, "video": video}
 
 
@@ -86,13 +104,15 @@ def test_exports_hold_every_event(parsed_clip):
     assert (folder / "audacity-heard.txt").read_text().splitlines()[0].count("\t") == 2
     cues = read_vtt(folder / "events.vtt")
     words = {"audio": "heard", "visual": "seen", "audio_visual": "heard and seen"}
-    assert sorted(cues) == sorted((e["onset"], e["offset"], f"{words[k]}: {e['label']}")
-                                  for k in words for e in doc[k])
+    assert sorted(cues) == sorted((e["onset"], e["offset"], f"{words[k]}: {e['label']}") for k in words for e in doc[k])
 
 
 def test_vtt_and_csv_survive_awkward_text(tmp_path):
-    doc = {"audio": [{"label": 'a<b> & "c", d', "onset": 0.0, "offset": 3661.5, "score": 0.5}],
-           "visual": [], "audio_visual": []}
+    doc = {
+        "audio": [{"label": 'a<b> & "c", d', "onset": 0.0, "offset": 3661.5, "score": 0.5}],
+        "visual": [],
+        "audio_visual": [],
+    }
     write_exports(doc, tmp_path)
     assert "01:01:01.500" in (tmp_path / "events.vtt").read_text()
     assert "a&lt;b&gt; &amp;" in (tmp_path / "events.vtt").read_text()
@@ -131,8 +151,27 @@ def test_a_file_name_that_is_not_utf8_gets_a_page(parsed_clip, tmp_path):
 
 
 def _clip(path: Path, args: list[str]) -> Path:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=1280x960:rate=10",
-                    "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1.5", *args, str(path)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=1280x960:rate=10",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "1.5",
+            *args,
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -149,8 +188,9 @@ def test_only_unplayable_videos_get_a_capped_h264_copy(tmp_path):
     assert player_source(avi, tmp_path / "b", 1.5) == ("video.mp4", None)
     copy = streams(tmp_path / "b" / "video.mp4")
     assert (copy.video, copy.pixel_format, copy.audio) == ("h264", "yuv420p", "aac")
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "b" / "video.mp4")],
-                         capture_output=True, text=True).stderr
+    err = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "b" / "video.mp4")], capture_output=True, text=True
+    ).stderr
     w, h = map(int, re.search(r"Video: .*?, (\d+)x(\d+)", err).groups())
     assert (w, h) == (960, MAX_SIDE)  # 4:3 kept, shorter side capped
     bad = tmp_path / "bad.mkv"
@@ -169,9 +209,18 @@ def test_model_page_shows_the_videos_found_with_truth_lanes(tmp_path):
     gt_a = np.zeros((n, 25, 10), np.uint8)
     gt_a[:, 3, 2:6] = 1
     ids = ["AAAAAAAAAAA", "BBBBBBBBBBB", "CCCCCCCCCCC"]
-    write_predictions(tmp_path / "predictions.h5", ids, [f"{i}_0_10" for i in ids],
-                      {"frame_prob": frame, "pred_audio": pred_a.astype(np.uint8), "pred_visual": pred_v.astype(np.uint8),
-                       "gt_audio": gt_a, "gt_visual": np.zeros_like(gt_a)})
+    write_predictions(
+        tmp_path / "predictions.h5",
+        ids,
+        [f"{i}_0_10" for i in ids],
+        {
+            "frame_prob": frame,
+            "pred_audio": pred_a.astype(np.uint8),
+            "pred_visual": pred_v.astype(np.uint8),
+            "gt_audio": gt_a,
+            "gt_visual": np.zeros_like(gt_a),
+        },
+    )
     videos = tmp_path / "videos"
     videos.mkdir()
     (videos / "AAAAAAAAAAA.mkv").write_bytes(b"x")
@@ -200,8 +249,10 @@ def test_model_page_shows_the_videos_found_with_truth_lanes(tmp_path):
 def browser():
     exe = find_chromium()
     if exe is None:
-        pytest.skip("no Chromium found (apt-get install -y chromium, or set AVVP_CHROMIUM): the pages are not "
-                    "opened in a browser")
+        pytest.skip(
+            "no Chromium found (apt-get install -y chromium, or set AVVP_CHROMIUM): the pages are not "
+            "opened in a browser"
+        )
     with Browser(exe, width=1280, height=680) as b:
         yield b
 
@@ -220,8 +271,10 @@ def _off_disk(urls: list[str]) -> list[str]:
 
 
 def _now_panel(b) -> list[dict]:
-    return b.evaluate("Array.from(document.querySelectorAll('#now-list li.event')).map(li => "
-                      "({lane: li.dataset.lane, label: li.dataset.label, score: li.dataset.score}))")
+    return b.evaluate(
+        "Array.from(document.querySelectorAll('#now-list li.event')).map(li => "
+        "({lane: li.dataset.lane, label: li.dataset.label, score: li.dataset.score}))"
+    )
 
 
 def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
@@ -231,9 +284,14 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     b.wait_for("document.getElementById('player').readyState >= 1", timeout=20)
     assert b.evaluate("document.getElementById('player').duration") == pytest.approx(10.0, abs=0.1)
     # rows: one per class that occurs in each lane
-    rows = b.evaluate("Array.from(document.querySelectorAll('.row.cls')).map(r => r.dataset.lane + '|' + r.dataset.label)")
-    expected_rows = {f"{m}|{label}" for m, evs in (("audio", clip.audio_events), ("visual", clip.visual_events))
-                     for label, _, _ in evs}
+    rows = b.evaluate(
+        "Array.from(document.querySelectorAll('.row.cls')).map(r => r.dataset.lane + '|' + r.dataset.label)"
+    )
+    expected_rows = {
+        f"{m}|{label}"
+        for m, evs in (("audio", clip.audio_events), ("visual", clip.visual_events))
+        for label, _, _ in evs
+    }
     expected_rows |= {f"audio_visual|{e['label']}" for e in parsed_clip["doc"]["audio_visual"]}
     assert set(rows) == expected_rows and len(rows) == len(expected_rows)
 
@@ -243,13 +301,17 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     assert _active(clip, t1) and _active(clip, t1) != _active(clip, t2) or _active(clip, t2)
 
     # seek 1: a click on the axis lane at t1
-    box = b.evaluate("(() => { const r = document.querySelector('.axis .track').getBoundingClientRect();"
-                     " return {x: r.left, y: r.top + r.height / 2}; })()")
+    box = b.evaluate(
+        "(() => { const r = document.querySelector('.axis .track').getBoundingClientRect();"
+        " return {x: r.left, y: r.top + r.height / 2}; })()"
+    )
     pps = b.evaluate("document.querySelector('.axis .track').getBoundingClientRect().width / 10")
     left0 = b.evaluate("parseFloat(document.getElementById('playhead').style.left)")
     b.click(box["x"] + t1 * pps, box["y"])
-    b.wait_for(f"Math.abs(document.getElementById('player').currentTime - {t1}) < 0.1 && "
-               "!document.getElementById('player').seeking")
+    b.wait_for(
+        f"Math.abs(document.getElementById('player').currentTime - {t1}) < 0.1 && "
+        "!document.getElementById('player').seeking"
+    )
     panel = _now_panel(b)
     assert {(x["lane"], x["label"]) for x in panel} == _active(clip, t1) and len(panel) == len(_active(clip, t1))
     for x in panel:
@@ -277,16 +339,20 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     b.wait_for(f"Math.abs(parseFloat(document.getElementById('playhead').dataset.time) - {t2}) < 0.05")
 
     # captions: the same cues as events.vtt, shown by the player
-    cues = b.wait_for("(() => { const t = Array.from(document.getElementById('player').textTracks)"
-                      ".find(t => t.mode === 'showing'); return t && t.cues && t.cues.length ? "
-                      "Array.from(t.cues).map(c => [c.startTime, c.endTime, c.text]) : null; })()")
+    cues = b.wait_for(
+        "(() => { const t = Array.from(document.getElementById('player').textTracks)"
+        ".find(t => t.mode === 'showing'); return t && t.cues && t.cues.length ? "
+        "Array.from(t.cues).map(c => [c.startTime, c.endTime, c.text]) : null; })()"
+    )
     assert sorted(map(tuple, cues)) == sorted(read_vtt(parsed_clip["folder"] / "events.vtt"))
 
     # hover: the per-second probability of a class
     label = clip.audio_events[0][0]
     a, _ = clip.audio_events[0][1:]
-    row = b.evaluate(f"(() => {{ const r = document.querySelector('.row.cls[data-lane=\"audio\"][data-label=\"{label}\"] .track')"
-                     ".getBoundingClientRect(); return {x: r.left, y: r.top + r.height / 2}; })()")
+    row = b.evaluate(
+        f'(() => {{ const r = document.querySelector(\'.row.cls[data-lane="audio"][data-label="{label}"] .track\')'
+        ".getBoundingClientRect(); return {x: r.left, y: r.top + r.height / 2}; })()"
+    )
     b.move(row["x"] + (a + 0.5) * pps, row["y"])
     tip = b.wait_for("!document.getElementById('tooltip').hidden && document.getElementById('tooltip').textContent")
     assert label in tip and f"p(heard) {SCORES['audio']:.3f}" in tip
@@ -294,7 +360,9 @@ def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
 
     # zoom in: the lanes get wider and the playhead stays on its time
     b.evaluate("document.getElementById('zoom-in').click()")
-    assert b.evaluate("document.querySelector('.axis .track').getBoundingClientRect().width") == pytest.approx(20 * pps, rel=0.01)
+    assert b.evaluate("document.querySelector('.axis .track').getBoundingClientRect().width") == pytest.approx(
+        20 * pps, rel=0.01
+    )
     b.evaluate("document.getElementById('zoom-fit').click()")
 
     png = b.screenshot(os.environ.get("AVVP_SCREENSHOT"))
@@ -312,12 +380,19 @@ def test_index_lists_videos_and_failures(browser, parsed_clip):
     b = browser
     b.requests.clear()
     b.open((parsed_clip["out"] / "index.html").as_uri())
-    rows = b.evaluate("Array.from(document.querySelectorAll('tbody tr')).map(tr => "
-                      "Array.from(tr.querySelectorAll('td')).map(td => td.textContent.trim()))")
+    rows = b.evaluate(
+        "Array.from(document.querySelectorAll('tbody tr')).map(tr => "
+        "Array.from(tr.querySelectorAll('td')).map(td => td.textContent.trim()))"
+    )
     doc = parsed_clip["doc"]
     video_row = [r for r in rows if r[1].startswith(parsed_clip["video"].name)]
     assert len(video_row) == 1
-    assert video_row[0][2:] == ["10.0 s", str(len(doc["audio"])), str(len(doc["visual"])), str(len(doc["audio_visual"]))]
+    assert video_row[0][2:] == [
+        "10.0 s",
+        str(len(doc["audio"])),
+        str(len(doc["visual"])),
+        str(len(doc["audio_visual"])),
+    ]
     assert any("junk.mp4" in r[0] and "empty file" in r[1] for r in rows)
     href = b.evaluate("document.querySelector('tbody a').href")
     assert href == (parsed_clip["folder"] / "index.html").as_uri()
@@ -341,9 +416,12 @@ def test_model_page_switches_videos_and_shows_the_truth_now(browser, parsed_clip
     pred[:, 1] = gt[:, 1]  # video B: right everywhere
     pred[0, 0, 3, 0:2] = 1  # video A: nothing is true, one event heard: wrong, so listed first
     frame = np.full((2, 10, 2, 25), 0.1, np.float32)
-    write_predictions(tmp_path / "predictions.h5", ids, ids,
-                      {"frame_prob": frame, "pred_audio": pred[0], "pred_visual": pred[1], "gt_audio": gt[0],
-                       "gt_visual": gt[1]})
+    write_predictions(
+        tmp_path / "predictions.h5",
+        ids,
+        ids,
+        {"frame_prob": frame, "pred_audio": pred[0], "pred_visual": pred[1], "gt_audio": gt[0], "gt_visual": gt[1]},
+    )
     page = tmp_path / "reports" / "han.html"
     model_page(tmp_path / "predictions.h5", page, "han", videos)
     b = browser
@@ -362,6 +440,8 @@ def test_model_page_switches_videos_and_shows_the_truth_now(browser, parsed_clip
     b.evaluate("document.getElementById('next').click()")  # B is the last: nothing after it
     b.evaluate("document.getElementById('prev').click()")
     b.wait_for("document.getElementById('title').textContent === 'AAAAAAAAAAA.mp4'")
-    rows = b.evaluate("Array.from(document.querySelectorAll('.row.cls')).map(r => r.dataset.lane + '|' + r.dataset.label)")
+    rows = b.evaluate(
+        "Array.from(document.querySelectorAll('.row.cls')).map(r => r.dataset.lane + '|' + r.dataset.label)"
+    )
     assert rows == [f"audio|{CLASSES[3]}"]
     assert _off_disk(b.requests) == []

@@ -4,6 +4,7 @@ Checks the outputs, that a second dry run has nothing to do, that a training opt
 training and evaluation (plus the report that reads them), and that speed-only settings
 (threads) rebuild nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,24 +28,49 @@ TINY = {
         "annotations_dir": None,  # the demo set, rendered into resources/demo/
         "videos_dir": None,
         "legacy_eval_audio": False,
-        "synth": {"enabled": True, "seed": 5, "n_train": 6, "n_val": 3, "n_test": 3, "width": 64, "height": 48,
-                  "fps": 12.0},
+        "synth": {
+            "enabled": True,
+            "seed": 5,
+            "n_train": 6,
+            "n_val": 3,
+            "n_test": 3,
+            "width": 64,
+            "height": 48,
+            "fps": 12.0,
+        },
     },
     "features": {
-        "shard_size": 7, "weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4,
+        "shard_size": 7,
+        "weights": "random",
+        "weights_dir": None,
+        "seed": 0,
+        "precision": "bf16",
+        "batch_videos": 4,
         "visual": {"fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
         "audio": {"sample_rate": 16000, "example_hop": 1.0},
     },
-    "train": {"models": list(PAPER_ROWS),  # all 21 rows of the CM-Co paper's tables
-              "options": {"epochs": 2, "batch_size": 4, "feature_norm": "standardize", "init_epoch": 1}},
+    "train": {
+        "models": list(PAPER_ROWS),  # all 21 rows of the CM-Co paper's tables
+        "options": {"epochs": 2, "batch_size": 4, "feature_norm": "standardize", "init_epoch": 1},
+    },
     "evaluate": {"split": "test", "gate": "auto"},
 }
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -67,7 +93,7 @@ def planned_outputs(proc: subprocess.CompletedProcess, rule: str) -> list[str]:
         if line.startswith(("rule ", "localrule ", "[")):
             inside = line == f"rule {rule}:"
         elif inside and line.strip().startswith("output: "):
-            outputs.append(line.strip()[len("output: "):])
+            outputs.append(line.strip()[len("output: ") :])
     return outputs
 
 
@@ -89,8 +115,18 @@ def test_outputs_of_a_full_run(finished_run):
         assert re.search(rf"^\| {re.escape(row)} \|", table, re.M), row
         assert row == "broadcast" or (wd / "results/runs" / row / "metrics.json").is_file()
     metrics = json.loads((wd / "results/runs/han/metrics.json").read_text())
-    assert set(metrics["f_scores"]) == {"seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event", "ev_audio",
-                                        "ev_visual", "ev_av", "ev_type", "ev_event"}
+    assert set(metrics["f_scores"]) == {
+        "seg_audio",
+        "seg_visual",
+        "seg_av",
+        "seg_type",
+        "seg_event",
+        "ev_audio",
+        "ev_visual",
+        "ev_av",
+        "ev_type",
+        "ev_event",
+    }
     assert all(0 <= v <= 100 for v in metrics["f_scores"].values()) and metrics["n_videos"] == 3
     # 12 videos in shards of 7: two shards per extractor, every shard records its weights
     for extractor in ("vggish", "resnet152", "r2plus1d_18"):
@@ -155,8 +191,11 @@ def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path)
 
 
 def test_lint_is_clean():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(REPO)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
@@ -179,7 +218,9 @@ def test_figures_and_self_contained_report(finished_run):
     # the page of each model's test videos: all three demo test clips exist, each with its truth lanes
     page = (finished_run / "results/reports/videos/ma*+ours.html").read_text()
     data = json.loads(re.search(r'id="page-data">(.*?)</script>', page, re.S).group(1))
-    assert len(data["videos"]) == 3 and all(v["src"].startswith("../../../resources/demo/videos/") for v in data["videos"])
+    assert len(data["videos"]) == 3 and all(
+        v["src"].startswith("../../../resources/demo/videos/") for v in data["videos"]
+    )
     assert [lane["key"] for lane in data["videos"][0]["lanes"]][-2:] == ["gt_audio", "gt_visual"]
     snakemake(finished_run, "--report", "results/report.html")
     html = (finished_run / "results/report.html").read_text()
@@ -213,15 +254,23 @@ def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
     ann = llp_dir()
     if not (ann / "AVVP_train.csv").is_file():
         pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
-    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values()
-                  for f in llp.read_weak_labels(ann / split)[0]})
+    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
     assert len(ids) == 11_849
     videos = tmp_path / "videos"
     videos.mkdir()
     for vid in ids[:-7]:
         (videos / f"{vid}.mp4").touch()
-    proc = snakemake(tmp_path, "-n", "--cores", "8", "--configfile", str(REPO / "workflow/configs/llp.yaml"),
-                     "--config", f"annotations_dir={ann}", f"videos_dir={videos}")
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--cores",
+        "8",
+        "--configfile",
+        str(REPO / "workflow/configs/llp.yaml"),
+        "--config",
+        f"annotations_dir={ann}",
+        f"videos_dir={videos}",
+    )
     text = proc.stdout + proc.stderr
     assert "7 of 11849 videos are missing" in text
     table = text.split("Job stats:")[1]

@@ -4,6 +4,7 @@ Each row trains with its published recipe (``--epochs`` can cap it), is selected
 synthetic val split and scored on the synthetic test split with the LLP protocol. MA rows first
 train ``ma_base`` and refine its labels, exactly as the Snakemake DAG does.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,6 @@ from ..training.refine import refine_labels
 from ..training.trainer import RunOptions, TrainConfig, train
 
 log = logging.getLogger(__name__)
-
 
 
 def broadcast_scores(test) -> dict[str, float]:
@@ -70,10 +70,18 @@ def _attach_pseudo_labels(train_set, error_rate: float, seed: int) -> dict:
     train_set.pseudo_visual = torch.from_numpy(visual.astype(np.float32)).to(dev)
     train_set.pseudo_present = torch.ones(len(train_set), device=dev)
     weak = train_set.labels.cpu().numpy().astype(bool)[:, None, :].repeat(10, axis=1)
-    wrong = {m: int((lab.astype(bool) != gt.transpose(0, 2, 1).astype(bool))[weak].sum())
-             for m, lab, gt in (("audio", audio, gt_a), ("visual", visual, gt_v))}
-    return {"teacher": "planted truth, flipped at random within the weak label's classes", "error_rate": error_rate,
-            "seed": seed, "entries": int(weak.sum()), "wrong_audio": wrong["audio"], "wrong_visual": wrong["visual"]}
+    wrong = {
+        m: int((lab.astype(bool) != gt.transpose(0, 2, 1).astype(bool))[weak].sum())
+        for m, lab, gt in (("audio", audio, gt_a), ("visual", visual, gt_v))
+    }
+    return {
+        "teacher": "planted truth, flipped at random within the weak label's classes",
+        "error_rate": error_rate,
+        "seed": seed,
+        "entries": int(weak.sum()),
+        "wrong_audio": wrong["audio"],
+        "wrong_visual": wrong["visual"],
+    }
 
 
 def _capped(opts: dict, row: str, epochs: int | None) -> dict:
@@ -84,9 +92,16 @@ def _capped(opts: dict, row: str, epochs: int | None) -> dict:
     return opts
 
 
-def run_benchmark(rows: list[str], data: PlantedFeatureConfig, out_dir: str | Path, epochs: int | None = None,
-                  device: str = "cpu", progress: bool = True, teacher_error: float = 0.2,
-                  options: dict | None = None) -> dict:
+def run_benchmark(
+    rows: list[str],
+    data: PlantedFeatureConfig,
+    out_dir: str | Path,
+    epochs: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    teacher_error: float = 0.2,
+    options: dict | None = None,
+) -> dict:
     """Train and score ``rows``; write ``results.json`` (after every row) and ``table.md`` into ``out_dir``.
     VALOR rows train on pseudo labels from a noisy teacher of the planted truth, wrong at ``teacher_error``.
     ``options`` (training options) override every row's recipe, like ``train.options``."""
@@ -97,9 +112,15 @@ def run_benchmark(rows: list[str], data: PlantedFeatureConfig, out_dir: str | Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     sets = make_feature_sets(data, device)
-    result = {"data": asdict(data), "device": str(device), "epochs_cap": epochs, "options": options or {},
-              "data_seconds": time.perf_counter() - t0, "rows": {},
-              "broadcast": broadcast_scores(sets["test"])}
+    result = {
+        "data": asdict(data),
+        "device": str(device),
+        "epochs_cap": epochs,
+        "options": options or {},
+        "data_seconds": time.perf_counter() - t0,
+        "rows": {},
+        "broadcast": broadcast_scores(sets["test"]),
+    }
     options = {"device": str(device), **({"epochs": epochs} if epochs else {}), **(options or {})}
     if any(spec(r).labels == "refined" for r in rows):
         t0 = time.perf_counter()
@@ -115,10 +136,14 @@ def run_benchmark(rows: list[str], data: PlantedFeatureConfig, out_dir: str | Pa
         batch = RunOptions.from_dict(options).eval_batch_size
         scores = evaluate_probs(predict(model, sets["test"], batch), sets["test"], cfg.gate)
         history = json.loads((out_dir / row / "history.json").read_text())["epochs"]
-        result["rows"][row] = {"f_scores": scores, "selected_epoch": summary["selected_epoch"],
-                               "epochs_run": len(history), "seconds": time.perf_counter() - t0,
-                               "s_per_epoch": float(np.median([h["seconds"] for h in history])),
-                               "gate": cfg.gate}
+        result["rows"][row] = {
+            "f_scores": scores,
+            "selected_epoch": summary["selected_epoch"],
+            "epochs_run": len(history),
+            "seconds": time.perf_counter() - t0,
+            "s_per_epoch": float(np.median([h["seconds"] for h in history])),
+            "gate": cfg.gate,
+        }
         write_text(out_dir / "results.json", json.dumps(result, indent=1))
         log.info("%s: %s", row, {k: round(v, 1) for k, v in scores.items()})
     write_text(out_dir / "table.md", benchmark_markdown(result))

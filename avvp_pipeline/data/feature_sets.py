@@ -1,4 +1,5 @@
 """Hold a split's features in memory (on the GPU when there is one), aligned with its labels."""
+
 from __future__ import annotations
 
 import json
@@ -43,21 +44,27 @@ class FeatureSet:
     pseudo_visual: torch.Tensor | None = None
     pseudo_present: torch.Tensor | None = None
 
-    def with_pseudo_labels(self, path: str | Path) -> "FeatureSet":
+    def with_pseudo_labels(self, path: str | Path) -> FeatureSet:
         """Attach the pseudo labels of ``path`` (data/pseudo_labels.py; rows matched by video id). Videos
         the file lacks train without the segment-level terms; they are counted in a warning."""
         audio, visual, present = read_pseudo_labels(path, self.video_ids)
         if not present.any():
             raise ValueError(f"{path}: no pseudo labels for any of the {len(self)} {self.split} videos")
         if not present.all():
-            log.warning("%s: %d of %d %s videos have no pseudo labels (see the import's failures file); they "
-                        "train on their weak labels only", path, int((~present).sum()), len(self), self.split)
+            log.warning(
+                "%s: %d of %d %s videos have no pseudo labels (see the import's failures file); they "
+                "train on their weak labels only",
+                path,
+                int((~present).sum()),
+                len(self),
+                self.split,
+            )
         dev = self.labels.device
         self.pseudo_audio, self.pseudo_visual = torch.from_numpy(audio).to(dev), torch.from_numpy(visual).to(dev)
         self.pseudo_present = torch.from_numpy(present.astype(np.float32)).to(dev)
         return self
 
-    def with_refined_labels(self, path: str | Path) -> "FeatureSet":
+    def with_refined_labels(self, path: str | Path) -> FeatureSet:
         """Attach the refined labels written by ``avvp refine`` (rows matched by video id)."""
         audio, visual = read_refined_labels(path, self.video_ids)
         dev = self.labels.device
@@ -94,8 +101,9 @@ def feature_configs(shards: dict[str, list[str]]) -> dict[str, dict]:
     return out
 
 
-def load_feature_sets(index_path: str | Path, splits: list[str], shards: dict[str, list[str]],
-                      device: torch.device) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
+def load_feature_sets(
+    index_path: str | Path, splits: list[str], shards: dict[str, list[str]], device: torch.device
+) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
     """Load ``splits`` from the index and the feature shards; videos missing a feature are skipped visibly."""
     loaded = {name: store.load_features(shards[name]) for name in EXTRACTORS}
     provenance = feature_provenance({name: loaded[name][2] for name in EXTRACTORS})
@@ -106,20 +114,31 @@ def load_feature_sets(index_path: str | Path, splits: list[str], shards: dict[st
         kept = set(keep)
         skipped = [vid for i, vid in enumerate(s.video_ids) if i not in kept]
         if skipped:
-            log.warning("%s: %d of %d videos have no features (failed or missing) and are skipped: %s",
-                        split, len(skipped), len(s), ", ".join(skipped[:10]))
+            log.warning(
+                "%s: %d of %d videos have no features (failed or missing) and are skipped: %s",
+                split,
+                len(skipped),
+                len(s),
+                ", ".join(skipped[:10]),
+            )
         if not keep:
             raise ValueError(f"{split}: none of its {len(s)} videos has features")
 
         def take(name: str) -> torch.Tensor:
             index, array, _ = loaded[name]
-            rows = [index[s.video_ids[i]] for i in keep]
+            rows = [index[s.video_ids[i]] for i in keep]  # noqa: B023 (called in this iteration)
             return torch.from_numpy(np.ascontiguousarray(array[rows], dtype=np.float32)).to(device)
 
         sets[split] = FeatureSet(
-            split, [s.filenames[i] for i in keep], [s.video_ids[i] for i in keep],
-            take("vggish"), take("resnet152"), take("r2plus1d_18"),
+            split,
+            [s.filenames[i] for i in keep],
+            [s.video_ids[i] for i in keep],
+            take("vggish"),
+            take("resnet152"),
+            take("r2plus1d_18"),
             torch.from_numpy(s.labels[keep].astype(np.float32)).to(device),
             None if s.gt_audio is None else s.gt_audio[keep],
-            None if s.gt_visual is None else s.gt_visual[keep], skipped)
+            None if s.gt_visual is None else s.gt_visual[keep],
+            skipped,
+        )
     return sets, provenance

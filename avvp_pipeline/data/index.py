@@ -6,6 +6,7 @@ Per split ``S``: ``S/filenames``, ``S/video_ids`` (first 11 characters), ``S/lab
 and, for val and test, ``S/gt_audio`` / ``S/gt_visual`` (N, 25, 10). A YouTube id may appear in
 one split only, once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ def read_split(annotations_dir: str | Path, split: str, *, legacy_eval_audio: bo
     filenames, labels = llp.read_weak_labels(d / llp.SPLIT_FILES[split])
     out = Split(split, filenames, [llp.video_id(f) for f in filenames], labels)
     if split != "train" and (d / llp.EVAL_AUDIO).is_file() and (d / llp.EVAL_VISUAL).is_file():
-        out.gt_audio, out.gt_visual = llp.dense_labels(d / llp.EVAL_AUDIO, d / llp.EVAL_VISUAL, filenames,
-                                                       legacy_eval_audio=legacy_eval_audio)
+        out.gt_audio, out.gt_visual = llp.dense_labels(
+            d / llp.EVAL_AUDIO, d / llp.EVAL_VISUAL, filenames, legacy_eval_audio=legacy_eval_audio
+        )
     return out
 
 
@@ -55,12 +57,15 @@ def check_annotations(annotations_dir: str | Path) -> None:
     splits = [llp.SPLIT_FILES[split] for split in SPLITS]
     missing = [name for name in splits if not (d / name).is_file()]
     if missing:
-        raise ValueError(f"{d}: missing {' and '.join(missing)}: the index needs the three split files "
-                         f"({', '.join(splits)})")
+        raise ValueError(
+            f"{d}: missing {' and '.join(missing)}: the index needs the three split files ({', '.join(splits)})"
+        )
     missing = [name for name in (llp.EVAL_AUDIO, llp.EVAL_VISUAL) if not (d / name).is_file()]
     if missing:
-        raise ValueError(f"{d}: missing {' and '.join(missing)}: the index needs the dense evaluation "
-                         "files for the val/test ground truth")
+        raise ValueError(
+            f"{d}: missing {' and '.join(missing)}: the index needs the dense evaluation "
+            "files for the val/test ground truth"
+        )
     llp.check_splits_disjoint(d / llp.SPLIT_FILES[split] for split in SPLITS)
 
 
@@ -93,6 +98,11 @@ def load_split(index_path: str | Path, split: str) -> Split:
         if split not in f:
             raise ValueError(f"{index_path}: no split {split!r}")
         g = f[split]
-        return Split(split, read_strings(g["filenames"]), read_strings(g["video_ids"]), g["labels"][:],
-                     g["gt_audio"][:] if "gt_audio" in g else None,
-                     g["gt_visual"][:] if "gt_visual" in g else None)
+        return Split(
+            split,
+            read_strings(g["filenames"]),
+            read_strings(g["video_ids"]),
+            g["labels"][:],
+            g["gt_audio"][:] if "gt_audio" in g else None,
+            g["gt_visual"][:] if "gt_visual" in g else None,
+        )

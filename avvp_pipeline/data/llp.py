@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -112,7 +112,7 @@ def video_id(filename: str) -> str:
     return filename[:11]
 
 
-def _rows(csv_path: "str | os.PathLike[str]", header: list[str]) -> Iterator[tuple[int, list[str]]]:
+def _rows(csv_path: str | os.PathLike[str], header: list[str]) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line_number, fields)`` of a tab-separated LLP file after checking its header.
 
     Line numbers are 1-based physical lines (the header is line 1). Blank lines are skipped.
@@ -133,9 +133,7 @@ def _rows(csv_path: "str | os.PathLike[str]", header: list[str]) -> Iterator[tup
         if first is None:
             raise ValueError(f"{path}:1: empty file, expected header {' '.join(header)!r}")
         if [f.strip().lstrip("\ufeff") for f in first] != header:
-            raise ValueError(
-                f"{path}:1: unexpected header {first!r}, expected tab-separated {header!r}"
-            )
+            raise ValueError(f"{path}:1: unexpected header {first!r}, expected tab-separated {header!r}")
         try:
             for fields in reader:
                 if not fields or all(not f.strip() for f in fields):
@@ -145,7 +143,7 @@ def _rows(csv_path: "str | os.PathLike[str]", header: list[str]) -> Iterator[tup
             raise ValueError(f"{path}:{reader.line_num + 1}: not UTF-8 text: {exc}") from exc
 
 
-def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.ndarray]:
+def read_weak_labels(csv_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
     """Read a weak (video-level) LLP file.
 
     Returns ``(filenames, labels)``: filenames in file order and a ``uint8`` multi-hot array
@@ -157,7 +155,7 @@ def read_weak_labels(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.
     return filenames, labels
 
 
-def check_splits_disjoint(csv_paths: Iterable["str | os.PathLike[str]"]) -> None:
+def check_splits_disjoint(csv_paths: Iterable[str | os.PathLike[str]]) -> None:
     """Raise ``ValueError`` naming both files and lines when one YouTube id is in two weak files
     (a video in two splits leaks between them)."""
     first: dict[str, tuple[Path, int, str]] = {}
@@ -175,7 +173,7 @@ def check_splits_disjoint(csv_paths: Iterable["str | os.PathLike[str]"]) -> None
             first[vid] = (path, line, name)  # ids within one file are unique (_read_weak)
 
 
-def _read_weak(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.ndarray, list[int]]:
+def _read_weak(csv_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, list[int]]:
     """:func:`read_weak_labels` plus the line number of each filename."""
     path = Path(csv_path)
     filenames: list[str] = []
@@ -217,7 +215,7 @@ def _read_weak(csv_path: "str | os.PathLike[str]") -> tuple[list[str], np.ndarra
     return filenames, out, lines
 
 
-def read_dense_rows(csv_path: "str | os.PathLike[str]") -> list[tuple[int, str, int, int, str]]:
+def read_dense_rows(csv_path: str | os.PathLike[str]) -> list[tuple[int, str, int, int, str]]:
     """Parse a dense LLP file into ``(line, filename, onset, offset, class_name)`` tuples.
 
     No filtering is done (rows with ``onset >= offset`` are kept). Raises ``ValueError`` naming
@@ -238,13 +236,9 @@ def read_dense_rows(csv_path: "str | os.PathLike[str]") -> list[tuple[int, str, 
         try:
             onset, offset = int(on_s), int(off_s)
         except ValueError:
-            raise ValueError(
-                f"{path}:{line}: onset/offset must be integer seconds, got {on_s!r}, {off_s!r}"
-            ) from None
+            raise ValueError(f"{path}:{line}: onset/offset must be integer seconds, got {on_s!r}, {off_s!r}") from None
         if not (0 <= onset <= NUM_SEGMENTS and 0 <= offset <= NUM_SEGMENTS):
-            raise ValueError(
-                f"{path}:{line}: onset/offset must lie in 0..{NUM_SEGMENTS}, got {onset}, {offset}"
-            )
+            raise ValueError(f"{path}:{line}: onset/offset must lie in 0..{NUM_SEGMENTS}, got {onset}, {offset}")
         if cls not in CLASS_INDEX:
             raise ValueError(f"{path}:{line}: unknown class {cls!r} for {name!r}")
         out.append((line, name, onset, offset, cls))
@@ -252,7 +246,7 @@ def read_dense_rows(csv_path: "str | os.PathLike[str]") -> list[tuple[int, str, 
 
 
 def _fill(
-    csv_path: "str | os.PathLike[str]",
+    csv_path: str | os.PathLike[str],
     index: dict[str, list[int]],
     n: int,
     drop: frozenset[tuple[str, int, int, str]] = frozenset(),
@@ -270,8 +264,8 @@ def _fill(
 
 
 def dense_labels(
-    audio_csv: "str | os.PathLike[str]",
-    visual_csv: "str | os.PathLike[str]",
+    audio_csv: str | os.PathLike[str],
+    visual_csv: str | os.PathLike[str],
     filenames: Sequence[str] | Iterable[str],
     *,
     legacy_eval_audio: bool = False,

@@ -18,6 +18,7 @@ A feature is a video-specific background, plus the signatures of the classes act
 modality and second (with a random per-event gain), plus per-second (per-frame for ResNet-152)
 noise. Everything is drawn from ``seed``; large arrays are drawn on ``device``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,19 +50,23 @@ class PlantedFeatureConfig:
     noise: float = 1.6  # ... per-second noise along a signature (128-d audio; other spaces alike)
     background: float = 1.0  # per-video background norm
 
-    def scaled(self, scale: float) -> "PlantedFeatureConfig":
+    def scaled(self, scale: float) -> PlantedFeatureConfig:
         """The same set with every split ``scale`` times as large (at least 2 videos each)."""
         from dataclasses import replace
 
-        return replace(self, n_train=max(2, round(self.n_train * scale)), n_val=max(2, round(self.n_val * scale)),
-                       n_test=max(2, round(self.n_test * scale)))
+        return replace(
+            self,
+            n_train=max(2, round(self.n_train * scale)),
+            n_val=max(2, round(self.n_val * scale)),
+            n_test=max(2, round(self.n_test * scale)),
+        )
 
 
 def class_profiles(cfg: PlantedFeatureConfig) -> np.ndarray:
     """(25, 3) probabilities of (audio only, visual only, both) per class."""
     prof = np.tile([0.2, 0.2, 0.6], (NUM_CLASSES, 1))
     prof[: cfg.audio_leaning] = [0.7, 0.05, 0.25]
-    prof[cfg.audio_leaning: cfg.audio_leaning + cfg.visual_leaning] = [0.05, 0.7, 0.25]
+    prof[cfg.audio_leaning : cfg.audio_leaning + cfg.visual_leaning] = [0.05, 0.7, 0.25]
     return prof
 
 
@@ -77,7 +82,7 @@ def _runs(rng: np.random.Generator) -> np.ndarray:
     for _ in range(1 + (rng.random() < 0.3)):
         length = int(rng.integers(1, T + 1))
         onset = int(rng.integers(0, T - length + 1))
-        mask[onset: onset + length] = 1
+        mask[onset : onset + length] = 1
     return mask
 
 
@@ -126,8 +131,9 @@ def signatures(cfg: PlantedFeatureConfig, device) -> dict[str, torch.Tensor]:
     return out
 
 
-def make_features(gt_a: np.ndarray, gt_v: np.ndarray, cfg: PlantedFeatureConfig, sig: dict[str, torch.Tensor],
-                  seed: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_features(
+    gt_a: np.ndarray, gt_v: np.ndarray, cfg: PlantedFeatureConfig, sig: dict[str, torch.Tensor], seed: int, device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``audio (n,10,128)``, ``video_s (n,80,2048)``, ``video_st (n,10,512)`` float32 on ``device``."""
     n = len(gt_a)
     dev = torch.device(device)
@@ -145,8 +151,9 @@ def make_features(gt_a: np.ndarray, gt_v: np.ndarray, cfg: PlantedFeatureConfig,
         background = cfg.background * torch.randn(n, 1, dim, generator=g, device=dev)
         # noise grows with sqrt(dim) and per frame, so that a second of every space has the same
         # signal-to-noise ratio along a class signature as the 128-d audio
-        noise = cfg.noise * np.sqrt(dim / DIMS["audio"] * steps / T) * torch.randn(n, steps, dim, generator=g,
-                                                                                 device=dev)
+        noise = (
+            cfg.noise * np.sqrt(dim / DIMS["audio"] * steps / T) * torch.randn(n, steps, dim, generator=g, device=dev)
+        )
         return (signal + background + noise).float()
 
     return space(gt_a, "audio", T), space(gt_v, "video_s", T * FRAMES), space(gt_v, "video_st", T)
@@ -163,8 +170,17 @@ def make_feature_sets(cfg: PlantedFeatureConfig = PlantedFeatureConfig(), device
         weak = torch.from_numpy(((gt_a | gt_v).max(axis=2)).astype(np.float32)).to(device)
         ids = [f"synth-{split}-{i:05d}" for i in range(n)]
         dense = split != "train"
-        sets[split] = FeatureSet(split, [f"{v}.mp4" for v in ids], ids, audio, video_s, video_st, weak,
-                                 gt_a if dense else None, gt_v if dense else None)
+        sets[split] = FeatureSet(
+            split,
+            [f"{v}.mp4" for v in ids],
+            ids,
+            audio,
+            video_s,
+            video_st,
+            weak,
+            gt_a if dense else None,
+            gt_v if dense else None,
+        )
         sets[split].truth = (gt_a, gt_v)  # kept for the train split too: the benchmark reports label statistics
     return sets
 

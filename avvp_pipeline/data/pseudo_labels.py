@@ -11,6 +11,7 @@ The release has ``CLIP/segment_pseudo_labels/<id>.npy`` (visual) and
 read without unpickling (``features/released.read_npy``) and checked; a bad file is one line of the
 failures file and leaves its video out, the rest is imported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,9 @@ def read_label_file(path: str) -> tuple[np.ndarray, str]:
     return a.astype(np.uint8), digest
 
 
-def write_pseudo_labels(path: str | Path, video_ids: list[str], audio: np.ndarray, visual: np.ndarray,
-                        provenance: dict) -> None:
+def write_pseudo_labels(
+    path: str | Path, video_ids: list[str], audio: np.ndarray, visual: np.ndarray, provenance: dict
+) -> None:
     """Write the pseudo labels of ``video_ids`` (rows in that order), ``(N, 10, 25)`` 0/1 each, atomically."""
     audio, visual = (np.asarray(x) for x in (audio, visual))
     for name, x in (("audio", audio), ("visual", visual)):
@@ -103,8 +105,9 @@ def pseudo_label_provenance(path: str | Path) -> dict:
         return json.loads(f.attrs["provenance"])
 
 
-def import_released(video_ids: list[str], released_dir: str, out: str | Path, failures_path: str | Path,
-                    threads: int = 2) -> list[tuple[str, str, str]]:
+def import_released(
+    video_ids: list[str], released_dir: str, out: str | Path, failures_path: str | Path, threads: int = 2
+) -> list[tuple[str, str, str]]:
     """Import the released pseudo labels of ``video_ids`` into ``out`` and write the failures file
     (one line per bad file; its video is left out); return the failures."""
     if len(set(video_ids)) != len(video_ids):
@@ -136,18 +139,25 @@ def import_released(video_ids: list[str], released_dir: str, out: str | Path, fa
             visual.append(got["visual"][0])
             lines.append(f"{vid}\t{got['audio'][1]}\t{got['visual'][1]}\n")
     empty = np.zeros((0, *SHAPE), np.uint8)
-    provenance = {"source": "released", "released_dir": str(released_dir), "folders": RELEASE_FOLDERS,
-                  "files": 2 * len(ids), "n_failed": len(video_ids) - len(ids),
-                  "released_sha256": hashlib.sha256("".join(sorted(lines)).encode()).hexdigest(),
-                  "avvp_pipeline_version": __version__}
-    write_pseudo_labels(out, ids, np.stack(audio) if audio else empty, np.stack(visual) if visual else empty,
-                        provenance)
+    provenance = {
+        "source": "released",
+        "released_dir": str(released_dir),
+        "folders": RELEASE_FOLDERS,
+        "files": 2 * len(ids),
+        "n_failed": len(video_ids) - len(ids),
+        "released_sha256": hashlib.sha256("".join(sorted(lines)).encode()).hexdigest(),
+        "avvp_pipeline_version": __version__,
+    }
+    write_pseudo_labels(
+        out, ids, np.stack(audio) if audio else empty, np.stack(visual) if visual else empty, provenance
+    )
     write_failures(failures_path, failures)
     return failures
 
 
-def import_for_index(released_dir: str, index_path: str | Path, out: str | Path, failures_path: str | Path,
-                     threads: int = 2) -> dict:
+def import_for_index(
+    released_dir: str, index_path: str | Path, out: str | Path, failures_path: str | Path, threads: int = 2
+) -> dict:
     """Import the released pseudo labels of the index's training videos (the only ones trained on);
     return ``{"videos", "imported", "failed"}``."""
     ids = load_split(index_path, "train").video_ids

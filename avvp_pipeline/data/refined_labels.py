@@ -5,6 +5,7 @@ Written by computed refinement (``avvp refine``) and by the import of released r
 ``visual_labels`` (N, 25) uint8; attributes ``stats`` and ``dropped_rows`` (JSON: modality -> class ->
 rows, in this file's order, whose weak label lost the class).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,25 @@ from ..fileio import atomic_output, read_strings, write_strings
 from .llp import CLASSES
 
 
-def write_refined_labels(path: str | Path, filenames: list[str], video_ids: list[str], weak: np.ndarray,
-                         audio_labels: np.ndarray, visual_labels: np.ndarray, stats: dict) -> None:
+def write_refined_labels(
+    path: str | Path,
+    filenames: list[str],
+    video_ids: list[str],
+    weak: np.ndarray,
+    audio_labels: np.ndarray,
+    visual_labels: np.ndarray,
+    stats: dict,
+) -> None:
     """Write the refined labels of the videos ``video_ids`` (rows in that order), atomically."""
     weak = np.asarray(weak).astype(np.uint8)
-    dropped = {m: {c: np.flatnonzero(weak[:, i] & (1 - lab[:, i])).tolist() for i, c in enumerate(CLASSES)
-                   if (weak[:, i] & (1 - lab[:, i])).any()}
-               for m, lab in (("audio", audio_labels), ("visual", visual_labels))}
+    dropped = {
+        m: {
+            c: np.flatnonzero(weak[:, i] & (1 - lab[:, i])).tolist()
+            for i, c in enumerate(CLASSES)
+            if (weak[:, i] & (1 - lab[:, i])).any()
+        }
+        for m, lab in (("audio", audio_labels), ("visual", visual_labels))
+    }
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         write_strings(f, "video_ids", video_ids)
         write_strings(f, "filenames", filenames)

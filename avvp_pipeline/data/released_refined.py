@@ -9,6 +9,7 @@ A pickle can run any code while it loads, so this file is never given to ``pickl
 ``torch.load``: the unpicklers below admit exactly the few globals a pickled torch scalar needs
 (mapped to pure-Python stand-ins) and decode torch's legacy storage bytes themselves.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,13 @@ from .refined_labels import write_refined_labels
 # torch's legacy serialization header (torch/serialization.py)
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
-_INTEGER_STORAGES = {"LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1",
-                     "ByteStorage": "u1"}
+_INTEGER_STORAGES = {
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+}
 
 
 class RefinedLabelsError(ValueError):
@@ -65,15 +71,25 @@ class _StorageUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module == "torch" and name in _INTEGER_STORAGES:
             return _StorageType(name, _INTEGER_STORAGES[name])
-        raise RefinedLabelsError(f"{self.path}: refuses to load global {module}.{name} in a tensor's storage: "
-                                 "not a refined-labels file")
+        raise RefinedLabelsError(
+            f"{self.path}: refuses to load global {module}.{name} in a tensor's storage: not a refined-labels file"
+        )
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and isinstance(pid[3], str)
-                and isinstance(pid[4], int) and pid[4] >= 0 and pid[5] is None):
-            raise RefinedLabelsError(f"{self.path}: unexpected storage record {pid!r} in a tensor: "
-                                     "not a refined-labels file")
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 6
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[2], str)
+            and isinstance(pid[3], str)
+            and isinstance(pid[4], int)
+            and pid[4] >= 0
+            and pid[5] is None
+        ):
+            raise RefinedLabelsError(
+                f"{self.path}: unexpected storage record {pid!r} in a tensor: not a refined-labels file"
+            )
         ref = _StorageRef(pid[2], pid[1].dtype, pid[4])
         self.refs[ref.key] = ref
         return ref
@@ -87,10 +103,12 @@ class _RefinedUnpickler(pickle.Unpickler):
         self.path = path
 
     def find_class(self, module, name):
-        allowed = {("torch._utils", "_rebuild_tensor_v2"): self._rebuild_scalar,
-                   ("torch.storage", "_load_from_bytes"): self._load_from_bytes,
-                   ("collections", "OrderedDict"): self._empty_hooks,
-                   ("_codecs", "encode"): self._latin1_bytes}  # how protocols 0-2 pickle bytes
+        allowed = {
+            ("torch._utils", "_rebuild_tensor_v2"): self._rebuild_scalar,
+            ("torch.storage", "_load_from_bytes"): self._load_from_bytes,
+            ("collections", "OrderedDict"): self._empty_hooks,
+            ("_codecs", "encode"): self._latin1_bytes,
+        }  # how protocols 0-2 pickle bytes
         if (module, name) in allowed:
             return allowed[module, name]
         raise RefinedLabelsError(f"{self.path}: refuses to load global {module}.{name}: not a refined-labels file")
@@ -105,8 +123,9 @@ class _RefinedUnpickler(pickle.Unpickler):
 
     def _latin1_bytes(self, text, encoding):
         if not isinstance(text, str) or encoding != "latin1":
-            raise RefinedLabelsError(f"{self.path}: unexpected encode({text!r:.40}, {encoding!r}): "
-                                     "not a refined-labels file")
+            raise RefinedLabelsError(
+                f"{self.path}: unexpected encode({text!r:.40}, {encoding!r}): not a refined-labels file"
+            )
         return text.encode("latin1")
 
     def _empty_hooks(self, *args):
@@ -119,8 +138,10 @@ class _RefinedUnpickler(pickle.Unpickler):
         if not isinstance(storage, _Storage) or hooks or metadata:
             raise RefinedLabelsError(f"{self.path}: a tensor that is not a plain integer scalar")
         if tuple(size) != () or not isinstance(offset, int) or not 0 <= offset < len(storage.values):
-            raise RefinedLabelsError(f"{self.path}: a tensor of shape {tuple(size)} at offset {offset} of a "
-                                     f"{len(storage.values)}-element storage; expected scalar row indices")
+            raise RefinedLabelsError(
+                f"{self.path}: a tensor of shape {tuple(size)} at offset {offset} of a "
+                f"{len(storage.values)}-element storage; expected scalar row indices"
+            )
         return int(storage.values[offset])
 
 
@@ -157,13 +178,13 @@ def _check_lists(obj, path) -> tuple[list[list[int]], list[list[int]]]:
         raise RefinedLabelsError(f"{path}: expected {shape}, got {type(obj).__name__}")
     for modality, lists in zip(("visual", "audio"), obj):
         if not (isinstance(lists, list) and len(lists) == llp.NUM_CLASSES and all(isinstance(x, list) for x in lists)):
-            raise RefinedLabelsError(f"{path}: the {modality} part is not a list of {llp.NUM_CLASSES} lists; "
-                                     f"expected {shape}")
+            raise RefinedLabelsError(
+                f"{path}: the {modality} part is not a list of {llp.NUM_CLASSES} lists; expected {shape}"
+            )
         for c, rows in enumerate(lists):
             bad = [r for r in rows if type(r) is not int or r < 0]
             if bad:
-                raise RefinedLabelsError(f"{path}: {modality} class {llp.CLASSES[c]} holds {bad[0]!r}, "
-                                         "not a row index")
+                raise RefinedLabelsError(f"{path}: {modality} class {llp.CLASSES[c]} holds {bad[0]!r}, not a row index")
     return obj[0], obj[1]
 
 
@@ -191,8 +212,9 @@ def _unpickle(data: bytes, path: Path):
         raise RefinedLabelsError(f"{path}: not a refined-labels pickle ({type(exc).__name__}: {exc})") from None
 
 
-def listed_masks(visual: list[list[int]], audio: list[list[int]], n_rows: int,
-                 path="refined labels") -> tuple[np.ndarray, np.ndarray]:
+def listed_masks(
+    visual: list[list[int]], audio: list[list[int]], n_rows: int, path="refined labels"
+) -> tuple[np.ndarray, np.ndarray]:
     """``(visual, audio)`` (n_rows, 25) bool: the CSV rows each class's list names. A class is dropped
     where it is listed and in the row's weak label."""
     out = []
@@ -200,8 +222,10 @@ def listed_masks(visual: list[list[int]], audio: list[list[int]], n_rows: int,
         listed = np.zeros((n_rows, llp.NUM_CLASSES), dtype=bool)
         for c, rows in enumerate(lists):
             if rows and max(rows) >= n_rows:
-                raise RefinedLabelsError(f"{path}: {modality} class {llp.CLASSES[c]} lists row {max(rows)}, but "
-                                         f"AVVP_train.csv has {n_rows} rows: the file belongs to other annotations")
+                raise RefinedLabelsError(
+                    f"{path}: {modality} class {llp.CLASSES[c]} lists row {max(rows)}, but "
+                    f"AVVP_train.csv has {n_rows} rows: the file belongs to other annotations"
+                )
             listed[rows, c] = True
         out.append(listed)
     return out[0], out[1]
@@ -212,18 +236,23 @@ def _index_rows(csv_names: list[str], csv_weak: np.ndarray, split, csv_path: Pat
     row = {name: i for i, name in enumerate(csv_names)}
     missing = [f for f in split.filenames if f not in row]
     if missing:
-        raise RefinedLabelsError(f"{csv_path}: {len(missing)} training videos of the index are not in it, e.g. "
-                                 f"{missing[:3]}: the released labels refer to the released AVVP_train.csv")
+        raise RefinedLabelsError(
+            f"{csv_path}: {len(missing)} training videos of the index are not in it, e.g. "
+            f"{missing[:3]}: the released labels refer to the released AVVP_train.csv"
+        )
     rows = np.array([row[f] for f in split.filenames], dtype=np.int64)
     differ = [f for f, r, lab in zip(split.filenames, rows, split.labels) if not np.array_equal(csv_weak[r], lab)]
     if differ:
-        raise RefinedLabelsError(f"{csv_path}: the weak labels of {len(differ)} videos differ from the index's, e.g. "
-                                 f"{differ[:3]}: the index was built from other annotations")
+        raise RefinedLabelsError(
+            f"{csv_path}: the weak labels of {len(differ)} videos differ from the index's, e.g. "
+            f"{differ[:3]}: the index was built from other annotations"
+        )
     return rows
 
 
-def import_released_refined(pkl_path: str | Path, index_path: str | Path, annotations_dir: str | Path,
-                            out_path: str | Path) -> dict:
+def import_released_refined(
+    pkl_path: str | Path, index_path: str | Path, annotations_dir: str | Path, out_path: str | Path
+) -> dict:
     """Write ``out_path`` (the ``avvp refine`` format) for the index's training videos from the release's
     pickle, whose rows are mapped through ``annotations_dir/AVVP_train.csv`` by filename; return the stats."""
 
@@ -241,18 +270,21 @@ def import_released_refined(pkl_path: str | Path, index_path: str | Path, annota
     drop_a, drop_v = weak & listed_a[rows], weak & listed_v[rows]
     audio_labels, visual_labels = (weak & ~drop_a).astype(np.uint8), (weak & ~drop_v).astype(np.uint8)
     in_csv_label = csv_weak.astype(bool)
-    stats = {"videos": len(split), "labels": int(weak.sum()),
-             "dropped_audio": int(drop_a.sum()), "dropped_visual": int(drop_v.sum()),
-             "dropped_both": int((drop_a & drop_v).sum()),
-             "empty_audio": int((audio_labels.sum(1) == 0).sum()),
-             "empty_visual": int((visual_labels.sum(1) == 0).sum()),
-             # the file's drops on CSV rows the index lacks, and its entries naming a class the row lacks
-             "released_drops_unused": int((listed_a & in_csv_label).sum() + (listed_v & in_csv_label).sum()
-                                          - drop_a.sum() - drop_v.sum()),
-             "released_entries_not_in_weak_label": int((listed_a & ~in_csv_label).sum()
-                                                       + (listed_v & ~in_csv_label).sum()),
-             "source": {"method": "file", "file": str(pkl_path), "sha256": pkl_sha256},
-             "annotations": {"file": str(csv_path), "sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest()}}
-    write_refined_labels(out_path, split.filenames, split.video_ids, split.labels, audio_labels, visual_labels,
-                         stats)
+    stats = {
+        "videos": len(split),
+        "labels": int(weak.sum()),
+        "dropped_audio": int(drop_a.sum()),
+        "dropped_visual": int(drop_v.sum()),
+        "dropped_both": int((drop_a & drop_v).sum()),
+        "empty_audio": int((audio_labels.sum(1) == 0).sum()),
+        "empty_visual": int((visual_labels.sum(1) == 0).sum()),
+        # the file's drops on CSV rows the index lacks, and its entries naming a class the row lacks
+        "released_drops_unused": int(
+            (listed_a & in_csv_label).sum() + (listed_v & in_csv_label).sum() - drop_a.sum() - drop_v.sum()
+        ),
+        "released_entries_not_in_weak_label": int((listed_a & ~in_csv_label).sum() + (listed_v & ~in_csv_label).sum()),
+        "source": {"method": "file", "file": str(pkl_path), "sha256": pkl_sha256},
+        "annotations": {"file": str(csv_path), "sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest()},
+    }
+    write_refined_labels(out_path, split.filenames, split.video_ids, split.labels, audio_labels, visual_labels, stats)
     return stats

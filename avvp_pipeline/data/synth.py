@@ -34,6 +34,7 @@ Class ``i`` of ``spec.classes`` (``n`` classes) gets (see :func:`signatures`):
 Everything (names, plan, pixels, samples) is a function of the spec; the mp4 bytes may differ
 between ffmpeg versions.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -46,10 +47,11 @@ import math
 import multiprocessing
 import os
 import subprocess
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -80,10 +82,31 @@ PATTERNS: tuple[str, ...] = ("steady", "beeps", "chirp", "two_tone", "am", "harm
 
 # Local copy of avvp_pipeline.data.llp.CLASSES (used when that module is not importable).
 _LLP_CLASSES: tuple[str, ...] = (
-    "Speech", "Car", "Cheering", "Dog", "Cat", "Frying_(food)", "Basketball_bounce", "Fire_alarm",
-    "Chainsaw", "Cello", "Banjo", "Singing", "Chicken_rooster", "Violin_fiddle", "Vacuum_cleaner",
-    "Baby_laughter", "Accordion", "Lawn_mower", "Motorcycle", "Helicopter", "Acoustic_guitar",
-    "Telephone_bell_ringing", "Baby_cry_infant_cry", "Blender", "Clapping",
+    "Speech",
+    "Car",
+    "Cheering",
+    "Dog",
+    "Cat",
+    "Frying_(food)",
+    "Basketball_bounce",
+    "Fire_alarm",
+    "Chainsaw",
+    "Cello",
+    "Banjo",
+    "Singing",
+    "Chicken_rooster",
+    "Violin_fiddle",
+    "Vacuum_cleaner",
+    "Baby_laughter",
+    "Accordion",
+    "Lawn_mower",
+    "Motorcycle",
+    "Helicopter",
+    "Acoustic_guitar",
+    "Telephone_bell_ringing",
+    "Baby_cry_infant_cry",
+    "Blender",
+    "Clapping",
 )
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -144,7 +167,12 @@ class SynthSpec:
     n_val: int = 32
     n_test: int = 32
     classes: tuple[str, ...] = (
-        "Speech", "Dog", "Car", "Violin_fiddle", "Chainsaw", "Telephone_bell_ringing",
+        "Speech",
+        "Dog",
+        "Car",
+        "Violin_fiddle",
+        "Chainsaw",
+        "Telephone_bell_ringing",
     )
     width: int = 160
     height: int = 120
@@ -163,8 +191,19 @@ class SynthSpec:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        for name in ("seed", "n_train", "n_val", "n_test", "width", "height", "duration",
-                     "sample_rate", "max_classes", "min_event", "max_event"):
+        for name in (
+            "seed",
+            "n_train",
+            "n_val",
+            "n_test",
+            "width",
+            "height",
+            "duration",
+            "sample_rate",
+            "max_classes",
+            "min_event",
+            "max_event",
+        ):
             put(name, _as_int(name, getattr(self, name)))
         for name in ("fps", "p_audio_only", "p_visual_only", "p_audio_visual"):
             put(name, _as_float(name, getattr(self, name)))
@@ -207,16 +246,14 @@ class SynthSpec:
             raise ValueError("SynthSpec needs 1 <= min_event <= max_event <= duration")
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SynthSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> SynthSpec:
         """Build a spec from a mapping of field names; unknown keys raise ValueError naming them."""
         if not isinstance(d, Mapping):
             raise ValueError(f"SynthSpec.from_dict needs a mapping, got {type(d).__name__}")
         allowed = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(str(k) for k in d if k not in allowed)
         if unknown:
-            raise ValueError(
-                f"unknown SynthSpec keys: {', '.join(unknown)} (allowed: {', '.join(allowed)})"
-            )
+            raise ValueError(f"unknown SynthSpec keys: {', '.join(unknown)} (allowed: {', '.join(allowed)})")
         return cls(**dict(d))
 
     def to_dict(self) -> dict[str, Any]:
@@ -306,7 +343,7 @@ class Clip:
 
 def _key(filename: str) -> list[int]:
     digest = hashlib.sha256(filename.encode("utf-8")).digest()
-    return [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
 
 
 def _rng(spec: SynthSpec, tag: int, *key: int) -> np.random.Generator:
@@ -382,7 +419,7 @@ def _sprite(shape: str, size: int) -> np.ndarray:
     elif shape == "triangle":
         m = (v >= -0.95) & (v <= 0.85) & (np.abs(u) <= (v + 0.95) / 1.8)
     elif shape == "ring":
-        m = (r2 <= 1.0) & (r2 >= 0.5 ** 2)
+        m = (r2 <= 1.0) & (r2 >= 0.5**2)
     elif shape == "cross":
         m = (np.abs(u) <= 0.3) | (np.abs(v) <= 0.3)
     elif shape == "bar":
@@ -397,8 +434,9 @@ def _tri(x: np.ndarray) -> np.ndarray:
     return 4.0 * np.abs(x - np.floor(x + 0.5)) - 1.0
 
 
-def _trajectory(motion: str, t: np.ndarray, phase: float, cx: float, cy: float, ax: float,
-                ay: float, size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _trajectory(
+    motion: str, t: np.ndarray, phase: float, cx: float, cy: float, ax: float, ay: float, size: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centre x, centre y and size per frame time ``t``."""
     one = np.ones_like(t)
     tau = 2.0 * np.pi
@@ -472,7 +510,7 @@ def render_frames(spec: SynthSpec, clip: Clip) -> np.ndarray:
                 x0, y0 = max(0, x0), max(0, y0)
                 if x1 <= x0 or y1 <= y0:
                     continue
-                m = mask[my0:my0 + (y1 - y0), mx0:mx0 + (x1 - x0)]
+                m = mask[my0 : my0 + (y1 - y0), mx0 : mx0 + (x1 - x0)]
                 frames[f, y0:y1, x0:x1][m] = colour
     return frames
 
@@ -499,8 +537,7 @@ def _tone(sig: ClassSignature, t: np.ndarray, sr: int, phase: float) -> np.ndarr
         return np.sin(tau * (f0 * tt + 0.5 * k * tt * tt) + phase) * gate
     if sig.pattern == "two_tone":  # f0 and 1.25 f0, 250 ms each
         g = _smooth_gate(t, 0.5, 0.5, 0.005)
-        return g * np.sin(tau * f0 * t + phase) + (1.0 - g) * np.sin(
-            tau * f0 * _TWO_TONE_RATIO * t + phase)
+        return g * np.sin(tau * f0 * t + phase) + (1.0 - g) * np.sin(tau * f0 * _TWO_TONE_RATIO * t + phase)
     if sig.pattern == "am":  # 6 Hz amplitude modulation
         return np.sin(tau * f0 * t + phase) * (0.55 + 0.45 * np.sin(tau * 6.0 * t))
     if sig.pattern == "harmonics":
@@ -532,7 +569,7 @@ def render_audio(spec: SynthSpec, clip: Clip) -> np.ndarray:
         f = min(fade, (s1 - s0) // 2)
         ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(f) + 0.5) / f)
         x[:f] *= ramp
-        x[len(x) - f:] *= ramp[::-1]
+        x[len(x) - f :] *= ramp[::-1]
         out[s0:s1] += x
     peak = float(np.max(np.abs(out)))
     if peak > _PEAK:
@@ -563,28 +600,72 @@ def write_clip(spec: SynthSpec, clip: Clip, path: str | os.PathLike[str]) -> Non
     frames = render_frames(spec, clip)
     audio = render_audio(spec, clip)
     cmd = [
-        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{spec.width}x{spec.height}",
-        "-r", _rate(spec.fps), "-i", "pipe:0",
-        "-f", "f32le", "-ar", str(spec.sample_rate), "-ac", "1", "-i", str(tmp_audio),
-        "-map", "0:v:0", "-map", "1:a:0",
-        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf", "23", "-g", "48",
-        "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-ar", str(spec.sample_rate),
-        "-shortest", "-t", str(spec.duration), "-threads", "1",
-        "-f", "mp4", str(tmp_video),
+        ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{spec.width}x{spec.height}",
+        "-r",
+        _rate(spec.fps),
+        "-i",
+        "pipe:0",
+        "-f",
+        "f32le",
+        "-ar",
+        str(spec.sample_rate),
+        "-ac",
+        "1",
+        "-i",
+        str(tmp_audio),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-g",
+        "48",
+        "-c:a",
+        "aac",
+        "-aac_coder",
+        "fast",
+        "-b:a",
+        "96k",
+        "-ar",
+        str(spec.sample_rate),
+        "-shortest",
+        "-t",
+        str(spec.duration),
+        "-threads",
+        "1",
+        "-f",
+        "mp4",
+        str(tmp_video),
     ]
     try:
         audio.astype("<f4").tofile(tmp_audio)
         try:
-            proc = subprocess.run(cmd, input=frames.tobytes(), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, check=False)
+            proc = subprocess.run(
+                cmd, input=frames.tobytes(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+            )
         except OSError as exc:
             raise RuntimeError(f"synth: cannot run ffmpeg for clip {clip.filename}: {exc}") from exc
         if proc.returncode != 0 or not tmp_video.is_file():
             tail = proc.stderr.decode("utf-8", "replace").strip()[-2000:]
-            raise RuntimeError(
-                f"synth: ffmpeg failed on clip {clip.filename} (exit {proc.returncode}): {tail}"
-            )
+            raise RuntimeError(f"synth: ffmpeg failed on clip {clip.filename} (exit {proc.returncode}): {tail}")
         os.replace(tmp_video, path)
     finally:
         for p in (tmp_audio, tmp_video):
@@ -601,8 +682,7 @@ def _write_lines(path: Path, lines: list[str]) -> None:
     write_text(path, "".join(line + "\n" for line in lines))
 
 
-def write_annotations(spec: SynthSpec, clips: list[Clip],
-                      annotations_dir: str | os.PathLike[str]) -> None:
+def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str]) -> None:
     """Write the LLP annotation CSVs for ``clips`` and ``synth_spec.json`` to ``annotations_dir``."""
     out = Path(annotations_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -620,8 +700,7 @@ def write_annotations(spec: SynthSpec, clips: list[Clip],
     _write_lines(out / "AVVP_train.csv", weak(by_split["train"]))
     _write_lines(out / "AVVP_val_pd.csv", weak(by_split["val"]))
     _write_lines(out / "AVVP_test_pd.csv", weak(by_split["test"]))
-    _write_lines(out / "AVVP_dataset_full.csv",
-                weak(by_split["train"] + by_split["val"] + by_split["test"]))
+    _write_lines(out / "AVVP_dataset_full.csv", weak(by_split["train"] + by_split["val"] + by_split["test"]))
     _write_lines(out / "AVVP_eval_audio.csv", dense("audio_events"))
     _write_lines(out / "AVVP_eval_visual.csv", dense("visual_events"))
     _write_lines(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2).splitlines())
@@ -635,9 +714,14 @@ def _render_job(spec: SynthSpec, clip: Clip, videos_dir: str) -> str:
     return clip.filename
 
 
-def generate(spec: SynthSpec, videos_dir: str | os.PathLike[str],
-             annotations_dir: str | os.PathLike[str], *, jobs: int = 1,
-             progress: bool = True) -> None:
+def generate(
+    spec: SynthSpec,
+    videos_dir: str | os.PathLike[str],
+    annotations_dir: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+) -> None:
     """Render every clip of ``plan(spec)`` to ``videos_dir/<id>.mp4`` and write the annotations.
 
     Clips are rendered by a pool of ``jobs`` processes (in-process when ``jobs == 1``) with a

@@ -1,4 +1,5 @@
 """Evaluate a trained model (or the broadcast baseline) on a split with the LLP protocol."""
+
 from __future__ import annotations
 
 import logging
@@ -25,14 +26,27 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
     """Ten LLP F-scores of predicted probabilities against the split's dense truth."""
     if fs.gt_audio is None:
         raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
-    pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
-                                  audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
+    pa, pv = binarize_predictions(
+        probs["frame_prob"],
+        probs["global_prob"],
+        gate=gate,
+        audio_prob=probs["audio_prob"],
+        visual_prob=probs["visual_prob"],
+    )
     return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
 
 
-def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[str, list[str]], split: str,
-                   out_dir: str | Path, gate: str | None = None, device: str = "auto",
-                   batch_size: int = 256, protocols: list[str] | tuple[str, ...] = ()) -> dict:
+def evaluate_model(
+    model_path: str | Path,
+    index_path: str | Path,
+    shards: dict[str, list[str]],
+    split: str,
+    out_dir: str | Path,
+    gate: str | None = None,
+    device: str = "auto",
+    batch_size: int = 256,
+    protocols: list[str] | tuple[str, ...] = (),
+) -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``.
 
     ``f_scores`` use ``gate`` (the model's own when None). Each post-processing protocol named in
@@ -44,8 +58,9 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
     device = resolve_device(device)
     trained = load_trained(model_path, device)
     tune_on = "val" if "tuned" in protocols else None
-    sets, provenance = load_feature_sets(index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])),
-                                         shards, device)
+    sets, provenance = load_feature_sets(
+        index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])), shards, device
+    )
     trained.require_features(provenance, split)
     fs = sets[split]
     gate = gate or trained.gate
@@ -54,27 +69,54 @@ def evaluate_model(model_path: str | Path, index_path: str | Path, shards: dict[
     tuning = None
     if tune_on:
         if tune_on == split:
-            log.warning("protocol tuned: thresholds chosen on %s, the split being scored: its scores are optimistic",
-                        split)
+            log.warning(
+                "protocol tuned: thresholds chosen on %s, the split being scored: its scores are optimistic", split
+            )
         tset = sets[tune_on]
         tprobs = probs if tune_on == split else predict(trained.net, tset, batch_size)
         tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on)
     by_protocol = {p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning) for p in dict.fromkeys(protocols)}
-    pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
-                                  audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
-    per_class = {m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
-                 for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()}
+    pa, pv = binarize_predictions(
+        probs["frame_prob"],
+        probs["global_prob"],
+        gate=gate,
+        audio_prob=probs["audio_prob"],
+        visual_prob=probs["visual_prob"],
+    )
+    per_class = {
+        m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
+        for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()
+    }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_predictions(out_dir / "predictions.h5", fs.video_ids, fs.filenames,
-                      {**probs, "pred_audio": pa, "pred_visual": pv, "gt_audio": fs.gt_audio.astype(np.uint8),
-                       "gt_visual": fs.gt_visual.astype(np.uint8),
-                       "labels": fs.labels.cpu().numpy().astype(np.uint8)})
-    result = {"model": trained.name, "seed": trained.seed, "split": split, "gate": gate,
-              "n_videos": len(fs), "skipped_videos": fs.skipped, "f_scores": scores,
-              **({"protocols": by_protocol} if by_protocol else {}), "per_class_segment_f": per_class,
-              "selected_epoch": trained.summary["selected_epoch"], "select_on": trained.select_on,
-              "features": provenance, "avvp_pipeline_version": __version__}
+    write_predictions(
+        out_dir / "predictions.h5",
+        fs.video_ids,
+        fs.filenames,
+        {
+            **probs,
+            "pred_audio": pa,
+            "pred_visual": pv,
+            "gt_audio": fs.gt_audio.astype(np.uint8),
+            "gt_visual": fs.gt_visual.astype(np.uint8),
+            "labels": fs.labels.cpu().numpy().astype(np.uint8),
+        },
+    )
+    result = {
+        "model": trained.name,
+        "seed": trained.seed,
+        "split": split,
+        "gate": gate,
+        "n_videos": len(fs),
+        "skipped_videos": fs.skipped,
+        "f_scores": scores,
+        **({"protocols": by_protocol} if by_protocol else {}),
+        "per_class_segment_f": per_class,
+        "selected_epoch": trained.summary["selected_epoch"],
+        "select_on": trained.select_on,
+        "features": provenance,
+        "avvp_pipeline_version": __version__,
+    }
     write_results(result, out_dir / "metrics.json")
     return result
 
@@ -86,8 +128,13 @@ def broadcast_baseline(index_path: str | Path, split: str, out_path: str | Path)
         raise ValueError(f"split {split!r} has no dense labels to evaluate against")
     pred = np.repeat(s.labels[:, :, None], s.gt_audio.shape[-1], axis=2).astype(np.uint8)
     scores = llp_f_scores(pred, pred, s.gt_audio, s.gt_visual)
-    result = {"model": "broadcast", "split": split, "n_videos": len(s), "f_scores": scores,
-              "description": "video-level label broadcast to every second of both modalities",
-              "avvp_pipeline_version": __version__}
+    result = {
+        "model": "broadcast",
+        "split": split,
+        "n_videos": len(s),
+        "f_scores": scores,
+        "description": "video-level label broadcast to every second of both modalities",
+        "avvp_pipeline_version": __version__,
+    }
     write_results(result, out_path)
     return result

@@ -125,8 +125,7 @@ def _check_binary(name: str, x: np.ndarray) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != 3 or a.shape[1:] != (NUM_CLASSES, NUM_SEGMENTS):
         raise ValueError(
-            f"{name} must have shape (N, {NUM_CLASSES}, {NUM_SEGMENTS}) (video, class, second), "
-            f"got {a.shape}"
+            f"{name} must have shape (N, {NUM_CLASSES}, {NUM_SEGMENTS}) (video, class, second), got {a.shape}"
         )
     if a.dtype == bool:
         return a
@@ -267,9 +266,7 @@ def binarize_predictions(
     """
     fp = np.asarray(frame_prob)
     if fp.ndim != 4 or fp.shape[1:] != (NUM_SEGMENTS, 2, NUM_CLASSES):
-        raise ValueError(
-            f"frame_prob must have shape (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES}), got {fp.shape}"
-        )
+        raise ValueError(f"frame_prob must have shape (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES}), got {fp.shape}")
     n = fp.shape[0]
 
     def video_gate(name: str, x: np.ndarray | None) -> np.ndarray:
@@ -297,16 +294,20 @@ def binarize_predictions(
     return pred_audio.astype(np.uint8), pred_visual.astype(np.uint8)
 
 
-def per_class_segment_f(pred_audio: np.ndarray, pred_visual: np.ndarray, gt_audio: np.ndarray,
-                        gt_visual: np.ndarray) -> dict[str, np.ndarray]:
+def per_class_segment_f(
+    pred_audio: np.ndarray, pred_visual: np.ndarray, gt_audio: np.ndarray, gt_visual: np.ndarray
+) -> dict[str, np.ndarray]:
     """Segment-level F-score (%) per class, counts pooled over all videos and seconds.
 
     Inputs are binary ``(N, 25, 10)``; returns ``{"audio", "visual", "av"}`` -> ``(25,)`` float arrays,
     NaN for a class that is neither predicted nor present. (The LLP protocol's headline figures
     average per video; a per-class breakdown has to pool, since most videos lack most classes.)
     """
-    pairs = {"audio": (pred_audio, gt_audio), "visual": (pred_visual, gt_visual),
-             "av": (pred_audio & pred_visual, gt_audio & gt_visual)}
+    pairs = {
+        "audio": (pred_audio, gt_audio),
+        "visual": (pred_visual, gt_visual),
+        "av": (pred_audio & pred_visual, gt_audio & gt_visual),
+    }
     out = {}
     for name, (p, g) in pairs.items():
         p, g = _check_binary(f"pred_{name}", np.asarray(p)).astype(bool), np.asarray(g).astype(bool)

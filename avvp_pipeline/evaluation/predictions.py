@@ -6,6 +6,7 @@ Datasets: ``video_ids``, ``filenames``; ``global_prob`` / ``audio_prob`` / ``vis
 (binarised events) and ``gt_audio`` / ``gt_visual`` (the truth), (N, 25, 10) uint8; ``labels`` (N, 25)
 uint8, the video-level labels.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,11 +17,15 @@ import numpy as np
 from ..fileio import atomic_output, read_strings, write_strings
 
 FRAME_PROB_LAYOUT = "(video, second, modality 0=audio 1=visual, class)"
-PRED_LAYOUT = ("pred_audio / pred_visual: binarised events, gt_audio / gt_visual: the truth, "
-               "(video, class, second) uint8; labels: video-level (video, class)")
+PRED_LAYOUT = (
+    "pred_audio / pred_visual: binarised events, gt_audio / gt_visual: the truth, "
+    "(video, class, second) uint8; labels: video-level (video, class)"
+)
 
 
-def write_predictions(path: str | Path, video_ids: list[str], filenames: list[str], arrays: dict[str, np.ndarray]) -> None:
+def write_predictions(
+    path: str | Path, video_ids: list[str], filenames: list[str], arrays: dict[str, np.ndarray]
+) -> None:
     """Write ``arrays`` (the datasets of the module docstring; uint8 arrays stay uint8, the rest become
     float32) with the videos' ids and file names, atomically."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
@@ -32,7 +37,9 @@ def write_predictions(path: str | Path, video_ids: list[str], filenames: list[st
         f.attrs["pred_layout"] = PRED_LAYOUT
 
 
-def read_predictions(path: str | Path, names: tuple[str, ...] | None = None) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def read_predictions(
+    path: str | Path, names: tuple[str, ...] | None = None
+) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """``(video_ids, filenames, arrays)`` of a predictions file: the datasets ``names`` (all when None;
     a ValueError naming the file when one is missing)."""
     with h5py.File(path, "r") as f:

@@ -13,6 +13,7 @@ under its own name, never in place of another:
 
 The metric (:mod:`metrics`) is the same for all three; only the 0/1 predictions differ.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ import numpy as np
 from ..data.llp import CLASSES
 from .metrics import NUM_CLASSES, binarize_predictions, llp_f_scores, per_video_scores
 
-__all__ = ["PROTOCOLS", "PROTOCOL_GATES", "GRID", "Thresholds", "binarize_thresholds", "tune_thresholds",
-           "protocol_result"]
+__all__ = [
+    "PROTOCOLS",
+    "PROTOCOL_GATES",
+    "GRID",
+    "Thresholds",
+    "binarize_thresholds",
+    "tune_thresholds",
+    "protocol_result",
+]
 
 PROTOCOLS = ("llp", "modality", "tuned")
 #: The fixed-threshold protocols as gates of :func:`metrics.binarize_predictions` (``evaluate.gate``).
@@ -47,8 +55,11 @@ class Thresholds:
             raise ValueError(f"visual thresholds must have shape ({NUM_CLASSES},), got {self.visual.shape}")
 
     def as_dict(self) -> dict:
-        return {"segment": self.segment, "audio": self.audio,
-                "visual": {c: float(v) for c, v in zip(CLASSES, self.visual)}}
+        return {
+            "segment": self.segment,
+            "audio": self.audio,
+            "visual": {c: float(v) for c, v in zip(CLASSES, self.visual)},
+        }
 
 
 def binarize_thresholds(probs: dict[str, np.ndarray], th: Thresholds) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +75,9 @@ def binarize_thresholds(probs: dict[str, np.ndarray], th: Thresholds) -> tuple[n
 
 def _check(probs: dict[str, np.ndarray]) -> None:
     """Shapes and NaNs checked as :func:`metrics.binarize_predictions` checks them."""
-    binarize_predictions(probs["frame_prob"], None, gate="modality", audio_prob=probs["audio_prob"],
-                         visual_prob=probs["visual_prob"])
+    binarize_predictions(
+        probs["frame_prob"], None, gate="modality", audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"]
+    )
 
 
 def _best(values, score) -> float:
@@ -78,8 +90,9 @@ def _best(values, score) -> float:
     return best_v
 
 
-def tune_thresholds(probs: dict[str, np.ndarray], gt_audio: np.ndarray, gt_visual: np.ndarray,
-                    grid: tuple[float, ...] = GRID) -> Thresholds:
+def tune_thresholds(
+    probs: dict[str, np.ndarray], gt_audio: np.ndarray, gt_visual: np.ndarray, grid: tuple[float, ...] = GRID
+) -> Thresholds:
     """The tuned protocol's thresholds, chosen on one split (the validation split), one at a time from
     ``grid``, starting from 0.5 everywhere:
 
@@ -109,24 +122,36 @@ def tune_thresholds(probs: dict[str, np.ndarray], gt_audio: np.ndarray, gt_visua
     all_v = _best(first(0.5), lambda v: seg("visual", Thresholds(th.segment, th.audio, np.full(NUM_CLASSES, v))))
     th.visual = np.full(NUM_CLASSES, all_v)
     for c in range(NUM_CLASSES):
+
         def per_class(v, c=c):
             vis = th.visual.copy()
             vis[c] = v
             return seg("visual", Thresholds(th.segment, th.audio, vis))
+
         th.visual[c] = _best(first(float(th.visual[c])), per_class)
     return th
 
 
-def protocol_result(name: str, probs: dict[str, np.ndarray], gt_audio: np.ndarray, gt_visual: np.ndarray,
-                    tuning: tuple[dict, np.ndarray, np.ndarray, str] | None = None) -> dict:
+def protocol_result(
+    name: str,
+    probs: dict[str, np.ndarray],
+    gt_audio: np.ndarray,
+    gt_visual: np.ndarray,
+    tuning: tuple[dict, np.ndarray, np.ndarray, str] | None = None,
+) -> dict:
     """One protocol's entry of ``metrics.json``: ``f_scores`` and how the predictions were made
     (``gate``; for ``tuned`` the ``thresholds``, the split they were chosen on and its size).
     ``tuning`` = (probabilities, audio truth, visual truth, split name) of the tuning split, needed by
     ``tuned``."""
     if name in PROTOCOL_GATES:
         gate = PROTOCOL_GATES[name]
-        pa, pv = binarize_predictions(probs["frame_prob"], probs["global_prob"], gate=gate,
-                                      audio_prob=probs["audio_prob"], visual_prob=probs["visual_prob"])
+        pa, pv = binarize_predictions(
+            probs["frame_prob"],
+            probs["global_prob"],
+            gate=gate,
+            audio_prob=probs["audio_prob"],
+            visual_prob=probs["visual_prob"],
+        )
         return {"gate": gate, "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual)}
     if name != "tuned":
         raise ValueError(f"unknown post-processing protocol {name!r}; known: {', '.join(PROTOCOLS)}")
@@ -136,5 +161,10 @@ def protocol_result(name: str, probs: dict[str, np.ndarray], gt_audio: np.ndarra
     th = tune_thresholds(tprobs, tga, tgv)
     _check(probs)
     pa, pv = binarize_thresholds(probs, th)
-    return {"gate": "modality", "thresholds": th.as_dict(), "tuned_on": tsplit, "n_tuning_videos": len(tga),
-            "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual)}
+    return {
+        "gate": "modality",
+        "thresholds": th.as_dict(),
+        "tuned_on": tsplit,
+        "n_tuning_videos": len(tga),
+        "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual),
+    }

@@ -5,10 +5,12 @@ that is not the CM-Co paper's).
 Values are the paper's, test split of LLP, in %, as (segment, event) pairs for Audio, Visual,
 Audio-visual, Type@AV and Event@AV (the paper's Tables 1-4). Table 4 reports segment-level
 figures only (event-level ``None``). For VALOR only Type@AV and Event@AV are recorded here (the
-other columns ``None``); VALOR+ has no published figures recorded. These are NOT our results: tables label them "published".
+other columns ``None``); VALOR+ has no published figures recorded. These are NOT our results: tables label
+them "published".
 The ``ma`` row is MA's own paper's (its evaluation gates by modality); MA* rows are the authors'
 re-run of MA with label refinement only.
 """
+
 from __future__ import annotations
 
 _ORDER = ("audio", "visual", "av", "type", "event")

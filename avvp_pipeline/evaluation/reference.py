@@ -1,16 +1,28 @@
-"""A plain per-video, per-class loop implementation of the LLP protocol (as the official HAN evaluation code computes it).
+"""A plain per-video, per-class loop implementation of the LLP protocol (as the official HAN evaluation code
+computes it).
 
 Deliberately naive and readable: it is the specification the vectorised
 :func:`avvp_pipeline.evaluation.metrics.llp_f_scores` is tested against, and the baseline of
 ``avvp bench metrics``. Written from the protocol's description, one video and class at a time.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 C = 25
-KEYS = ["seg_audio", "seg_visual", "seg_av", "seg_type", "seg_event",
-        "ev_audio", "ev_visual", "ev_av", "ev_type", "ev_event"]
+KEYS = [
+    "seg_audio",
+    "seg_visual",
+    "seg_av",
+    "seg_type",
+    "seg_event",
+    "ev_audio",
+    "ev_visual",
+    "ev_av",
+    "ev_type",
+    "ev_event",
+]
 
 
 def ref_runs(seq):
@@ -95,6 +107,5 @@ def llp_f_scores_loop(pa, pv, ga, gv):
         for m in ("audio", "visual", "av", "event"):
             vals = per[f"{prefix}_{m}"]
             out[f"{prefix}_{m}"] = 100 * sum(vals) / len(vals)
-        out[f"{prefix}_type"] = (out[f"{prefix}_audio"] + out[f"{prefix}_visual"]
-                                 + out[f"{prefix}_av"]) / 3
+        out[f"{prefix}_type"] = (out[f"{prefix}_audio"] + out[f"{prefix}_visual"] + out[f"{prefix}_av"]) / 3
     return out

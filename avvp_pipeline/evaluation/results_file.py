@@ -8,6 +8,7 @@ for trained models, ``seed``, ``gate``, ``skipped_videos``, ``per_class_segment_
 were made (``gate``; for ``tuned`` its ``thresholds``, ``tuned_on`` and ``n_tuning_videos``); ``f_scores``
 stay those of the run's own gate.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

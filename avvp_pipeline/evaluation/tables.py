@@ -6,6 +6,7 @@ model was selected on the test split (``select_on: test``, the published CM-Co p
 selection on val, the default, is not. Runs of one model with several seeds (``train.seeds``,
 docs/seeds.md) make one Markdown line, ``mean ± std`` over the seeds, and one CSV line per seed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,22 +17,27 @@ from pathlib import Path
 
 from ..models.rows import PAPER_ROWS
 from .protocols import PROTOCOLS
-from .results_file import read_results
 from .published import PUBLISHED, SOURCES
+from .results_file import read_results
 
-COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"),
-           ("Event@AV", "event"))
+COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
 METRICS = tuple(f"{level}_{k}" for _, k in COLUMNS for level in ("seg", "ev"))
 TEST_MARK = "†"
-TEST_LEGEND = (f"{TEST_MARK} selected on test, as published: the kept epoch is the one with the best test score, "
-               "as in the official CM-Co script, so these test figures are optimistic (docs/paper-protocol.md).")
-PROTOCOL_LEGEND = ("ours: each run's own video-level gate (evaluate.gate). ours, protocol P: the same predictions "
-                   "post-processed with protocol P: llp gates by the joint video-level probability >= 0.5, "
-                   "modality by each modality's own >= 0.5, tuned uses segment and video-level thresholds (visual "
-                   "per class) chosen on the validation split (docs/method.md, post-processing protocols).")
-SEEDS_LEGEND = ("ours (n=K): mean ± sample standard deviation (ddof=1) over the K runs of the model, one per "
-                "training seed (seeds {seeds}); a value followed by its own (n=k) is over the k runs where it "
-                "is defined (docs/seeds.md).")
+TEST_LEGEND = (
+    f"{TEST_MARK} selected on test, as published: the kept epoch is the one with the best test score, "
+    "as in the official CM-Co script, so these test figures are optimistic (docs/paper-protocol.md)."
+)
+PROTOCOL_LEGEND = (
+    "ours: each run's own video-level gate (evaluate.gate). ours, protocol P: the same predictions "
+    "post-processed with protocol P: llp gates by the joint video-level probability >= 0.5, "
+    "modality by each modality's own >= 0.5, tuned uses segment and video-level thresholds (visual "
+    "per class) chosen on the validation split (docs/method.md, post-processing protocols)."
+)
+SEEDS_LEGEND = (
+    "ours (n=K): mean ± sample standard deviation (ddof=1) over the K runs of the model, one per "
+    "training seed (seeds {seeds}); a value followed by its own (n=k) is over the k runs where it "
+    "is defined (docs/seeds.md)."
+)
 
 
 def load_results(metrics_files: list[str | Path]) -> list[dict]:
@@ -42,8 +48,16 @@ def load_results(metrics_files: list[str | Path]) -> list[dict]:
     first: dict[str, int] = {}
     for i, r in enumerate(rows):
         first.setdefault(r["model"], i)
-    return sorted(rows, key=lambda r: (r["model"] in order, order.get(r["model"], len(order)), first[r["model"]],
-                                       r.get("seed") is not None, r.get("seed") or 0))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["model"] in order,
+            order.get(r["model"], len(order)),
+            first[r["model"]],
+            r.get("seed") is not None,
+            r.get("seed") or 0,
+        ),
+    )
 
 
 def group_runs(results: list[dict]) -> list[list[dict]]:
@@ -72,8 +86,7 @@ def selected_on(result: dict) -> str:
 def protocol_runs(runs: list[dict], protocol: str) -> list[dict]:
     """The runs scored with post-processing ``protocol`` (metrics.json ``protocols``), each with that
     protocol's F-scores in place of its own."""
-    return [{**r, "f_scores": r["protocols"][protocol]["f_scores"]} for r in runs
-            if protocol in r.get("protocols", {})]
+    return [{**r, "f_scores": r["protocols"][protocol]["f_scores"]} for r in runs if protocol in r.get("protocols", {})]
 
 
 def table_rows(results: list[dict], published: bool = True) -> list[tuple[str, str, list[dict]]]:
@@ -108,7 +121,10 @@ def _fmt_runs(runs: list[dict], key: str) -> str:
 def results_markdown(metrics_files: list[str | Path], published: bool = True) -> str:
     """Markdown table: one line per model (ours) and per published figure set, 'segment / event' in %."""
     results = load_results(metrics_files)
-    lines = ["| method | source | " + " | ".join(name for name, _ in COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 2)]
+    lines = [
+        "| method | source | " + " | ".join(name for name, _ in COLUMNS) + " |",
+        "|" + " --- |" * (len(COLUMNS) + 2),
+    ]
     marked, seeds, protocols = False, set(), False
     for method, source, runs in table_rows(results, published):
         cells = [f"{_fmt_runs(runs, 'seg_' + k)} / {_fmt_runs(runs, 'ev_' + k)}" for _, k in COLUMNS]
@@ -125,14 +141,18 @@ def results_markdown(metrics_files: list[str | Path], published: bool = True) ->
             src, marked = f"{src} {TEST_MARK}", True
         lines.append(f"| {label} | {src} | " + " | ".join(cells) + " |")
     splits = sorted({f"{r['split']} ({r['n_videos']} videos)" for r in results})
-    note = (f"\nF-scores in %, segment-level / event-level, LLP protocol. Ours: split {', '.join(splits)} of "
-            "the data this run was given. Published: the CM-Co paper's figures on the LLP test split, shown "
-            "for comparison only (not produced by this run; Table 4 rows are segment-level only). "
-            "`broadcast` predicts each video-level label for every second of both modalities.\n")
+    note = (
+        f"\nF-scores in %, segment-level / event-level, LLP protocol. Ours: split {', '.join(splits)} of "
+        "the data this run was given. Published: the CM-Co paper's figures on the LLP test split, shown "
+        "for comparison only (not produced by this run; Table 4 rows are segment-level only). "
+        "`broadcast` predicts each video-level label for every second of both modalities.\n"
+    )
     others = sorted({SOURCES[r["model"]] for r in results if published and r["model"] in SOURCES})
     if others:
-        note += (f"Rows labelled with another paper ({', '.join(others)}) show that paper's figures on the LLP "
-                 "test split; `-`: not recorded.\n")
+        note += (
+            f"Rows labelled with another paper ({', '.join(others)}) show that paper's figures on the LLP "
+            "test split; `-`: not recorded.\n"
+        )
     legend = f"\n{TEST_LEGEND}\n" if marked else ""
     if protocols:
         legend += f"\n{PROTOCOL_LEGEND}\n"
@@ -154,8 +174,15 @@ def results_csv(metrics_files: list[str | Path], published: bool = True) -> str:
         source = f"ours (protocol {source[5:]})" if source.startswith("ours:") else source
         for r in runs:
             f = r["f_scores"]
-            w.writerow([method, source, *("" if f[k] is None else f"{f[k]:.2f}" for k in METRICS),
-                        "" if r.get("seed") is None else r["seed"], selected_on(r)])
+            w.writerow(
+                [
+                    method,
+                    source,
+                    *("" if f[k] is None else f"{f[k]:.2f}" for k in METRICS),
+                    "" if r.get("seed") is None else r["seed"],
+                    selected_on(r),
+                ]
+            )
     return buf.getvalue()
 
 

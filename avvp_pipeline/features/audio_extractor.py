@@ -1,14 +1,15 @@
 """VGGish embeddings (one per second) of 16 kHz mono soundtracks, with the optional PCA post-processing."""
+
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from ..media.jobs import decode_audio
-from . import visual, vggish
+from . import vggish, visual
 from .config import ExtractConfig, provenance_attrs
 from .extractor import Decoded, to_device
 from .stage_times import StageTimes
@@ -34,8 +35,11 @@ class AudioExtractor:
             log.warning("RANDOM weights for VGGish (%s): features are not pretrained ones", self.weights.weights_id)
         self.model = vggish.build_vggish(self.weights).to(self.device)
         self.front = vggish.LogMelFrontEnd(hop_s=cfg.example_hop, n_examples=cfg.segments).to(self.device)
-        self.pca_weights = None if cfg.postprocess == "none" else resolve(
-            "vggish_pca", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        self.pca_weights = (
+            None
+            if cfg.postprocess == "none"
+            else resolve("vggish_pca", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
+        )
         post = vggish.build_postprocess(cfg.postprocess, self.pca_weights)
         self.post = post.to(self.device) if post is not None else None
 
@@ -53,8 +57,9 @@ class AudioExtractor:
             emb = self.post(emb)
         return emb.view(len(waves), cfg.segments, -1).cpu().numpy()
 
-    def run(self, batches: Iterator[Decoded], times: StageTimes | None = None) -> Iterator[
-            tuple[Decoded, dict[str, np.ndarray]]]:
+    def run(
+        self, batches: Iterator[Decoded], times: StageTimes | None = None
+    ) -> Iterator[tuple[Decoded, dict[str, np.ndarray]]]:
         for batch in batches:
             for path, (_, present) in batch:
                 if not present:
@@ -72,8 +77,9 @@ class AudioExtractor:
     def shard_attrs(self, name: str, stage_cfg: dict, n_failed: int) -> dict:
         cfg = self.cfg
         attrs = provenance_attrs(cfg, self.weights, stage_cfg)
-        attrs.update(sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, postprocess=cfg.postprocess,
-                     n_failed=n_failed)
+        attrs.update(
+            sample_rate=cfg.sample_rate, example_hop=cfg.example_hop, postprocess=cfg.postprocess, n_failed=n_failed
+        )
         if self.pca_weights is not None:
             attrs.update(pca_weights_id=self.pca_weights.weights_id, pca_weights_sha256=self.pca_weights.sha256)
         return attrs

@@ -1,4 +1,5 @@
 """The feature stage's options and the provenance attributes every extracted shard carries."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ class ExtractConfig:
     overlap: bool = True  # on CUDA: copies on their own stream, batch k+1 prepared while batch k runs
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExtractConfig":
+    def from_dict(cls, d: dict) -> ExtractConfig:
         """Build from a flat dict; keys that are not options (``shard_size``, ``version``) are ignored."""
         unknown = set(d) - set(cls.__dataclass_fields__) - {"shard_size", "version"}
         if unknown:

@@ -1,9 +1,11 @@
 """The one protocol every feature extractor follows, so that one shard driver (``runner.extract_shard``)
 serves them all: what a decoder process does per video, how decoded batches become features, and
 what each of its shards records."""
+
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -28,8 +30,9 @@ class Extractor(Protocol):
     def take(self, view: np.ndarray) -> object:
         """Copy frames out of a shared-memory slot (to pinned memory on CUDA)."""
 
-    def run(self, batches: Iterator[Decoded], times: StageTimes | None = None) -> Iterator[
-            tuple[Decoded, dict[str, np.ndarray]]]:
+    def run(
+        self, batches: Iterator[Decoded], times: StageTimes | None = None
+    ) -> Iterator[tuple[Decoded, dict[str, np.ndarray]]]:
         """Features of each decoded batch, in order: ``(batch, {shard name: (B, T, D) float32})``."""
 
     def extras(self, batch: Decoded) -> dict[str, list]:

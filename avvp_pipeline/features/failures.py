@@ -3,6 +3,7 @@
 Tab-separated with a header ``video_id, path, reason``; written atomically with csv quoting, so any
 path survives. Extraction and import write it the same way.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ the datasets extraction writes, so everything downstream reads them unchanged.
 
 The release does not say whether a clip had an audio track: ``has_audio`` is true for every video.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,7 @@ log = logging.getLogger(__name__)
 RELEASE_FOLDERS = {"vggish": "vggish", "resnet152": "res152", "r2plus1d_18": "r2plus1d_18"}
 #: Shape of one video's features per extractor.
 SHAPES = {"vggish": (10, 128), "resnet152": (80, 2048), "r2plus1d_18": (10, 512)}
-HAS_AUDIO_NOTE = ("the released features do not record whether a clip had an audio track: has_audio is 1 "
-                  "for every video")
+HAS_AUDIO_NOTE = "the released features do not record whether a clip had an audio track: has_audio is 1 for every video"
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -104,8 +104,9 @@ def _checked(a: np.ndarray, extractor: str) -> np.ndarray:
     """The array as float32 when it has the extractor's shape and finite float values."""
     want = SHAPES[extractor]
     if a.dtype.kind in "iu":
-        raise BadFeatureFile(f"{a.dtype} array: looks PCA-quantised (8-bit VGGish output); the release's features "
-                             "are float32")
+        raise BadFeatureFile(
+            f"{a.dtype} array: looks PCA-quantised (8-bit VGGish output); the release's features are float32"
+        )
     if a.dtype.kind != "f":
         raise BadFeatureFile(f"{a.dtype} array; the release's features are float32")
     if a.shape != want:
@@ -148,8 +149,9 @@ def files_sha256(ids: list[str], sha256: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def shard_attrs(extractor: str, released_dir: str, stage_cfg: dict, ids: list[str], sha256: dict[str, str],
-                n_failed: int) -> dict:
+def shard_attrs(
+    extractor: str, released_dir: str, stage_cfg: dict, ids: list[str], sha256: dict[str, str], n_failed: int
+) -> dict:
     """Provenance of an imported shard: the release folder and its files' checksum, never extraction weights."""
     import h5py
 
@@ -189,11 +191,17 @@ class _Imported:
 
 def _read_all(video_ids: list[str], released_dir: str, threads: int, desc: str, progress: bool) -> _Imported:
     n = len(video_ids)
-    out = _Imported([], {name: np.empty((n, *shape), np.float32) for name, shape in SHAPES.items()},
-                    {name: {} for name in RELEASE_FOLDERS}, [])
+    out = _Imported(
+        [],
+        {name: np.empty((n, *shape), np.float32) for name, shape in SHAPES.items()},
+        {name: {} for name in RELEASE_FOLDERS},
+        [],
+    )
     converted = 0
-    with ThreadPoolExecutor(max(1, threads)) as pool, \
-            tqdm(total=n, desc=desc, unit="video", disable=not progress) as bar:
+    with (
+        ThreadPoolExecutor(max(1, threads)) as pool,
+        tqdm(total=n, desc=desc, unit="video", disable=not progress) as bar,
+    ):
         for video in pool.map(lambda vid: _read_video(released_dir, vid), video_ids):
             bar.update()
             for _, path, reason in video.failures:
@@ -221,8 +229,15 @@ def _check_ids(video_ids: list[str]) -> None:
         seen.add(vid)
 
 
-def import_shard(video_ids: list[str], released_dir: str, outputs: dict[str, str], failures_path: str,
-                 stage_cfg: dict, threads: int = 2, progress: bool = True) -> list[tuple[str, str, str]]:
+def import_shard(
+    video_ids: list[str],
+    released_dir: str,
+    outputs: dict[str, str],
+    failures_path: str,
+    stage_cfg: dict,
+    threads: int = 2,
+    progress: bool = True,
+) -> list[tuple[str, str, str]]:
     """Read the released files of ``video_ids`` and write one shard per extractor (``outputs``: extractor
     -> path) and the failures file; return the failures."""
     _check_ids(video_ids)

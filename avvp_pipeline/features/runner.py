@@ -6,12 +6,13 @@ loads 16 kHz mono for VGGish; decoded videos are batched per forward. A video th
 is listed in the shard's failures file (id, path, reason) and left out of the shard; the rest of
 the shard completes.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -29,8 +30,16 @@ from .visual_extractor import VisualExtractor
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AudioExtractor", "ExtractConfig", "VisualExtractor", "decoders", "extract_audio_shard", "extract_shard",
-           "extract_visual_shard", "frame_ring"]
+__all__ = [
+    "AudioExtractor",
+    "ExtractConfig",
+    "VisualExtractor",
+    "decoders",
+    "extract_audio_shard",
+    "extract_shard",
+    "extract_visual_shard",
+    "frame_ring",
+]
 
 # frames of one video at LLP's usual 320x240 fill a slot; larger ones grow it, up to 720p
 SLOT_FRAME_BYTES = 240 * 320 * 3
@@ -49,8 +58,9 @@ def frame_ring(cfg: ExtractConfig) -> FrameRing | None:
     if cfg.transport == "pipe" or cfg.decode_workers <= 0:
         return None
     try:
-        return FrameRing(2 * cfg.decode_workers, cfg.num_frames * SLOT_FRAME_BYTES,
-                         cfg.num_frames * MAX_SLOT_FRAME_BYTES)
+        return FrameRing(
+            2 * cfg.decode_workers, cfg.num_frames * SLOT_FRAME_BYTES, cfg.num_frames * MAX_SLOT_FRAME_BYTES
+        )
     except OSError as exc:
         log.warning("no shared memory for decoded frames (%s): they come back through the pipe", exc)
         return None
@@ -81,8 +91,9 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
         yield batch
 
 
-def _good_batches(results: Iterator, cfg: ExtractConfig, failures: list, bar, times: StageTimes | None
-                  ) -> Iterator[list[tuple[str, object]]]:
+def _good_batches(
+    results: Iterator, cfg: ExtractConfig, failures: list, bar, times: StageTimes | None
+) -> Iterator[list[tuple[str, object]]]:
     """Batches of ``(path, result)`` that decoded; the others are appended to ``failures`` as
     ``(video id, path, reason)`` and logged. Time spent waiting for decoders counts as such."""
     it = _batches(results, cfg.batch_videos)
@@ -113,12 +124,20 @@ def _timed_take(take: Callable, times: StageTimes | None) -> Callable:
     def timed(view):
         with times.host("copy out of shared memory"):
             return take(view)
+
     return timed
 
 
-def extract_shard(extractor: Extractor, video_paths: list[str], outputs: dict[str, str], failures_path: str,
-                  stage_cfg: dict, progress: bool = True, times: StageTimes | None = None,
-                  pool: DecoderPool | None = None) -> list[tuple[str, str, str]]:
+def extract_shard(
+    extractor: Extractor,
+    video_paths: list[str],
+    outputs: dict[str, str],
+    failures_path: str,
+    stage_cfg: dict,
+    progress: bool = True,
+    times: StageTimes | None = None,
+    pool: DecoderPool | None = None,
+) -> list[tuple[str, str, str]]:
     """Decode ``video_paths``, run ``extractor`` on them and write one shard per name in ``outputs``
     (keys: ``extractor.shards``) and the failures file; return the failures.
 
@@ -148,26 +167,52 @@ def extract_shard(extractor: Extractor, video_paths: list[str], outputs: dict[st
         extra = {name: np.array(values, dtype=extractor.extra_dtypes[name]) for name, values in extras.items()}
         for name in extractor.shards:
             data = np.concatenate(feats[name]) if feats[name] else extractor.empty(name)
-            store.write_shard(outputs[name], ids, data, extractor.shard_attrs(name, stage_cfg, len(failures)),
-                              extra=extra or None)
+            store.write_shard(
+                outputs[name], ids, data, extractor.shard_attrs(name, stage_cfg, len(failures)), extra=extra or None
+            )
         write_failures(failures_path, failures)
     return failures
 
 
-def extract_visual_shard(video_paths: list[str], out_resnet: str, out_r2plus1d: str, failures_path: str,
-                         cfg_dict: dict, progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
+def extract_visual_shard(
+    video_paths: list[str],
+    out_resnet: str,
+    out_r2plus1d: str,
+    failures_path: str,
+    cfg_dict: dict,
+    progress: bool = True,
+    stage_cfg: dict | None = None,
+) -> list[tuple[str, str, str]]:
     """Decode each video once and write the ResNet-152 and R(2+1)D-18 shards; return failures.
 
     ``cfg_dict`` holds all options; ``stage_cfg`` (default: ``cfg_dict``) is what the shard records.
     """
     extractor = VisualExtractor(ExtractConfig.from_dict(cfg_dict))
-    return extract_shard(extractor, video_paths, {"resnet152": out_resnet, "r2plus1d_18": out_r2plus1d},
-                         failures_path, cfg_dict if stage_cfg is None else stage_cfg, progress)
+    return extract_shard(
+        extractor,
+        video_paths,
+        {"resnet152": out_resnet, "r2plus1d_18": out_r2plus1d},
+        failures_path,
+        cfg_dict if stage_cfg is None else stage_cfg,
+        progress,
+    )
 
 
-def extract_audio_shard(video_paths: list[str], out_vggish: str, failures_path: str, cfg_dict: dict,
-                        progress: bool = True, stage_cfg: dict | None = None) -> list[tuple[str, str, str]]:
+def extract_audio_shard(
+    video_paths: list[str],
+    out_vggish: str,
+    failures_path: str,
+    cfg_dict: dict,
+    progress: bool = True,
+    stage_cfg: dict | None = None,
+) -> list[tuple[str, str, str]]:
     """Load 16 kHz mono audio and write the VGGish shard (``has_audio`` flags silent fill-ins)."""
     extractor = AudioExtractor(ExtractConfig.from_dict(cfg_dict))
-    return extract_shard(extractor, video_paths, {"vggish": out_vggish}, failures_path,
-                         cfg_dict if stage_cfg is None else stage_cfg, progress)
+    return extract_shard(
+        extractor,
+        video_paths,
+        {"vggish": out_vggish},
+        failures_path,
+        cfg_dict if stage_cfg is None else stage_cfg,
+        progress,
+    )

@@ -1,5 +1,6 @@
 """Where an extraction's time goes: seconds per stage, from perf_counter on the host and from CUDA
 events for work queued on a GPU (read once the work is done, so timing never stalls the pipeline)."""
+
 from __future__ import annotations
 
 import time

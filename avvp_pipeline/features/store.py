@@ -9,14 +9,15 @@ shards (train, refine, evaluate) move a damaged one aside (``shard-K.h5.corrupt`
 error naming it, so the next Snakemake run rebuilds exactly that shard; ``avvp verify [--delete]``
 checks a whole folder.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import h5py
 import numpy as np
@@ -55,8 +56,12 @@ class Shard:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def content_sha256(video_ids: list[str], features: np.ndarray, extra: Mapping[str, np.ndarray] | None = None,
-                   attrs: Mapping | None = None) -> str:
+def content_sha256(
+    video_ids: list[str],
+    features: np.ndarray,
+    extra: Mapping[str, np.ndarray] | None = None,
+    attrs: Mapping | None = None,
+) -> str:
     """Checksum of a shard: ids, float32 features, every extra dataset (name, dtype, shape, bytes) and
     every attribute but ``content_sha256`` itself (the same for the values written and read back)."""
     features = np.ascontiguousarray(features, dtype="<f4")
@@ -65,8 +70,9 @@ def content_sha256(video_ids: list[str], features: np.ndarray, extra: Mapping[st
         "video_ids": list(video_ids),
         "features": list(features.shape),
         "extra": [[name, a.dtype.str, list(a.shape)] for name, a in arrays.items()],
-        "attrs": [[key, _canonical_attr(value)] for key, value in sorted((attrs or {}).items())
-                  if key != "content_sha256"],
+        "attrs": [
+            [key, _canonical_attr(value)] for key, value in sorted((attrs or {}).items()) if key != "content_sha256"
+        ],
     }
     h = hashlib.sha256(json.dumps(header, separators=(",", ":")).encode())
     h.update(features.tobytes())
@@ -105,8 +111,13 @@ def _stored_attr(value):
     return value if isinstance(value, (int, float, np.integer, np.floating)) else str(value)
 
 
-def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, attrs: Mapping,
-                extra: Mapping[str, np.ndarray] | None = None) -> None:
+def write_shard(
+    path: str | Path,
+    video_ids: list[str],
+    features: np.ndarray,
+    attrs: Mapping,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> None:
     """Write a shard under a temporary name and rename it into place when complete."""
     path = Path(path)
     features = np.asarray(features, dtype=np.float32)
@@ -120,8 +131,9 @@ def write_shard(path: str | Path, video_ids: list[str], features: np.ndarray, at
     stored["checksum_version"] = CHECKSUM_VERSION
     checksum = content_sha256(video_ids, features, extra, stored)
     with atomic_output(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
-        f.create_dataset("video_ids", data=np.array(video_ids, dtype=object),
-                         dtype=h5py.string_dtype("utf-8"), track_times=False)
+        f.create_dataset(
+            "video_ids", data=np.array(video_ids, dtype=object), dtype=h5py.string_dtype("utf-8"), track_times=False
+        )
         f.create_dataset("features", data=features, track_times=False)
         for name, values in extra.items():
             f.create_dataset(name, data=values, track_times=False)
@@ -137,14 +149,19 @@ def read_full_shard(path: str | Path, verify: bool = True) -> Shard:
         raise FileNotFoundError(f"{path}: no such feature shard")
     try:
         with h5py.File(path, "r") as f:
-            shard = Shard(read_strings(f["video_ids"]), f["features"][:], dict(f.attrs),
-                          {name: obj[()] for name, obj in f.items()
-                           if name not in _CORE and isinstance(obj, h5py.Dataset)})
+            shard = Shard(
+                read_strings(f["video_ids"]),
+                f["features"][:],
+                dict(f.attrs),
+                {name: obj[()] for name, obj in f.items() if name not in _CORE and isinstance(obj, h5py.Dataset)},
+            )
     except (OSError, KeyError) as exc:
         if "unable to lock file" in str(exc):  # busy or unsupported lock: the file may be fine, keep it
-            raise ShardLocked(f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
-                              "it open for writing, or the filesystem has no POSIX locks (then set "
-                              "HDF5_USE_FILE_LOCKING=FALSE)") from exc
+            raise ShardLocked(
+                f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
+                "it open for writing, or the filesystem has no POSIX locks (then set "
+                "HDF5_USE_FILE_LOCKING=FALSE)"
+            ) from exc
         raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
     if verify:
         _verify(path, shard)
@@ -156,8 +173,9 @@ def _verify(path: str | Path, shard: Shard) -> None:
     if version is None:
         raise CorruptShard(f"{path}: written by an older avvp-pipeline (checksum version 1): rebuild it")
     if not isinstance(version, (int, np.integer)) or int(version) != CHECKSUM_VERSION:
-        raise CorruptShard(f"{path}: checksum version {version}, this avvp-pipeline checks version "
-                           f"{CHECKSUM_VERSION}: rebuild it")
+        raise CorruptShard(
+            f"{path}: checksum version {version}, this avvp-pipeline checks version {CHECKSUM_VERSION}: rebuild it"
+        )
     want = shard.attrs.get("content_sha256")
     try:
         got = content_sha256(shard.video_ids, shard.features, shard.extra, shard.attrs)

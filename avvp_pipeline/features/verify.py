@@ -1,4 +1,5 @@
 """`avvp verify`: check feature shards against their checksums, optionally deleting the damaged ones."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

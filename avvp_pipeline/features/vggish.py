@@ -3,7 +3,8 @@
 Front end as Google's VGGish: 16 kHz mono framed into 400-sample (25 ms) frames every 160 samples
 (10 ms), frame t covering samples [160t, 160t + 400), periodic-Hann windowed, zero-padded to a
 512-point FFT, magnitude (998 frames for 10 s; not ``torch.stft``, which would centre the 400-sample
-window inside each 512-sample frame and start every frame 56 samples late), 64 mel bands 125-7500 Hz (HTK mel, triangles in mel space, DC bin zeroed),
+window inside each 512-sample frame and start every frame 56 samples late), 64 mel bands 125-7500 Hz (HTK mel,
+triangles in mel space, DC bin zeroed),
 ``log(mel + 0.01)``, examples of 96 frames (0.96 s). One example starts every ``hop_s``
 seconds (1.0: example t covers [t, t+0.96) s as the LLP features; 0.96: standard framing).
 The network mirrors the widely used PyTorch port's state-dict layout (``features.*``,
@@ -11,6 +12,7 @@ The network mirrors the widely used PyTorch port's state-dict layout (``features
 final ReLU. The LLP features are the raw embedding (``postprocess: none``); VGGish's PCA
 whitening (``pca``) and its 8-bit quantisation (``pca_quantized``) are options.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +35,13 @@ def _hz_to_mel(f):
     return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
 
 
-def vggish_mel_matrix(n_freqs: int = N_FFT // 2 + 1, n_mels: int = N_MELS, sample_rate: int = SAMPLE_RATE,
-                      fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:
+def vggish_mel_matrix(
+    n_freqs: int = N_FFT // 2 + 1,
+    n_mels: int = N_MELS,
+    sample_rate: int = SAMPLE_RATE,
+    fmin: float = FMIN,
+    fmax: float = FMAX,
+) -> np.ndarray:
     """``(n_freqs, n_mels)`` weights: triangles linear in HTK mel, DC bin zeroed (as VGGish)."""
     bins_mel = _hz_to_mel(np.linspace(0.0, sample_rate / 2.0, n_freqs))
     edges = np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2)
@@ -51,8 +58,9 @@ class LogMelFrontEnd(nn.Module):
 
     def __init__(self, hop_s: float = 1.0, n_examples: int = 10):
         super().__init__()
-        self.register_buffer("window", torch.hann_window(WINDOW, periodic=True, dtype=torch.float64).float(),
-                             persistent=False)
+        self.register_buffer(
+            "window", torch.hann_window(WINDOW, periodic=True, dtype=torch.float64).float(), persistent=False
+        )
         self.register_buffer("mel", torch.from_numpy(vggish_mel_matrix()), persistent=False)
         self.hop_frames = hop_s * SAMPLE_RATE / HOP
         self.n_examples = n_examples
@@ -85,9 +93,12 @@ class VGGish(nn.Module):
             layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers)
         self.embeddings = nn.Sequential(
-            nn.Linear(512 * 4 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, 128), nn.ReLU(inplace=True),
+            nn.Linear(512 * 4 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, 128),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,12 +136,15 @@ class PCAPostprocess(nn.Module):
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         x = (emb.float() - self.means) @ self.eigen_vectors.T
         if self.quantize:  # as the reference: scale to 0..255 and truncate to integers
-            x = torch.floor((x.clamp(QUANTIZE_MIN, QUANTIZE_MAX) - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN)))
+            x = torch.floor(
+                (x.clamp(QUANTIZE_MIN, QUANTIZE_MAX) - QUANTIZE_MIN) * (255.0 / (QUANTIZE_MAX - QUANTIZE_MIN))
+            )
         return x
 
 
 def build_postprocess(kind: str, weights) -> PCAPostprocess | None:
-    """``None`` for ``none``; else the PCA step with parameters from ``weights`` (seeded random orthogonal if random)."""
+    """``None`` for ``none``; else the PCA step with parameters from ``weights`` (seeded random orthogonal if
+    random)."""
     if kind not in POSTPROCESS:
         raise ValueError(f"postprocess must be one of {POSTPROCESS}, got {kind!r}")
     if kind == "none":

@@ -5,6 +5,7 @@ so the shorter side is ``resize`` (256), centre-cropped to ``crop`` (224) and no
 ImageNet statistics; R(2+1)D frames are resized to exactly ``size`` x ``size`` (112, aspect
 not kept) and normalised with Kinetics statistics, 10 clips of 8 consecutive frames.
 """
+
 from __future__ import annotations
 
 import contextlib

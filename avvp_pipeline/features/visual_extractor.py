@@ -6,12 +6,13 @@ host memory) only after batch k+1 has been queued, so the host waits for decoder
 next frames to pinned memory while the GPU works. On the CPU everything is synchronous and the
 features are those of :meth:`VisualExtractor.__call__`, the sequential form.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterator
 from contextlib import nullcontext
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -42,8 +43,10 @@ class VisualExtractor:
         self.resnet_w = resolve("resnet152", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
         self.r21d_w = resolve("r2plus1d_18", cfg.weights, weights_dir=cfg.weights_dir, seed=cfg.seed)
         if self.resnet_w.is_random:
-            log.warning("RANDOM weights for ResNet-152 and R(2+1)D-18 (%s): features are not pretrained ones",
-                        self.resnet_w.weights_id)
+            log.warning(
+                "RANDOM weights for ResNet-152 and R(2+1)D-18 (%s): features are not pretrained ones",
+                self.resnet_w.weights_id,
+            )
         self.resnet = visual.build_resnet152(self.resnet_w).to(self.device, memory_format=torch.channels_last)
         # channels_last_3d runs cuDNN's NDHWC kernels on a GPU; the CPU keeps the layout its features were made with
         self.r21d_format = torch.channels_last_3d if self.device.type == "cuda" else torch.contiguous_format
@@ -56,8 +59,9 @@ class VisualExtractor:
 
     def _inputs(self, on_device: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
-        x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop)
-                         for f in on_device]).contiguous(memory_format=torch.channels_last)
+        x2d = torch.cat([visual.preprocess_2d(f, cfg.resnet_resize, cfg.resnet_crop) for f in on_device]).contiguous(
+            memory_format=torch.channels_last
+        )
         x3d = torch.cat([visual.preprocess_3d(f, cfg.r2plus1d_size) for f in on_device])
         return x2d, x3d.contiguous(memory_format=self.r21d_format)
 
@@ -84,8 +88,9 @@ class VisualExtractor:
         with timed("copy to host"):
             return y2d.cpu().numpy(), y3d.cpu().numpy()
 
-    def run(self, batches: Iterator[Decoded], times: StageTimes | None = None) -> Iterator[
-            tuple[Decoded, dict[str, np.ndarray]]]:
+    def run(
+        self, batches: Iterator[Decoded], times: StageTimes | None = None
+    ) -> Iterator[tuple[Decoded, dict[str, np.ndarray]]]:
         """Features of each batch of ``(path, frames)``, in order (overlapped on CUDA, see module doc)."""
         if self._copies is None or not self.cfg.overlap:
             for batch in batches:
@@ -137,9 +142,15 @@ class VisualExtractor:
         out2d, out3d, ev = launched
         ev["out"].synchronize()
         if times is not None:
-            times.cuda_events([("copy to device", ev["in0"], ev["in1"]), ("preprocess", ev["pre0"], ev["pre1"]),
-                               ("ResNet-152", ev["pre1"], ev["res"]), ("R(2+1)D-18", ev["res"], ev["r21"]),
-                               ("copy to host", ev["r21"], ev["out"])])
+            times.cuda_events(
+                [
+                    ("copy to device", ev["in0"], ev["in1"]),
+                    ("preprocess", ev["pre0"], ev["pre1"]),
+                    ("ResNet-152", ev["pre1"], ev["res"]),
+                    ("R(2+1)D-18", ev["res"], ev["r21"]),
+                    ("copy to host", ev["r21"], ev["out"]),
+                ]
+            )
         return batch, {"resnet152": out2d.numpy().copy(), "r2plus1d_18": out3d.numpy().copy()}
 
     def extras(self, batch: Decoded) -> dict[str, list]:
@@ -148,10 +159,16 @@ class VisualExtractor:
     def shard_attrs(self, name: str, stage_cfg: dict, n_failed: int) -> dict:
         cfg = self.cfg
         attrs = provenance_attrs(cfg, self.resnet_w if name == "resnet152" else self.r21d_w, stage_cfg)
-        attrs.update(fps=cfg.fps, num_frames=cfg.num_frames,
-                     image_size=(f"resize{cfg.resnet_resize}-crop{cfg.resnet_crop}" if name == "resnet152"
-                                 else f"{cfg.r2plus1d_size}x{cfg.r2plus1d_size}"),
-                     n_failed=n_failed)
+        attrs.update(
+            fps=cfg.fps,
+            num_frames=cfg.num_frames,
+            image_size=(
+                f"resize{cfg.resnet_resize}-crop{cfg.resnet_crop}"
+                if name == "resnet152"
+                else f"{cfg.r2plus1d_size}x{cfg.r2plus1d_size}"
+            ),
+            n_failed=n_failed,
+        )
         return attrs
 
     def empty(self, name: str) -> np.ndarray:

@@ -3,6 +3,7 @@
 Nothing is downloaded. Every resolved weight records an id and the sha256 of its file so
 shards can say exactly which weights made them; random weights say ``random(seed=N)``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +55,10 @@ class ResolvedWeights:
         state = self.state_dict if state is None else state
         problems = state_dict_problems(model.state_dict(), state)
         if problems:
-            raise ValueError(f"{self.path}: these weights do not fit the {self.extractor} extractor ({problems}); "
-                             f"use the published {WEIGHT_FILES[self.extractor][1]} or weights of the same architecture")
+            raise ValueError(
+                f"{self.path}: these weights do not fit the {self.extractor} extractor ({problems}); "
+                f"use the published {WEIGHT_FILES[self.extractor][1]} or weights of the same architecture"
+            )
         model.load_state_dict(state)
         return model
 

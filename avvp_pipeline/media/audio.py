@@ -8,6 +8,7 @@ tracks are zero-padded, longer ones cut. A file without an audio stream gives si
 truncated file) is padded the same way, with a warning. ffmpeg is stopped after
 :func:`audio_timeout` seconds.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,13 @@ def audio_timeout(duration: float) -> float:
     return AUDIO_TIMEOUT_BASE + AUDIO_TIMEOUT_PER_SECOND * duration
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.0,
-               timeout: float | None = None, info: MediaInfo | None = None) -> tuple[np.ndarray, bool]:
+def load_audio(
+    path: str | Path,
+    sample_rate: int = 16000,
+    duration: float = 10.0,
+    timeout: float | None = None,
+    info: MediaInfo | None = None,
+) -> tuple[np.ndarray, bool]:
     """Return ``(samples, has_audio)``: mono float32 of exactly ``duration`` seconds. ``timeout``
     (seconds, for the decode; default :func:`audio_timeout`) stops an ffmpeg that hangs; ``info``: the
     file's :func:`~.probe.probe`, when the caller has it already."""
@@ -43,10 +49,13 @@ def load_audio(path: str | Path, sample_rate: int = 16000, duration: float = 10.
     n = int(round(sample_rate * duration))
     if info.audio_channels == 0:
         return np.zeros(n, dtype=np.float32), False
-    args = (ffmpeg.input(str(path))
-            .output("pipe:", format="f32le", acodec="pcm_f32le", ar=sample_rate, ac=info.audio_channels, t=duration,
-                    map="0:a:0")
-            .get_args())
+    args = (
+        ffmpeg.input(str(path))
+        .output(
+            "pipe:", format="f32le", acodec="pcm_f32le", ar=sample_rate, ac=info.audio_channels, t=duration, map="0:a:0"
+        )
+        .get_args()
+    )
     timeout = audio_timeout(duration) if timeout is None else timeout
     proc = run_ffmpeg(args, path, timeout, "decoding the soundtrack")
     err = ffmpeg_lines(proc.stderr.decode(errors="replace"))

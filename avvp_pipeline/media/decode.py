@@ -5,7 +5,8 @@ Timestamp rule: output frame k (k = 0 .. num_frames-1) is the source frame on sc
 the last frame whose presentation timestamp is <= ``t_k`` (pts from the container, so variable
 frame rates are handled). A 10-s clip at 8 fps gives 80 frames spanning [0, 10) s, like the
 recipe's ``ffmpeg -r 8`` (which takes the frame nearest to each tick rather than the one on
-screen, so the two can differ by one source frame). Clips shorter than ``num_frames / fps`` repeat their last frame; longer
+screen, so the two can differ by one source frame). Clips shorter than ``num_frames / fps`` repeat their last
+frame; longer
 clips use their first ``num_frames / fps`` seconds.
 
 Why no seeking: decord's random access returns wrong frames on some files. On a clip cut with
@@ -29,13 +30,14 @@ in-process, so the limit is checked between calls: a single native call that nev
 cannot be interrupted here, which is why feature extraction with decoder workers also stops a
 job after its pool timeout.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -82,16 +84,19 @@ class _Budget:
         finally:
             self.spent += time.monotonic() - t0
             if self.spent > self.limit:
-                raise MediaError(f"{self.path}: decoding frames did not finish within {self.limit:g} s "
-                                 f"(stopped after {done} of {self.num_frames} frames)")
+                raise MediaError(
+                    f"{self.path}: decoding frames did not finish within {self.limit:g} s "
+                    f"(stopped after {done} of {self.num_frames} frames)"
+                )
 
 
 def _decord_failure(path: Path, exc: Exception) -> MediaError:
     """The MediaError for an exception of decord, with its source-location prefix dropped."""
     text = re.sub(r"^\[[\d:]+\] \S+:\d+: (Error: )?", "", str(exc).strip())
     if "av_read_frame failed" in text:  # a packet the index promises cannot be read: data cut off or corrupt
-        return MediaError(f"{path}: {DAMAGED}: its video data ends or breaks before the end its index "
-                          f"states (decord: {text})")
+        return MediaError(
+            f"{path}: {DAMAGED}: its video data ends or breaks before the end its index states (decord: {text})"
+        )
     return MediaError(f"{path}: cannot decode video ({type(exc).__name__}: {text})")
 
 
@@ -99,8 +104,13 @@ def _warn_if_cut_short(path: Path, last_pts: float, wanted: float) -> None:
     """Warn when the frames end well before the span wanted and the container states (a truncated file
     still gives frames: its last one repeats, as for a short clip)."""
     if last_pts + 1.0 < wanted:
-        log.warning("%s: the video frames stop at %.2f s, though %.2f s are wanted and the container states "
-                    "them: a truncated file? Its last frame repeats to fill", path, last_pts, wanted)
+        log.warning(
+            "%s: the video frames stop at %.2f s, though %.2f s are wanted and the container states "
+            "them: a truncated file? Its last frame repeats to fill",
+            path,
+            last_pts,
+            wanted,
+        )
 
 
 def _skip_to(reader, position: int, target: int, keys: np.ndarray, call: Callable) -> int:
@@ -109,7 +119,7 @@ def _skip_to(reader, position: int, target: int, keys: np.ndarray, call: Callabl
     skip passes one (a seek, wrong on edit-list clips), so a skip never passes a key frame: the frame
     just before each is read with ``next`` instead. ``call(fn, *args)`` makes each decoder call (timed)."""
     while position < target:
-        after = keys[np.searchsorted(keys, position, side="right"):]  # key frames past the current position
+        after = keys[np.searchsorted(keys, position, side="right") :]  # key frames past the current position
         key = int(after[0]) if after.size else None
         if key is None or key > target:
             call(reader.skip_frames, target - position)
@@ -122,9 +132,14 @@ def _skip_to(reader, position: int, target: int, keys: np.ndarray, call: Callabl
     return position
 
 
-def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                max_short_side: int | None = 720, timeout: float | None = None,
-                info: MediaInfo | None = None) -> Iterator[np.ndarray]:
+def iter_frames(
+    path: str | Path,
+    fps: float = 8.0,
+    num_frames: int = 80,
+    max_short_side: int | None = 720,
+    timeout: float | None = None,
+    info: MediaInfo | None = None,
+) -> Iterator[np.ndarray]:
     """Yield the frames of :func:`sample_frames` one by one as decoding reaches them, so a long video
     never has to be held in memory whole (one decoded frame at a time). ``timeout``: seconds of decoding
     allowed (default :func:`frames_timeout` of ``num_frames / fps``); ``info``: the file's
@@ -139,8 +154,9 @@ def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
         # decord applies rotation metadata itself, but its resize path mishandles rotated
         # streams: rotated clips are decoded at native size
         width, height = (-1, -1) if rotation else _decode_size(width, height, max_short_side)
-        reader = budget.call(0, lambda: decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width,
-                                                           height=height))
+        reader = budget.call(
+            0, lambda: decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width, height=height)
+        )
         n = len(reader)
         if n == 0:
             raise MediaError(f"{path}: no video frames")
@@ -156,7 +172,7 @@ def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
         position, frame = 0, None  # index of the next frame the reader returns; the last one kept
         for k in range(num_frames):
             if frame is None or idx[k] != position - 1:
-                position = _skip_to(reader, position, int(idx[k]), keys, lambda fn, *a: budget.call(k, fn, *a))
+                position = _skip_to(reader, position, int(idx[k]), keys, lambda fn, *a: budget.call(k, fn, *a))  # noqa: B023 (called here)
                 frame = budget.call(k, lambda: reader.next().asnumpy())
                 position += 1
             yield frame if k + 1 == num_frames or idx[k + 1] != idx[k] else frame.copy()
@@ -168,8 +184,13 @@ def iter_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
         raise _decord_failure(path, exc) from exc
 
 
-def sample_frames(path: str | Path, fps: float = 8.0, num_frames: int = 80,
-                  max_short_side: int | None = 720, timeout: float | None = None,
-                  info: MediaInfo | None = None) -> np.ndarray:
+def sample_frames(
+    path: str | Path,
+    fps: float = 8.0,
+    num_frames: int = 80,
+    max_short_side: int | None = 720,
+    timeout: float | None = None,
+    info: MediaInfo | None = None,
+) -> np.ndarray:
     """Return ``num_frames`` RGB frames ``(num_frames, H, W, 3)`` uint8 sampled at ``fps`` (see module doc)."""
     return np.stack(list(iter_frames(path, fps, num_frames, max_short_side, timeout, info)))

@@ -1,5 +1,6 @@
 """Locate the ffmpeg executable (the one on PATH, else the binary that imageio-ffmpeg ships) and the
 ffprobe that belongs with it (imageio-ffmpeg ships none)."""
+
 from __future__ import annotations
 
 import functools
@@ -19,9 +20,7 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - set-up installs it
-        raise RuntimeError(
-            "no ffmpeg found: install Debian's ffmpeg or the Python package imageio-ffmpeg"
-        ) from exc
+        raise RuntimeError("no ffmpeg found: install Debian's ffmpeg or the Python package imageio-ffmpeg") from exc
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 

@@ -15,14 +15,15 @@ run (killed together with their resource tracker).
 
 Kept free of torch: decoder processes import this module.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing import shared_memory
-from typing import Iterable
 
 import numpy as np
 
@@ -77,8 +78,11 @@ def remove_stale_segments(shm_dir: str = SHM_DIR) -> list[str]:
             except OSError:
                 pass
     if removed:
-        log.warning("removed %d shared-memory frame segment(s) left by a process that was killed: %s",
-                    len(removed), ", ".join(removed))
+        log.warning(
+            "removed %d shared-memory frame segment(s) left by a process that was killed: %s",
+            len(removed),
+            ", ".join(removed),
+        )
     return removed
 
 
@@ -91,8 +95,7 @@ def segments_of(pid: int, shm_dir: str = SHM_DIR) -> list[str]:
 
 
 def _create(nbytes: int) -> shared_memory.SharedMemory:
-    shm = shared_memory.SharedMemory(name=f"{PREFIX}-{os.getpid()}-{secrets.token_hex(6)}", create=True,
-                                     size=nbytes)
+    shm = shared_memory.SharedMemory(name=f"{PREFIX}-{os.getpid()}-{secrets.token_hex(6)}", create=True, size=nbytes)
     try:
         # reserve the pages now: on a full tmpfs a decoder writing into an unreserved page dies of SIGBUS
         os.posix_fallocate(shm._fd, 0, nbytes)
@@ -144,8 +147,11 @@ class FrameRing:
         try:
             new = _create(nbytes)
         except OSError as exc:
-            log.warning("cannot enlarge a shared-memory frame slot to %.0f MB (%s): larger videos use the pipe",
-                        nbytes / 1e6, exc)
+            log.warning(
+                "cannot enlarge a shared-memory frame slot to %.0f MB (%s): larger videos use the pipe",
+                nbytes / 1e6,
+                exc,
+            )
             self.max_slot_bytes = self._segments[i].size
             return
         old, self._segments[i] = self._segments[i], new
@@ -176,7 +182,7 @@ class FrameRing:
             except FileNotFoundError:
                 pass
 
-    def __enter__(self) -> "FrameRing":
+    def __enter__(self) -> FrameRing:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,4 +1,5 @@
 """Which of the paths a user gives are video files to read: folders expanded, the rest reported."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,6 +2,7 @@
 
 Kept free of torch so that spawning a decoder process imports only numpy and decord.
 """
+
 from __future__ import annotations
 
 from .audio import load_audio

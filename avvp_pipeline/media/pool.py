@@ -7,13 +7,14 @@ when no slot is free), results come back through the pool's pipe.
 
 Kept free of torch, like the decoder processes themselves.
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import TimeoutError as PoolTimeout
 from multiprocessing import get_context
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class DecoderPool:
     def window(self) -> int:
         return 2 * self.workers
 
-    def start(self, warm: bool = False) -> "DecoderPool":
+    def start(self, warm: bool = False) -> DecoderPool:
         """Start the processes now (otherwise the first :meth:`imap` does); ``warm``: also import the decoder."""
         if self.workers > 0 and self._pool is None:
             # forking a process that already runs torch threads can deadlock
@@ -60,7 +61,7 @@ class DecoderPool:
             pool.terminate()
             pool.join()
 
-    def __enter__(self) -> "DecoderPool":
+    def __enter__(self) -> DecoderPool:
         return self
 
     def __exit__(self, *exc) -> None:

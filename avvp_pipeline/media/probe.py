@@ -10,6 +10,7 @@ file cannot be opened, the reason is read from what ffmpeg prints: a file whose 
 format ("not a media file ffmpeg recognises") is told apart from a recognised container cut short
 or damaged ("truncated or damaged media file").
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,39 @@ from .ffmpeg_bin import ffmpeg_exe, ffprobe_exe
 
 PROBE_TIMEOUT = 60.0  # seconds for ffprobe or ``ffmpeg -i``, which read only the headers
 
-_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3, "quad": 4, "quad(side)": 4,
-                    "4.0": 4, "4.1": 5, "5.0": 5, "5.0(side)": 5, "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.1": 7,
-                    "7.0": 7, "7.1": 8, "7.1(wide)": 8, "downmix": 2}
+_LAYOUT_CHANNELS = {
+    "mono": 1,
+    "stereo": 2,
+    "2.1": 3,
+    "3.0": 3,
+    "3.0(back)": 3,
+    "quad": 4,
+    "quad(side)": 4,
+    "4.0": 4,
+    "4.1": 5,
+    "5.0": 5,
+    "5.0(side)": 5,
+    "5.1": 6,
+    "5.1(side)": 6,
+    "6.0": 6,
+    "6.1": 7,
+    "7.0": 7,
+    "7.1": 8,
+    "7.1(wide)": 8,
+    "downmix": 2,
+}
 
 NOT_MEDIA = "not a media file ffmpeg recognises"
 DAMAGED = "truncated or damaged media file"
 # ffmpeg's messages for a recognised container that ends early or is broken inside its header
-_DAMAGE_SIGNS = ("moov atom not found", "File ended prematurely", "error reading header", "partial file",
-                 "Input/output error", "EBML header parsing failed")
+_DAMAGE_SIGNS = (
+    "moov atom not found",
+    "File ended prematurely",
+    "error reading header",
+    "partial file",
+    "Input/output error",
+    "EBML header parsing failed",
+)
 
 
 class MediaError(RuntimeError):
@@ -72,8 +97,9 @@ def check_file(path: Path) -> None:
         raise MediaError(f"{path}: empty file (0 bytes)")
 
 
-def run_ffmpeg(args: list[str], path: Path, timeout: float, what: str, exe: str | None = None
-               ) -> subprocess.CompletedProcess:
+def run_ffmpeg(
+    args: list[str], path: Path, timeout: float, what: str, exe: str | None = None
+) -> subprocess.CompletedProcess:
     """Run ``ffmpeg ARGS`` (or ``exe ARGS``) capturing its output (bytes); MediaError naming ``path``
     when it has not finished ``what`` within ``timeout`` seconds (it is killed)."""
     cmd = [exe or ffmpeg_exe(), *args]
@@ -82,8 +108,10 @@ def run_ffmpeg(args: list[str], path: Path, timeout: float, what: str, exe: str 
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
-        raise MediaError(f"{path}: {'ffprobe' if exe else 'ffmpeg'} did not finish within {timeout:g} s ({what}); stopped it "
-                         "(is the file on a network mount that stalled?)") from None
+        raise MediaError(
+            f"{path}: {'ffprobe' if exe else 'ffmpeg'} did not finish within {timeout:g} s ({what}); stopped it "
+            "(is the file on a network mount that stalled?)"
+        ) from None
     except BaseException:
         _stop(proc)
         raise
@@ -108,15 +136,20 @@ def ffmpeg_lines(err: str) -> list[str]:
 
 def open_failure(path: Path, err: str) -> MediaError:
     """The MediaError for a file ffmpeg could not open, from what it printed."""
-    lines = [line.removeprefix("Error opening input: ") for line in ffmpeg_lines(err)
-             if not line.startswith("Error opening input file")]
+    lines = [
+        line.removeprefix("Error opening input: ")
+        for line in ffmpeg_lines(err)
+        if not line.startswith("Error opening input file")
+    ]
     damage = next((line for line in lines if any(s in line for s in _DAMAGE_SIGNS)), None)
     last = lines[-1] if lines else "no message"
     if any("detected only with low score" in line for line in lines):  # a guess from the extension alone
         return MediaError(f"{path}: {NOT_MEDIA} (its content matches no known format; ffmpeg: {last})")
     if damage and "moov atom not found" in damage:
-        return MediaError(f"{path}: {DAMAGED}: the MP4 index (moov atom) is missing, as when a download "
-                          f"or recording stopped early (ffmpeg: {damage})")
+        return MediaError(
+            f"{path}: {DAMAGED}: the MP4 index (moov atom) is missing, as when a download "
+            f"or recording stopped early (ffmpeg: {damage})"
+        )
     if damage:
         return MediaError(f"{path}: {DAMAGED}: its header is cut short or broken (ffmpeg: {damage})")
     if "Invalid data found when processing input" in last:
@@ -132,8 +165,13 @@ def probe(path: str | Path, need_video: bool = True, timeout: float | None = Non
     timeout = PROBE_TIMEOUT if timeout is None else timeout
     ffprobe = ffprobe_exe()
     if ffprobe:
-        proc = run_ffmpeg(["-hide_banner", "-show_format", "-show_streams", "-of", "json", str(path)], path,
-                          timeout, "reading the stream summary", exe=ffprobe)
+        proc = run_ffmpeg(
+            ["-hide_banner", "-show_format", "-show_streams", "-of", "json", str(path)],
+            path,
+            timeout,
+            "reading the stream summary",
+            exe=ffprobe,
+        )
         if proc.returncode != 0:
             raise open_failure(path, proc.stderr.decode(errors="replace"))
         return info_from_ffprobe(path, json.loads(proc.stdout.decode(errors="replace")), need_video)
@@ -152,8 +190,10 @@ def info_from_ffprobe(path: Path, doc: dict, need_video: bool = True) -> MediaIn
     if fmt.get("format_name") == "tty":  # ffmpeg's fallback for text: it would render it as ANSI art
         raise MediaError(f"{path}: {NOT_MEDIA} (it holds text)")
     streams = doc.get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not (s.get("disposition") or {}).get("attached_pic")), None)
+    video = next(
+        (s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")),
+        None,
+    )
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if (need_video and not video) or (not video and not audio):
         raise _no_stream(path, need_video, [str(s.get("codec_type", "unknown")) for s in streams])
@@ -170,9 +210,14 @@ def info_from_ffprobe(path: Path, doc: dict, need_video: bool = True) -> MediaIn
     if audio and channels == 0:
         raise MediaError(f"{path}: unknown audio channel layout {audio.get('channel_layout')!r}")
     duration = fmt.get("duration")
-    return MediaInfo(int(video["width"]) if video else 0, int(video["height"]) if video else 0, rotation, channels,
-                     int(audio.get("sample_rate") or 0) if audio else 0,
-                     float(duration) if duration not in (None, "N/A") else 0.0)
+    return MediaInfo(
+        int(video["width"]) if video else 0,
+        int(video["height"]) if video else 0,
+        rotation,
+        channels,
+        int(audio.get("sample_rate") or 0) if audio else 0,
+        float(duration) if duration not in (None, "N/A") else 0.0,
+    )
 
 
 def info_from_ffmpeg_log(path: Path, err: str, need_video: bool = True) -> MediaInfo:
@@ -195,7 +240,11 @@ def info_from_ffmpeg_log(path: Path, err: str, need_video: bool = True) -> Media
         channels = int(m.group(1)) if m else _LAYOUT_CHANNELS.get(layout, 0)
         if channels == 0:
             raise MediaError(f"{path}: unknown audio channel layout {layout!r}")
-    return MediaInfo(int(video.group(1)) if video else 0, int(video.group(2)) if video else 0,
-                     int(round(float(rot.group(1)))) % 360 if rot else 0, channels,
-                     int(audio.group(1)) if audio else 0,
-                     int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0)
+    return MediaInfo(
+        int(video.group(1)) if video else 0,
+        int(video.group(2)) if video else 0,
+        int(round(float(rot.group(1)))) % 360 if rot else 0,
+        channels,
+        int(audio.group(1)) if audio else 0,
+        int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0,
+    )

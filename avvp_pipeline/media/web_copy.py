@@ -5,6 +5,7 @@ in WebM; anything else (HEVC, MPEG-4 Part 2, 10-bit or 4:4:4 H.264, AVI, MKV, ..
 MP4 copy at its own resolution, its shorter side capped at 720 px. Every ffmpeg call has a time limit
 (:func:`avvp_pipeline.media.probe.run_ffmpeg`).
 """
+
 from __future__ import annotations
 
 import re
@@ -44,15 +45,24 @@ def streams(path: str | Path, timeout: float = 60.0) -> Streams:
         raise open_failure(path, text)
     video = re.search(r"Stream #\S+.*?: Video: (\w+)[^,]*(?:, (\w+))?", text)
     audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", text)
-    return Streams(opened.group(1), video.group(1) if video else None,
-                   video.group(2) if video else None, audio.group(1) if audio else None)
+    return Streams(
+        opened.group(1),
+        video.group(1) if video else None,
+        video.group(2) if video else None,
+        audio.group(1) if audio else None,
+    )
 
 
 def playable_as_is(path: str | Path, info: Streams) -> bool:
     """Whether browsers play ``path`` (with streams ``info``) without a copy."""
     suffix = Path(path).suffix.lower()
-    kind = ("mp4" if suffix in _MP4_EXTENSIONS and "mp4" in info.container.split(",") else
-            "webm" if suffix == ".webm" and "webm" in info.container.split(",") else None)
+    kind = (
+        "mp4"
+        if suffix in _MP4_EXTENSIONS and "mp4" in info.container.split(",")
+        else "webm"
+        if suffix == ".webm" and "webm" in info.container.split(",")
+        else None
+    )
     if kind is None or info.video is None:
         return False
     video_ok, audio_ok = _PLAYABLE[kind]
@@ -65,18 +75,49 @@ def browser_copy(src: str | Path, dst: str | Path, duration: float) -> Path:
     """Write an H.264/AAC MP4 of ``src`` to ``dst`` atomically (shorter side at most :data:`MAX_SIDE`,
     index at the front so that playback starts before the whole file is read)."""
     src, dst = Path(src), Path(dst)
-    cap = (f"scale=w='if(lte(iw,ih),trunc(min(iw,{MAX_SIDE})/2)*2,-2)'"
-           f":h='if(lte(iw,ih),-2,trunc(min(ih,{MAX_SIDE})/2)*2)'")
+    cap = (
+        f"scale=w='if(lte(iw,ih),trunc(min(iw,{MAX_SIDE})/2)*2,-2)':h='if(lte(iw,ih),-2,trunc(min(ih,{MAX_SIDE})/2)*2)'"
+    )
     with atomic_output(dst, keep_suffix=True) as tmp:
-        args = ["-v", "error", "-nostdin", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?", "-vf", cap,
-                "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        args = [
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0?",
+            "-vf",
+            cap,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            str(tmp),
+        ]
         # real time on a slow CPU is ample for veryfast at 720p; a stuck decode is stopped
         proc = run_ffmpeg(args, src, 120.0 + 4.0 * duration, "making a browser-playable copy")
         if proc.returncode != 0:
             lines = ffmpeg_lines(proc.stderr.decode(errors="replace"))
-            raise MediaError(f"{src}: ffmpeg could not make a browser-playable copy "
-                             f"({lines[-1] if lines else f'exit status {proc.returncode}'})")
+            raise MediaError(
+                f"{src}: ffmpeg could not make a browser-playable copy "
+                f"({lines[-1] if lines else f'exit status {proc.returncode}'})"
+            )
     return dst
 
 
@@ -84,11 +125,31 @@ def thumbnail(src: str | Path, dst: str | Path, at: float, width: int = 160) -> 
     """A JPEG of the frame at ``at`` seconds, ``width`` pixels wide, written to ``dst`` atomically."""
     src, dst = Path(src), Path(dst)
     with atomic_output(dst, keep_suffix=True) as tmp:
-        args = ["-v", "error", "-nostdin", "-y", "-ss", f"{max(0.0, at):.3f}", "-i", str(src), "-frames:v", "1",
-                "-vf", f"scale={width}:-2", "-q:v", "4", "-f", "image2", "-c:v", "mjpeg", str(tmp)]
+        args = [
+            "-v",
+            "error",
+            "-nostdin",
+            "-y",
+            "-ss",
+            f"{max(0.0, at):.3f}",
+            "-i",
+            str(src),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale={width}:-2",
+            "-q:v",
+            "4",
+            "-f",
+            "image2",
+            "-c:v",
+            "mjpeg",
+            str(tmp),
+        ]
         proc = run_ffmpeg(args, src, 60.0, "taking a thumbnail")
         if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             lines = ffmpeg_lines(proc.stderr.decode(errors="replace"))
-            raise MediaError(f"{src}: ffmpeg could not take a thumbnail at {at:.1f} s "
-                             f"({lines[-1] if lines else 'no frame there'})")
+            raise MediaError(
+                f"{src}: ffmpeg could not take a thumbnail at {at:.1f} s ({lines[-1] if lines else 'no frame there'})"
+            )
     return dst

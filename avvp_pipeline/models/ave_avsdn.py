@@ -18,6 +18,7 @@ our reading, on the LLP features (pooled 2048-d ResNet-152 frames, no spatial ma
 - Both feed MMIL pooling and train with HAN's loss and recipe; with
   ``cooccurrence`` they score segments with CM-Co instead (the "AVSDN + Ours" row).
 """
+
 from __future__ import annotations
 
 import torch
@@ -93,16 +94,40 @@ def _cooccurrence(mode: str | None, num_classes: int, d_model: int, occ_dim: int
 class AVE(MMILModel):
     """AVE with audio and visual parsing branches + MMIL (CM-Co paper Table 1, "AVE")."""
 
-    def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.1,
-                 cooccurrence: str | None = None, occ_dim: int = 128, occ_dropout: float = 0.25):
-        super().__init__(AudioGuidedInputs(d_model), BiLSTMEncoder(d_model, dropout), num_classes, d_model,
-                         _cooccurrence(cooccurrence, num_classes, d_model, occ_dim, occ_dropout))
+    def __init__(
+        self,
+        num_classes: int = 25,
+        d_model: int = 512,
+        dropout: float = 0.1,
+        cooccurrence: str | None = None,
+        occ_dim: int = 128,
+        occ_dropout: float = 0.25,
+    ):
+        super().__init__(
+            AudioGuidedInputs(d_model),
+            BiLSTMEncoder(d_model, dropout),
+            num_classes,
+            d_model,
+            _cooccurrence(cooccurrence, num_classes, d_model, occ_dim, occ_dropout),
+        )
 
 
 class AVSDN(MMILModel):
     """AVSDN with audio and visual parsing branches + MMIL ("AVSDN"; with CM-Co, "AVSDN + Ours")."""
 
-    def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.1,
-                 cooccurrence: str | None = None, occ_dim: int = 128, occ_dropout: float = 0.25):
-        super().__init__(AVInputs(d_model), Seq2SeqEncoder(d_model, dropout), num_classes, d_model,
-                         _cooccurrence(cooccurrence, num_classes, d_model, occ_dim, occ_dropout))
+    def __init__(
+        self,
+        num_classes: int = 25,
+        d_model: int = 512,
+        dropout: float = 0.1,
+        cooccurrence: str | None = None,
+        occ_dim: int = 128,
+        occ_dropout: float = 0.25,
+    ):
+        super().__init__(
+            AVInputs(d_model),
+            Seq2SeqEncoder(d_model, dropout),
+            num_classes,
+            d_model,
+            _cooccurrence(cooccurrence, num_classes, d_model, occ_dim, occ_dropout),
+        )

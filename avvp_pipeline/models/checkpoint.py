@@ -7,6 +7,7 @@ only ever read with ``torch.load(weights_only=True)``: tensors and plain data, n
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,30 +21,82 @@ from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_fi
 from .registry import MODELS, build_model
 from .rows import DEFAULTS, keeps_last_epoch
 
-__all__ = ["CheckpointError", "plain", "read_torch_file", "save_torch_file", "state_dict_problems", "write_model",
-           "file_kind", "check_model", "check_resume", "build_checked", "load_model", "load_resume_checkpoint",
-           "MODEL_KIND", "RESUME_KIND", "TrainedModel", "load_trained", "features_match"]
+__all__ = [
+    "CheckpointError",
+    "plain",
+    "read_torch_file",
+    "save_torch_file",
+    "state_dict_problems",
+    "write_model",
+    "file_kind",
+    "check_model",
+    "check_resume",
+    "build_checked",
+    "load_model",
+    "load_resume_checkpoint",
+    "MODEL_KIND",
+    "RESUME_KIND",
+    "TrainedModel",
+    "load_trained",
+    "features_match",
+]
 
 MODEL_KIND = "a model.pt written by avvp-pipeline"
 RESUME_KIND = "a training checkpoint written by avvp-pipeline"
 
 # key: accepted types (None: the key may be absent or None)
-_MODEL_FIELDS = {"model_name": (str,), "state_dict": (dict,), "train_config": (dict,), "features": (dict,),
-                 "summary": (dict,), "feature_configs": (dict, None), "classes": (list, None),
-                 "avvp_pipeline_version": (str, None), "run_hash": (str, None), "imported_from": (dict, None)}
-_RESUME_FIELDS = {"run_hash": (str,), "epoch": (int,), "model": (dict,), "optimizer": (dict,), "scheduler": (dict,),
-                  "shuffle_rng": (torch.Tensor,), "partner_rng": (torch.Tensor,), "torch_rng": (torch.Tensor,),
-                  "history": (list,), "best": (int, float), "best_state": (dict, None), "best_epoch": (int,)}
+_MODEL_FIELDS = {
+    "model_name": (str,),
+    "state_dict": (dict,),
+    "train_config": (dict,),
+    "features": (dict,),
+    "summary": (dict,),
+    "feature_configs": (dict, None),
+    "classes": (list, None),
+    "avvp_pipeline_version": (str, None),
+    "run_hash": (str, None),
+    "imported_from": (dict, None),
+}
+_RESUME_FIELDS = {
+    "run_hash": (str,),
+    "epoch": (int,),
+    "model": (dict,),
+    "optimizer": (dict,),
+    "scheduler": (dict,),
+    "shuffle_rng": (torch.Tensor,),
+    "partner_rng": (torch.Tensor,),
+    "torch_rng": (torch.Tensor,),
+    "history": (list,),
+    "best": (int, float),
+    "best_state": (dict, None),
+    "best_epoch": (int,),
+}
 
 
-def write_model(path: str | Path, *, model_name: str, state_dict: Mapping, train_config: dict, features: dict,
-                feature_configs: dict | None, classes: list[str], summary: dict, run_hash: str,
-                imported_from: dict | None = None) -> None:
+def write_model(
+    path: str | Path,
+    *,
+    model_name: str,
+    state_dict: Mapping,
+    train_config: dict,
+    features: dict,
+    feature_configs: dict | None,
+    classes: list[str],
+    summary: dict,
+    run_hash: str,
+    imported_from: dict | None = None,
+) -> None:
     """Write a trained model as ``model.pt`` (see the module docstring for its keys)."""
     ckpt = {
-        "model_name": model_name, "state_dict": dict(state_dict), "train_config": plain(train_config),
-        "features": plain(features), "feature_configs": plain(feature_configs), "classes": plain(classes),
-        "summary": plain(summary), "avvp_pipeline_version": __version__, "run_hash": run_hash,
+        "model_name": model_name,
+        "state_dict": dict(state_dict),
+        "train_config": plain(train_config),
+        "features": plain(features),
+        "feature_configs": plain(feature_configs),
+        "classes": plain(classes),
+        "summary": plain(summary),
+        "avvp_pipeline_version": __version__,
+        "run_hash": run_hash,
     }
     if imported_from is not None:
         ckpt["imported_from"] = plain(imported_from)
@@ -84,14 +137,19 @@ def check_model(path: str | Path, obj) -> dict:
     path = Path(path)
     kind = file_kind(obj)
     if kind == "resume":
-        raise CheckpointError(f"{path}: a training checkpoint (resume state), not a finished model; "
-                              "use results/runs/NAME/model.pt, written when training ends")
+        raise CheckpointError(
+            f"{path}: a training checkpoint (resume state), not a finished model; "
+            "use results/runs/NAME/model.pt, written when training ends"
+        )
     if kind == "state_dict":
-        raise CheckpointError(f"{path}: bare weights (a state dict), not {MODEL_KIND}: it does not say which "
-                              "model they are for; use results/runs/NAME/model.pt")
+        raise CheckpointError(
+            f"{path}: bare weights (a state dict), not {MODEL_KIND}: it does not say which "
+            "model they are for; use results/runs/NAME/model.pt"
+        )
     _check_fields(path, obj, _MODEL_FIELDS, MODEL_KIND)
-    bad = next((k for k, v in obj["state_dict"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)),
-               None)
+    bad = next(
+        (k for k, v in obj["state_dict"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)), None
+    )
     if bad is not None:
         raise CheckpointError(f"{path}: not {MODEL_KIND}: its state_dict entry {bad!r} is not a named tensor")
     return obj
@@ -120,8 +178,9 @@ def build_checked(path: str | Path, ckpt: dict, device: torch.device | str = "cp
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: the weights in the file do not fit model {name!r} "
-                              f"({str(exc).strip().splitlines()[-1].strip()})") from None
+        raise CheckpointError(
+            f"{path}: the weights in the file do not fit model {name!r} ({str(exc).strip().splitlines()[-1].strip()})"
+        ) from None
     return model
 
 
@@ -190,9 +249,10 @@ class TrainedModel:
     def require_features(self, provenance: dict, what: str) -> None:
         """A ValueError unless shards with ``provenance`` hold the features this model was trained on."""
         if not features_match(self.features, provenance):
-            raise ValueError(f"{self.path}: trained on features {self.features}, but the {what} features were "
-                             f"made by {provenance}; re-extract or retrain")
-
+            raise ValueError(
+                f"{self.path}: trained on features {self.features}, but the {what} features were "
+                f"made by {provenance}; re-extract or retrain"
+            )
 
     def extraction_mismatches(self, now: dict[str, dict]) -> list[str]:
         """How features extracted ``now`` (extractor -> weights_id / weights_sha256 / config_hash) would
@@ -210,5 +270,13 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
     """Rebuild a trained model from ``model.pt``: a :class:`TrainedModel`; :class:`CheckpointError` when
     the file is not one."""
     net, ckpt = load_model(path, device)
-    return TrainedModel(Path(path), net, ckpt["model_name"], ckpt["train_config"], ckpt["features"],
-                        ckpt.get("feature_configs"), ckpt["summary"], ckpt.get("imported_from"))
+    return TrainedModel(
+        Path(path),
+        net,
+        ckpt["model_name"],
+        ckpt["train_config"],
+        ckpt["features"],
+        ckpt.get("feature_configs"),
+        ckpt["summary"],
+        ckpt.get("imported_from"),
+    )

@@ -10,6 +10,7 @@ Table 3's ablations (our reading of the paper's text): ``a_only`` runs the class
 self-attention only on the audio tokens (visual tokens are scored as projected), ``v_only`` the
 mirror image, ``av`` self-attention on both without cross-modal attention, ``cmco`` both.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,16 +25,18 @@ class CoOccurrence(nn.Module):
 
     MODES = ("cmco", "av", "a_only", "v_only")
 
-    def __init__(self, d_model: int = 512, num_classes: int = 25, occ_dim: int = 128, dropout: float = 0.25,
-                 mode: str = "cmco"):
+    def __init__(
+        self, d_model: int = 512, num_classes: int = 25, occ_dim: int = 128, dropout: float = 0.25, mode: str = "cmco"
+    ):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"co-occurrence mode must be one of {self.MODES}, got {mode!r}")
         self.num_classes, self.occ_dim, self.mode = num_classes, occ_dim, mode
         self.proj_audio = nn.Linear(d_model, num_classes * occ_dim)
         self.proj_visual = nn.Linear(d_model, num_classes * occ_dim)
-        self.class_layer = HANLayer(d_model=occ_dim, nhead=1, dim_feedforward=occ_dim, dropout=dropout,
-                                    cross=mode == "cmco")
+        self.class_layer = HANLayer(
+            d_model=occ_dim, nhead=1, dim_feedforward=occ_dim, dropout=dropout, cross=mode == "cmco"
+        )
         self.score_audio = nn.Linear(occ_dim, 1)
         self.score_visual = nn.Linear(occ_dim, 1)
 
@@ -58,9 +61,21 @@ class CoOccurrence(nn.Module):
 class HANCoOccurrence(MMILModel):
     """HAN + CM-Co + MMIL (the "HAN + CM-Co" / "Ours" architecture, with the official run.sh recipe)."""
 
-    def __init__(self, num_classes: int = 25, d_model: int = 512, dropout: float = 0.4, occ_dim: int = 128,
-                 occ_dropout: float = 0.25, num_layers: int = 1, stacking: str = "official", mode: str = "cmco"):
-        super().__init__(AVInputs(d_model),
-                         HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model,
-                                    dropout=dropout),
-                         num_classes, d_model, CoOccurrence(d_model, num_classes, occ_dim, occ_dropout, mode))
+    def __init__(
+        self,
+        num_classes: int = 25,
+        d_model: int = 512,
+        dropout: float = 0.4,
+        occ_dim: int = 128,
+        occ_dropout: float = 0.25,
+        num_layers: int = 1,
+        stacking: str = "official",
+        mode: str = "cmco",
+    ):
+        super().__init__(
+            AVInputs(d_model),
+            HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model, dropout=dropout),
+            num_classes,
+            d_model,
+            CoOccurrence(d_model, num_classes, occ_dim, occ_dropout, mode),
+        )

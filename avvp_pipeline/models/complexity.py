@@ -8,6 +8,7 @@ the 8-frame mean (ours averages first: the same function for less work, so a lay
 every parameter and, with ``torch.utils.flop_counter``, every FLOP (2 per multiply-accumulate) that
 this implementation runs for one 10-second video.
 """
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 One HAN layer is shared by both streams (same weights, both LayerNorms); each stream attends
 to itself and to the other stream, post-norm, scale 1/sqrt(d), no positional encoding.
 """
+
 from __future__ import annotations
 
 import torch
@@ -12,12 +13,12 @@ import torch.nn.functional as F
 from .skeleton import MMILModel
 
 
-
 class HANLayer(nn.Module):
     """Self + cross-modal attention with a summed residual, LayerNorm, FFN, LayerNorm."""
 
-    def __init__(self, d_model: int = 512, nhead: int = 1, dim_feedforward: int = 512, dropout: float = 0.1,
-                 cross: bool = True):
+    def __init__(
+        self, d_model: int = 512, nhead: int = 1, dim_feedforward: int = 512, dropout: float = 0.1, cross: bool = True
+    ):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         # cross=False: self-attention only (the "A Only / V Only / AV" ablations of CM-Co, Table 3)
@@ -69,8 +70,14 @@ class HANEncoder(nn.Module):
 class AVInputs(nn.Module):
     """Project audio (T,128), 2D (8T,2048) and 3D (T,512) features to two (B,T,d) streams."""
 
-    def __init__(self, d_model: int = 512, audio_dim: int = 128, video_s_dim: int = 2048, video_st_dim: int = 512,
-                 frames_per_segment: int = 8):
+    def __init__(
+        self,
+        d_model: int = 512,
+        audio_dim: int = 128,
+        video_s_dim: int = 2048,
+        video_st_dim: int = 512,
+        frames_per_segment: int = 8,
+    ):
         super().__init__()
         self.fc_a = nn.Linear(audio_dim, d_model)
         self.fc_v = nn.Linear(video_s_dim, d_model)
@@ -94,9 +101,21 @@ class AVInputs(nn.Module):
 class HAN(MMILModel):
     """HAN + MMIL: features -> video-level, modality-level and segment-level probabilities."""
 
-    def __init__(self, num_classes: int = 25, d_model: int = 512, num_layers: int = 1, nhead: int = 1,
-                 dim_feedforward: int = 512, dropout: float = 0.1, stacking: str = "official"):
-        super().__init__(AVInputs(d_model),
-                         HANEncoder(num_layers, stacking, d_model=d_model, nhead=nhead,
-                                    dim_feedforward=dim_feedforward, dropout=dropout),
-                         num_classes, d_model)
+    def __init__(
+        self,
+        num_classes: int = 25,
+        d_model: int = 512,
+        num_layers: int = 1,
+        nhead: int = 1,
+        dim_feedforward: int = 512,
+        dropout: float = 0.1,
+        stacking: str = "official",
+    ):
+        super().__init__(
+            AVInputs(d_model),
+            HANEncoder(
+                num_layers, stacking, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout
+            ),
+            num_classes,
+            d_model,
+        )

@@ -1,4 +1,5 @@
 """Multimodal multiple-instance learning (MMIL) attentive pooling (HAN, ECCV 2020)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -31,12 +32,14 @@ def mmil_pool(frame_prob: torch.Tensor, frame_att_logits: torch.Tensor, av_att_l
     m = torch.softmax(av_att_logits, dim=2)
     temporal = w * frame_prob
     global_prob = (temporal * m).sum(dim=2).sum(dim=1)
-    return MMILOutput(global_prob, temporal[:, :, 0].sum(dim=1), temporal[:, :, 1].sum(dim=1), frame_prob,
-                      frame_att_logits)
+    return MMILOutput(
+        global_prob, temporal[:, :, 0].sum(dim=1), temporal[:, :, 1].sum(dim=1), frame_prob, frame_att_logits
+    )
 
 
 def label_aware_pool(x: torch.Tensor, att_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """CM-S label-aware pooling (Lin et al., NeurIPS 2021, Eq. 7): ``f[i] = sum_t softmax_t(sum_c Z[i,t,c] y[i,c]) x[i,t]``; ``x`` (N,T,d), ``Z`` (N,T,C), ``y`` (N,C).
+    """CM-S label-aware pooling (Lin et al., NeurIPS 2021, Eq. 7):
+    ``f[i] = sum_t softmax_t(sum_c Z[i,t,c] y[i,c]) x[i,t]``; ``x`` (N,T,d), ``Z`` (N,T,C), ``y`` (N,C).
 
     A video with an empty label gets uniform weights (the logits are all 0), i.e. mean pooling.
     """
@@ -54,7 +57,9 @@ class MMILHead(nn.Module):
         self.fc_frame_att = nn.Linear(d_model, num_classes)
         self.fc_av_att = nn.Linear(d_model, num_classes)
 
-    def forward(self, x_audio: torch.Tensor, x_visual: torch.Tensor, frame_prob: torch.Tensor | None = None) -> MMILOutput:
+    def forward(
+        self, x_audio: torch.Tensor, x_visual: torch.Tensor, frame_prob: torch.Tensor | None = None
+    ) -> MMILOutput:
         """``x_*`` (B, T, d); ``frame_prob`` replaces ``sigmoid(fc_prob(x))`` when given (CM-Co)."""
         x = torch.stack([x_audio, x_visual], dim=2)  # (B, T, 2, d)
         logits = None

@@ -5,6 +5,7 @@ divides by its std per feature dimension; the statistics are buffers of the mode
 travel inside ``model.pt`` and are applied identically at evaluation and parsing. Useful for
 features whose scale is arbitrary, e.g. those of randomly initialised extractors.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,6 +33,8 @@ class Standardized(nn.Module):
             getattr(self, f"{name}_std").copy_(flat.std(0).clamp_min(eps))
 
     def forward(self, audio, video_s, video_st):
-        return self.model((audio - self.audio_mean) / self.audio_std,
-                          (video_s - self.video_s_mean) / self.video_s_std,
-                          (video_st - self.video_st_mean) / self.video_st_std)
+        return self.model(
+            (audio - self.audio_mean) / self.audio_std,
+            (video_s - self.video_s_mean) / self.video_s_std,
+            (video_st - self.video_st_mean) / self.video_st_std,
+        )

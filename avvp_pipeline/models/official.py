@@ -10,6 +10,7 @@ The released model was trained on the released LLP features, so the ``model.pt``
 (``source: released`` per extractor): it evaluates on shards imported from those features and cannot
 parse new videos (their extraction is not reproducible here).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,11 @@ _PREFIXES = (("inputs.", ""), ("mmil.", ""), ("encoder.layers.", "hat_encoder.la
 UNUSED_PREFIXES = ("audio_encoder.", "visual_encoder.", "cmt_encoder.", "hat_encoder.norm1.", "hat_encoder.norm2.")
 
 # the released LLP feature folders, as shards imported from them record their weights
-RELEASED_WEIGHTS_ID = {"vggish": "released:vggish", "resnet152": "released:res152",
-                       "r2plus1d_18": "released:r2plus1d_18"}
+RELEASED_WEIGHTS_ID = {
+    "vggish": "released:vggish",
+    "resnet152": "released:res152",
+    "r2plus1d_18": "released:r2plus1d_18",
+}
 RELEASED_FEATURES_NOTE = "the HAN authors' LLP feature release"
 
 
@@ -47,7 +51,7 @@ def official_key(ours: str) -> str:
     """The release's name of our HAN state-dict key ``ours``."""
     for mine, theirs in _PREFIXES:
         if ours.startswith(mine):
-            return theirs + ours[len(mine):]
+            return theirs + ours[len(mine) :]
     raise KeyError(f"no official name for HAN key {ours!r}")
 
 
@@ -66,12 +70,12 @@ def map_state_dict(path: str | Path, official: object, expected: Mapping[str, to
     ignored = sorted(k for k in official if k not in names and k.startswith(UNUSED_PREFIXES))
     unexpected = [k for k in official if k not in names and k not in ignored]
     if unexpected:
-        raise OfficialModelError(f"{path}: not {FILE_KIND}: unexpected key {unexpected[0]!r}"
-                                 f"{_more(unexpected)}")
+        raise OfficialModelError(f"{path}: not {FILE_KIND}: unexpected key {unexpected[0]!r}{_more(unexpected)}")
     missing = [k for k in names if k not in official]
     if missing:
-        raise OfficialModelError(f"{path}: not {FILE_KIND}: missing key {missing[0]!r} (HAN's "
-                                 f"{names[missing[0]]}){_more(missing)}")
+        raise OfficialModelError(
+            f"{path}: not {FILE_KIND}: missing key {missing[0]!r} (HAN's {names[missing[0]]}){_more(missing)}"
+        )
     return {ours: _checked(path, theirs, official[theirs], expected[ours]) for theirs, ours in names.items()}, ignored
 
 
@@ -108,8 +112,10 @@ def released_features() -> tuple[dict, dict]:
     entries (:func:`avvp_pipeline.models.checkpoint.features_match`), so any import of the released
     features fits. ``feature_configs`` makes `avvp parse` refuse the model with its reason.
     """
-    features = {name: {"source": "released", "weights_id": wid, "weights_sha256": "unknown (not in the release)"}
-                for name, wid in RELEASED_WEIGHTS_ID.items()}
+    features = {
+        name: {"source": "released", "weights_id": wid, "weights_sha256": "unknown (not in the release)"}
+        for name, wid in RELEASED_WEIGHTS_ID.items()
+    }
     configs = {name: {"source": "released", "released_dir": RELEASED_FEATURES_NOTE} for name in RELEASED_WEIGHTS_ID}
     return features, configs
 
@@ -131,7 +137,16 @@ def import_official_han(path: str | Path, out: str | Path) -> dict:
     imported = {"source": SOURCE, "file": str(path.resolve()), "sha256": sha256, "ignored_keys": ignored}
     features, configs = released_features()
     summary = {"model": MODEL_NAME, "selected_epoch": None, "imported_from": SOURCE}
-    write_model(out, model_name=MODEL_NAME, state_dict=model.state_dict(), train_config=cfg, features=features,
-                feature_configs=configs, classes=list(CLASSES), summary=summary,
-                run_hash=hashlib.sha256(f"han-official {sha256}".encode()).hexdigest()[:16], imported_from=imported)
+    write_model(
+        out,
+        model_name=MODEL_NAME,
+        state_dict=model.state_dict(),
+        train_config=cfg,
+        features=features,
+        feature_configs=configs,
+        classes=list(CLASSES),
+        summary=summary,
+        run_hash=hashlib.sha256(f"han-official {sha256}".encode()).hexdigest()[:16],
+        imported_from=imported,
+    )
     return imported

@@ -3,6 +3,7 @@
 ``build_model(name, options)`` builds the network of a row; ``describe_models()`` lists every row
 with its size and cost.
 """
+
 from __future__ import annotations
 
 import torch.nn as nn
@@ -13,8 +14,17 @@ from .han import HAN
 from .normalize import Standardized
 from .rows import DEFAULTS, MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, full_options, spec, train_options
 
-__all__ = ["MODELS", "PAPER_ROWS", "RECIPES", "TABLE_GROUPS", "ModelSpec", "spec", "train_options", "build_model",
-           "describe_models"]
+__all__ = [
+    "MODELS",
+    "PAPER_ROWS",
+    "RECIPES",
+    "TABLE_GROUPS",
+    "ModelSpec",
+    "spec",
+    "train_options",
+    "build_model",
+    "describe_models",
+]
 
 
 def build_model(name: str, cfg: dict) -> nn.Module:
@@ -29,18 +39,35 @@ def build_model(name: str, cfg: dict) -> nn.Module:
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
     if (s.backbone != "han" or s.arch != "han") and width != {k: DEFAULTS[k] for k in width}:
-        raise ValueError(f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, "
-                         f"got {width}")
+        raise ValueError(
+            f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, got {width}"
+        )
     if s.backbone in ("ave", "avsdn"):
         cls = AVE if s.backbone == "ave" else AVSDN
-        model = cls(dropout=cfg["dropout"], cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
-                    occ_dim=cfg["occ_dim"], occ_dropout=cfg["occ_dropout"])
+        model = cls(
+            dropout=cfg["dropout"],
+            cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
+            occ_dim=cfg["occ_dim"],
+            occ_dropout=cfg["occ_dropout"],
+        )
     elif s.arch == "cmco":
-        model = HANCoOccurrence(dropout=cfg["dropout"], occ_dim=cfg["occ_dim"], occ_dropout=cfg["occ_dropout"],
-                                num_layers=layers, stacking=cfg["stacking"], mode=s.cooccurrence)
+        model = HANCoOccurrence(
+            dropout=cfg["dropout"],
+            occ_dim=cfg["occ_dim"],
+            occ_dropout=cfg["occ_dropout"],
+            num_layers=layers,
+            stacking=cfg["stacking"],
+            mode=s.cooccurrence,
+        )
     else:
-        model = HAN(d_model=cfg["hidden"], num_layers=layers, nhead=cfg["heads"], dim_feedforward=cfg["ffn"],
-                    dropout=cfg["dropout"], stacking=cfg["stacking"])
+        model = HAN(
+            d_model=cfg["hidden"],
+            num_layers=layers,
+            nhead=cfg["heads"],
+            dim_feedforward=cfg["ffn"],
+            dropout=cfg["dropout"],
+            stacking=cfg["stacking"],
+        )
     norm = cfg["feature_norm"]
     if norm == "standardize":
         return Standardized(model)
@@ -53,11 +80,17 @@ def describe_models() -> str:
     """One line per model: name, trainable parameters, GFLOPs per video, Table 4-style counts."""
     from .complexity import gflops_per_video, table4_gmacs, table4_parameters, trainable_parameters
 
-    lines = [f"{'model':<14}{'params':>12}{'GFLOPs/video':>14}{'Table-4 params':>16}{'Table-4 GFLOPs':>16}  description"]
+    lines = [
+        f"{'model':<14}{'params':>12}{'GFLOPs/video':>14}{'Table-4 params':>16}{'Table-4 GFLOPs':>16}  description"
+    ]
     for name, s in MODELS.items():
         m = build_model(name, {})
-        lines.append(f"{name:<14}{trainable_parameters(m):>12,}{gflops_per_video(m):>14.3f}"
-                     f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {s.description}")
-    lines.append("Table-4 columns use the CM-Co paper's convention: Linear layers only, multiply-accumulates "
-                 "for a batch of 64 videos.")
+        lines.append(
+            f"{name:<14}{trainable_parameters(m):>12,}{gflops_per_video(m):>14.3f}"
+            f"{table4_parameters(m):>16,}{table4_gmacs(m):>16.3f}  {s.description}"
+        )
+    lines.append(
+        "Table-4 columns use the CM-Co paper's convention: Linear layers only, multiply-accumulates "
+        "for a batch of 64 videos."
+    )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ the workflow plans with this module; ``registry`` builds the networks).
 HAN rows, the official run.sh for the CM-Co / CM-S rows, MA's for MA), then options common to all models, then
 options for that model alone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,48 +30,97 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "ave": ModelSpec("AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/ave_avsdn.py)",
-                     backbone="ave"),
+    "ave": ModelSpec(
+        "AVE + audio / visual parsing branches + MMIL, HAN recipe (Table 1; models/ave_avsdn.py)", backbone="ave"
+    ),
     "avsdn": ModelSpec("AVSDN + audio / visual parsing branches + MMIL, HAN recipe (Table 1)", backbone="avsdn"),
-    "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True,
-                            recipe="cmco"),
+    "avsdn+ours": ModelSpec("AVSDN + CM-Co + CM-S (Table 1)", backbone="avsdn", arch="cmco", cms=True, recipe="cmco"),
     "han": ModelSpec("HAN (1 layer) + MMIL, HAN loss and recipe"),
-    "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)",
-                             num_layers=2),
+    "han_2layers": ModelSpec("HAN with 2 layers (Table 4; official stacking: each layer on the inputs)", num_layers=2),
     "han_3layers": ModelSpec("HAN with 3 layers (Table 4)", num_layers=3),
     "han+cmco": ModelSpec("HAN + CM-Co (Table 2), CM-Co recipe without CM-S", arch="cmco", recipe="cmco"),
     "han+cms": ModelSpec("HAN + CM-S (Table 2): HAN segment head, CM-Co recipe", cms=True, recipe="cmco"),
     "han+ours": ModelSpec("HAN + CM-Co + CM-S (Table 1)", arch="cmco", cms=True, recipe="cmco"),
-    "han+a_only": ModelSpec("HAN + CM-Co with class self-attention on audio only (Table 3)", arch="cmco",
-                            cooccurrence="a_only", recipe="cmco"),
-    "han+v_only": ModelSpec("HAN + CM-Co with class self-attention on visual only (Table 3)", arch="cmco",
-                            cooccurrence="v_only", recipe="cmco"),
-    "han+av": ModelSpec("HAN + CM-Co with class self-attention in each modality, no cross (Table 3)",
-                        arch="cmco", cooccurrence="av", recipe="cmco"),
-    "ma_base": ModelSpec("MA stage 1: HAN + MA contrastive loss, 12 epochs, last epoch (input of label "
-                         "refinement)", ma_loss=True, recipe="ma_base", select="last"),
+    "han+a_only": ModelSpec(
+        "HAN + CM-Co with class self-attention on audio only (Table 3)",
+        arch="cmco",
+        cooccurrence="a_only",
+        recipe="cmco",
+    ),
+    "han+v_only": ModelSpec(
+        "HAN + CM-Co with class self-attention on visual only (Table 3)",
+        arch="cmco",
+        cooccurrence="v_only",
+        recipe="cmco",
+    ),
+    "han+av": ModelSpec(
+        "HAN + CM-Co with class self-attention in each modality, no cross (Table 3)",
+        arch="cmco",
+        cooccurrence="av",
+        recipe="cmco",
+    ),
+    "ma_base": ModelSpec(
+        "MA stage 1: HAN + MA contrastive loss, 12 epochs, last epoch (input of label refinement)",
+        ma_loss=True,
+        recipe="ma_base",
+        select="last",
+    ),
     # MA's stage 3 tests its 12th epoch without any selection: MA's rows keep their last epoch
-    "ma": ModelSpec("MA: HAN retrained on refined labels with MA's targets and contrastive loss; "
-                    "evaluated with MA's modality gate (the 12-epoch stage-1 recipe, last epoch)",
-                    labels="refined", ma_loss=True, ma_targets=True, recipe="ma", select="last"),
-    "ma+cmco": ModelSpec("MA + CM-Co (Table 2): the ma row's labels, targets, contrastive loss, modality "
-                         "gate and last epoch with the CM-Co head and recipe", arch="cmco", recipe="ma_cmco",
-                         labels="refined", ma_loss=True, ma_targets=True, select="last"),
+    "ma": ModelSpec(
+        "MA: HAN retrained on refined labels with MA's targets and contrastive loss; "
+        "evaluated with MA's modality gate (the 12-epoch stage-1 recipe, last epoch)",
+        labels="refined",
+        ma_loss=True,
+        ma_targets=True,
+        recipe="ma",
+        select="last",
+    ),
+    "ma+cmco": ModelSpec(
+        "MA + CM-Co (Table 2): the ma row's labels, targets, contrastive loss, modality "
+        "gate and last epoch with the CM-Co head and recipe",
+        arch="cmco",
+        recipe="ma_cmco",
+        labels="refined",
+        ma_loss=True,
+        ma_targets=True,
+        select="last",
+    ),
     "ma*": ModelSpec("MA*: HAN trained on MA-refined audio / visual labels (HAN recipe)", labels="refined"),
     "ma*+cmco": ModelSpec("MA* + CM-Co (Table 2)", arch="cmco", recipe="cmco", labels="refined"),
     "ma*+cms": ModelSpec("MA* + CM-S (Table 2)", cms=True, recipe="cmco", labels="refined"),
-    "ma*+ours": ModelSpec("MA* + CM-Co + CM-S (Table 1; the official run.sh)", arch="cmco", cms=True,
-                          recipe="cmco", labels="refined"),
-    "ma*+a_only": ModelSpec("MA* + CM-Co, audio self-attention only (Table 3)", arch="cmco",
-                            cooccurrence="a_only", recipe="cmco", labels="refined"),
-    "ma*+v_only": ModelSpec("MA* + CM-Co, visual self-attention only (Table 3)", arch="cmco",
-                            cooccurrence="v_only", recipe="cmco", labels="refined"),
-    "ma*+av": ModelSpec("MA* + CM-Co, self-attention in each modality (Table 3)", arch="cmco",
-                        cooccurrence="av", recipe="cmco", labels="refined"),
-    "valor": ModelSpec("VALOR: HAN (8 heads, FFN 1024, VALOR stacking) + MMIL, video-level BCE + segment-level "
-                       "BCE against the CLIP / CLAP pseudo labels, VALOR recipe", recipe="valor", pseudo_labels=True),
-    "valor+": ModelSpec("VALOR+: the valor row with hidden 256, 4 layers, lr 3e-4", recipe="valor_plus",
-                        pseudo_labels=True),
+    "ma*+ours": ModelSpec(
+        "MA* + CM-Co + CM-S (Table 1; the official run.sh)", arch="cmco", cms=True, recipe="cmco", labels="refined"
+    ),
+    "ma*+a_only": ModelSpec(
+        "MA* + CM-Co, audio self-attention only (Table 3)",
+        arch="cmco",
+        cooccurrence="a_only",
+        recipe="cmco",
+        labels="refined",
+    ),
+    "ma*+v_only": ModelSpec(
+        "MA* + CM-Co, visual self-attention only (Table 3)",
+        arch="cmco",
+        cooccurrence="v_only",
+        recipe="cmco",
+        labels="refined",
+    ),
+    "ma*+av": ModelSpec(
+        "MA* + CM-Co, self-attention in each modality (Table 3)",
+        arch="cmco",
+        cooccurrence="av",
+        recipe="cmco",
+        labels="refined",
+    ),
+    "valor": ModelSpec(
+        "VALOR: HAN (8 heads, FFN 1024, VALOR stacking) + MMIL, video-level BCE + segment-level "
+        "BCE against the CLIP / CLAP pseudo labels, VALOR recipe",
+        recipe="valor",
+        pseudo_labels=True,
+    ),
+    "valor+": ModelSpec(
+        "VALOR+: the valor row with hidden 256, 4 layers, lr 3e-4", recipe="valor_plus", pseudo_labels=True
+    ),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -86,45 +136,118 @@ PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 # defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
 # from here, the recipes below override them).
 DEFAULTS: dict = {
-    "epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
-    "num_layers": 1, "stacking": "official", "audio_smoothing": 1.0, "visual_smoothing": 0.9,
+    "epochs": 40,
+    "batch_size": 16,
+    "lr": 3e-4,
+    "step_size": 10,
+    "gamma": 0.1,
+    "seed": 1,
+    "dropout": 0.1,
+    "num_layers": 1,
+    "stacking": "official",
+    "audio_smoothing": 1.0,
+    "visual_smoothing": 0.9,
     "select": "auto",  # best: the best select_on epoch; last: the last epoch; auto: the row's own
-    "select_on": "val", "select_metric": "seg_type", "gate": "global", "feature_norm": "none",
+    "select_on": "val",
+    "select_metric": "seg_type",
+    "gate": "global",
+    "feature_norm": "none",
     "precision": "fp32",  # fp32 (the recipes) or bf16 autocast for the forward passes
     # CM-Co / CM-S options (the official run.sh's values; unused by HAN rows)
-    "occ_dim": 128, "occ_dropout": 0.25,
+    "occ_dim": 128,
+    "occ_dropout": 0.25,
     "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
-    "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9, "cms_weight": 0.85, "temperature": 1.0,
+    "before_audio_smoothing": 1.0,
+    "before_visual_smoothing": 0.9,
+    "cms_weight": 0.85,
+    "temperature": 1.0,
     "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
     # network width (HAN-backbone rows): model width, attention heads, FFN width
-    "hidden": 512, "heads": 1, "ffn": 512,
+    "hidden": 512,
+    "heads": 1,
+    "ffn": 512,
     # optimiser and schedule: adam | adamw (weight_decay, beta1, beta2); step (StepLR step_size x gamma,
     # per epoch) | warmup_cosine (linear warm-up over warmup_epochs, then cosine to min_lr, per epoch)
-    "optimizer": "adam", "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "schedule": "step",
-    "warmup_epochs": 0, "min_lr": 0.0,
+    "optimizer": "adam",
+    "weight_decay": 0.0,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "schedule": "step",
+    "warmup_epochs": 0,
+    "min_lr": 0.0,
     "grad_clip": 0.0,  # clip the gradient norm to this value (0: off)
 }
 
 RECIPES: dict[str, dict] = {
     # HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
-    "han": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1, "dropout": 0.1,
-            "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0, "select_metric": "seg_type",
-            "early_stop": 0},
+    "han": {
+        "epochs": 40,
+        "batch_size": 16,
+        "lr": 3e-4,
+        "step_size": 10,
+        "gamma": 0.1,
+        "seed": 1,
+        "dropout": 0.1,
+        "audio_smoothing": 1.0,
+        "visual_smoothing": 0.9,
+        "init_epoch": 0,
+        "select_metric": "seg_type",
+        "early_stop": 0,
+    },
     # MA stage 1: the HAN recipe for 12 epochs, last epoch kept
-    "ma_base": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
-                "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
-                "select_metric": "seg_type", "early_stop": 0},
+    "ma_base": {
+        "epochs": 12,
+        "batch_size": 16,
+        "lr": 3e-4,
+        "step_size": 10,
+        "gamma": 0.1,
+        "seed": 1,
+        "dropout": 0.1,
+        "audio_smoothing": 1.0,
+        "visual_smoothing": 0.9,
+        "init_epoch": 0,
+        "select_metric": "seg_type",
+        "early_stop": 0,
+    },
     # MA stage 3: stage 1 again on refined labels; MA's eval gates by p_a / p_v
-    "ma": {"epochs": 12, "batch_size": 16, "lr": 3e-4, "step_size": 10, "gamma": 0.1, "seed": 1,
-           "dropout": 0.1, "audio_smoothing": 1.0, "visual_smoothing": 0.9, "init_epoch": 0,
-           "select_metric": "seg_type", "early_stop": 0, "gate": "modality"},
+    "ma": {
+        "epochs": 12,
+        "batch_size": 16,
+        "lr": 3e-4,
+        "step_size": 10,
+        "gamma": 0.1,
+        "seed": 1,
+        "dropout": 0.1,
+        "audio_smoothing": 1.0,
+        "visual_smoothing": 0.9,
+        "init_epoch": 0,
+        "select_metric": "seg_type",
+        "early_stop": 0,
+        "gate": "modality",
+    },
     # CM-Co run.sh: batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
     # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
     # seed 0, best event-level Type@AV, stop after 10 epochs without improvement
-    "cmco": {"epochs": 40, "batch_size": 64, "lr": 7e-5, "step_size": 7, "gamma": 0.5, "seed": 0, "dropout": 0.4,
-             "occ_dim": 128, "occ_dropout": 0.25, "before_audio_smoothing": 1.0, "before_visual_smoothing": 0.9,
-             "audio_smoothing": 1.0, "visual_smoothing": 1.0, "init_epoch": 2, "cms_weight": 0.85,
-             "temperature": 1.0, "select_metric": "ev_type", "early_stop": 10},
+    "cmco": {
+        "epochs": 40,
+        "batch_size": 64,
+        "lr": 7e-5,
+        "step_size": 7,
+        "gamma": 0.5,
+        "seed": 0,
+        "dropout": 0.4,
+        "occ_dim": 128,
+        "occ_dropout": 0.25,
+        "before_audio_smoothing": 1.0,
+        "before_visual_smoothing": 0.9,
+        "audio_smoothing": 1.0,
+        "visual_smoothing": 1.0,
+        "init_epoch": 2,
+        "cms_weight": 0.85,
+        "temperature": 1.0,
+        "select_metric": "ev_type",
+        "early_stop": 10,
+    },
 }
 
 # MA's targets train the global probability on the refined *audio* label (MA's code), so a
@@ -135,11 +258,28 @@ RECIPES["ma_cmco"] = {**RECIPES["cmco"], "gate": "modality"}
 # VALOR (NeurIPS 2023): AdamW (weight decay 1e-3, betas (0.5, 0.999)), lr 1e-4, 10 warm-up epochs then
 # cosine to 1e-6, grad-norm clip 1.0, batch 64, 60 epochs, seed 1000; HAN with hidden 512, 8 heads,
 # FFN 1024, 1 layer, post-norm, the updated audio feeding the visual step; joint (global) gate
-RECIPES["valor"] = {"epochs": 60, "batch_size": 64, "lr": 1e-4, "seed": 1000, "dropout": 0.1,
-                    "optimizer": "adamw", "weight_decay": 1e-3, "beta1": 0.5, "beta2": 0.999,
-                    "schedule": "warmup_cosine", "warmup_epochs": 10, "min_lr": 1e-6, "grad_clip": 1.0,
-                    "hidden": 512, "heads": 8, "ffn": 1024, "num_layers": 1, "stacking": "valor",
-                    "select_metric": "seg_type", "early_stop": 0}
+RECIPES["valor"] = {
+    "epochs": 60,
+    "batch_size": 64,
+    "lr": 1e-4,
+    "seed": 1000,
+    "dropout": 0.1,
+    "optimizer": "adamw",
+    "weight_decay": 1e-3,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "schedule": "warmup_cosine",
+    "warmup_epochs": 10,
+    "min_lr": 1e-6,
+    "grad_clip": 1.0,
+    "hidden": 512,
+    "heads": 8,
+    "ffn": 1024,
+    "num_layers": 1,
+    "stacking": "valor",
+    "select_metric": "seg_type",
+    "early_stop": 0,
+}
 # VALOR+ / VALOR++: the same with lr 3e-4, hidden 256, 4 layers
 RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "hidden": 256, "num_layers": 4}
 
@@ -156,8 +296,9 @@ def keeps_last_epoch(name: str, select: str = "auto") -> bool:
     return (spec(name).select if select == "auto" else select) == "last"
 
 
-def train_options(name: str, common: dict | None = None, per_model: dict | None = None,
-                  seed: int | None = None) -> dict:
+def train_options(
+    name: str, common: dict | None = None, per_model: dict | None = None, seed: int | None = None
+) -> dict:
     """Recipe of ``name``, then ``common`` options, then ``per_model[name]``, then ``seed`` when given."""
     opts = {**RECIPES[spec(name).recipe], **(common or {}), **((per_model or {}).get(name, {}))}
     return opts if seed is None else {**opts, "seed": seed}
@@ -186,9 +327,11 @@ def run_seeds(train_cfg: dict) -> list[int] | None:
     places += [(f"train.per_model.{name}", opts) for name, opts in (train_cfg.get("per_model") or {}).items()]
     for where, opts in places:
         if "seed" in opts:
-            raise ValueError(f"{where}.seed and train.seeds {list(seeds)} both set the training seed: keep "
-                             f"train.seeds (one run per seed, runs/NAME/seed-S/) or {where}.seed (one run, "
-                             f"train.seeds left at its default [1]), not both")
+            raise ValueError(
+                f"{where}.seed and train.seeds {list(seeds)} both set the training seed: keep "
+                f"train.seeds (one run per seed, runs/NAME/seed-S/) or {where}.seed (one run, "
+                f"train.seeds left at its default [1]), not both"
+            )
     return list(seeds)
 
 

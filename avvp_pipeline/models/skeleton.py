@@ -4,6 +4,7 @@ HAN, AVE and AVSDN differ in how the two (B, T, 512) streams are built and conte
 all of them score segments either with MMIL's own head (``sigmoid(fc_prob(x))``) or with the
 CM-Co module, and pool with the same attentive MMIL pooling.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,14 @@ class MMILModel(nn.Module):
     """``inputs(audio, video_s, video_st) -> (x_a, x_v)``, ``encoder(x_a, x_v) -> (x_a', x_v')``, then
     MMIL over segment probabilities from ``cooccurrence`` (CM-Co, models/cmco.py) when given, else from ``fc_prob``."""
 
-    def __init__(self, inputs: nn.Module, encoder: nn.Module, num_classes: int = 25, d_model: int = 512,
-                 cooccurrence: nn.Module | None = None):
+    def __init__(
+        self,
+        inputs: nn.Module,
+        encoder: nn.Module,
+        num_classes: int = 25,
+        d_model: int = 512,
+        cooccurrence: nn.Module | None = None,
+    ):
         super().__init__()
         self.inputs = inputs
         self.encoder = encoder

@@ -9,6 +9,7 @@
 
 This module writes and reads all three (every file atomically).
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,13 +65,16 @@ def _one_line(text: str) -> str:
 
 def vtt_cues(doc: dict) -> list[dict]:
     """The captions of ``doc``: ``{start, end, text}`` per event, sorted by start (the page shows the same)."""
-    cues = [{"start": e["onset"], "end": e["offset"], "text": f"{MODALITIES[key]}: {_one_line(e['label'])}"}
-            for key, e in _events(doc)]
+    cues = [
+        {"start": e["onset"], "end": e["offset"], "text": f"{MODALITIES[key]}: {_one_line(e['label'])}"}
+        for key, e in _events(doc)
+    ]
     return sorted(cues, key=lambda c: (c["start"], c["end"]))
 
 
 def vtt_text(doc: dict) -> str:
     """``events.vtt`` of ``doc``."""
+
     def escape(text: str) -> str:  # cue text is markup: & and < start entities and tags
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -81,8 +85,11 @@ def vtt_text(doc: dict) -> str:
 def write_exports(doc: dict, folder: str | Path) -> list[Path]:
     """Write ``events.csv``, the three Audacity label tracks and ``events.vtt`` of ``doc`` into ``folder``."""
     folder = Path(folder)
-    files = {CSV_NAME: csv_text(doc), VTT_NAME: vtt_text(doc),
-             **{name: audacity_text(doc, key) for key, name in AUDACITY_NAMES.items()}}
+    files = {
+        CSV_NAME: csv_text(doc),
+        VTT_NAME: vtt_text(doc),
+        **{name: audacity_text(doc, key) for key, name in AUDACITY_NAMES.items()},
+    }
     for name, text in files.items():
         write_text(folder / name, text)
     return [folder / name for name in files]
@@ -99,8 +106,15 @@ def read_events_csv(path: str | Path) -> list[dict]:
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(CSV_HEADER) or row[0] not in MODALITIES:
             raise ValueError(f"{path}: line {n} is not modality,label,onset,offset,score: {row}")
-        out.append({"modality": row[0], "label": row[1], "onset": float(row[2]), "offset": float(row[3]),
-                    "score": float(row[4])})
+        out.append(
+            {
+                "modality": row[0],
+                "label": row[1],
+                "onset": float(row[2]),
+                "offset": float(row[3]),
+                "score": float(row[4]),
+            }
+        )
     return out
 
 

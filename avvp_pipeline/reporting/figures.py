@@ -1,4 +1,5 @@
 """Figures people look at: event timelines, training curves, class co-occurrence, t-SNE (PNG, matplotlib)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..fileio import atomic_output  # noqa: E402
 from ..data.llp import CLASSES  # noqa: E402
+from ..fileio import atomic_output  # noqa: E402
 from . import FIGURES  # noqa: E402
 
 TRUTH_COLOUR, AUDIO_COLOUR, VISUAL_COLOUR = "#9e9e9e", "#1f77b4", "#d62728"
@@ -39,8 +40,18 @@ def _shown_classes(*arrays) -> list[int]:
     return sorted({int(c) for arr in arrays if arr is not None for c in np.flatnonzero(arr.any(axis=1))})
 
 
-def draw_timeline(axes, title: str, pred_audio, pred_visual, prob_audio=None, prob_visual=None, gt_audio=None,
-                  gt_visual=None, classes: tuple[str, ...] = CLASSES, seconds: float | None = None) -> None:
+def draw_timeline(
+    axes,
+    title: str,
+    pred_audio,
+    pred_visual,
+    prob_audio=None,
+    prob_visual=None,
+    gt_audio=None,
+    gt_visual=None,
+    classes: tuple[str, ...] = CLASSES,
+    seconds: float | None = None,
+) -> None:
     """Draw one video on two axes (audio, visual): per class, truth (grey, when given) above the prediction.
 
     ``pred_*``/``gt_*`` are (25, T) 0/1; ``prob_*`` (25, T) segment probabilities shade the bars and
@@ -48,8 +59,10 @@ def draw_timeline(axes, title: str, pred_audio, pred_visual, prob_audio=None, pr
     """
     t = pred_audio.shape[1]
     shown = _shown_classes(pred_audio, pred_visual, gt_audio, gt_visual)
-    panels = ((axes[0], "heard (audio)", pred_audio, prob_audio, gt_audio, AUDIO_COLOUR),
-              (axes[1], "seen (visual)", pred_visual, prob_visual, gt_visual, VISUAL_COLOUR))
+    panels = (
+        (axes[0], "heard (audio)", pred_audio, prob_audio, gt_audio, AUDIO_COLOUR),
+        (axes[1], "seen (visual)", pred_visual, prob_visual, gt_visual, VISUAL_COLOUR),
+    )
     for ax, name, pred, prob, gt, colour in panels:
         for row, c in enumerate(shown):
             y = len(shown) - 1 - row
@@ -74,12 +87,19 @@ def draw_timeline(axes, title: str, pred_audio, pred_visual, prob_audio=None, pr
 
 def timelines(videos: list[dict], title: str, classes: tuple[str, ...] = CLASSES, seconds: float | None = None):
     """A figure of several videos' timelines; each dict holds ``draw_timeline``'s arguments."""
-    heights = [max(1, len(_shown_classes(v["pred_audio"], v["pred_visual"], v.get("gt_audio"), v.get("gt_visual"))))
-               for v in videos]
-    fig, axes = plt.subplots(2 * len(videos), 1, figsize=(9, 1.0 + sum(2 * (0.45 * h + 0.5) for h in heights)),
-                             gridspec_kw={"height_ratios": [h for h in heights for _ in (0, 1)]}, squeeze=False)
+    heights = [
+        max(1, len(_shown_classes(v["pred_audio"], v["pred_visual"], v.get("gt_audio"), v.get("gt_visual"))))
+        for v in videos
+    ]
+    fig, axes = plt.subplots(
+        2 * len(videos),
+        1,
+        figsize=(9, 1.0 + sum(2 * (0.45 * h + 0.5) for h in heights)),
+        gridspec_kw={"height_ratios": [h for h in heights for _ in (0, 1)]},
+        squeeze=False,
+    )
     for k, v in enumerate(videos):
-        draw_timeline(axes[2 * k: 2 * k + 2, 0], classes=classes, seconds=seconds, **v)
+        draw_timeline(axes[2 * k : 2 * k + 2, 0], classes=classes, seconds=seconds, **v)
     handles = [Patch(color=AUDIO_COLOUR, label="predicted, heard"), Patch(color=VISUAL_COLOUR, label="predicted, seen")]
     if any(v.get("gt_audio") is not None for v in videos):
         handles.insert(0, Patch(color=TRUTH_COLOUR, label="ground truth"))
@@ -99,12 +119,24 @@ def training_curves(history: dict, title: str):
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax2 = ax.twinx()
-    ax2.plot(epochs, [h[key] for h in history["epochs"]], "s-", color="#2ca02c", ms=3,
-             label=f"{summary['select_on']} {summary['select_metric']} (F %)")
+    ax2.plot(
+        epochs,
+        [h[key] for h in history["epochs"]],
+        "s-",
+        color="#2ca02c",
+        ms=3,
+        label=f"{summary['select_on']} {summary['select_metric']} (F %)",
+    )
     ax2.set_ylabel(f"{summary['select_on']} {summary['select_metric']} (F %)")
     ax2.axvline(summary["selected_epoch"], color="#2ca02c", ls="--", lw=1)
-    ax2.annotate(f"selected: epoch {summary['selected_epoch']}", (summary["selected_epoch"], ax2.get_ylim()[0]),
-                 xytext=(4, 6), textcoords="offset points", fontsize=8, color="#2ca02c")
+    ax2.annotate(
+        f"selected: epoch {summary['selected_epoch']}",
+        (summary["selected_epoch"], ax2.get_ylim()[0]),
+        xytext=(4, 6),
+        textcoords="offset points",
+        fontsize=8,
+        color="#2ca02c",
+    )
     lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="center right")
     ax.set_title(title, fontsize=10)
@@ -114,6 +146,7 @@ def training_curves(history: dict, title: str):
 
 def cooccurrence(pred_audio, pred_visual, gt_audio, gt_visual, title: str, classes=CLASSES, top: int = 12):
     """Video-level class co-occurrence (share of videos with both classes) of the truth and the predictions."""
+
     def matrix(a, v):
         present = (a.any(axis=2) | v.any(axis=2)).astype(float)  # (N, 25)
         return present.T @ present / max(1, len(present)), present.sum(0)
@@ -133,13 +166,22 @@ def cooccurrence(pred_audio, pred_visual, gt_audio, gt_visual, title: str, class
         ax.set_yticklabels(labels, fontsize=7)
         ax.set_title(name, fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="share of videos")
-    fig.suptitle(f"{title}\n(share of test videos with both classes, heard or seen; diagonal: with the class)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{title}\n(share of test videos with both classes, heard or seen; diagonal: with the class)", fontsize=10
+    )
     return fig
 
 
-def tsne_figure(agg_audio: np.ndarray, agg_visual: np.ndarray, labels: np.ndarray, title: str, classes=CLASSES,
-                top: int = 8, max_points: int = 1500, seed: int = 0):
+def tsne_figure(
+    agg_audio: np.ndarray,
+    agg_visual: np.ndarray,
+    labels: np.ndarray,
+    title: str,
+    classes=CLASSES,
+    top: int = 8,
+    max_points: int = 1500,
+    seed: int = 0,
+):
     """t-SNE of label-aware aggregated audio and visual features, coloured by the video's label set."""
     from .tsne import tsne
 
@@ -155,8 +197,9 @@ def tsne_figure(agg_audio: np.ndarray, agg_visual: np.ndarray, labels: np.ndarra
         ax.scatter(y[other, 0], y[other, 1], s=6, color="#cccccc", label="other label sets")
         for k, combo in enumerate(common):
             sel = np.array([c == combo for c in combos])
-            ax.scatter(y[sel, 0], y[sel, 1], s=9, color=colours(k % 10),
-                       label=combo if len(combo) <= 40 else combo[:39] + "…")
+            ax.scatter(
+                y[sel, 0], y[sel, 1], s=9, color=colours(k % 10), label=combo if len(combo) <= 40 else combo[:39] + "…"
+            )
         ax.set_title(f"{name} features, aggregated with the labels' attention", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -178,15 +221,33 @@ def model_figures(predictions: str | Path, history: str | Path, out_dir: str | P
     # the busiest videos: most (class, modality) pairs in the truth, first by index on ties
     busy = (d["gt_audio"].any(2).sum(1) + d["gt_visual"].any(2).sum(1)).astype(int)
     pick = sorted(range(len(ids)), key=lambda i: (-busy[i], i))[:n_videos]
-    videos = [{"title": ids[i], "pred_audio": d["pred_audio"][i], "pred_visual": d["pred_visual"][i],
-               "prob_audio": d["frame_prob"][i, :, 0].T, "prob_visual": d["frame_prob"][i, :, 1].T,
-               "gt_audio": d["gt_audio"][i], "gt_visual": d["gt_visual"][i]} for i in pick]
+    videos = [
+        {
+            "title": ids[i],
+            "pred_audio": d["pred_audio"][i],
+            "pred_visual": d["pred_visual"][i],
+            "prob_audio": d["frame_prob"][i, :, 0].T,
+            "prob_visual": d["frame_prob"][i, :, 1].T,
+            "gt_audio": d["gt_audio"][i],
+            "gt_visual": d["gt_visual"][i],
+        }
+        for i in pick
+    ]
     timeline_png, curves_png, cooccurrence_png, tsne_png = (out_dir / f for f in FIGURES)
-    paths = [save(timelines(videos, f"{name}: truth (grey) and predictions, {len(videos)} test videos"),
-                  timeline_png),
-             save(training_curves(hist, f"{name}: training"), curves_png),
-             save(cooccurrence(d["pred_audio"], d["pred_visual"], d["gt_audio"], d["gt_visual"],
-                               f"{name}: which classes occur together in a video"), cooccurrence_png)]
+    paths = [
+        save(timelines(videos, f"{name}: truth (grey) and predictions, {len(videos)} test videos"), timeline_png),
+        save(training_curves(hist, f"{name}: training"), curves_png),
+        save(
+            cooccurrence(
+                d["pred_audio"],
+                d["pred_visual"],
+                d["gt_audio"],
+                d["gt_visual"],
+                f"{name}: which classes occur together in a video",
+            ),
+            cooccurrence_png,
+        ),
+    ]
     if agg is not None and len(ids) >= 4:
         fig = tsne_figure(agg[0], agg[1], d["labels"], f"{name}: t-SNE of aggregated features, by label set")
     else:

@@ -8,6 +8,7 @@ video picker, worst first (most class-seconds where prediction and truth differ)
 ``avvp parse`` forms them: runs of positive seconds, scored by their mean probability (heard and seen:
 the lower of the two). Videos are referenced where they lie (no copies), so the page stays small.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,11 +22,19 @@ from ..media.inputs import VIDEO_EXTENSIONS
 from .event_exports import vtt_cues
 from .video_page import class_probs, lanes, relative_url, runs, truth_events, write_page
 
+
 def predicted_events(pred: np.ndarray, prob: np.ndarray, duration: float) -> list[dict]:
     """Events of binarised predictions ``(25, S)`` with their mean probability ``prob`` ``(25, S)``."""
-    events = [{"label": CLASSES[c], "onset": float(a), "offset": round(min(float(b), duration), 3),
-               "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4)}
-              for c in range(pred.shape[0]) for a, b in runs(pred[c])]
+    events = [
+        {
+            "label": CLASSES[c],
+            "onset": float(a),
+            "offset": round(min(float(b), duration), 3),
+            "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4),
+        }
+        for c in range(pred.shape[0])
+        for a, b in runs(pred[c])
+    ]
     return sorted(events, key=lambda e: (e["onset"], e["label"]))
 
 
@@ -43,8 +52,7 @@ def find_videos(videos_dir: str | Path | None, ids: list[str]) -> dict[str, Path
     return found
 
 
-def model_page(predictions: str | Path, out_path: str | Path, model: str,
-               videos_dir: str | Path | None = None) -> dict:
+def model_page(predictions: str | Path, out_path: str | Path, model: str, videos_dir: str | Path | None = None) -> dict:
     """Write the page of ``model`` over its evaluated videos found in ``videos_dir``; return
     ``{"videos": evaluated, "shown": with a file}``."""
     out_path = Path(out_path)
@@ -58,22 +66,37 @@ def model_page(predictions: str | Path, out_path: str | Path, model: str,
         prob_a, prob_v = d["frame_prob"][i, :, 0].T, d["frame_prob"][i, :, 1].T  # (25, S)
         ga, gv = d["gt_audio"][i].astype(bool), d["gt_visual"][i].astype(bool)
         duration = float(pa.shape[1])
-        events = {"audio": predicted_events(pa, prob_a, duration), "visual": predicted_events(pv, prob_v, duration),
-                  "audio_visual": predicted_events(pa & pv, np.minimum(prob_a, prob_v), duration),
-                  "gt_audio": truth_events(ga, duration), "gt_visual": truth_events(gv, duration)}
+        events = {
+            "audio": predicted_events(pa, prob_a, duration),
+            "visual": predicted_events(pv, prob_v, duration),
+            "audio_visual": predicted_events(pa & pv, np.minimum(prob_a, prob_v), duration),
+            "gt_audio": truth_events(ga, duration),
+            "gt_visual": truth_events(gv, duration),
+        }
         wrong_a, wrong_v = int((pa != ga).sum()), int((pv != gv).sum())
-        entries.append({
-            "key": vid, "name": files[vid].name, "duration": duration,
-            "src": relative_url(files[vid], out_path.parent), "note": None, "vtt": None,
-            "cues": vtt_cues(events), "lanes": lanes(events), "probs": class_probs(events, prob_a, prob_v),
-            "subtitle": f"{model} on {vid}: predictions (heard, seen, heard and seen) and the truth",
-            "choice": f"{vid}: {wrong_a + wrong_v} wrong class-seconds",
-            "wrong": wrong_a + wrong_v,
-            "info": f"Class-seconds where the prediction differs from the truth: heard {wrong_a}, seen {wrong_v}.",
-        })
+        entries.append(
+            {
+                "key": vid,
+                "name": files[vid].name,
+                "duration": duration,
+                "src": relative_url(files[vid], out_path.parent),
+                "note": None,
+                "vtt": None,
+                "cues": vtt_cues(events),
+                "lanes": lanes(events),
+                "probs": class_probs(events, prob_a, prob_v),
+                "subtitle": f"{model} on {vid}: predictions (heard, seen, heard and seen) and the truth",
+                "choice": f"{vid}: {wrong_a + wrong_v} wrong class-seconds",
+                "wrong": wrong_a + wrong_v,
+                "info": f"Class-seconds where the prediction differs from the truth: heard {wrong_a}, seen {wrong_v}.",
+            }
+        )
     entries.sort(key=lambda e: (-e["wrong"], e["key"]))
     where = f"in {videos_dir}" if videos_dir else "(no videos folder: the features were imported)"
-    data = {"title": f"{model}: test videos", "videos": entries,
-            "empty": f"None of the {len(ids)} evaluated videos has its file {where}."}
+    data = {
+        "title": f"{model}: test videos",
+        "videos": entries,
+        "empty": f"None of the {len(ids)} evaluated videos has its file {where}.",
+    }
     write_page(out_path, data, f"{model}: predictions and truth of {len(entries)} videos")
     return {"videos": len(ids), "shown": len(entries)}

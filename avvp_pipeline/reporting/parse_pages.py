@@ -7,6 +7,7 @@ a playable input is referenced where it lies, by a path relative to the page. In
 ``index.html``, every parsed video with its thumbnail, duration and events per modality, and the
 inputs that failed with the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,14 +56,25 @@ def write_video_outputs(folder: str | Path, doc: dict, result: dict, video: str 
         log.warning("no thumbnail for %s: %s", video, exc)
     events = {key: doc[key] for key in MODALITIES}
     counts = ", ".join(f"{len(doc[key])} {words}" for key, words in MODALITIES.items())
-    links = [{"href": quote(name), "text": name}
-             for name in ("events.json", CSV_NAME, VTT_NAME, *AUDACITY_NAMES.values(), "timeline.png")]
-    entry = {"key": folder.name, "name": video.name, "duration": duration, "src": src, "note": note,
-             "vtt": VTT_NAME, "cues": vtt_cues(doc), "lanes": lanes(events),
-             "probs": class_probs(events, np.asarray(result["prob_audio"]), np.asarray(result["prob_visual"])),
-             "subtitle": f"{doc['video']}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
-                         + ("" if doc.get("has_audio", True) else "; no audio track"),
-             "info": f"Events: {counts}.", "links": links}
+    links = [
+        {"href": quote(name), "text": name}
+        for name in ("events.json", CSV_NAME, VTT_NAME, *AUDACITY_NAMES.values(), "timeline.png")
+    ]
+    entry = {
+        "key": folder.name,
+        "name": video.name,
+        "duration": duration,
+        "src": src,
+        "note": note,
+        "vtt": VTT_NAME,
+        "cues": vtt_cues(doc),
+        "lanes": lanes(events),
+        "probs": class_probs(events, np.asarray(result["prob_audio"]), np.asarray(result["prob_visual"])),
+        "subtitle": f"{doc['video']}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
+        + ("" if doc.get("has_audio", True) else "; no audio track"),
+        "info": f"Events: {counts}.",
+        "links": links,
+    }
     return write_page(folder / PAGE_NAME, {"title": "avvp parse", "videos": [entry]}, f"{video.name}: parsed events")
 
 
@@ -72,15 +84,22 @@ def _row(folder: str, out_dir: Path) -> str:
     try:
         doc = json.loads((out_dir / folder / "events.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return (f'<tr><td></td><td><a href="{html_text(link)}">{html_text(folder)}</a></td>'
-                f'<td colspan="4">cannot read events.json ({html_text(str(exc))})</td></tr>')
-    thumb = (f'<img src="{html_text(quote(folder) + "/" + THUMB_NAME)}" alt="" loading="lazy">'
-             if (out_dir / folder / THUMB_NAME).is_file() else "")
+        return (
+            f'<tr><td></td><td><a href="{html_text(link)}">{html_text(folder)}</a></td>'
+            f'<td colspan="4">cannot read events.json ({html_text(str(exc))})</td></tr>'
+        )
+    thumb = (
+        f'<img src="{html_text(quote(folder) + "/" + THUMB_NAME)}" alt="" loading="lazy">'
+        if (out_dir / folder / THUMB_NAME).is_file()
+        else ""
+    )
     counts = "".join(f'<td class="n">{len(doc.get(key, []))}</td>' for key in MODALITIES)
-    return (f'<tr><td class="thumb"><a href="{html_text(link)}">{thumb}</a></td>'
-            f'<td><a href="{html_text(link)}">{html_text(Path(str(doc.get("video", folder))).name)}</a>'
-            f'<div class="path">{html_text(str(doc.get("video", "")))}</div></td>'
-            f'<td class="n">{float(doc.get("duration", 0)):.1f} s</td>{counts}</tr>')
+    return (
+        f'<tr><td class="thumb"><a href="{html_text(link)}">{thumb}</a></td>'
+        f'<td><a href="{html_text(link)}">{html_text(Path(str(doc.get("video", folder))).name)}</a>'
+        f'<div class="path">{html_text(str(doc.get("video", "")))}</div></td>'
+        f'<td class="n">{float(doc.get("duration", 0)):.1f} s</td>{counts}</tr>'
+    )
 
 
 def write_parse_index(out_dir: str | Path, folders: dict[str, str], status: dict[str, str], model: str) -> Path:
@@ -91,16 +110,22 @@ def write_parse_index(out_dir: str | Path, folders: dict[str, str], status: dict
     failed = [(v, s) for v, s in status.items() if s != "ok"]
     head = "".join(f'<th class="n">{html_text(words)}</th>' for words in MODALITIES.values())
     rows = "\n".join(_row(folder, out_dir) for folder in parsed)
-    body = (f'<h1>Parsed by {html_text(model)}</h1>'
-            f'<p>{len(parsed)} video{"s" if len(parsed) != 1 else ""} parsed, {len(failed)} failed. '
-            'Events per modality; click a video to play it under its events.</p>'
-            f'<table><thead><tr><th></th><th>video</th><th class="n">duration</th>{head}</tr></thead>'
-            f'<tbody>\n{rows}\n</tbody></table>')
+    body = (
+        f"<h1>Parsed by {html_text(model)}</h1>"
+        f"<p>{len(parsed)} video{'s' if len(parsed) != 1 else ''} parsed, {len(failed)} failed. "
+        "Events per modality; click a video to play it under its events.</p>"
+        f'<table><thead><tr><th></th><th>video</th><th class="n">duration</th>{head}</tr></thead>'
+        f"<tbody>\n{rows}\n</tbody></table>"
+    )
     if failed:
-        body += ('<h2>Failed</h2><table class="failures"><thead><tr><th>input</th><th>reason</th></tr></thead><tbody>'
-                 + "".join(f"<tr><td>{html_text(v)}</td><td>{html_text(s)}</td></tr>" for v, s in failed)
-                 + "</tbody></table>")
-    html = render((ASSETS / "index_page.html").read_text(encoding="utf-8"),
-                  {"TITLE": html_text(f"Parsed by {model}"), "BODY": body})
+        body += (
+            '<h2>Failed</h2><table class="failures"><thead><tr><th>input</th><th>reason</th></tr></thead><tbody>'
+            + "".join(f"<tr><td>{html_text(v)}</td><td>{html_text(s)}</td></tr>" for v, s in failed)
+            + "</tbody></table>"
+        )
+    html = render(
+        (ASSETS / "index_page.html").read_text(encoding="utf-8"),
+        {"TITLE": html_text(f"Parsed by {model}"), "BODY": body},
+    )
     write_text(out_dir / PAGE_NAME, html)
     return out_dir / PAGE_NAME

@@ -1,4 +1,5 @@
 """Exact t-SNE (van der Maaten & Hinton 2008) in numpy, for the few thousand points a split has."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ def tsne(x: np.ndarray, dims: int = 2, perplexity: float = 30.0, iterations: int
         raise ValueError(f"t-SNE needs at least 4 points, got {n}")
     perplexity = min(perplexity, (n - 1) / 3)
     x = x - x.mean(0)
-    sq = (x ** 2).sum(1)
+    sq = (x**2).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0)
     p = _conditional_p(d2, perplexity)
     p = np.maximum((p + p.T) / (2 * n), 1e-12)
@@ -43,7 +44,7 @@ def tsne(x: np.ndarray, dims: int = 2, perplexity: float = 30.0, iterations: int
     for it in range(iterations):
         exaggeration = 12.0 if it < 250 else 1.0
         momentum = 0.5 if it < 250 else 0.8
-        sy = (y ** 2).sum(1)
+        sy = (y**2).sum(1)
         num = 1.0 / (1.0 + sy[:, None] + sy[None, :] - 2 * y @ y.T)
         np.fill_diagonal(num, 0.0)
         q = np.maximum(num / num.sum(), 1e-12)

@@ -14,6 +14,7 @@ name or label can end the block; the script sets all text with ``textContent``).
 Lanes are ``audio`` (heard), ``visual`` (seen), ``audio_visual`` (heard and seen) and, for evaluated
 models, ``gt_audio`` / ``gt_visual`` (the truth); ``probs`` holds the classes that occur in a lane.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,17 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ..fileio import write_text
 from ..data.llp import CLASSES
+from ..fileio import write_text
 
 ASSETS = Path(__file__).with_name("assets")
-LANE_TITLES = {"audio": "heard", "visual": "seen", "audio_visual": "heard and seen",
-               "gt_audio": "heard (truth)", "gt_visual": "seen (truth)"}
+LANE_TITLES = {
+    "audio": "heard",
+    "visual": "seen",
+    "audio_visual": "heard and seen",
+    "gt_audio": "heard (truth)",
+    "gt_visual": "seen (truth)",
+}
 PAGE_NAME = "index.html"
 
 
@@ -37,8 +43,13 @@ def script_json(obj) -> str:
     """``obj`` as JSON that is safe inside ``<script type="application/json">`` (and valid JSON)."""
     # ASCII: a file name that is not UTF-8 (undecodable bytes kept as lone surrogates) stays valid JSON
     text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -46,8 +57,13 @@ def script_json(obj) -> str:
 def html_text(text: str) -> str:
     """``text`` escaped for HTML element content and attribute values (bytes that are not UTF-8 shown as �)."""
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-            .replace("'", "&#39;"))
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
 
 
 def relative_url(target: str | Path, page_dir: str | Path) -> str:
@@ -69,15 +85,21 @@ def runs(row: np.ndarray) -> list[tuple[int, int]]:
 
 def truth_events(gt: np.ndarray, duration: float) -> list[dict]:
     """Events of a dense truth ``(25, S)`` (no score), sorted like ``events.json``."""
-    events = [{"label": CLASSES[c], "onset": float(a), "offset": round(min(float(b), duration), 3), "score": None}
-              for c in range(gt.shape[0]) for a, b in runs(gt[c])]
+    events = [
+        {"label": CLASSES[c], "onset": float(a), "offset": round(min(float(b), duration), 3), "score": None}
+        for c in range(gt.shape[0])
+        for a, b in runs(gt[c])
+    ]
     return sorted(events, key=lambda e: (e["onset"], e["label"]))
 
 
 def lanes(events: dict[str, list[dict]]) -> list[dict]:
     """The lanes of a page from ``{lane key: events}``, in :data:`LANE_TITLES` order."""
-    return [{"key": key, "title": title, "truth": key.startswith("gt_"), "events": events[key]}
-            for key, title in LANE_TITLES.items() if key in events]
+    return [
+        {"key": key, "title": title, "truth": key.startswith("gt_"), "events": events[key]}
+        for key, title in LANE_TITLES.items()
+        if key in events
+    ]
 
 
 def class_probs(events: dict[str, list[dict]], prob_audio: np.ndarray, prob_visual: np.ndarray) -> dict:
@@ -86,8 +108,10 @@ def class_probs(events: dict[str, list[dict]], prob_audio: np.ndarray, prob_visu
     out = {}
     for label in shown:
         c = CLASSES.index(label)
-        out[label] = {"audio": np.round(prob_audio[c].astype(float), 3).tolist(),
-                      "visual": np.round(prob_visual[c].astype(float), 3).tolist()}
+        out[label] = {
+            "audio": np.round(prob_audio[c].astype(float), 3).tolist(),
+            "visual": np.round(prob_visual[c].astype(float), 3).tolist(),
+        }
     return out
 
 
@@ -102,8 +126,15 @@ def render(template: str, values: dict[str, str]) -> str:
 
 def render_page(data: dict, title: str) -> str:
     """The HTML of a video page with ``data`` (see the module doc)."""
-    return render(_asset("video_page.html"), {"TITLE": html_text(title), "CSS": _asset("video_page.css"),
-                                              "JS": _asset("video_page.js"), "DATA": script_json(data)})
+    return render(
+        _asset("video_page.html"),
+        {
+            "TITLE": html_text(title),
+            "CSS": _asset("video_page.css"),
+            "JS": _asset("video_page.js"),
+            "DATA": script_json(data),
+        },
+    )
 
 
 def write_page(path: str | Path, data: dict, title: str) -> Path:

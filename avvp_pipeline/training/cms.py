@@ -5,6 +5,7 @@ random other video r[i]); label-aware temporal pooling aggregates each stream wi
 pre-softmax MMIL attention logits of the video's own (refined) labels; a supervised contrastive
 loss pulls an audio aggregate towards visual aggregates of videos sharing a class.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,12 +23,22 @@ def swap_partners(batch_size: int, generator: torch.Generator | None = None) -> 
 def double_batch(audio, video_s, video_st, y_audio, y_visual, partners: torch.Tensor):
     """2B batch: audio ``[a; a]``, visual ``[v; v[r]]``, labels ``[ya; ya]`` and ``[yv; yv[r]]``."""
     r = partners.to(audio.device)
-    return (torch.cat([audio, audio]), torch.cat([video_s, video_s[r]]), torch.cat([video_st, video_st[r]]),
-            torch.cat([y_audio, y_audio]), torch.cat([y_visual, y_visual[r]]))
+    return (
+        torch.cat([audio, audio]),
+        torch.cat([video_s, video_s[r]]),
+        torch.cat([video_st, video_st[r]]),
+        torch.cat([y_audio, y_audio]),
+        torch.cat([y_visual, y_visual[r]]),
+    )
 
 
-def cms_loss(f_audio: torch.Tensor, f_visual: torch.Tensor, y_audio: torch.Tensor, y_visual: torch.Tensor,
-             temperature: float = 1.0) -> torch.Tensor:
+def cms_loss(
+    f_audio: torch.Tensor,
+    f_visual: torch.Tensor,
+    y_audio: torch.Tensor,
+    y_visual: torch.Tensor,
+    temperature: float = 1.0,
+) -> torch.Tensor:
     """Eq. 8 as coded: soft-target cross-entropy of audio->visual cosine similarities.
 
     Positives of audio row i are the visual rows j whose label shares a class with i's (``!= 0``

@@ -7,6 +7,7 @@ from the audio: it is dropped from i's visual label. Likewise a class that vanis
 visual track is replaced is dropped from i's audio label. The thresholds scale with how often
 the model is wrong about each class on the original pairs (kappa).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,9 @@ from ..data.feature_sets import FeatureSet
 from ..data.refined_labels import write_refined_labels
 
 
-def ma_contrastive_loss(x_audio: torch.Tensor, x_visual_in: torch.Tensor, temperature: float = 0.2,
-                        smoothing: float = 0.1) -> torch.Tensor:
+def ma_contrastive_loss(
+    x_audio: torch.Tensor, x_visual_in: torch.Tensor, temperature: float = 0.2, smoothing: float = 0.1
+) -> torch.Tensor:
     """Segment-level contrastive loss: post-HAN audio segment t should match pre-HAN visual segment t.
 
     ``sim[b, t, t'] = cos(x_a[b, t], x_v[b, t']) / temperature``; cross-entropy over t' with target
@@ -50,7 +52,7 @@ def label_disjoint_partners(labels: np.ndarray, rng: np.random.Generator, max_tr
 def _modality_probs(model, audio, video_s, video_st, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     p_a, p_v = [], []
     for s in range(0, len(audio), batch):
-        out = model(audio[s:s + batch], video_s[s:s + batch], video_st[s:s + batch])
+        out = model(audio[s : s + batch], video_s[s : s + batch], video_st[s : s + batch])
         p_a.append(out.audio_prob.float().cpu().numpy())
         p_v.append(out.visual_prob.float().cpu().numpy())
     return np.concatenate(p_a), np.concatenate(p_v)
@@ -78,15 +80,20 @@ def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tupl
     drop_audio = present & (pa_av < 0.5 * k_a) & (pv_av < 0.5 * k_a)
     audio_labels = (present & ~drop_audio).astype(np.uint8)
     visual_labels = (present & ~drop_visual).astype(np.uint8)
-    stats = {"videos": int(len(y)), "labels": int(y.sum()), "dropped_audio": int(drop_audio.sum()),
-             "dropped_visual": int(drop_visual.sum()), "dropped_both": int((drop_audio & drop_visual).sum()),
-             "empty_audio": int((audio_labels.sum(1) == 0).sum()),
-             "empty_visual": int((visual_labels.sum(1) == 0).sum()),
-             "kappa_audio": k_a.round(4).tolist(), "kappa_visual": k_v.round(4).tolist()}
+    stats = {
+        "videos": int(len(y)),
+        "labels": int(y.sum()),
+        "dropped_audio": int(drop_audio.sum()),
+        "dropped_visual": int(drop_visual.sum()),
+        "dropped_both": int((drop_audio & drop_visual).sum()),
+        "empty_audio": int((audio_labels.sum(1) == 0).sum()),
+        "empty_visual": int((visual_labels.sum(1) == 0).sum()),
+        "kappa_audio": k_a.round(4).tolist(),
+        "kappa_visual": k_v.round(4).tolist(),
+    }
     return audio_labels, visual_labels, stats
 
 
 def write_refined(path, fs: FeatureSet, audio_labels: np.ndarray, visual_labels: np.ndarray, stats: dict) -> None:
     """Refined labels of the training set ``fs`` to HDF5 (see :func:`write_refined_labels`)."""
-    write_refined_labels(path, fs.filenames, fs.video_ids, fs.labels.cpu().numpy(), audio_labels, visual_labels,
-                         stats)
+    write_refined_labels(path, fs.filenames, fs.video_ids, fs.labels.cpu().numpy(), audio_labels, visual_labels, stats)

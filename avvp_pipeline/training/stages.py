@@ -1,5 +1,6 @@
 """The training stages as the workflow runs them: from the index and feature shards on disk to a run folder
 (``train``) or a refined-labels file (``refine``)."""
+
 from __future__ import annotations
 
 import logging
@@ -14,16 +15,26 @@ from .trainer import RunOptions, TrainConfig, train
 log = logging.getLogger(__name__)
 
 
-def train_stage(model_name: str, index: str | Path, shards: dict[str, list[str]], options: dict, out_dir: str | Path,
-                refined: str | Path | None = None, run: RunOptions | None = None, progress: bool = True,
-                pseudo_labels: str | Path | None = None) -> dict:
+def train_stage(
+    model_name: str,
+    index: str | Path,
+    shards: dict[str, list[str]],
+    options: dict,
+    out_dir: str | Path,
+    refined: str | Path | None = None,
+    run: RunOptions | None = None,
+    progress: bool = True,
+    pseudo_labels: str | Path | None = None,
+) -> dict:
     """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
     selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``.
     ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows)."""
     cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
     if cfg.select_on == "test":
-        log.warning("select_on=test: model selection on the TEST split, as the published CM-Co script did; "
-                    "test scores are then optimistic")
+        log.warning(
+            "select_on=test: model selection on the TEST split, as the published CM-Co script did; "
+            "test scores are then optimistic"
+        )
     sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device())
     if refined:
         sets["train"].with_refined_labels(refined)
@@ -32,16 +43,37 @@ def train_stage(model_name: str, index: str | Path, shards: dict[str, list[str]]
     for name, p in provenance.items():
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
-    summary = train(model_name, sets["train"], sets[cfg.select_on], cfg, out_dir, provenance, progress=progress,
-                    feature_configs=feature_configs(shards), run=run,
-                    labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None)
-    log.info("trained %s: best %s %s %.2f at epoch %d", model_name, cfg.select_on, cfg.select_metric,
-             summary["best_score"], summary["selected_epoch"])
+    summary = train(
+        model_name,
+        sets["train"],
+        sets[cfg.select_on],
+        cfg,
+        out_dir,
+        provenance,
+        progress=progress,
+        feature_configs=feature_configs(shards),
+        run=run,
+        labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None,
+    )
+    log.info(
+        "trained %s: best %s %s %.2f at epoch %d",
+        model_name,
+        cfg.select_on,
+        cfg.select_metric,
+        summary["best_score"],
+        summary["selected_epoch"],
+    )
     return summary
 
 
-def refine_stage(model_path: str | Path, index: str | Path, shards: dict[str, list[str]], out: str | Path,
-                 seed: int, device: str = "auto") -> dict:
+def refine_stage(
+    model_path: str | Path,
+    index: str | Path,
+    shards: dict[str, list[str]],
+    out: str | Path,
+    seed: int,
+    device: str = "auto",
+) -> dict:
     """MA's label refinement of the train split with the trained base model at ``model_path``; write the
     refined-labels file ``out``; return its statistics."""
     run = RunOptions(device=device)
@@ -50,6 +82,12 @@ def refine_stage(model_path: str | Path, index: str | Path, shards: dict[str, li
     trained.require_features(provenance, "train")
     audio, visual, stats = refine_labels(trained.net, sets["train"], seed=seed)
     write_refined(out, sets["train"], audio, visual, stats)
-    log.info("refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)", stats["videos"],
-             stats["dropped_audio"], stats["labels"], stats["dropped_visual"], out)
+    log.info(
+        "refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)",
+        stats["videos"],
+        stats["dropped_audio"],
+        stats["labels"],
+        stats["dropped_visual"],
+        out,
+    )
     return stats

@@ -1,9 +1,11 @@
 """Train a parsing model on in-memory features with the HAN recipe (Tian et al., ECCV 2020).
 
 Adam (AdamW for VALOR's recipe), StepLR (or warm-up then cosine) stepped per epoch, shuffled batches
-by index over tensors already on the device, validation with the LLP protocol after every epoch, keep the best checkpoint (``>=``: ties
+by index over tensors already on the device, validation with the LLP protocol after every epoch, keep the best
+checkpoint (``>=``: ties
 replace). A per-epoch checkpoint next to the output lets a killed run resume.
 """
+
 from __future__ import annotations
 
 import logging
@@ -122,7 +124,7 @@ class TrainConfig:
     grad_clip: float = DEFAULTS["grad_clip"]
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """The recorded options in ``d``; speed options (:class:`RunOptions`) are ignored, anything else
         unknown is a ValueError."""
         known = {f.name for f in fields(cls)}
@@ -173,7 +175,7 @@ class RunOptions:
         return tuple(f.name for f in fields(cls))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunOptions":
+    def from_dict(cls, d: dict) -> RunOptions:
         """The speed options in ``d`` (other keys are ignored), checked like the recorded ones."""
         return cls(**{k: v for k, v in d.items() if k in cls.names()})
 
@@ -189,13 +191,19 @@ def _checked_option(name: str, kind: str, value):
     """``value`` as the type ``kind`` names (whole floats become ints, ints floats); a ValueError naming
     the option, the value and what is allowed otherwise."""
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                or not float(value).is_integer():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not float(value).is_integer()
+        ):
             raise ValueError(f"train option {name} must be an integer, got {value!r}")
         value = int(value)
     elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value)
+        ):
             raise ValueError(f"train option {name} must be a finite number, got {value!r}")
         value = float(value)
     elif not isinstance(value, str):
@@ -207,16 +215,24 @@ def _checked_option(name: str, kind: str, value):
     return value
 
 
-def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tensor, epoch: int, cfg: TrainConfig,
-              partner_rng: torch.Generator) -> torch.Tensor:
+def step_loss(
+    model: torch.nn.Module,
+    name: str,
+    fs: FeatureSet,
+    idx: torch.Tensor,
+    epoch: int,
+    cfg: TrainConfig,
+    partner_rng: torch.Generator,
+) -> torch.Tensor:
     """Loss of one batch for the row ``name``: guided BCE, plus CM-S on a doubled batch when the row has it."""
     s = spec(name)
     audio, video_s, video_st = fs.batch(idx)
     y = fs.labels[idx]
     if s.pseudo_labels:  # VALOR: video-level BCE + segment-level BCE against the pseudo labels
         if fs.pseudo_audio is None:
-            raise ValueError(f"model {name} trains on segment-level pseudo labels: pass them (avvp train "
-                             "--pseudo-labels)")
+            raise ValueError(
+                f"model {name} trains on segment-level pseudo labels: pass them (avvp train --pseudo-labels)"
+            )
         out = model(audio, video_s, video_st)
         return valor_loss(out, y, fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
     if s.labels == "refined":
@@ -235,8 +251,7 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
             loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
         return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in) if s.ma_loss else loss
     partners = swap_partners(len(idx), partner_rng)
-    audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual,
-                                                                 partners)
+    audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual, partners)
     out = model(audio, video_s, video_st)
     loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
     if epoch > cfg.init_epoch:
@@ -244,9 +259,17 @@ def step_loss(model: torch.nn.Module, name: str, fs: FeatureSet, idx: torch.Tens
     return loss
 
 
-def train_epoch(model: torch.nn.Module, model_name: str, train_set: FeatureSet, optimizer: torch.optim.Optimizer,
-                epoch: int, cfg: TrainConfig, shuffle: torch.Generator, partner_rng: torch.Generator,
-                videos: int | None = None) -> float:
+def train_epoch(
+    model: torch.nn.Module,
+    model_name: str,
+    train_set: FeatureSet,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    cfg: TrainConfig,
+    shuffle: torch.Generator,
+    partner_rng: torch.Generator,
+    videos: int | None = None,
+) -> float:
     """One pass over ``train_set`` (its first ``videos`` of a shuffled order, when given) in shuffled
     batches; the mean loss per video. The loss stays on the device until the end: no per-step sync."""
     device = train_set.audio.device
@@ -312,8 +335,13 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
     """The run's optimiser (``optimizer``: Adam, PyTorch's defaults apart from lr / betas / weight decay, or
     AdamW) and its per-epoch schedule (``schedule``)."""
     kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    optimizer = kind(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
-                     fused=device.type == "cuda")
+    optimizer = kind(
+        model.parameters(),
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
+    )
     if cfg.schedule == "step":  # HAN's StepLR, as before the schedule became an option
         return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: cfg.lr_factor(index))
@@ -335,13 +363,35 @@ def _resume_state(ckpt_path: Path, run_hash: str) -> dict | None:
     return ckpt
 
 
-def _save_resume(path: Path, run_hash: str, epoch: int, model, optimizer, scheduler, shuffle, partner_rng,
-                 history: list, selection: Selection) -> None:
-    _atomic_save({"run_hash": run_hash, "epoch": epoch, "model": model.state_dict(),
-                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                  "shuffle_rng": shuffle.get_state(), "partner_rng": partner_rng.get_state(),
-                  "torch_rng": torch.get_rng_state(), "history": history, "best": selection.best,
-                  "best_state": selection.best_state, "best_epoch": selection.best_epoch}, path)
+def _save_resume(
+    path: Path,
+    run_hash: str,
+    epoch: int,
+    model,
+    optimizer,
+    scheduler,
+    shuffle,
+    partner_rng,
+    history: list,
+    selection: Selection,
+) -> None:
+    _atomic_save(
+        {
+            "run_hash": run_hash,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "shuffle_rng": shuffle.get_state(),
+            "partner_rng": partner_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+            "best": selection.best,
+            "best_state": selection.best_state,
+            "best_epoch": selection.best_epoch,
+        },
+        path,
+    )
 
 
 def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, selection: Selection) -> list:
@@ -356,26 +406,61 @@ def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, sele
     return ckpt["history"]
 
 
-def run_hash(model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int,
-             labels: dict | None = None) -> str:
+def run_hash(
+    model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int, labels: dict | None = None
+) -> str:
     """What makes a training run itself: model, recorded options, features, set sizes (no speed option) and,
     where given, the provenance of extra training labels (pseudo labels)."""
-    return config_hash({"model": model_name, "train": asdict(cfg), "features": provenance, "n_train": n_train,
-                        "n_select": n_select, **({"labels": labels} if labels else {})})
+    return config_hash(
+        {
+            "model": model_name,
+            "train": asdict(cfg),
+            "features": provenance,
+            "n_train": n_train,
+            "n_select": n_select,
+            **({"labels": labels} if labels else {}),
+        }
+    )
 
 
-def save_trained(out_dir: Path, model_name: str, cfg: TrainConfig, selection: Selection, history: list,
-                 summary: dict, provenance: dict, feature_configs: dict | None, run_hash_: str) -> None:
+def save_trained(
+    out_dir: Path,
+    model_name: str,
+    cfg: TrainConfig,
+    selection: Selection,
+    history: list,
+    summary: dict,
+    provenance: dict,
+    feature_configs: dict | None,
+    run_hash_: str,
+) -> None:
     """The final outputs of a run: ``model.pt`` (the selected epoch) and ``history.json``."""
-    write_model(out_dir / "model.pt", model_name=model_name, state_dict=selection.best_state,
-                train_config=asdict(cfg), features=provenance, feature_configs=feature_configs,
-                classes=list(CLASSES), summary=summary, run_hash=run_hash_)
+    write_model(
+        out_dir / "model.pt",
+        model_name=model_name,
+        state_dict=selection.best_state,
+        train_config=asdict(cfg),
+        features=provenance,
+        feature_configs=feature_configs,
+        classes=list(CLASSES),
+        summary=summary,
+        run_hash=run_hash_,
+    )
     write_json({"summary": summary, "epochs": history}, out_dir / "history.json")
 
 
-def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: TrainConfig, out_dir: str | Path,
-          provenance: dict, progress: bool = True, feature_configs: dict | None = None,
-          run: RunOptions | None = None, labels: dict | None = None) -> dict:
+def train(
+    model_name: str,
+    train_set: FeatureSet,
+    select_set: FeatureSet,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    provenance: dict,
+    progress: bool = True,
+    feature_configs: dict | None = None,
+    run: RunOptions | None = None,
+    labels: dict | None = None,
+) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
 
     ``labels`` (the provenance of the pseudo labels a VALOR row trains on) enters the run hash and the
@@ -406,8 +491,14 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
             selection, history = Selection(selection.keep_last), []
 
-    bar = tqdm(range(start_epoch, cfg.epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress,
-               initial=start_epoch - 1, total=cfg.epochs)
+    bar = tqdm(
+        range(start_epoch, cfg.epochs + 1),
+        desc=f"train {model_name}",
+        unit="epoch",
+        disable=not progress,
+        initial=start_epoch - 1,
+        total=cfg.epochs,
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         loss = train_epoch(model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng)
@@ -416,20 +507,34 @@ def train(model_name: str, train_set: FeatureSet, select_set: FeatureSet, cfg: T
         scores = plain(evaluate_probs(predict(model, select_set, run.eval_batch_size), select_set, cfg.gate))
         score = float(scores[cfg.select_metric])
         selection.offer(model, epoch, score)
-        history.append({"epoch": epoch, "loss": loss, "lr": float(lr), "seconds": time.perf_counter() - t0,
-                        f"{cfg.select_on}_{cfg.select_metric}": score, cfg.select_on: scores})
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": loss,
+                "lr": float(lr),
+                "seconds": time.perf_counter() - t0,
+                f"{cfg.select_on}_{cfg.select_metric}": score,
+                cfg.select_on: scores,
+            }
+        )
         bar.set_postfix(loss=f"{loss:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{selection.best:.1f}"})
         _save_resume(ckpt_path, hash_, epoch, model, optimizer, scheduler, shuffle, partner_rng, history, selection)
         if selection.stale(epoch, cfg.early_stop):
-            log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric,
-                     cfg.early_stop)
+            log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric, cfg.early_stop)
             break
     bar.close()
 
-    summary = {"model": model_name, "selected_epoch": selection.best_epoch, "select_on": cfg.select_on,
-               "select_metric": cfg.select_metric, "best_score": selection.best, "n_train": len(train_set),
-               "n_select": len(select_set), "skipped_train": train_set.skipped,
-               **({"pseudo_labels": labels} if labels else {})}
+    summary = {
+        "model": model_name,
+        "selected_epoch": selection.best_epoch,
+        "select_on": cfg.select_on,
+        "select_metric": cfg.select_metric,
+        "best_score": selection.best,
+        "n_train": len(train_set),
+        "n_select": len(select_set),
+        "skipped_train": train_set.skipped,
+        **({"pseudo_labels": labels} if labels else {}),
+    }
     save_trained(out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_)
     ckpt_path.unlink(missing_ok=True)
     return summary

@@ -59,8 +59,12 @@ def train_cfg(wildcards):
     """The model's recipe, then `train.options`, then `train.per_model[model]`, then the run's seed
     where `train.seeds` is not the default (a rule param)."""
     seed = wildcards.get("seed")
-    opts = train_options(wildcards.model, config["train"].get("options"), config["train"].get("per_model"),
-                         seed=None if seed is None else int(seed))
+    opts = train_options(
+        wildcards.model,
+        config["train"].get("options"),
+        config["train"].get("per_model"),
+        seed=None if seed is None else int(seed),
+    )
     return as_json({**opts, "version": STAGE_VERSIONS["train"]})
 
 
@@ -72,6 +76,7 @@ def run_files(name):
 def first_run(name):
     """Input function: ``name`` in the run of ``wildcards.model`` with the first seed (figures, parsing)."""
     return lambda wildcards: out(f"{run_dir(wildcards.model, FIRST_SEED)}/{name}")
+
 
 EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 

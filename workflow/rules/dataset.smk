@@ -17,6 +17,13 @@ if DATA.synthetic:
         output:
             annotations=ANNOTATIONS,
             videos=[f"{PLAN.videos_dir}/{vid}.mp4" for vid in PLAN.video_ids],
+        log:
+            out("logs/synth.log"),
+        benchmark:
+            out("benchmarks/synth.tsv")
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
         params:
             cfg=as_json(
                 {
@@ -26,13 +33,6 @@ if DATA.synthetic:
             ),
             videos_dir=lambda w, output: os.path.dirname(output.videos[0]),
             annotations_dir=lambda w, output: os.path.dirname(output.annotations[0]),
-        threads: 2
-        conda:
-            "../../envs/avvp.yaml"
-        log:
-            out("logs/synth.log"),
-        benchmark:
-            out("benchmarks/synth.tsv")
         shell:
             "avvp synth --jobs {threads} --videos-dir {params.videos_dir:q}"
             " --annotations-dir {params.annotations_dir:q}"
@@ -44,15 +44,15 @@ rule index:
         ANNOTATIONS,
     output:
         out("dataset/index.h5"),
-    params:
-        annotations_dir=lambda w, input: os.path.dirname(input[0]),
-        legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
-        version=STAGE_VERSIONS["index"],
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/index.log"),
     benchmark:
         out("benchmarks/index.tsv")
+    conda:
+        "../../envs/avvp.yaml"
+    params:
+        annotations_dir=lambda w, input: os.path.dirname(input[0]),
+        legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
+        version=STAGE_VERSIONS["index"],
     shell:
         "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy:q} 2> {log:q}"

@@ -13,24 +13,24 @@ rule evaluate:
     output:
         metrics=f"{RUN}/metrics.json",
         predictions=f"{RUN}/predictions.h5",
+    log:
+        out(f"logs/evaluate/{RUN_LOG}.log"),
+    benchmark:
+        out(f"benchmarks/evaluate/{RUN_LOG}.tsv")
+    wildcard_constraints:
+        model=model_constraint(),
+        seed=r"\d+",
+    conda:
+        "../../envs/avvp.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     params:
         cfg=as_json(EVAL_CFG),
         split=EVAL_CFG["split"],
         gate=EVAL_CFG["gate"],
         protocols=[f"--protocol={p}" for p in EVAL_CFG.get("protocols", [])],
         out_dir=lambda w, output: os.path.dirname(output.metrics),
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
-    log:
-        out(f"logs/evaluate/{RUN_LOG}.log"),
-    benchmark:
-        out(f"benchmarks/evaluate/{RUN_LOG}.tsv")
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"
@@ -42,14 +42,14 @@ rule baseline_broadcast:
         index=out("dataset/index.h5"),
     output:
         metrics=out("baselines/broadcast/metrics.json"),
-    params:
-        cfg=as_json(EVAL_CFG),
-        split=EVAL_CFG["split"],
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/baseline_broadcast.log"),
     benchmark:
         out("benchmarks/baseline_broadcast.tsv")
+    conda:
+        "../../envs/avvp.yaml"
+    params:
+        cfg=as_json(EVAL_CFG),
+        split=EVAL_CFG["split"],
     shell:
         "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"

@@ -14,24 +14,23 @@ if FEATURE_SOURCE == "extract":
             resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
             r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
             failures=f"{FEATURE_DIR}/failures/visual-shard-{{shard}}.tsv",
-        params:
-            cfg=as_json(VISUAL_CFG),
-        wildcard_constraints:
-            shard=r"\d{4}",
-        threads: 2
-        resources:
-            gpu=1,
-        conda:
-            "../../envs/avvp.yaml"
         log:
             out("logs/extract_visual/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_visual/shard-{shard}.tsv")
+        wildcard_constraints:
+            shard=r"\d{4}",
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            cfg=as_json(VISUAL_CFG),
         shell:
             "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
             " --failures {output.failures:q} 2> {log:q}"
-
 
     rule extract_audio:
         input:
@@ -39,23 +38,22 @@ if FEATURE_SOURCE == "extract":
         output:
             vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
             failures=f"{FEATURE_DIR}/failures/audio-shard-{{shard}}.tsv",
-        params:
-            cfg=as_json(AUDIO_CFG),
-        wildcard_constraints:
-            shard=r"\d{4}",
-        threads: 2
-        resources:
-            gpu=1,
-        conda:
-            "../../envs/avvp.yaml"
         log:
             out("logs/extract_audio/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_audio/shard-{shard}.tsv")
+        wildcard_constraints:
+            shard=r"\d{4}",
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            cfg=as_json(AUDIO_CFG),
         shell:
             "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
-
 
 else:
 
@@ -67,22 +65,23 @@ else:
             resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
             r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
             failures=f"{FEATURE_DIR}/failures/import-shard-{{shard}}.tsv",
-        params:
-            released_dir=DATA.released_dir,
-            cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
-            ids=shard_ids,
-        wildcard_constraints:
-            shard=r"\d{4}",
-        # one reader per job: shards import side by side (faster than threads within one job)
-        threads: 1
-        conda:
-            "../../envs/avvp.yaml"
         log:
             out("logs/import_features/shard-{shard}.log"),
         benchmark:
             out("benchmarks/import_features/shard-{shard}.tsv")
+        wildcard_constraints:
+            shard=r"\d{4}",
+        conda:
+            "../../envs/avvp.yaml"
+        # one reader per job: shards import side by side (faster than threads within one job)
+        threads: 1
+        params:
+            released_dir=DATA.released_dir,
+            cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
+            ids=shard_ids,
+        # the ids come after --: YouTube ids may start with '-'
         shell:
             "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
             " --threads {threads} --out-vggish {output.vggish:q} --out-resnet152 {output.resnet152:q}"
             " --out-r2plus1d-18 {output.r2plus1d_18:q} --failures {output.failures:q}"
-            " -- {params.ids:q} 2> {log:q}"  # after --: YouTube ids may start with '-'
+            " -- {params.ids:q} 2> {log:q}"

@@ -21,14 +21,14 @@ rule report:
             category="1. Results",
             labels={"table": "per-class segment-level F"},
         ),
-    params:
-        version=STAGE_VERSIONS["report"],
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/report.log"),
     benchmark:
         out("benchmarks/report.tsv")
+    conda:
+        "../../envs/avvp.yaml"
+    params:
+        version=STAGE_VERSIONS["report"],
     shell:
         "avvp report {input.baselines:q} {input.models:q} --out {output.md:q} --csv {output.csv:q}"
         " --per-class-csv {output.per_class:q} > /dev/null 2> {log:q}"
@@ -67,17 +67,17 @@ rule figures:
             subcategory="{model}",
             labels={"model": "{model}", "figure": "t-SNE"},
         ),
-    params:
-        version=STAGE_VERSIONS["report"],
-        out_dir=lambda w, output: os.path.dirname(output.timelines),
-    wildcard_constraints:
-        model=model_constraint(),
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/figures/{model}.log"),
     benchmark:
         out("benchmarks/figures/{model}.tsv")
+    wildcard_constraints:
+        model=model_constraint(),
+    conda:
+        "../../envs/avvp.yaml"
+    params:
+        version=STAGE_VERSIONS["report"],
+        out_dir=lambda w, output: os.path.dirname(output.timelines),
     shell:
         "avvp figures --predictions {input.predictions:q} --history {input.history:q}"
         " --out-dir {params.out_dir:q} > /dev/null 2> {log:q}"
@@ -89,17 +89,17 @@ rule video_page:
         predictions=first_run("predictions.h5"),
     output:
         out("reports/videos/{model}.html"),
-    params:
-        version=STAGE_VERSIONS["report"],
-        videos_dir=option("--videos-dir", DATA.videos_dir),
-    wildcard_constraints:
-        model=model_constraint(),
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/video_page/{model}.log"),
     benchmark:
         out("benchmarks/video_page/{model}.tsv")
+    wildcard_constraints:
+        model=model_constraint(),
+    conda:
+        "../../envs/avvp.yaml"
+    params:
+        version=STAGE_VERSIONS["report"],
+        videos_dir=option("--videos-dir", DATA.videos_dir),
     shell:
         "avvp video-page --predictions {input.predictions:q} --name {wildcards.model:q} {params.videos_dir:q}"
         " --out {output:q} 2> {log:q}"
@@ -111,16 +111,16 @@ rule parse:
         videos=parse_inputs,
     output:
         directory(out("parsed/{model}")),
-    wildcard_constraints:
-        model=model_constraint(),
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
     log:
         out("logs/parse/{model}.log"),
     benchmark:
         out("benchmarks/parse/{model}.tsv")
+    wildcard_constraints:
+        model=model_constraint(),
+    conda:
+        "../../envs/avvp.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     shell:
         "avvp --quiet parse {input.videos:q} --model {input.model:q} --out {output:q} 2> {log:q}"

@@ -14,23 +14,23 @@ rule train:
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.json",
+    log:
+        out(f"logs/train/{RUN_LOG}.log"),
+    benchmark:
+        out(f"benchmarks/train/{RUN_LOG}.tsv")
+    wildcard_constraints:
+        model=model_constraint(),
+        seed=r"\d+",
+    conda:
+        "../../envs/avvp.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     params:
         cfg=train_cfg,
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
         pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
-    threads: 2
-    resources:
-        gpu=1,
-    conda:
-        "../../envs/avvp.yaml"
-    log:
-        out(f"logs/train/{RUN_LOG}.log"),
-    benchmark:
-        out(f"benchmarks/train/{RUN_LOG}.tsv")
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
         " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
@@ -46,8 +46,10 @@ REFINE = config["refine"]
 REFINE_TRAIN_CSV = f"{DATA.annotations_dir}/AVVP_train.csv"  # the rows the released indices refer to
 if REFINE["source"] == "file":
     if not REFINE["file"]:
-        raise WorkflowError("refine.source is file but refine.file is not set: give the path of the CM-Co "
-                            "release's need_to_change_cmco.pkl (docs/refined-labels.md)")
+        raise WorkflowError(
+            "refine.source is file but refine.file is not set: give the path of the CM-Co "
+            "release's need_to_change_cmco.pkl (docs/refined-labels.md)"
+        )
     if not os.path.isfile(REFINE["file"]):
         raise WorkflowError(f"refine.file {REFINE['file']}: no such file (docs/refined-labels.md)")
 
@@ -58,17 +60,17 @@ if REFINE["source"] == "file":
             train_csv=REFINE_TRAIN_CSV,
         output:
             out("refined/labels.h5"),
+        log:
+            out("logs/refine_labels.log"),
+        benchmark:
+            out("benchmarks/refine_labels.tsv")
+        conda:
+            "../../envs/avvp.yaml"
         params:
             version=STAGE_VERSIONS["refine"],
             source="file",
             file=lambda w, input: input.released,
             annotations_dir=lambda w, input: os.path.dirname(input.train_csv),
-        conda:
-            "../../envs/avvp.yaml"
-        log:
-            out("logs/refine_labels.log"),
-        benchmark:
-            out("benchmarks/refine_labels.tsv")
         shell:
             "avvp import-refined {input.released:q} --index {input.index:q}"
             " --annotations-dir {params.annotations_dir:q} --out {output:q} 2> {log:q}"
@@ -86,21 +88,21 @@ else:
             r2plus1d_18=all_shards("r2plus1d_18"),
         output:
             out("refined/seed-{seed}/labels.h5") if SEEDS else out("refined/labels.h5"),
-        params:
-            # no `source` here: params recorded by earlier versions stay equal, so finished runs are kept
-            version=STAGE_VERSIONS["refine"],
-            seed=0,
-        wildcard_constraints:
-            seed=r"\d+",
-        threads: 2
-        resources:
-            gpu=1,
-        conda:
-            "../../envs/avvp.yaml"
         log:
             out("logs/refine_labels/seed-{seed}.log") if SEEDS else out("logs/refine_labels.log"),
         benchmark:
             out("benchmarks/refine_labels/seed-{seed}.tsv") if SEEDS else out("benchmarks/refine_labels.tsv")
+        wildcard_constraints:
+            seed=r"\d+",
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            # no `source` here: params recorded by earlier versions stay equal, so finished runs are kept
+            version=STAGE_VERSIONS["refine"],
+            seed=0,
         shell:
             "avvp refine --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
             " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --seed {params.seed:q}"
@@ -120,16 +122,16 @@ if PSEUDO_LABELS["source"] == "released":
         output:
             labels=out("pseudo_labels/labels.h5"),
             failures=out("pseudo_labels/failures.tsv"),
-        params:
-            version=STAGE_VERSIONS["pseudo_labels"],
-            released_dir=PSEUDO_LABELS["dir"],
-        threads: 1
-        conda:
-            "../../envs/avvp.yaml"
         log:
             out("logs/import_pseudo_labels.log"),
         benchmark:
             out("benchmarks/import_pseudo_labels.tsv")
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 1
+        params:
+            version=STAGE_VERSIONS["pseudo_labels"],
+            released_dir=PSEUDO_LABELS["dir"],
         shell:
             "avvp import-pseudo-labels --released-dir {params.released_dir:q} --index {input.index:q}"
             " --out {output.labels:q} --failures {output.failures:q} --threads {threads} 2> {log:q}"
