@@ -121,7 +121,7 @@ def test_extraction_is_deterministic(tiny_set, tmp_path):
 def test_a_hanging_decode_is_skipped_and_the_rest_completes():
     import subprocess
 
-    from avvp_pipeline.features.runner import _decoded
+    from avvp_pipeline.media.pool import decoded as _decoded
 
     jobs = [("true",), ("sleep", "60"), ("true",), ("true",)]
     out = list(_decoded(subprocess.call, jobs, workers=1, timeout=3))

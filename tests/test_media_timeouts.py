@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from avvp_pipeline.features.runner import _decoded
 from avvp_pipeline.media import audio as audio_mod
 from avvp_pipeline.media import decode as decode_mod
 from avvp_pipeline.media import probe as probe_mod
@@ -18,6 +17,7 @@ from avvp_pipeline.media.audio import load_audio
 from avvp_pipeline.media.decode import iter_frames, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.media.jobs import decode_audio, decode_visual
+from avvp_pipeline.media.pool import decoded as _decoded
 from avvp_pipeline.media.probe import MediaError, probe
 
 

@@ -19,10 +19,9 @@ from tqdm import tqdm
 
 from ..media.frame_ring import FrameRing
 from ..media.pool import DecoderPool
-from ..media.pool import decoded as _decoded  # noqa: F401  (the pipe-only form, kept for callers)
 from . import store
 from .audio_extractor import AudioExtractor
-from .config import ExtractConfig, provenance_attrs  # noqa: F401  (re-exported)
+from .config import ExtractConfig
 from .extractor import Extractor
 from .failures import write_failures
 from .stage_times import StageTimes
