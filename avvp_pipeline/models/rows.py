@@ -132,10 +132,8 @@ TABLE_GROUPS = (
 )
 PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 
-# Every recorded training option with its default: HAN's published recipe and the architecture
-# defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
-# from here, the recipes below override them).
-DEFAULTS: dict = {
+# HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
+HAN_RECIPE: dict = {
     "epochs": 40,
     "batch_size": 16,
     "lr": 3e-4,
@@ -143,25 +141,32 @@ DEFAULTS: dict = {
     "gamma": 0.1,
     "seed": 1,
     "dropout": 0.1,
-    "num_layers": 1,
-    "stacking": "official",
     "audio_smoothing": 1.0,
     "visual_smoothing": 0.9,
+    "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
+    "select_metric": "seg_type",
+    "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
+}
+
+# Every recorded training option with its default: HAN's published recipe and the architecture
+# defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
+# from here, the recipes below override them).
+DEFAULTS: dict = {
+    **HAN_RECIPE,
+    "num_layers": 1,
+    "stacking": "official",
     "select": "auto",  # best: the best select_on epoch; last: the last epoch; auto: the row's own
     "select_on": "val",
-    "select_metric": "seg_type",
     "gate": "global",
     "feature_norm": "none",
     "precision": "fp32",  # fp32 (the recipes) or bf16 autocast for the forward passes
     # CM-Co / CM-S options (the official run.sh's values; unused by HAN rows)
     "occ_dim": 128,
     "occ_dropout": 0.25,
-    "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
     "before_audio_smoothing": 1.0,
     "before_visual_smoothing": 0.9,
     "cms_weight": 0.85,
     "temperature": 1.0,
-    "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
     # network width (HAN-backbone rows): model width, attention heads, FFN width
     "hidden": 512,
     "heads": 1,
@@ -179,52 +184,11 @@ DEFAULTS: dict = {
 }
 
 RECIPES: dict[str, dict] = {
-    # HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
-    "han": {
-        "epochs": 40,
-        "batch_size": 16,
-        "lr": 3e-4,
-        "step_size": 10,
-        "gamma": 0.1,
-        "seed": 1,
-        "dropout": 0.1,
-        "audio_smoothing": 1.0,
-        "visual_smoothing": 0.9,
-        "init_epoch": 0,
-        "select_metric": "seg_type",
-        "early_stop": 0,
-    },
+    "han": dict(HAN_RECIPE),
     # MA stage 1: the HAN recipe for 12 epochs, last epoch kept
-    "ma_base": {
-        "epochs": 12,
-        "batch_size": 16,
-        "lr": 3e-4,
-        "step_size": 10,
-        "gamma": 0.1,
-        "seed": 1,
-        "dropout": 0.1,
-        "audio_smoothing": 1.0,
-        "visual_smoothing": 0.9,
-        "init_epoch": 0,
-        "select_metric": "seg_type",
-        "early_stop": 0,
-    },
+    "ma_base": {**HAN_RECIPE, "epochs": 12},
     # MA stage 3: stage 1 again on refined labels; MA's eval gates by p_a / p_v
-    "ma": {
-        "epochs": 12,
-        "batch_size": 16,
-        "lr": 3e-4,
-        "step_size": 10,
-        "gamma": 0.1,
-        "seed": 1,
-        "dropout": 0.1,
-        "audio_smoothing": 1.0,
-        "visual_smoothing": 0.9,
-        "init_epoch": 0,
-        "select_metric": "seg_type",
-        "early_stop": 0,
-        "gate": "modality",
-    },
+    "ma": {**HAN_RECIPE, "epochs": 12, "gate": "modality"},
     # CM-Co run.sh: batch 64, lr 7e-5, StepLR(7, 0.5), dropout 0.4 / 0.25, occ_dim 128,
     # smoothing (1.0, 0.9) and no CM-S for epochs <= 2, then (1.0, 1.0) with CM-S weight 0.85, tau 1,
     # seed 0, best event-level Type@AV, stop after 10 epochs without improvement
