@@ -450,7 +450,9 @@ def run(what: str, args) -> int:
     if what == "decode":
         import os
 
-        video = args.video or os.path.join(os.environ.get("AVVP_LLP_DIR", "/work/shared/llp"), "BjCEufrlXm4.mp4")
+        if not args.video and not os.environ.get("AVVP_LLP_DIR"):
+            raise ValueError("bench decode needs --video CLIP (or AVVP_LLP_DIR naming the folder with the LLP clip)")
+        video = args.video or os.path.join(os.environ["AVVP_LLP_DIR"], "BjCEufrlXm4.mp4")
         r = bench_decode(video, args.repeat)
         _write_json(args, r)
         print(f"decode, one process, best of {args.repeat} rounds each, alternating; frames equal")
