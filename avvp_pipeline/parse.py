@@ -37,6 +37,7 @@ import torch
 
 from .data.feature_sets import EXTRACTORS
 from .data.llp import CLASSES
+from .evaluation.events import events_from
 from .evaluation.metrics import binarize_predictions
 from .features import store
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
@@ -172,24 +173,6 @@ class VideoParser:
             "prob_audio": joined(probs["frame_prob"][:, :, 0].transpose(0, 2, 1)),
             "prob_visual": joined(probs["frame_prob"][:, :, 1].transpose(0, 2, 1)),
         }
-
-
-def events_from(pred: np.ndarray, prob: np.ndarray, duration: float) -> list[dict]:
-    """Runs of ones in ``pred`` (25, S) as ``{label, onset, offset, score}``; ``offset`` capped at ``duration``."""
-    events = []
-    for c in range(pred.shape[0]):
-        padded = np.concatenate([[0], pred[c].astype(int), [0]])
-        d = np.diff(padded)
-        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-            events.append(
-                {
-                    "label": CLASSES[c],
-                    "onset": float(a),
-                    "offset": round(min(float(b), duration), 3),
-                    "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4),
-                }
-            )
-    return sorted(events, key=lambda e: (e["onset"], e["label"]))
 
 
 def events_json(result: dict, video: str | Path, model_name: str, model_path: str | Path, gate: str) -> dict:

@@ -9,10 +9,11 @@ import torch
 from factories import random_feature_set
 
 from avvp_pipeline import __version__
+from avvp_pipeline.evaluation.events import events_from
 from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
-from avvp_pipeline.parse import ModelMismatch, VideoParser, events_from, parse_videos, validate_events
+from avvp_pipeline.parse import ModelMismatch, VideoParser, parse_videos, validate_events
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}

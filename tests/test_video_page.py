@@ -21,6 +21,7 @@ import pytest
 from cdp import Browser, find_chromium
 
 from avvp_pipeline.data.llp import CLASSES
+from avvp_pipeline.evaluation.events import events_from
 from avvp_pipeline.evaluation.predictions import write_predictions
 from avvp_pipeline.fileio import write_json
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
@@ -32,7 +33,7 @@ from avvp_pipeline.reporting.event_exports import (
     read_vtt,
     write_exports,
 )
-from avvp_pipeline.reporting.model_pages import model_page, predicted_events
+from avvp_pipeline.reporting.model_pages import model_page
 from avvp_pipeline.reporting.parse_pages import write_parse_index, write_video_outputs
 from avvp_pipeline.reporting.video_page import render_page, script_json
 
@@ -48,8 +49,8 @@ def _planted(clip) -> dict:
             pred[m][CLASSES.index(label), a:b] = True
     prob = {m: np.where(pred[m], SCORES[m], 0.04).astype(np.float32) for m in pred}
     both = pred["audio"] & pred["visual"]
-    events = {m: predicted_events(pred[m], prob[m], 10.0) for m in pred}
-    events["audio_visual"] = predicted_events(both, np.minimum(prob["audio"], prob["visual"]), 10.0)
+    events = {m: events_from(pred[m], prob[m], 10.0) for m in pred}
+    events["audio_visual"] = events_from(both, np.minimum(prob["audio"], prob["visual"]), 10.0)
     return {
         "doc": {
             "video": "",
@@ -200,7 +201,6 @@ def test_only_unplayable_videos_get_a_capped_h264_copy(tmp_path):
 
 
 def test_model_page_shows_the_videos_found_with_truth_lanes(tmp_path):
-    from avvp_pipeline.parse import events_from
 
     rng = np.random.default_rng(0)
     n = 3

@@ -4,9 +4,10 @@ One HTML file per model (``reports/videos/NAME.html``, :mod:`.video_page`) from 
 per-second probabilities, the binarised events and the dense truth that ``avvp evaluate`` writes) and
 the videos folder: every evaluated video whose file is there (``<YouTube id><extension>``) gets five
 lanes, heard / seen / heard and seen as predicted, then heard and seen in the truth, and a line in the
-video picker, worst first (most class-seconds where prediction and truth differ). Events are formed as
-``avvp parse`` forms them: runs of positive seconds, scored by their mean probability (heard and seen:
-the lower of the two). Videos are referenced where they lie (no copies), so the page stays small.
+video picker, worst first (most class-seconds where prediction and truth differ). Events come from the
+function ``avvp parse`` uses (``evaluation.events.events_from``): runs of positive seconds, scored by
+their mean probability (heard and seen: the lower of the two). Videos are referenced where they lie (no
+copies), so the page stays small.
 """
 
 from __future__ import annotations
@@ -16,26 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.llp import CLASSES
+from ..evaluation.events import events_from
 from ..evaluation.predictions import read_predictions
 from ..media.inputs import VIDEO_EXTENSIONS
 from .event_exports import vtt_cues
-from .video_page import class_probs, lanes, relative_url, runs, truth_events, write_page
-
-
-def predicted_events(pred: np.ndarray, prob: np.ndarray, duration: float) -> list[dict]:
-    """Events of binarised predictions ``(25, S)`` with their mean probability ``prob`` ``(25, S)``."""
-    events = [
-        {
-            "label": CLASSES[c],
-            "onset": float(a),
-            "offset": round(min(float(b), duration), 3),
-            "score": round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4),
-        }
-        for c in range(pred.shape[0])
-        for a, b in runs(pred[c])
-    ]
-    return sorted(events, key=lambda e: (e["onset"], e["label"]))
+from .video_page import class_probs, lanes, relative_url, write_page
 
 
 def find_videos(videos_dir: str | Path | None, ids: list[str]) -> dict[str, Path]:
@@ -67,11 +53,11 @@ def model_page(predictions: str | Path, out_path: str | Path, model: str, videos
         ga, gv = d["gt_audio"][i].astype(bool), d["gt_visual"][i].astype(bool)
         duration = float(pa.shape[1])
         events = {
-            "audio": predicted_events(pa, prob_a, duration),
-            "visual": predicted_events(pv, prob_v, duration),
-            "audio_visual": predicted_events(pa & pv, np.minimum(prob_a, prob_v), duration),
-            "gt_audio": truth_events(ga, duration),
-            "gt_visual": truth_events(gv, duration),
+            "audio": events_from(pa, prob_a, duration),
+            "visual": events_from(pv, prob_v, duration),
+            "audio_visual": events_from(pa & pv, np.minimum(prob_a, prob_v), duration),
+            "gt_audio": events_from(ga, None, duration),
+            "gt_visual": events_from(gv, None, duration),
         }
         wrong_a, wrong_v = int((pa != ga).sum()), int((pv != gv).sum())
         entries.append(

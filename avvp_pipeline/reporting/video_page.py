@@ -76,23 +76,6 @@ def relative_url(target: str | Path, page_dir: str | Path) -> str:
     return quote(os.fsencode(rel.replace(os.sep, "/")), safe="/")
 
 
-def runs(row: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, end), ...]`` of the runs of non-zero entries of a 1-D array (``end`` exclusive)."""
-    padded = np.concatenate([[0], (np.asarray(row) != 0).astype(np.int8), [0]])
-    d = np.diff(padded)
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
-def truth_events(gt: np.ndarray, duration: float) -> list[dict]:
-    """Events of a dense truth ``(25, S)`` (no score), sorted like ``events.json``."""
-    events = [
-        {"label": CLASSES[c], "onset": float(a), "offset": round(min(float(b), duration), 3), "score": None}
-        for c in range(gt.shape[0])
-        for a, b in runs(gt[c])
-    ]
-    return sorted(events, key=lambda e: (e["onset"], e["label"]))
-
-
 def lanes(events: dict[str, list[dict]]) -> list[dict]:
     """The lanes of a page from ``{lane key: events}``, in :data:`LANE_TITLES` order."""
     return [
