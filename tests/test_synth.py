@@ -16,6 +16,7 @@ import pytest
 from conftest import llp_dir
 
 from avvp_pipeline.data import synth
+from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.data.synth import Clip, SynthSpec, generate, plan, video_filenames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
@@ -107,7 +108,7 @@ def test_default_classes_are_llp_and_signatures_distinct():
         assert len({getattr(s, attr) for s in sigs.values()}) == 6, attr
     freqs = sorted(s.base_freq for s in sigs.values())
     assert freqs[0] == pytest.approx(250) and freqs[-1] == pytest.approx(4000)
-    all25 = SynthSpec(classes=synth._LLP_CLASSES)
+    all25 = SynthSpec(classes=tuple(CLASSES))
     combos = {(s.colour, s.shape, s.motion) for s in synth.signatures(all25).values()}
     assert len(combos) == 25
 

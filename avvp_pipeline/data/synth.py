@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.fileio import write_text
 
 __all__ = [
@@ -80,35 +81,6 @@ SHAPES: tuple[str, ...] = ("disc", "square", "triangle", "ring", "cross", "bar")
 MOTIONS: tuple[str, ...] = ("sweep", "bounce", "orbit", "pulse", "zigzag", "figure8")
 PATTERNS: tuple[str, ...] = ("steady", "beeps", "chirp", "two_tone", "am", "harmonics")
 
-# Local copy of avvp_pipeline.data.llp.CLASSES (used when that module is not importable).
-_LLP_CLASSES: tuple[str, ...] = (
-    "Speech",
-    "Car",
-    "Cheering",
-    "Dog",
-    "Cat",
-    "Frying_(food)",
-    "Basketball_bounce",
-    "Fire_alarm",
-    "Chainsaw",
-    "Cello",
-    "Banjo",
-    "Singing",
-    "Chicken_rooster",
-    "Violin_fiddle",
-    "Vacuum_cleaner",
-    "Baby_laughter",
-    "Accordion",
-    "Lawn_mower",
-    "Motorcycle",
-    "Helicopter",
-    "Acoustic_guitar",
-    "Telephone_bell_ringing",
-    "Baby_cry_infant_cry",
-    "Blender",
-    "Clapping",
-)
-
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 _ID_LEN = 11
 _MIN_FREQ, _MAX_FREQ = 250.0, 4000.0
@@ -124,14 +96,6 @@ _NOISE_BANK = 12  # frames of temporal background noise, cycled
 
 # Tags that separate the random streams derived from one seed.
 _TAG_NAMES, _TAG_PLAN, _TAG_VIDEO, _TAG_AUDIO = 0x4E41, 0x504C, 0x5649, 0x4155
-
-
-def _llp_classes() -> tuple[str, ...]:
-    try:
-        from avvp_pipeline.data.llp import CLASSES  # lazy: written separately
-    except Exception:  # pragma: no cover - depends on the state of llp.py
-        return _LLP_CLASSES
-    return tuple(CLASSES)
 
 
 # --------------------------------------------------------------------------------------- spec
@@ -217,7 +181,7 @@ class SynthSpec:
         put("classes", classes)
         if not classes:
             raise ValueError("SynthSpec.classes is empty")
-        known = _llp_classes()
+        known = tuple(CLASSES)
         unknown = [c for c in classes if c not in known]
         if unknown:
             raise ValueError(f"SynthSpec.classes: not LLP classes: {', '.join(map(str, unknown))}")
