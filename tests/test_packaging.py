@@ -12,6 +12,8 @@ import pytest
 import tomllib
 import yaml
 
+from avvp_pipeline.evaluation.metrics import METRIC_KEYS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -151,21 +153,7 @@ def test_unwritable_output_location_gives_a_clear_error(tmp_path):
                 "model": "han",
                 "split": "test",
                 "n_videos": 1,
-                "f_scores": {
-                    k: 50.0
-                    for k in (
-                        "seg_audio",
-                        "ev_audio",
-                        "seg_visual",
-                        "ev_visual",
-                        "seg_av",
-                        "ev_av",
-                        "seg_type",
-                        "ev_type",
-                        "seg_event",
-                        "ev_event",
-                    )
-                },
+                "f_scores": dict.fromkeys(METRIC_KEYS, 50.0),
             }
         )
     )
@@ -221,21 +209,7 @@ def test_full_disk_gives_a_clear_error_and_leaves_no_partial_file(full_disk, tmp
                 "model": "han",
                 "split": "test",
                 "n_videos": 1,
-                "f_scores": {
-                    k: 50.0
-                    for k in (
-                        "seg_audio",
-                        "ev_audio",
-                        "seg_visual",
-                        "ev_visual",
-                        "seg_av",
-                        "ev_av",
-                        "seg_type",
-                        "ev_type",
-                        "seg_event",
-                        "ev_event",
-                    )
-                },
+                "f_scores": dict.fromkeys(METRIC_KEYS, 50.0),
             }
         )
     )

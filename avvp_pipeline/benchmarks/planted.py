@@ -22,7 +22,7 @@ from ..evaluation.metrics import llp_f_scores
 from ..evaluation.tables import COLUMNS
 from ..fileio import write_text
 from ..inference import predict
-from ..models.checkpoint import load_model
+from ..models.checkpoint import load_trained
 from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
 from ..training.refine import refine_labels
 from ..training.trainer import RunOptions, TrainConfig, train
@@ -40,7 +40,7 @@ def broadcast_scores(test) -> dict[str, float]:
 def _attach_refined(sets, options: dict, out_dir: Path, progress: bool) -> dict:
     cfg = TrainConfig.from_dict(train_options("ma_base", options))
     train("ma_base", sets["train"], sets["val"], cfg, out_dir / "ma_base", {"synthetic": True}, progress)
-    model, _ = load_model(out_dir / "ma_base" / "model.pt", sets["train"].audio.device)
+    model = load_trained(out_dir / "ma_base" / "model.pt", sets["train"].audio.device).net
     audio_labels, visual_labels, stats = refine_labels(model, sets["train"], seed=0)
     dev = sets["train"].labels.device
     sets["train"].labels_audio = torch.from_numpy(audio_labels.astype(np.float32)).to(dev)
@@ -132,7 +132,7 @@ def run_benchmark(
         t0 = time.perf_counter()
         cfg = TrainConfig.from_dict(_capped(train_options(row, options), row, epochs))
         summary = train(row, sets["train"], sets["val"], cfg, out_dir / row, {"synthetic": True}, progress)
-        model, _ = load_model(out_dir / row / "model.pt", sets["train"].audio.device)
+        model = load_trained(out_dir / row / "model.pt", sets["train"].audio.device).net
         batch = RunOptions.from_dict(options).eval_batch_size
         scores = evaluate_probs(predict(model, sets["test"], batch), sets["test"], cfg.gate)
         history = json.loads((out_dir / row / "history.json").read_text())["epochs"]
