@@ -61,11 +61,13 @@ def generate_release(folder: str, n: int, seed: int = 0) -> list[str]:
     """
     import os
 
+    from .features.kinds import DEFAULT_KINDS
     from .features.released import RELEASE_FOLDERS, SHAPES
 
     ids = [f"bench{i:06d}" for i in range(n)]  # 11 characters, like a YouTube id
     rng = np.random.default_rng(seed)
-    for name, sub in RELEASE_FOLDERS.items():
+    for name in DEFAULT_KINDS:  # the HAN release's three folders
+        sub = RELEASE_FOLDERS[name]
         os.makedirs(os.path.join(folder, sub), exist_ok=True)
         size = 128 + 4 * int(np.prod(SHAPES[name]))  # .npy header (version 1, 128 bytes) + float32 data
         for vid in ids:
@@ -78,11 +80,12 @@ def generate_release(folder: str, n: int, seed: int = 0) -> list[str]:
 def _release_ids(folder: str) -> list[str]:
     import os
 
+    from .features.kinds import DEFAULT_KINDS
     from .features.released import RELEASE_FOLDERS
 
     stems = [
-        {e.name[:-4] for e in os.scandir(os.path.join(folder, sub)) if e.name.endswith(".npy")}
-        for sub in RELEASE_FOLDERS.values()
+        {e.name[:-4] for e in os.scandir(os.path.join(folder, RELEASE_FOLDERS[name])) if e.name.endswith(".npy")}
+        for name in DEFAULT_KINDS
     ]
     return sorted(set.intersection(*stems))
 
@@ -96,12 +99,14 @@ def bench_import(folder: str, threads: int = 2, repeat: int = 3, shard_size: int
     import os
     import tempfile
 
+    from .features.kinds import DEFAULT_KINDS
     from .features.released import RELEASE_FOLDERS, import_shard, release_path
 
     ids = _release_ids(folder)
     if not ids:
-        raise ValueError(f"{folder}: no video with all of {', '.join(RELEASE_FOLDERS.values())} (use --generate N)")
-    files = [release_path(folder, name, vid) for vid in ids for name in RELEASE_FOLDERS]
+        folders = ", ".join(RELEASE_FOLDERS[name] for name in DEFAULT_KINDS)
+        raise ValueError(f"{folder}: no video with all of {folders} (use --generate N)")
+    files = [release_path(folder, name, vid) for vid in ids for name in DEFAULT_KINDS]
     total = sum(os.path.getsize(f) for f in files)
 
     def raw() -> None:
@@ -118,7 +123,7 @@ def bench_import(folder: str, threads: int = 2, repeat: int = 3, shard_size: int
         """Seconds spent importing; each shard is deleted once written (only the import is timed)."""
         spent = 0.0
         for k in range(0, len(ids), shard_size):
-            outputs = {name: os.path.join(out, f"{name}.h5") for name in RELEASE_FOLDERS}
+            outputs = {name: os.path.join(out, f"{name}.h5") for name in DEFAULT_KINDS}
             t0 = time.perf_counter()
             import_shard(
                 ids[k : k + shard_size],

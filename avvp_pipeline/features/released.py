@@ -1,11 +1,13 @@
-"""Import the LLP features the HAN authors released as feature shards, as if this pipeline had extracted them.
+"""Import released LLP features as feature shards, as if this pipeline had extracted them.
 
-The release has a folder per extractor, each with one ``<11-character YouTube id>.npy`` per video:
-``vggish/`` (10, 128), ``res152/`` (80, 2048) and ``r2plus1d_18/`` (10, 512), float32; the VGGish files
-hold the raw post-ReLU 128-d embedding (no PCA, not 8-bit). Each file is read without unpickling and
-checked; a bad file is one line of the shard's failures file and leaves its video out of all three
-shards, the rest of the shard is imported. The shards are written by :func:`store.write_shard`, with
-the datasets extraction writes, so everything downstream reads them unchanged.
+Each feature kind (``kinds.KINDS``) has a release folder with one ``<11-character YouTube id>.npy`` per
+video: the HAN authors' ``vggish/`` (10, 128), ``res152/`` (80, 2048) and ``r2plus1d_18/`` (10, 512),
+float32 (the VGGish files hold the raw post-ReLU 128-d embedding, no PCA, not 8-bit), and VALOR's
+``CLIP/features/`` (10, 768) and ``CLAP/features/`` (64, 768). Each file is read without unpickling
+and checked against its kind's shape; a bad file is one line of the shard's failures file and leaves
+its video out of every shard the import writes, the rest of the shard is imported. The shards are
+written by :func:`store.write_shard`, with the datasets extraction writes, so everything downstream
+reads them unchanged.
 
 The release does not say whether a clip had an audio track: ``has_audio`` is true for every video.
 """
@@ -27,14 +29,15 @@ from tqdm import tqdm
 from .. import __version__
 from ..data import llp
 from . import store
+from .kinds import KINDS
 from .failures import write_failures
 
 log = logging.getLogger(__name__)
 
-#: Shard extractor name -> the release's folder for it.
-RELEASE_FOLDERS = {"vggish": "vggish", "resnet152": "res152", "r2plus1d_18": "r2plus1d_18"}
-#: Shape of one video's features per extractor.
-SHAPES = {"vggish": (10, 128), "resnet152": (80, 2048), "r2plus1d_18": (10, 512)}
+#: Feature kind -> the release's folder for it (below the released folder).
+RELEASE_FOLDERS = {name: k.release_folder for name, k in KINDS.items()}
+#: Shape of one video's features per kind.
+SHAPES = {name: k.shape for name, k in KINDS.items()}
 HAS_AUDIO_NOTE = "the released features do not record whether a clip had an audio track: has_audio is 1 for every video"
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -103,7 +106,7 @@ def _load(fh, expected: str) -> tuple[np.ndarray, str]:
 def _checked(a: np.ndarray, extractor: str) -> np.ndarray:
     """The array as float32 when it has the extractor's shape and finite float values."""
     want = SHAPES[extractor]
-    if a.dtype.kind in "iu":
+    if a.dtype.kind in "iu" and extractor == "vggish":
         raise BadFeatureFile(
             f"{a.dtype} array: looks PCA-quantised (8-bit VGGish output); the release's features are float32"
         )
@@ -131,9 +134,9 @@ class _Video:
     converted: int = 0  # files that were not float32 in the release folder
 
 
-def _read_video(released_dir: str, vid: str) -> _Video:
+def _read_video(released_dir: str, vid: str, kinds: list[str]) -> _Video:
     video = _Video(vid, {}, {}, [])
-    for extractor in RELEASE_FOLDERS:
+    for extractor in kinds:
         path = release_path(released_dir, extractor, vid)
         try:
             video.arrays[extractor], video.sha256[extractor], dtype = read_feature_file(path, extractor)
@@ -174,14 +177,16 @@ def shard_attrs(
         "python_version": platform.python_version(),
         "n_failed": n_failed,
     }
+    if KINDS[extractor].slot == "audio":
+        attrs["has_audio_note"] = HAS_AUDIO_NOTE
     if extractor == "vggish":
-        attrs.update(postprocess="none", has_audio_note=HAS_AUDIO_NOTE)
+        attrs["postprocess"] = "none"
     return attrs
 
 
 @dataclass
 class _Imported:
-    """The videos of a shard whose three files are good, in order, with their features and file hashes."""
+    """The videos of a shard whose files are all good, in order, with their features and file hashes."""
 
     video_ids: list[str]
     features: dict[str, np.ndarray]  # extractor -> (n, T, D), the first len(video_ids) rows filled
@@ -189,12 +194,14 @@ class _Imported:
     failures: list[tuple[str, str, str]]
 
 
-def _read_all(video_ids: list[str], released_dir: str, threads: int, desc: str, progress: bool) -> _Imported:
+def _read_all(
+    video_ids: list[str], released_dir: str, kinds: list[str], threads: int, desc: str, progress: bool
+) -> _Imported:
     n = len(video_ids)
     out = _Imported(
         [],
-        {name: np.empty((n, *shape), np.float32) for name, shape in SHAPES.items()},
-        {name: {} for name in RELEASE_FOLDERS},
+        {name: np.empty((n, *SHAPES[name]), np.float32) for name in kinds},
+        {name: {} for name in kinds},
         [],
     )
     converted = 0
@@ -202,7 +209,7 @@ def _read_all(video_ids: list[str], released_dir: str, threads: int, desc: str, 
         ThreadPoolExecutor(max(1, threads)) as pool,
         tqdm(total=n, desc=desc, unit="video", disable=not progress) as bar,
     ):
-        for video in pool.map(lambda vid: _read_video(released_dir, vid), video_ids):
+        for video in pool.map(lambda vid: _read_video(released_dir, vid, kinds), video_ids):
             bar.update()
             for _, path, reason in video.failures:
                 log.error("skipping %s: %s", path, reason)
@@ -238,16 +245,22 @@ def import_shard(
     threads: int = 2,
     progress: bool = True,
 ) -> list[tuple[str, str, str]]:
-    """Read the released files of ``video_ids`` and write one shard per extractor (``outputs``: extractor
-    -> path) and the failures file; return the failures."""
+    """Read the released files of ``video_ids`` and write one shard per feature kind (``outputs``: kind ->
+    path, any of ``kinds.KINDS``) and the failures file; return the failures. A video with a bad file of
+    any of those kinds is left out of all of them."""
     _check_ids(video_ids)
-    if set(outputs) != set(RELEASE_FOLDERS):
-        raise ValueError(f"import needs an output shard for each of {', '.join(RELEASE_FOLDERS)}")
-    got = _read_all(video_ids, released_dir, threads, f"import {os.path.basename(outputs['vggish'])}", progress)
+    unknown = [name for name in outputs if name not in KINDS]
+    if unknown or not outputs:
+        raise ValueError(
+            f"import writes shards of the feature kinds {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}"
+        )
+    kinds = list(outputs)
+    desc = f"import {os.path.basename(outputs[kinds[0]])}"
+    got = _read_all(video_ids, released_dir, kinds, threads, desc, progress)
     n_good, n_failed = len(got.video_ids), len(video_ids) - len(got.video_ids)
 
     def write(name: str) -> None:
-        extra = {"has_audio": np.ones(n_good, dtype=bool)} if name == "vggish" else None
+        extra = {"has_audio": np.ones(n_good, dtype=bool)} if KINDS[name].slot == "audio" else None
         attrs = shard_attrs(name, released_dir, stage_cfg, got.video_ids, got.sha256[name], n_failed)
         store.write_shard(outputs[name], got.video_ids, got.features[name][:n_good], attrs, extra=extra)
 

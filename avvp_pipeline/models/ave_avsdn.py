@@ -32,8 +32,8 @@ from .skeleton import MMILModel
 class AudioGuidedInputs(AVInputs):
     """HAN's input projections with AVE's audio-guided attention over the 8 frames of each segment."""
 
-    def __init__(self, d_model: int = 512, att_dim: int = 256, **kwargs):
-        super().__init__(d_model, **kwargs)
+    def __init__(self, d_model: int = 512, att_dim: int = 256, shapes: dict[str, tuple[int, int]] | None = None):
+        super().__init__(d_model, shapes)
         self.fc_v.published_rows_factor = 1  # unlike HAN's, this fc_v really projects all 80 frames
         self.att_v = nn.Linear(d_model, att_dim)
         self.att_g = nn.Linear(d_model, att_dim)
@@ -45,12 +45,12 @@ class AudioGuidedInputs(AVInputs):
         return torch.softmax(e, dim=-1)
 
     def forward(self, audio, video_s, video_st) -> tuple[torch.Tensor, torch.Tensor]:
-        x_a = self.fc_a(audio)
+        x_a = self.fc_a(self.segment_audio(audio))
         s = self.fc_v(video_s)
         b, n, d = s.shape
         frames = s.view(b, n // self.frames_per_segment, self.frames_per_segment, d)
         s = (self.frame_weights(x_a, frames).unsqueeze(-1) * frames).sum(dim=2)
-        x_v = self.fc_fusion(torch.cat([s, self.fc_st(video_st)], dim=-1))
+        x_v = self.fc_fusion(torch.cat([s, self.fc_st(self.segment_mean(video_st, self.clips_per_segment))], dim=-1))
         return x_a, x_v
 
 
@@ -102,9 +102,10 @@ class AVE(MMILModel):
         cooccurrence: str | None = None,
         occ_dim: int = 128,
         occ_dropout: float = 0.25,
+        shapes: dict[str, tuple[int, int]] | None = None,
     ):
         super().__init__(
-            AudioGuidedInputs(d_model),
+            AudioGuidedInputs(d_model, shapes=shapes),
             BiLSTMEncoder(d_model, dropout),
             num_classes,
             d_model,
@@ -123,9 +124,10 @@ class AVSDN(MMILModel):
         cooccurrence: str | None = None,
         occ_dim: int = 128,
         occ_dropout: float = 0.25,
+        shapes: dict[str, tuple[int, int]] | None = None,
     ):
         super().__init__(
-            AVInputs(d_model),
+            AVInputs(d_model, shapes=shapes),
             Seq2SeqEncoder(d_model, dropout),
             num_classes,
             d_model,

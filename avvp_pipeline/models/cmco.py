@@ -71,9 +71,10 @@ class HANCoOccurrence(MMILModel):
         num_layers: int = 1,
         stacking: str = "official",
         mode: str = "cmco",
+        shapes: dict[str, tuple[int, int]] | None = None,
     ):
         super().__init__(
-            AVInputs(d_model),
+            AVInputs(d_model, shapes),
             HANEncoder(num_layers, stacking, d_model=d_model, nhead=1, dim_feedforward=d_model, dropout=dropout),
             num_classes,
             d_model,

@@ -3,7 +3,8 @@
 Table 4 counted with thop: multiply-accumulates of ``nn.Linear`` modules only, for
 a batch of 64 videos, reported as "GFLOPs"; parameters of ``nn.Linear`` modules only (attention
 projections and LayerNorms not counted), of the published model, which projects every frame before
-the 8-frame mean (ours averages first: the same function for less work, so a layer marked with
+the 8-frame mean, and VALOR's, which projects CLAP's map resampled to 2 x 1024 points before pooling
+it to 10 (ours averages or resamples first: the same function for less work, so a layer marked with
 ``published_rows_factor`` is counted as the published model runs it). The true figures here count
 every parameter and, with ``torch.utils.flop_counter``, every FLOP (2 per multiply-accumulate) that
 this implementation runs for one 10-second video.
@@ -15,9 +16,14 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..features.kinds import SLOTS, default_shapes
 
-def _dummy_batch(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return torch.zeros(n, 10, 128), torch.zeros(n, 80, 2048), torch.zeros(n, 10, 512)
+
+def _dummy_batch(model: nn.Module, n: int) -> tuple[torch.Tensor, ...]:
+    """``n`` videos of zeros in the shapes the model was built for (``input_shapes``; a module without
+    them takes the HAN features' shapes)."""
+    shapes = getattr(model, "input_shapes", None) or default_shapes()
+    return tuple(torch.zeros(n, *shapes[slot]) for slot in SLOTS)
 
 
 def trainable_parameters(model: nn.Module) -> int:
@@ -40,11 +46,11 @@ def table4_gmacs(model: nn.Module, batch: int = 64, published: bool = True) -> f
         nonlocal total
         factor = getattr(module, "published_rows_factor", 1) if published else 1
         rows = inputs[0].numel() // module.in_features * factor
-        total += rows * module.in_features * module.out_features
+        total += round(rows * module.in_features * module.out_features)
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if type(m) is nn.Linear]
     try:
-        model.eval()(*_dummy_batch(batch))
+        model.eval()(*_dummy_batch(model, batch))
     finally:
         for h in handles:
             h.remove()
@@ -77,7 +83,7 @@ def gflops_per_video(model: nn.Module) -> float:
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.LSTM)]
     try:
         with counter:
-            model.eval()(*_dummy_batch(1))
+            model.eval()(*_dummy_batch(model, 1))
     finally:
         for h in handles:
             h.remove()

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..features.kinds import SEGMENTS, SLOTS, default_shapes
 from .skeleton import MMILModel
 
 
@@ -67,34 +68,80 @@ class HANEncoder(nn.Module):
         return out_a, out_v
 
 
-class AVInputs(nn.Module):
-    """Project audio (T,128), 2D (8T,2048) and 3D (T,512) features to two (B,T,d) streams."""
+def _segment_groups(slot: str, rows: int) -> int:
+    """How many rows of a ``slot`` input make one second (a multiple of the 10 segments); ValueError if none."""
+    if rows % SEGMENTS or rows <= 0:
+        raise ValueError(f"{slot} input with {rows} rows: expected a multiple of {SEGMENTS} (rows per second)")
+    return rows // SEGMENTS
 
-    def __init__(
-        self,
-        d_model: int = 512,
-        audio_dim: int = 128,
-        video_s_dim: int = 2048,
-        video_st_dim: int = 512,
-        frames_per_segment: int = 8,
-    ):
+
+def feature_map_resampling(rows: int, points: int = 1024) -> torch.Tensor:
+    """The ``(10, rows)`` matrix that takes a ``(rows, D)`` audio feature map to 10 segments as VALOR does
+    with CLAP's (64, 768) map: the rows as a 2 x ``rows/2`` map, bicubic to 2 x ``points``, the mean of
+    the 2 rows, an adaptive average to 10. Every step is linear in the rows, so it is computed once on
+    the identity (in float64) and applied as a matrix; its rows sum to 1."""
+    if rows % 2 or rows < 4:
+        raise ValueError(f"audio feature map with {rows} rows: expected an even number, at least 4 (2 x T)")
+    eye = torch.eye(rows, dtype=torch.float64).unsqueeze(0)  # (1, rows as the feature dim, rows)
+    x = eye.view(1, rows, 2, rows // 2)
+    x = F.interpolate(x, size=(2, points), mode="bicubic").mean(dim=2)  # (1, rows, points)
+    return F.adaptive_avg_pool1d(x, SEGMENTS)[0].T.contiguous()  # (10, rows)
+
+
+class AVInputs(nn.Module):
+    """Project the three inputs to two ``(B, 10, d)`` streams; ``shapes`` (slot -> (rows, width), default
+    the HAN features: audio (10,128), 2D (80,2048), 3D (10,512)) sets the layers' widths and how rows
+    become the 10 segments:
+
+    - audio with 10 rows: one per segment; any other (even) row count is a feature map (CLAP's 64 =
+      2 x 32) resampled as VALOR does (:func:`feature_map_resampling`), then ``fc_a``;
+    - 2D / 3D visual: ``rows / 10`` rows per second, averaged (ResNet-152's 8 frames; CLIP's 1), then
+      ``fc_v`` / ``fc_st``; then ``fc_fusion`` of the two, as HAN.
+    """
+
+    def __init__(self, d_model: int = 512, shapes: dict[str, tuple[int, int]] | None = None):
         super().__init__()
-        self.fc_a = nn.Linear(audio_dim, d_model)
-        self.fc_v = nn.Linear(video_s_dim, d_model)
+        shapes = {**default_shapes(), **(shapes or {})}
+        self.shapes = {slot: (int(shapes[slot][0]), int(shapes[slot][1])) for slot in SLOTS}
+        (a_rows, a_dim), (s_rows, s_dim), (st_rows, st_dim) = (self.shapes[slot] for slot in SLOTS)
+        self.fc_a = nn.Linear(a_dim, d_model)
+        if a_rows != SEGMENTS:
+            # not in the state dict: a fixed function of the shape, rebuilt with the model
+            self.register_buffer("audio_resampling", feature_map_resampling(a_rows).float(), persistent=False)
+            # the published model runs fc_a on the 2 x 1024 resampled points: count it so
+            self.fc_a.published_rows_factor = 2 * 1024 / SEGMENTS
+        else:
+            self.audio_resampling = None
+        self.fc_v = nn.Linear(s_dim, d_model)
+        self.frames_per_segment = _segment_groups("visual_2d", s_rows)
         # the published model runs fc_v on every frame: cost counts in its convention scale by this
-        self.fc_v.published_rows_factor = frames_per_segment
-        self.fc_st = nn.Linear(video_st_dim, d_model)
+        self.fc_v.published_rows_factor = self.frames_per_segment
+        self.fc_st = nn.Linear(st_dim, d_model)
+        self.clips_per_segment = _segment_groups("visual_3d", st_rows)
         self.fc_fusion = nn.Linear(2 * d_model, d_model)
-        self.frames_per_segment = frames_per_segment
+
+    def segment_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio features ``(B, rows, D)`` as ``(B, 10, D)``."""
+        if self.audio_resampling is None:
+            return audio
+        return torch.matmul(self.audio_resampling.to(audio.dtype), audio)
+
+    @staticmethod
+    def segment_mean(x: torch.Tensor, per_segment: int) -> torch.Tensor:
+        """``(B, 10 * per_segment, D)`` -> the mean of each second's rows, ``(B, 10, D)``."""
+        if per_segment == 1:
+            return x
+        b, n, d = x.shape
+        return x.view(b, n // per_segment, per_segment, d).mean(dim=2)
 
     def forward(self, audio, video_s, video_st) -> tuple[torch.Tensor, torch.Tensor]:
-        x_a = self.fc_a(audio)
-        # The published model projects each of the 8 frames of a second, then averages them. A linear
-        # layer commutes with the mean, so averaging first is the same function (and gradient) with 8x
-        # less work on the largest input; tests/test_models.py checks both agree to 1e-5.
-        b, n, d = video_s.shape
-        s = self.fc_v(video_s.view(b, n // self.frames_per_segment, self.frames_per_segment, d).mean(dim=2))
-        x_v = self.fc_fusion(torch.cat([s, self.fc_st(video_st)], dim=-1))
+        # The published models project every row, then average (or resample) them. A linear layer commutes
+        # with any weighting whose weights sum to 1, so averaging first is the same function (and gradient)
+        # with less work on the largest inputs; tests/test_models.py checks both orders agree to 1e-5.
+        x_a = self.fc_a(self.segment_audio(audio))
+        s = self.fc_v(self.segment_mean(video_s, self.frames_per_segment))
+        st = self.fc_st(self.segment_mean(video_st, self.clips_per_segment))
+        x_v = self.fc_fusion(torch.cat([s, st], dim=-1))
         return x_a, x_v
 
 
@@ -110,9 +157,10 @@ class HAN(MMILModel):
         dim_feedforward: int = 512,
         dropout: float = 0.1,
         stacking: str = "official",
+        shapes: dict[str, tuple[int, int]] | None = None,
     ):
         super().__init__(
-            AVInputs(d_model),
+            AVInputs(d_model, shapes),
             HANEncoder(
                 num_layers, stacking, d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout
             ),

@@ -11,18 +11,26 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-INPUT_DIMS = {"audio": 128, "video_s": 2048, "video_st": 512}
+from ..features.kinds import SLOTS
+
+#: The model's argument per input slot.
+ARGUMENTS = dict(zip(SLOTS, ("audio", "video_s", "video_st")))
 
 
 class Standardized(nn.Module):
-    """Wrap a model taking ``(audio, video_s, video_st)`` with fixed input standardisation."""
+    """Wrap a model taking ``(audio, video_s, video_st)`` with fixed input standardisation (one mean and
+    std per feature dimension of each input, widths from the model's ``input_shapes``)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        for name, dim in INPUT_DIMS.items():
-            self.register_buffer(f"{name}_mean", torch.zeros(dim))
-            self.register_buffer(f"{name}_std", torch.ones(dim))
+        for slot, (_, dim) in model.input_shapes.items():
+            self.register_buffer(f"{ARGUMENTS[slot]}_mean", torch.zeros(dim))
+            self.register_buffer(f"{ARGUMENTS[slot]}_std", torch.ones(dim))
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, int]]:
+        return self.model.input_shapes
 
     @torch.no_grad()
     def fit(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor, eps: float = 1e-6) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from ..features.kinds import default_shapes
 from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
@@ -27,15 +28,17 @@ __all__ = [
 ]
 
 
-def build_model(name: str, cfg: dict) -> nn.Module:
+def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None = None) -> nn.Module:
     """Build the model called ``name`` with the architecture options in ``cfg`` (options it lacks take
-    their :data:`rows.DEFAULTS` / recipe values).
+    their :data:`rows.DEFAULTS` / recipe values) for inputs of ``shapes`` (slot -> (rows, width) of one
+    video, as the feature shards declare them; default: the table's shapes of the row's feature kinds).
 
     With ``cfg['feature_norm'] == 'standardize'`` the model is wrapped in :class:`Standardized`
     (statistics are fitted by the trainer and saved with the weights).
     """
     s = spec(name)
     cfg = full_options(name, cfg)
+    shapes = {**default_shapes(s.features), **(shapes or {})}
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
     if (s.backbone != "han" or s.arch != "han") and width != {k: DEFAULTS[k] for k in width}:
@@ -49,6 +52,7 @@ def build_model(name: str, cfg: dict) -> nn.Module:
             cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
             occ_dim=cfg["occ_dim"],
             occ_dropout=cfg["occ_dropout"],
+            shapes=shapes,
         )
     elif s.arch == "cmco":
         model = HANCoOccurrence(
@@ -58,6 +62,7 @@ def build_model(name: str, cfg: dict) -> nn.Module:
             num_layers=layers,
             stacking=cfg["stacking"],
             mode=s.cooccurrence,
+            shapes=shapes,
         )
     else:
         model = HAN(
@@ -67,6 +72,7 @@ def build_model(name: str, cfg: dict) -> nn.Module:
             dim_feedforward=cfg["ffn"],
             dropout=cfg["dropout"],
             stacking=cfg["stacking"],
+            shapes=shapes,
         )
     norm = cfg["feature_norm"]
     if norm == "standardize":
@@ -77,7 +83,8 @@ def build_model(name: str, cfg: dict) -> nn.Module:
 
 
 def describe_models() -> str:
-    """One line per model: name, trainable parameters, GFLOPs per video, Table 4-style counts."""
+    """One line per model: name, trainable parameters, GFLOPs per video, Table 4-style counts (each row
+    built for its own feature kinds' shapes)."""
     from .complexity import gflops_per_video, table4_gmacs, table4_parameters, trainable_parameters
 
     lines = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..features.kinds import DEFAULT_KINDS, check_kinds
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -27,6 +29,11 @@ class ModelSpec:
     select: str = "best"  # best: the epoch with the best selection score; last: the last epoch (MA's rows)
     ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
     pseudo_labels: bool = False  # VALOR: segment-level pseudo labels per modality (data/pseudo_labels.py)
+    # the feature kinds it reads, audio / 2D visual / 3D visual (features/kinds.py)
+    features: tuple[str, str, str] = DEFAULT_KINDS
+
+    def __post_init__(self):
+        check_kinds(self.features)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -120,6 +127,12 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "valor+": ModelSpec(
         "VALOR+: the valor row with hidden 256, 4 layers, lr 3e-4", recipe="valor_plus", pseudo_labels=True
+    ),
+    "valor++": ModelSpec(
+        "VALOR++: the valor+ row on CLAP audio and CLIP frame features (with R(2+1)D-18)",
+        recipe="valor_plus_plus",
+        pseudo_labels=True,
+        features=("clap_htsat", "clip_vitl14", "r2plus1d_18"),
     ),
 }
 
@@ -244,8 +257,10 @@ RECIPES["valor"] = {
     "select_metric": "seg_type",
     "early_stop": 0,
 }
-# VALOR+ / VALOR++: the same with lr 3e-4, hidden 256, 4 layers
-RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "hidden": 256, "num_layers": 4}
+# VALOR+ (its train script): the same with lr 3e-4 cosine to 3e-6, hidden 256, 4 layers, seed 64
+RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "min_lr": 3e-6, "hidden": 256, "num_layers": 4, "seed": 64}
+# VALOR++ (its train script): VALOR+'s recipe with seed 87, on CLAP / CLIP / R(2+1)D-18 features
+RECIPES["valor_plus_plus"] = {**RECIPES["valor_plus"], "seed": 87}
 
 
 def spec(name: str) -> ModelSpec:

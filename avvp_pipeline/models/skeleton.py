@@ -32,6 +32,11 @@ class MMILModel(nn.Module):
             self.cooccurrence = cooccurrence
         self.mmil = MMILHead(d_model, num_classes, prob_head=cooccurrence is None)
 
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, int]]:
+        """Slot -> the (rows, width) of one video's input the network was built for."""
+        return dict(self.inputs.shapes)
+
     def forward(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor) -> MMILOutput:
         x_a, x_v = self.inputs(audio, video_s, video_st)
         out_a, out_v = self.encoder(x_a, x_v)
