@@ -35,7 +35,7 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        [all_shards(extractor) for extractor in ("vggish", "resnet152", "r2plus1d_18")],
+        [all_shards(kind) for kind in FEATURE_KINDS],
         run_files("model.pt"),  # per model, or per model and seed (train.seeds)
         out("reports/results.md"),
         expand(out("reports/figures/{model}/{figure}"), model=TRAINED_MODELS, figure=FIGURES),

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .features.kinds import KINDS, cli_flag
+
 log = logging.getLogger("avvp")
 
 
@@ -28,15 +30,20 @@ def _json_arg(text: str) -> dict:
 
 
 def _shards(args) -> dict[str, list[str]]:
-    return {"vggish": args.vggish, "resnet152": args.resnet152, "r2plus1d_18": args.r2plus1d_18}
+    """Feature kind -> the shards given for it (kinds not given are left out)."""
+    return {name: getattr(args, name) for name in KINDS if getattr(args, name)}
 
 
 def _add_shard_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--vggish", nargs="+", required=True, metavar="H5", help="VGGish feature shards")
-    p.add_argument("--resnet152", nargs="+", required=True, metavar="H5", help="ResNet-152 feature shards")
-    p.add_argument(
-        "--r2plus1d-18", dest="r2plus1d_18", nargs="+", required=True, metavar="H5", help="R(2+1)D-18 feature shards"
-    )
+    """One option per feature kind (``--vggish H5 ...``, ``--clap-htsat H5 ...``); give those the model reads."""
+    for name, k in KINDS.items():
+        p.add_argument(
+            cli_flag(name),
+            dest=name,
+            nargs="+",
+            metavar="H5",
+            help=f"{name} feature shards ({k.slot}, {k.shape[0]} x {k.shape[1]}: {k.description})",
+        )
 
 
 def _add_runtime_args(p: argparse.ArgumentParser, threads_help: str) -> None:
@@ -117,7 +124,9 @@ def cmd_import_features(args) -> int:
     from .features.released import import_shard
 
     stage_cfg = {"source": "released", "released_dir": args.released_dir, **args.config}
-    outputs = {"vggish": args.out_vggish, "resnet152": args.out_resnet152, "r2plus1d_18": args.out_r2plus1d_18}
+    outputs = {name: getattr(args, f"out_{name}") for name in KINDS if getattr(args, f"out_{name}")}
+    if not outputs:
+        raise ValueError(f"import-features needs at least one of {', '.join('--out-' + cli_flag(n)[2:] for n in KINDS)}")
     t0 = time.perf_counter()
     failures = import_shard(
         args.ids, args.released_dir, outputs, args.failures, stage_cfg, threads=args.threads, progress=not args.quiet
@@ -404,14 +413,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "import-features",
         help="import one shard of the released LLP features (.npy files)",
-        usage="avvp import-features --released-dir DIR --out-vggish H5 --out-resnet152 H5 "
-        "--out-r2plus1d-18 H5 --failures TSV [--config JSON] [--threads N] -- ID [ID ...]",
-        description="Write the three feature shards of some videos from the features the HAN authors "
-        "released: DIR/vggish/<id>.npy (10, 128), DIR/res152/<id>.npy (80, 2048) and "
-        "DIR/r2plus1d_18/<id>.npy (10, 512), float32 (float64 is converted). Each file is "
+        usage="avvp import-features --released-dir DIR --out-KIND H5 [--out-KIND H5 ...] "
+        "--failures TSV [--config JSON] [--threads N] -- ID [ID ...]",
+        description="Write feature shards of some videos, one per --out-KIND option, from released "
+        "features: "
+        + ", ".join(f"DIR/{k.release_folder}/<id>.npy {k.shape} ({name})" for name, k in KINDS.items())
+        + ", float32 (float64 is converted). Each file is "
         "read without unpickling and checked (a .npy file, float, that shape, finite); a "
         "bad file is one line (video_id, path, reason) of the failures file and leaves "
-        "its video out of all three shards, the others are imported. The shards are those "
+        "its video out of every shard written, the others are imported. The shards are those "
         "`avvp extract` writes (video_ids, features; has_audio, which the release does "
         "not record, is 1 for every video), with source=released, the folder and a "
         "sha256 of the imported files as provenance.",
@@ -420,7 +430,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--released-dir",
         required=True,
         metavar="DIR",
-        help="the release's folder (holding vggish/, res152/, r2plus1d_18/)",
+        help="the release's folder (holding " + ", ".join(k.release_folder + "/" for k in KINDS.values()) + ")",
     )
     p.add_argument(
         "ids",
@@ -435,9 +445,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="recorded in the shards with source and released_dir (the workflow passes the stage version)",
     )
     p.add_argument("--threads", type=int, default=2, help="reader threads")
-    p.add_argument("--out-vggish", required=True, metavar="H5")
-    p.add_argument("--out-resnet152", required=True, metavar="H5")
-    p.add_argument("--out-r2plus1d-18", required=True, metavar="H5")
+    for name in KINDS:
+        p.add_argument("--out-" + cli_flag(name)[2:], dest=f"out_{name}", metavar="H5", help=f"the {name} shard")
     p.add_argument("--failures", required=True, metavar="TSV", help="TSV listing bad files and why")
     p.set_defaults(func=cmd_import_features)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.feature_sets import EXTRACTORS
+from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .data.llp import CLASSES
 from .evaluation.events import events_from
 from .evaluation.metrics import binarize_predictions
@@ -59,6 +59,19 @@ class ModelMismatch(ValueError):
     """The features a model was trained on cannot be reproduced here."""
 
 
+def check_extractable(model_path: str | Path, kinds: tuple[str, ...]) -> None:
+    """:class:`ModelMismatch` unless a model reading ``kinds`` can parse raw video: its features must be
+    the ones `avvp extract` computes (VGGish, ResNet-152, R(2+1)D-18)."""
+    lacking = not_extractable(kinds)
+    if lacking or tuple(kinds) != DEFAULT_KINDS:
+        raise ModelMismatch(
+            f"{model_path}: the model reads the feature kinds {', '.join(kinds)}; "
+            f"{', '.join(lacking) or 'that combination'} cannot be extracted from raw video here (only "
+            f"{', '.join(EXTRACTABLE)} can), so it cannot parse new videos; parse with a model trained on "
+            "those three"
+        )
+
+
 @dataclass
 class VideoParser:
     """A trained model with the extractors that made its training features."""
@@ -78,9 +91,10 @@ class VideoParser:
 
         dev = resolve_device(device)
         trained = load_trained(model_path, dev)
+        check_extractable(model_path, trained.kinds)
         configs = trained.feature_configs
         released = [
-            k for k in EXTRACTORS if isinstance((configs or {}).get(k), dict) and configs[k].get("source") == "released"
+            k for k in DEFAULT_KINDS if isinstance((configs or {}).get(k), dict) and configs[k].get("source") == "released"
         ]
         if released:
             where = configs[released[0]].get("released_dir", "?")
@@ -90,7 +104,7 @@ class VideoParser:
                 "not record its weights or preprocessing exactly); to parse videos, train on "
                 "features extracted here (features.source: extract)"
             )
-        if not configs or any(configs.get(k) is None for k in EXTRACTORS):
+        if not configs or any(configs.get(k) is None for k in DEFAULT_KINDS):
             raise ModelMismatch(
                 f"{model_path}: the model does not record how its features were extracted "
                 "(trained before avvp-pipeline saved feature configs); retrain it"

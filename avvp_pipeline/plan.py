@@ -2,7 +2,8 @@
 
 The Snakefile calls these functions; they must be fast (all of LLP in well under a second), so they
 read only the split CSVs (or, for the demo, derive the synthetic names from the seed) and list the
-videos folder once (with ``features.source: released``, each of the release's three folders once).
+videos folder once (with ``features.source: released``, the release folder of each feature kind the
+configured rows read, once).
 Everything a run would trip over later (a missing folder, no videos, an unknown model name, a file
 name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import llp
+from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, KINDS, not_extractable
 from .media.inputs import VIDEO_EXTENSIONS
 from .models.rows import spec
 
@@ -117,6 +119,7 @@ class VideoPlan:
     paths: dict[str, str] = field(default_factory=dict)  # id -> file; default <videos_dir>/<id>.mp4
     unusable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) found but skipped
     released_dir: str | None = None  # the release's folder when the features are imported
+    kinds: tuple[str, ...] = DEFAULT_KINDS  # the feature kinds the run reads (imported ones: each shard's)
 
     @property
     def num_shards(self) -> int:
@@ -136,11 +139,12 @@ class VideoPlan:
         """Video file paths of shard ``k``."""
         return [self.path(vid) for vid in self.shard(k)]
 
-    def shard_released_files(self, k: int) -> list[str]:
-        """The released .npy files (all three per video) of shard ``k``."""
-        from .features.released import RELEASE_FOLDERS, release_path
+    def shard_released_files(self, k: int, kind: str | None = None) -> list[str]:
+        """The released .npy files of shard ``k``: of feature kind ``kind``, or of every kind the run reads."""
+        from .features.released import release_path
 
-        return [release_path(self.released_dir, name, vid) for vid in self.shard(k) for name in RELEASE_FOLDERS]
+        kinds = self.kinds if kind is None else (kind,)
+        return [release_path(self.released_dir, name, vid) for vid in self.shard(k) for name in kinds]
 
 
 def _synth_filenames(synth_cfg: dict) -> list[str]:
@@ -224,21 +228,23 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
     return paths, sorted(unusable)
 
 
-def _scan_released(released_dir: str, wanted: set[str]) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
-    """``({extractor: ids with a file}, [(file, reason) skipped])``: each of the release's folders listed once."""
-    from .features.released import RELEASE_FOLDERS
-
+def _scan_released(
+    released_dir: str, wanted: set[str], kinds: tuple[str, ...] = DEFAULT_KINDS
+) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
+    """``({kind: ids with a file}, [(file, reason) skipped])``: the release folder of each of ``kinds``
+    listed once."""
     d = Path(released_dir)
     if not d.is_dir():
         raise PlanError(f"features.released_dir {d}: " + ("not a folder" if d.exists() else "folder not found"))
     found: dict[str, set[str]] = {}
     unusable = []
-    for name, folder in RELEASE_FOLDERS.items():
+    for name in kinds:
+        folder = KINDS[name].release_folder
         sub = os.path.join(released_dir, folder)
         if not os.path.isdir(sub):
             raise PlanError(
-                f"features.released_dir {d}: no folder {folder}/ (the release has "
-                f"{', '.join(f + '/' for f in RELEASE_FOLDERS.values())})"
+                f"features.released_dir {d}: no folder {folder}/ (the {name} features the configured rows "
+                f"read; they need {', '.join(KINDS[k].release_folder + '/' for k in kinds)})"
             )
         ids = found[name] = set()
         for entry in os.scandir(sub):
@@ -254,12 +260,10 @@ def _scan_released(released_dir: str, wanted: set[str]) -> tuple[dict[str, set[s
     return found, sorted(unusable)
 
 
-def _plan_released(source: DataSource, ids: list[str], shard_size: int) -> VideoPlan:
-    """Videos with all three released files; the others are reported and skipped."""
-    from .features.released import RELEASE_FOLDERS
-
-    found, unusable = _scan_released(source.released_dir, set(ids))
-    lacking = ", ".join(f"{RELEASE_FOLDERS[name]}/ {len(ids) - len(have)}" for name, have in found.items())
+def _plan_released(source: DataSource, ids: list[str], shard_size: int, kinds: tuple[str, ...]) -> VideoPlan:
+    """Videos with a released file of every one of ``kinds``; the others are reported and skipped."""
+    found, unusable = _scan_released(source.released_dir, set(ids), kinds)
+    lacking = ", ".join(f"{KINDS[name].release_folder}/ {len(ids) - len(have)}" for name, have in found.items())
     present = set.intersection(*found.values())
     missing = _report(
         ids,
@@ -267,11 +271,18 @@ def _plan_released(source: DataSource, ids: list[str], shard_size: int) -> Video
         unusable,
         "features.released_dir",
         source.released_dir,
-        f"has all three feature files (expected e.g. vggish/{ids[0]}.npy; missing per folder: {lacking})",
+        f"has all its feature files (expected e.g. {KINDS[kinds[0]].release_folder}/{ids[0]}.npy; missing per "
+        f"folder: {lacking})",
         f" (missing per folder: {lacking})",
     )
     return VideoPlan(
-        None, [v for v in ids if v in present], shard_size, missing, unusable=unusable, released_dir=source.released_dir
+        None,
+        [v for v in ids if v in present],
+        shard_size,
+        missing,
+        unusable=unusable,
+        released_dir=source.released_dir,
+        kinds=tuple(kinds),
     )
 
 
@@ -296,10 +307,13 @@ def _report(
     return missing
 
 
-def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = None) -> VideoPlan:
+def plan_videos(
+    dataset_cfg: dict, shard_size: int, features_cfg: dict | None = None, kinds: tuple[str, ...] = DEFAULT_KINDS
+) -> VideoPlan:
     """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped.
 
-    With ``features.source: released`` a video is there when the release has its three feature files.
+    With ``features.source: released`` a video is there when the release has its file of each of
+    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`).
     """
     source = data_source(dataset_cfg, features_cfg)
     if source.synthetic:  # rendered by the synth rule
@@ -307,7 +321,7 @@ def plan_videos(dataset_cfg: dict, shard_size: int, features_cfg: dict | None = 
         return VideoPlan(source.videos_dir, ids, shard_size)
     ids = _annotation_ids(source.annotations_dir)
     if source.released:
-        return _plan_released(source, ids, shard_size)
+        return _plan_released(source, ids, shard_size, tuple(kinds))
     paths, unusable = _scan_videos(source.videos_dir, set(ids))
     missing = _report(ids, paths, unusable, "videos_dir", source.videos_dir, f"is there (expected e.g. {ids[0]}.mp4)")
     present = [v for v in ids if v in paths]
@@ -335,8 +349,51 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
             raise PlanError(f"pseudo_labels.dir {folder}: no {sub}/ folder")
 
 
+def _rows_needed(train_cfg: dict, refine_cfg: dict | None) -> list[str]:
+    """The rows a run trains: ``train.models``, and MA's base model when an MA* row refines labels here."""
+    rows = list(train_cfg.get("models") or [])
+    computed = (refine_cfg or {}).get("source", "computed") == "computed"
+    if computed and any(spec(m).labels == "refined" for m in rows) and "ma_base" not in rows:
+        rows.append("ma_base")
+    return rows
+
+
+def feature_kinds(train_cfg: dict, refine_cfg: dict | None = None) -> tuple[str, ...]:
+    """The feature kinds the rows of a run read (``train.models``, MA's base model when labels are
+    refined here), in the kinds table's order; HAN's three when no row is configured."""
+    wanted = {k for m in _rows_needed(train_cfg, refine_cfg) for k in spec(m).features}
+    return tuple(k for k in KINDS if k in wanted) or DEFAULT_KINDS
+
+
+def check_feature_kinds(features_cfg: dict, train_cfg: dict, refine_cfg: dict | None = None) -> None:
+    """PlanError where a row of ``train.models`` reads feature kinds the configured feature source
+    cannot provide (``features.source: extract`` computes only the extractable kinds from videos)."""
+    if feature_source(features_cfg) != "extract":
+        return
+    for row in _rows_needed(train_cfg, refine_cfg):
+        lacking = not_extractable(spec(row).features)
+        if lacking:
+            folders = " and ".join(f"{KINDS[k].release_folder}/" for k in lacking)
+            raise PlanError(
+                f"train.models has {row}, which reads the feature kinds {', '.join(lacking)}, but "
+                f"features.source is extract, which computes only {', '.join(EXTRACTABLE)} from the videos: "
+                f"import them with features.source: released and features.released_dir holding {folders} "
+                "(docs/released-features.md), or drop the row"
+            )
+
+
 def check_parse(features_cfg: dict, parse_cfg: dict) -> None:
-    """PlanError for ``parse.videos_dir`` with released features: such models cannot parse new videos."""
+    """PlanError for ``parse.videos_dir`` with released features, or with a row in ``parse.models`` that
+    reads feature kinds that cannot be extracted from raw video: such models cannot parse new videos."""
+    if (parse_cfg or {}).get("videos_dir"):
+        for row in parse_cfg.get("models") or []:
+            lacking = not_extractable(spec(row).features)
+            if lacking:
+                raise PlanError(
+                    f"parse.models has {row}, which reads the feature kinds {', '.join(lacking)}; these cannot "
+                    f"be extracted from raw video here (only {', '.join(EXTRACTABLE)} can), so it cannot "
+                    "parse new videos: drop it from parse.models"
+                )
     if feature_source(features_cfg) == "released" and (parse_cfg or {}).get("videos_dir"):
         raise PlanError(
             "parse.videos_dir is set but features.source is released: a model trained on the released "

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from avvp_pipeline.cli import main
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.data.llp import CLASSES
+from avvp_pipeline.features.kinds import DEFAULT_KINDS
 from avvp_pipeline.evaluation.evaluate import evaluate_probs
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import features_match, load_model
@@ -233,11 +234,11 @@ def test_imported_model_evaluates_on_imported_released_features(released, tmp_pa
 
     ids = [f"officialv{i:02d}" for i in range(4)]
     rng = np.random.default_rng(3)
-    for name, folder in rel.RELEASE_FOLDERS.items():
+    for name, folder in ((n, rel.RELEASE_FOLDERS[n]) for n in DEFAULT_KINDS):
         (tmp_path / "feats" / folder).mkdir(parents=True)
         for vid in ids:
             np.save(tmp_path / "feats" / folder / f"{vid}.npy", rng.standard_normal(rel.SHAPES[name], np.float32))
-    shards = {name: str(tmp_path / "features" / name / "shard-0000.h5") for name in rel.RELEASE_FOLDERS}
+    shards = {name: str(tmp_path / "features" / name / "shard-0000.h5") for name in DEFAULT_KINDS}
     assert not rel.import_shard(
         ids,
         str(tmp_path / "feats"),

@@ -17,11 +17,15 @@ import pytest
 import yaml
 
 from avvp_pipeline.cli import main
-from avvp_pipeline.features import store
-from avvp_pipeline.features.released import RELEASE_FOLDERS, SHAPES, import_shard
+from avvp_pipeline.features import released, store
+from avvp_pipeline.features.kinds import DEFAULT_KINDS
+from avvp_pipeline.features.released import SHAPES, import_shard
 from avvp_pipeline.plan import PlanError, data_source, plan_videos
 
 REPO = Path(__file__).resolve().parents[1]
+
+# the HAN release's three folders (the kinds table has VALOR's CLIP / CLAP folders as well)
+RELEASE_FOLDERS = {name: released.RELEASE_FOLDERS[name] for name in DEFAULT_KINDS}
 
 
 def write_release(root: Path, ids: list[str], seed: int = 0) -> dict[str, dict[str, np.ndarray]]:

@@ -11,19 +11,22 @@ import numpy as np
 import torch
 
 from ..features import store
+from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, cli_flag
 from .index import load_split
 from .pseudo_labels import read_pseudo_labels
 from .refined_labels import read_refined_labels
 
 log = logging.getLogger(__name__)
 
-EXTRACTORS = ("vggish", "resnet152", "r2plus1d_18")
+#: The feature kinds read when none are named: HAN's (features/kinds.py).
+EXTRACTORS = DEFAULT_KINDS
 PROVENANCE_KEYS = ("weights_id", "weights_sha256", "config_hash", "avvp_pipeline_version")
 
 
 @dataclass
 class FeatureSet:
-    """One split: features ``audio (N,10,128)``, ``video_s (N,80,2048)``, ``video_st (N,10,512)``,
+    """One split: the features of its three slots, ``audio (N,Ta,Da)``, ``video_s (N,Ts,Ds)``, ``video_st
+    (N,Tst,Dst)`` (with HAN's kinds (N,10,128), (N,80,2048), (N,10,512)), the kinds they are (``kinds``),
     weak ``labels (N,25)`` and, for val/test, dense truth ``gt_audio``/``gt_visual (N,25,10)``."""
 
     split: str
@@ -43,6 +46,16 @@ class FeatureSet:
     pseudo_audio: torch.Tensor | None = None
     pseudo_visual: torch.Tensor | None = None
     pseudo_present: torch.Tensor | None = None
+    kinds: tuple[str, str, str] = DEFAULT_KINDS  # the feature kind in each slot (audio, visual_2d, visual_3d)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """Slot -> (rows, width) of one video's features, as the shards hold them."""
+        return {slot: tuple(t.shape[1:]) for slot, t in zip(SLOTS, (self.audio, self.video_s, self.video_st))}
+
+    def inputs(self) -> dict[str, dict]:
+        """What a model trained on this set reads: slot -> ``{"kind", "shape"}`` (recorded in ``model.pt``)."""
+        return {slot: {"kind": k, "shape": list(self.shapes[slot])} for slot, k in zip(SLOTS, self.kinds)}
 
     def with_pseudo_labels(self, path: str | Path) -> FeatureSet:
         """Attach the pseudo labels of ``path`` (data/pseudo_labels.py; rows matched by video id). Videos
@@ -89,28 +102,58 @@ def feature_provenance(attrs_by_extractor: dict[str, list[dict]]) -> dict[str, d
     return out
 
 
-def feature_configs(shards: dict[str, list[str]]) -> dict[str, dict]:
-    """The extraction config each extractor's shards recorded (``config_json``): what `avvp parse`
+def feature_configs(shards: dict[str, list[str]], kinds: tuple[str, ...] = DEFAULT_KINDS) -> dict[str, dict]:
+    """The extraction config the shards of each of ``kinds`` recorded (``config_json``): what `avvp parse`
     needs to extract new videos the same way."""
     import h5py
 
     out = {}
-    for name in EXTRACTORS:
+    for name in kinds:
         with h5py.File(shards[name][0], "r") as f:
             out[name] = json.loads(f.attrs["config_json"]) if "config_json" in f.attrs else None
     return out
 
 
+def require_shards(shards: dict[str, list[str]], kinds: tuple[str, ...], what: str) -> None:
+    """ValueError naming the kinds of ``kinds`` that ``shards`` gives no files for (``what`` reads them)."""
+    lacking = [k for k in kinds if not shards.get(k)]
+    if lacking:
+        flags = ", ".join(cli_flag(k) for k in lacking)
+        raise ValueError(
+            f"{what} reads the feature kinds {', '.join(kinds)}, but no shards were given for "
+            f"{', '.join(lacking)} ({flags})"
+        )
+
+
+def _check_shape(name: str, array: np.ndarray, attrs: list[dict]) -> None:
+    """ValueError unless the shards of ``name`` hold (N, rows, width) features of one shard kind."""
+    if array.ndim != 3:
+        raise ValueError(f"{name} shards hold features of shape {array.shape[1:]}: expected (rows, width) per video")
+    made = {str(a.get("extractor", name)) for a in attrs}
+    if made - {name}:
+        raise ValueError(f"the shards given as {name} were written as {', '.join(sorted(made))} features")
+
+
 def load_feature_sets(
-    index_path: str | Path, splits: list[str], shards: dict[str, list[str]], device: torch.device
+    index_path: str | Path,
+    splits: list[str],
+    shards: dict[str, list[str]],
+    device: torch.device,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
 ) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
-    """Load ``splits`` from the index and the feature shards; videos missing a feature are skipped visibly."""
-    loaded = {name: store.load_features(shards[name]) for name in EXTRACTORS}
-    provenance = feature_provenance({name: loaded[name][2] for name in EXTRACTORS})
+    """Load ``splits`` from the index and the shards of ``kinds`` (one per slot: audio, 2D visual, 3D
+    visual); videos missing a feature are skipped visibly. Returns the sets and the features' provenance
+    per kind."""
+    kinds = check_kinds(kinds)
+    require_shards(shards, kinds, "this stage")
+    loaded = {name: store.load_features(shards[name]) for name in kinds}
+    for name in kinds:
+        _check_shape(name, loaded[name][1], loaded[name][2])
+    provenance = feature_provenance({name: loaded[name][2] for name in kinds})
     sets = {}
     for split in splits:
         s = load_split(index_path, split)
-        keep = [i for i, vid in enumerate(s.video_ids) if all(vid in loaded[n][0] for n in EXTRACTORS)]
+        keep = [i for i, vid in enumerate(s.video_ids) if all(vid in loaded[n][0] for n in kinds)]
         kept = set(keep)
         skipped = [vid for i, vid in enumerate(s.video_ids) if i not in kept]
         if skipped:
@@ -133,12 +176,11 @@ def load_feature_sets(
             split,
             [s.filenames[i] for i in keep],
             [s.video_ids[i] for i in keep],
-            take("vggish"),
-            take("resnet152"),
-            take("r2plus1d_18"),
+            *(take(name) for name in kinds),
             torch.from_numpy(s.labels[keep].astype(np.float32)).to(device),
             None if s.gt_audio is None else s.gt_audio[keep],
             None if s.gt_visual is None else s.gt_visual[keep],
             skipped,
+            kinds=kinds,
         )
     return sets, provenance

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..data.feature_sets import FeatureSet, load_feature_sets
+from ..data.feature_sets import FeatureSet, load_feature_sets, require_shards
 from ..data.index import load_split
 from ..data.llp import CLASSES
 from ..device import resolve_device
@@ -57,9 +57,10 @@ def evaluate_model(
         raise ValueError(f"unknown post-processing protocols {unknown}; known: {', '.join(PROTOCOLS)}")
     device = resolve_device(device)
     trained = load_trained(model_path, device)
+    require_shards(shards, trained.kinds, f"{model_path} (model {trained.name})")
     tune_on = "val" if "tuned" in protocols else None
     sets, provenance = load_feature_sets(
-        index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])), shards, device
+        index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])), shards, device, trained.kinds
     )
     trained.require_features(provenance, split)
     fs = sets[split]

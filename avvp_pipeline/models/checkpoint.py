@@ -1,8 +1,10 @@
 """The ``model.pt`` format (and the training resume state), read only through :mod:`avvp_pipeline.torch_files`.
 
 A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
-``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, and for a model
-imported from elsewhere (``avvp import-model``) ``imported_from``: where its weights came from. Files are
+``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, ``inputs`` (slot
+-> ``{"kind", "shape"}``: the feature kind and the (rows, width) of each input the network was built
+for; a file without it was written before kinds were recorded and reads HAN's three kinds), and for a
+model imported from elsewhere (``avvp import-model``) ``imported_from``: where its weights came from. Files are
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
@@ -17,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
 from .registry import MODELS, build_model
 from .rows import DEFAULTS, keeps_last_epoch
@@ -39,6 +42,7 @@ __all__ = [
     "TrainedModel",
     "load_trained",
     "features_match",
+    "model_inputs",
 ]
 
 MODEL_KIND = "a model.pt written by avvp-pipeline"
@@ -56,6 +60,7 @@ _MODEL_FIELDS = {
     "avvp_pipeline_version": (str, None),
     "run_hash": (str, None),
     "imported_from": (dict, None),
+    "inputs": (dict, None),
 }
 _RESUME_FIELDS = {
     "run_hash": (str,),
@@ -85,8 +90,13 @@ def write_model(
     summary: dict,
     run_hash: str,
     imported_from: dict | None = None,
+    inputs: dict | None = None,
 ) -> None:
-    """Write a trained model as ``model.pt`` (see the module docstring for its keys)."""
+    """Write a trained model as ``model.pt`` (see the module docstring for its keys); ``inputs`` defaults
+    to HAN's three kinds with their shapes."""
+    if inputs is None:
+        inputs = {slot: {"kind": k, "shape": list(default_shapes()[slot])} for slot, k in zip(SLOTS, DEFAULT_KINDS)}
+    model_inputs(inputs)  # refuse to write a record that could not be read back
     ckpt = {
         "model_name": model_name,
         "state_dict": dict(state_dict),
@@ -97,10 +107,33 @@ def write_model(
         "summary": plain(summary),
         "avvp_pipeline_version": __version__,
         "run_hash": run_hash,
+        "inputs": plain(inputs),
     }
     if imported_from is not None:
         ckpt["imported_from"] = plain(imported_from)
     save_torch_file(ckpt, path)
+
+
+def model_inputs(record: dict | None) -> tuple[tuple[str, str, str], dict[str, tuple[int, int]]]:
+    """``(kinds, shapes)`` of a ``model.pt``'s ``inputs`` record (None: HAN's three kinds and shapes);
+    ValueError saying what is wrong with it."""
+    if record is None:
+        return DEFAULT_KINDS, default_shapes()
+    if set(record) != set(SLOTS):
+        raise ValueError(f"inputs names the slots {sorted(record)}, expected {', '.join(SLOTS)}")
+    kinds, shapes = [], {}
+    for slot in SLOTS:
+        entry = record[slot]
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (
+            not isinstance(shape, (list, tuple))
+            or len(shape) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+        ):
+            raise ValueError(f"inputs.{slot} is {entry!r}: expected {{'kind': NAME, 'shape': [rows, width]}}")
+        kinds.append(entry.get("kind"))
+        shapes[slot] = (shape[0], shape[1])
+    return check_kinds(kinds), shapes
 
 
 def file_kind(obj) -> str:
@@ -169,7 +202,11 @@ def build_checked(path: str | Path, ckpt: dict, device: torch.device | str = "cp
     if name not in MODELS:
         raise CheckpointError(f"{path}: unknown model {name!r} in the file (known: {', '.join(MODELS)})")
     try:
-        model = build_model(name, ckpt["train_config"]).to(device)
+        kinds, shapes = model_inputs(ckpt.get("inputs"))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: its input record cannot be read: {exc}") from None
+    try:
+        model = build_model(name, ckpt["train_config"], shapes).to(device)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: cannot build model {name!r} from the file's train_config: {exc}") from None
     problems = state_dict_problems(model.state_dict(), ckpt["state_dict"])
@@ -229,6 +266,12 @@ class TrainedModel:
     feature_configs: dict | None  # extraction config per extractor (None for models trained elsewhere)
     summary: dict
     imported_from: dict | None = None
+    inputs: dict | None = None  # slot -> {"kind", "shape"}; None: written before kinds were recorded
+
+    @property
+    def kinds(self) -> tuple[str, str, str]:
+        """The feature kind of each input slot (audio, 2D visual, 3D visual)."""
+        return model_inputs(self.inputs)[0]
 
     @property
     def gate(self) -> str:
@@ -279,4 +322,5 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
         ckpt.get("feature_configs"),
         ckpt["summary"],
         ckpt.get("imported_from"),
+        ckpt.get("inputs"),
     )

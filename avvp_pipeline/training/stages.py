@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..data.feature_sets import feature_configs, load_feature_sets
+from ..data.feature_sets import feature_configs, load_feature_sets, require_shards
 from ..data.pseudo_labels import pseudo_label_provenance
 from ..models.checkpoint import load_trained
+from ..models.rows import spec
 from .refine import refine_labels, write_refined
 from .trainer import RunOptions, TrainConfig, train
 
@@ -35,7 +36,9 @@ def train_stage(
             "select_on=test: model selection on the TEST split, as the published CM-Co script did; "
             "test scores are then optimistic"
         )
-    sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device())
+    kinds = spec(model_name).features
+    require_shards(shards, kinds, f"model {model_name}")
+    sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device(), kinds)
     if refined:
         sets["train"].with_refined_labels(refined)
     if pseudo_labels:
@@ -51,7 +54,7 @@ def train_stage(
         out_dir,
         provenance,
         progress=progress,
-        feature_configs=feature_configs(shards),
+        feature_configs=feature_configs(shards, kinds),
         run=run,
         labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None,
     )
@@ -78,7 +81,8 @@ def refine_stage(
     refined-labels file ``out``; return its statistics."""
     run = RunOptions(device=device)
     trained = load_trained(model_path, run.torch_device())
-    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device())
+    require_shards(shards, trained.kinds, f"{model_path} (model {trained.name})")
+    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device(), trained.kinds)
     trained.require_features(provenance, "train")
     audio, visual, stats = refine_labels(trained.net, sets["train"], seed=seed)
     write_refined(out, sets["train"], audio, visual, stats)

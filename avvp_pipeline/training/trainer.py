@@ -322,7 +322,7 @@ def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, devic
     """Seeded model, optimizer, scheduler and the shuffle / partner generators of a run from scratch."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model = build_model(model_name, asdict(cfg)).to(device)
+    model = build_model(model_name, asdict(cfg), train_set.shapes).to(device)
     if isinstance(model, Standardized):
         model.fit(train_set.audio, train_set.video_s, train_set.video_st)
     optimizer, scheduler = _optimizer(model, cfg, device)
@@ -433,8 +433,10 @@ def save_trained(
     provenance: dict,
     feature_configs: dict | None,
     run_hash_: str,
+    inputs: dict | None = None,
 ) -> None:
-    """The final outputs of a run: ``model.pt`` (the selected epoch) and ``history.json``."""
+    """The final outputs of a run: ``model.pt`` (the selected epoch, with ``inputs``: the feature kind and
+    shape of each input slot) and ``history.json``."""
     write_model(
         out_dir / "model.pt",
         model_name=model_name,
@@ -445,6 +447,7 @@ def save_trained(
         classes=list(CLASSES),
         summary=summary,
         run_hash=run_hash_,
+        inputs=inputs,
     )
     write_json({"summary": summary, "epochs": history}, out_dir / "history.json")
 
@@ -471,6 +474,13 @@ def train(
     the feature sets are on.
     """
     run = run or RunOptions()
+    kinds = spec(model_name).features
+    for fs in (train_set, select_set):
+        if fs.kinds != kinds:
+            raise ValueError(
+                f"model {model_name} reads the feature kinds {', '.join(kinds)}, but the {fs.split} set holds "
+                f"{', '.join(fs.kinds)}"
+            )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
@@ -535,6 +545,8 @@ def train(
         "skipped_train": train_set.skipped,
         **({"pseudo_labels": labels} if labels else {}),
     }
-    save_trained(out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_)
+    save_trained(
+        out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_, train_set.inputs()
+    )
     ckpt_path.unlink(missing_ok=True)
     return summary

@@ -7,7 +7,9 @@ import re
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
-from avvp_pipeline.plan import check_models, check_parse, check_pseudo_labels, data_source, feature_source, plan_videos
+from avvp_pipeline.features.kinds import cli_flag
+from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
+from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from snakemake.exceptions import WorkflowError
@@ -18,9 +20,12 @@ try:
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
     check_pseudo_labels(config["train"], config.get("pseudo_labels"))
     check_parse(config["features"], config["parse"])
+    check_feature_kinds(config["features"], config["train"], config["refine"])
     FEATURE_SOURCE = feature_source(config["features"])
+    # the feature kinds the configured rows read: only these are imported (features.source: released)
+    FEATURE_KINDS = feature_kinds(config["train"], config["refine"])
     DATA = data_source(config["dataset"], config["features"])
-    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"], config["features"])
+    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"], config["features"], FEATURE_KINDS)
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
@@ -119,8 +124,8 @@ def shard_videos(wildcards):
 
 
 def shard_released_files(wildcards):
-    """The shard's released .npy files, all three per video (features.source: released)."""
-    return PLAN.shard_released_files(int(wildcards.shard))
+    """The shard's released .npy files of one feature kind (features.source: released)."""
+    return PLAN.shard_released_files(int(wildcards.shard), wildcards.kind)
 
 
 def shard_ids(wildcards):
@@ -129,6 +134,16 @@ def shard_ids(wildcards):
 
 def all_shards(extractor):
     return expand(f"{FEATURE_DIR}/{extractor}/shard-{{shard}}.h5", shard=[f"{k:04d}" for k in SHARDS])
+
+
+def model_shards(wildcards):
+    """The shards of each feature kind the row ``wildcards.model`` reads (unpacked into named inputs)."""
+    return {kind: all_shards(kind) for kind in spec(wildcards.model).features}
+
+
+def shard_options(wildcards, input):
+    """``--KIND H5 ...`` for each feature kind of the row's inputs (quoted with ``{params.x:q}``)."""
+    return [a for kind in spec(wildcards.model).features for a in (cli_flag(kind), *getattr(input, kind))]
 
 
 def parse_inputs(wildcards):

@@ -5,11 +5,9 @@
 
 rule evaluate:
     input:
+        unpack(model_shards),  # the shards of the feature kinds the row reads, named by kind
         model=f"{RUN}/model.pt",
         index=out("dataset/index.h5"),
-        vggish=all_shards("vggish"),
-        resnet152=all_shards("resnet152"),
-        r2plus1d_18=all_shards("r2plus1d_18"),
     output:
         metrics=f"{RUN}/metrics.json",
         predictions=f"{RUN}/predictions.h5",
@@ -30,10 +28,10 @@ rule evaluate:
         split=EVAL_CFG["split"],
         gate=EVAL_CFG["gate"],
         protocols=[f"--protocol={p}" for p in EVAL_CFG.get("protocols", [])],
+        shards=shard_options,
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
-        "avvp evaluate --model {input.model:q} --index {input.index:q} --vggish {input.vggish:q}"
-        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --split {params.split:q}"
+        "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
         " --gate {params.gate:q} {params.protocols:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 

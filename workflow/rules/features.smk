@@ -2,8 +2,9 @@
 # ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
 # Threads only change speed (decoder processes run beside the model), so a different
 # thread count never rebuilds a shard.
-# With `features.source: released` one import job per shard writes the same three shards from
-# the LLP release's .npy files instead, and the extraction rules are not defined.
+# With `features.source: released` one import job per feature kind and shard writes the same shards
+# from the release's .npy files instead (only the kinds the configured rows read, e.g. VALOR's CLAP and
+# CLIP features for valor++), and the extraction rules are not defined.
 
 if FEATURE_SOURCE == "extract":
 
@@ -57,20 +58,20 @@ if FEATURE_SOURCE == "extract":
 
 else:
 
+    # one job per feature kind and shard, for the kinds the configured rows read (FEATURE_KINDS)
     rule import_features:
         input:
             npy=shard_released_files,
         output:
-            vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
-            resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
-            r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
-            failures=f"{FEATURE_DIR}/failures/import-shard-{{shard}}.tsv",
+            shard=f"{FEATURE_DIR}/{{kind}}/shard-{{shard}}.h5",
+            failures=f"{FEATURE_DIR}/failures/import-{{kind}}-shard-{{shard}}.tsv",
         log:
-            out("logs/import_features/shard-{shard}.log"),
+            out("logs/import_features/{kind}/shard-{shard}.log"),
         benchmark:
-            out("benchmarks/import_features/shard-{shard}.tsv")
+            out("benchmarks/import_features/{kind}/shard-{shard}.tsv")
         wildcard_constraints:
             shard=r"\d{4}",
+            kind="|".join(FEATURE_KINDS),
         conda:
             "../../envs/avvp.yaml"
         # one reader per job: shards import side by side (faster than threads within one job)
@@ -79,9 +80,9 @@ else:
             released_dir=DATA.released_dir,
             cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
             ids=shard_ids,
+            out=lambda w: "--out-" + cli_flag(w.kind)[2:],
         # the ids come after --: YouTube ids may start with '-'
         shell:
             "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
-            " --threads {threads} --out-vggish {output.vggish:q} --out-resnet152 {output.resnet152:q}"
-            " --out-r2plus1d-18 {output.r2plus1d_18:q} --failures {output.failures:q}"
+            " --threads {threads} {params.out:q} {output.shard:q} --failures {output.failures:q}"
             " -- {params.ids:q} 2> {log:q}"

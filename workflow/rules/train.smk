@@ -5,10 +5,8 @@
 
 rule train:
     input:
+        unpack(model_shards),  # the shards of the feature kinds the row reads, named by kind
         index=out("dataset/index.h5"),
-        vggish=all_shards("vggish"),
-        resnet152=all_shards("resnet152"),
-        r2plus1d_18=all_shards("r2plus1d_18"),
         refined=refined_labels,
         pseudo_labels=pseudo_labels,
     output:
@@ -28,12 +26,12 @@ rule train:
         gpu=1,
     params:
         cfg=train_cfg,
+        shards=shard_options,
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
         pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
     shell:
-        "avvp train --model {wildcards.model:q} --index {input.index:q} --vggish {input.vggish:q}"
-        " --resnet152 {input.resnet152:q} --r2plus1d-18 {input.r2plus1d_18:q} --config {params.cfg:q}"
+        "avvp train --model {wildcards.model:q} --index {input.index:q} {params.shards:q} --config {params.cfg:q}"
         " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
