@@ -8,17 +8,18 @@ import torch
 
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.evaluation.evaluate import evaluate_probs
+from avvp_pipeline.features.kinds import DEFAULT_KINDS, default_shapes
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import load_model
 from avvp_pipeline.training.trainer import TrainConfig, train
 
 
-def _planted_set(split, n, seed):
-    """Features where class c is present in a video iff dims carry a +3 offset (a learnable toy)."""
+def _planted_set(split, n, seed, kinds=DEFAULT_KINDS):
+    """Features of ``kinds``' shapes where class c is present in a video iff dims carry a +3 offset (a
+    learnable toy)."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.zeros(n, 25)
-    audio = torch.randn(n, 10, 128, generator=g)
-    vs, vst = torch.randn(n, 80, 2048, generator=g), torch.randn(n, 10, 512, generator=g)
+    audio, vs, vst = (torch.randn(n, *shape, generator=g) for shape in default_shapes(kinds).values())
     gt_a = np.zeros((n, 25, 10), np.uint8)
     for i in range(n):
         c = i % 3
@@ -37,6 +38,7 @@ def _planted_set(split, n, seed):
         labels,
         gt_a,
         gt_a.copy(),
+        kinds=kinds,
     )
 
 
@@ -150,7 +152,8 @@ def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
 
     opts = train_options(name, {"epochs": 4, "batch_size": 8, "init_epoch": 0, "lr": 3e-4, "early_stop": 0})
     cfg = TrainConfig.from_dict({**opts, "device": "cpu"})
-    tr, va = _planted_set("train", 16, 0), _planted_set("val", 6, 1)
+    kinds = spec(name).features  # valor++: CLAP (64, 768) and CLIP (10, 768) in place of VGGish and ResNet-152
+    tr, va = _planted_set("train", 16, 0, kinds), _planted_set("val", 6, 1, kinds)
     if spec(name).labels == "refined":  # refined labels: drop each video's class from one modality
         tr.labels_audio, tr.labels_visual = tr.labels.clone(), tr.labels.clone()
         tr.labels_visual[::2] = 0
