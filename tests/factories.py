@@ -6,13 +6,22 @@ import numpy as np
 import torch
 
 from avvp_pipeline.data.feature_sets import FeatureSet
+from avvp_pipeline.features.kinds import DEFAULT_KINDS, default_shapes
 
 
 def random_feature_set(
-    n: int = 8, split: str = "train", seed: int = 0, label_rate: float = 0.2, ids: list[str] | None = None
+    n: int = 8,
+    split: str = "train",
+    seed: int = 0,
+    label_rate: float = 0.2,
+    ids: list[str] | None = None,
+    kinds: tuple[str, str, str] = DEFAULT_KINDS,
+    shapes: dict[str, tuple[int, int]] | None = None,
 ) -> FeatureSet:
-    """``n`` videos of seeded random LLP-shaped features (audio (n,10,128), frames (n,80,2048), clips
-    (n,10,512)), random weak labels at ``label_rate`` and all-zero dense truth."""
+    """``n`` videos of seeded random features of ``kinds`` (default LLP's: audio (n,10,128), frames
+    (n,80,2048), clips (n,10,512); ``shapes`` replaces a slot's (rows, width)), random weak labels at
+    ``label_rate`` and all-zero dense truth."""
+    shapes = {**default_shapes(kinds), **(shapes or {})}
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(n, 25, generator=g) < label_rate).float()
     ids = ids or [f"v{i}" for i in range(n)]
@@ -20,10 +29,9 @@ def random_feature_set(
         split,
         [],
         ids,
-        torch.randn(n, 10, 128, generator=g),
-        torch.randn(n, 80, 2048, generator=g),
-        torch.randn(n, 10, 512, generator=g),
+        *(torch.randn(n, *shape, generator=g) for shape in shapes.values()),
         labels,
         np.zeros((n, 25, 10), np.uint8),
         np.zeros((n, 25, 10), np.uint8),
+        kinds=kinds,
     )

@@ -28,11 +28,15 @@ REPO = Path(__file__).resolve().parents[1]
 RELEASE_FOLDERS = {name: released.RELEASE_FOLDERS[name] for name in DEFAULT_KINDS}
 
 
-def write_release(root: Path, ids: list[str], seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
-    """A released-layout folder of random float32 features; returns ``{extractor: {id: array}}``."""
+def write_release(
+    root: Path, ids: list[str], seed: int = 0, kinds: tuple[str, ...] = DEFAULT_KINDS
+) -> dict[str, dict[str, np.ndarray]]:
+    """A released-layout folder of random float32 features of ``kinds`` (default the HAN release's three);
+    returns ``{kind: {id: array}}``."""
     rng = np.random.default_rng(seed)
-    arrays = {name: {} for name in RELEASE_FOLDERS}
-    for name, folder in RELEASE_FOLDERS.items():
+    arrays = {name: {} for name in kinds}
+    for name in kinds:
+        folder = released.RELEASE_FOLDERS[name]
         (root / folder).mkdir(parents=True, exist_ok=True)
         for vid in ids:
             a = arrays[name][vid] = rng.random(SHAPES[name], dtype=np.float32)
