@@ -349,7 +349,7 @@ def test_workflow_imports_trains_evaluates_and_reports(tiny_set, tmp_path):
     metrics = json.loads((wd / "results/runs/han/metrics.json").read_text())
     assert metrics["features"]["resnet152"]["weights_id"] == "released:res152"
     assert "| han |" in (wd / "results/reports/results.md").read_text()
-    failures = "".join(p.read_text() for p in sorted((wd / "results/features/failures").glob("import-shard-*.tsv")))
+    failures = "".join(p.read_text() for p in sorted((wd / "results/features/failures").glob("import-*-shard-*.tsv")))
     assert "looks PCA-quantised" in failures and train[1] in failures
     assert main(["verify", str(wd / "results/features")]) == 0
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
