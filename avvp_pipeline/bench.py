@@ -760,23 +760,24 @@ def bench_train(
 
     from .data.feature_sets import FeatureSet
     from .device import resolve_device
-    from .models.registry import build_model, train_options
+    from .features.kinds import default_shapes
+    from .models.registry import build_model, spec, train_options
     from .training.trainer import TrainConfig, train_epoch
 
     dev = resolve_device(device)
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(videos, 25, generator=g) < 0.08).float()
     ids = [f"v{i:010d}" for i in range(videos)]
+    kinds = spec(model_name).features  # the row's feature kinds' shapes (LLP's for every row but valor++)
     fs = FeatureSet(
         "train",
         ids,
         ids,
-        torch.randn(videos, 10, 128, generator=g).to(dev),
-        torch.randn(videos, 80, 2048, generator=g).to(dev),
-        torch.randn(videos, 10, 512, generator=g).to(dev),
+        *(torch.randn(videos, *shape, generator=g).to(dev) for shape in default_shapes(kinds).values()),
         labels.to(dev),
         None,
         None,
+        kinds=kinds,
     )
     fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
     feature_bytes = sum(t.numel() * t.element_size() for t in (fs.audio, fs.video_s, fs.video_st, fs.labels))
