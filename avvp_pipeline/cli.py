@@ -126,7 +126,9 @@ def cmd_import_features(args) -> int:
     stage_cfg = {"source": "released", "released_dir": args.released_dir, **args.config}
     outputs = {name: getattr(args, f"out_{name}") for name in KINDS if getattr(args, f"out_{name}")}
     if not outputs:
-        raise ValueError(f"import-features needs at least one of {', '.join('--out-' + cli_flag(n)[2:] for n in KINDS)}")
+        raise ValueError(
+            f"import-features needs at least one of {', '.join('--out-' + cli_flag(n)[2:] for n in KINDS)}"
+        )
     t0 = time.perf_counter()
     failures = import_shard(
         args.ids, args.released_dir, outputs, args.failures, stage_cfg, threads=args.threads, progress=not args.quiet

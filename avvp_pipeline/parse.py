@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .data.llp import CLASSES
 from .evaluation.events import events_from
 from .evaluation.metrics import binarize_predictions
 from .features import store
+from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .fileio import write_json, write_tsv
 from .media.audio import load_audio
@@ -94,7 +94,9 @@ class VideoParser:
         check_extractable(model_path, trained.kinds)
         configs = trained.feature_configs
         released = [
-            k for k in DEFAULT_KINDS if isinstance((configs or {}).get(k), dict) and configs[k].get("source") == "released"
+            k
+            for k in DEFAULT_KINDS
+            if isinstance((configs or {}).get(k), dict) and configs[k].get("source") == "released"
         ]
         if released:
             where = configs[released[0]].get("released_dir", "?")

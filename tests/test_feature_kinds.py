@@ -61,7 +61,13 @@ def test_valor_recipes_as_their_scripts():
         cfg = TrainConfig.from_dict(train_options(row))
         assert (cfg.seed, cfg.lr, cfg.min_lr, cfg.hidden, cfg.num_layers) == (seed, lr, min_lr, hidden, layers), row
         assert (cfg.batch_size, cfg.epochs, cfg.optimizer, cfg.weight_decay, cfg.beta1) == (64, 60, "adamw", 1e-3, 0.5)
-        assert (cfg.schedule, cfg.warmup_epochs, cfg.grad_clip, cfg.heads, cfg.ffn) == ("warmup_cosine", 10, 1.0, 8, 1024)
+        assert (cfg.schedule, cfg.warmup_epochs, cfg.grad_clip, cfg.heads, cfg.ffn) == (
+            "warmup_cosine",
+            10,
+            1.0,
+            8,
+            1024,
+        )
         assert (cfg.stacking, cfg.gate, cfg.select_metric) == ("valor", "global", "seg_type")
         assert cfg.lr * cfg.lr_factor(cfg.epochs) == pytest.approx(min_lr)
     assert RECIPES["valor_plus_plus"] == {**RECIPES["valor_plus"], "seed": 87}
@@ -239,7 +245,9 @@ def test_a_set_of_other_kinds_is_refused(tmp_path):
     fs = random_feature_set(4)
     with pytest.raises(ValueError, match="reads the feature kinds clap_htsat, clip_vitl14, r2plus1d_18"):
         train("valor++", fs, fs, TrainConfig(epochs=1), tmp_path, {}, progress=False)
-    with pytest.raises(ValueError, match="no shards were given for clap_htsat, clip_vitl14 .--clap-htsat, --clip-vitl14"):
+    with pytest.raises(
+        ValueError, match="no shards were given for clap_htsat, clip_vitl14 .--clap-htsat, --clip-vitl14"
+    ):
         require_shards({"r2plus1d_18": ["x.h5"]}, VALOR_PP, "model valor++")
 
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from avvp_pipeline.cli import main
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.data.llp import CLASSES
-from avvp_pipeline.features.kinds import DEFAULT_KINDS
 from avvp_pipeline.evaluation.evaluate import evaluate_probs
+from avvp_pipeline.features.kinds import DEFAULT_KINDS
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import features_match, load_model
 from avvp_pipeline.models.official import (

@@ -334,5 +334,7 @@ def test_workflow_imports_clap_and_clip_features_trains_and_evaluates_valor_plus
     assert "| valor++ | ours |" in report
     published = "| *valor++* | *published (LLP, VALOR paper (CLIP/CLAP features))* | - / - | - / - | - / - |"
     assert published + " 66.2 / 60.4 | 66.8 / 59.0 |" in report
-    refused = snakemake(wd, "-n", "--config", f"annotations_dir={annotations}", "features={'source': 'extract'}", check=False)
-    assert refused.returncode != 0 and "which reads the feature kinds clap_htsat, clip_vitl14" in refused.stderr + refused.stdout
+    extract = ["--config", f"annotations_dir={annotations}", "features={'source': 'extract'}"]
+    refused = snakemake(wd, "-n", *extract, check=False)
+    assert refused.returncode != 0
+    assert "which reads the feature kinds clap_htsat, clip_vitl14" in refused.stderr + refused.stdout

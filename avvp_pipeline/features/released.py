@@ -29,8 +29,8 @@ from tqdm import tqdm
 from .. import __version__
 from ..data import llp
 from . import store
-from .kinds import KINDS
 from .failures import write_failures
+from .kinds import KINDS
 
 log = logging.getLogger(__name__)
 

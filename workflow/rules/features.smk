@@ -80,7 +80,7 @@ else:
             released_dir=DATA.released_dir,
             cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
             ids=shard_ids,
-            out=lambda w: "--out-" + cli_flag(w.kind)[2:],
+            out=lambda w: f"--out-{cli_flag(w.kind)[2:]}",
         # the ids come after --: YouTube ids may start with '-'
         shell:
             "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
