@@ -780,6 +780,9 @@ def bench_train(
         kinds=kinds,
     )
     fs.labels_audio, fs.labels_visual = fs.labels, fs.labels
+    if spec(model_name).pseudo_labels:  # VALOR rows: the weak label in every second as pseudo labels
+        fs.pseudo_audio = fs.pseudo_visual = fs.labels[:, None, :].repeat(1, 10, 1)
+        fs.pseudo_present = torch.ones(videos, device=dev)
     feature_bytes = sum(t.numel() * t.element_size() for t in (fs.audio, fs.video_s, fs.video_st, fs.labels))
     recipe_bs = train_options(model_name)["batch_size"]
     settings = [(recipe_bs, "fp32")] + [

@@ -72,6 +72,7 @@ def _checkpoint_summary(path: Path) -> dict:
         "train_config": ckpt.get("train_config"),
         "summary": ckpt.get("summary"),
         "features (inputs)": ckpt.get("features"),
+        "feature kind and shape per input slot": ckpt.get("inputs") or "not recorded (vggish, resnet152, r2plus1d_18)",
         "feature extraction configs": ckpt.get("feature_configs"),
     }
 

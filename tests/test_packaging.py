@@ -139,6 +139,9 @@ def test_bench_train_reports_epoch_times():
     ]
     assert all(r[k] > 0 for k in keys)
     assert r["reference"].startswith("batch 64 fp32") and "x the reference" in r["fastest"]
+    # a VALOR row on its own kinds' shapes (CLAP 64 x 768, CLIP 10 x 768), with pseudo labels
+    pp = bench_train("valor++", videos=8, batch_sizes=[4], precisions=("fp32",), device="cpu")
+    assert pp["features held in memory (MB)"] == pytest.approx(8 * 4 * (64 * 768 + 10 * 768 + 10 * 512 + 25) / 1e6)
 
 
 def test_unwritable_output_location_gives_a_clear_error(tmp_path):

@@ -49,6 +49,7 @@ def test_shard_model_and_metrics(tmp_path):
     m = provenance(tmp_path / "run" / "model.pt")
     assert m["kind"] == "trained model" and m["model"] == "han" and m["train_config"]["epochs"] == 1
     assert m["features (inputs)"] == feats and m["feature extraction configs"] == {"vggish": {"sample_rate": 16000}}
+    assert m["feature kind and shape per input slot"]["visual_2d"] == {"kind": "resnet152", "shape": [80, 2048]}
     assert provenance(tmp_path / "run" / "history.json")["kind"] == "training history"
 
     metrics = tmp_path / "metrics.json"
