@@ -20,15 +20,10 @@ from pathlib import Path
 
 import torch
 
-from ..features.weights import sha256_file
+from .folders import PUBLISHED, check_folder
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "model.safetensors"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-#: the published checkpoints VALOR used, for messages
-PUBLISHED = {"clip": "openai/clip-vit-large-patch14", "clap": "laion/clap-htsat-fused"}
-MODEL_TYPES = {"clip": "clip", "clap": "clap"}
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _SEED_OFFSET = {"clip": 10, "clap": 11}
@@ -144,40 +139,6 @@ def random_teacher(kind: str, seed: int = 0, size: str = "small") -> LoadedTeach
     log.warning("RANDOM weights for the %s teacher (%s): its pseudo labels are not %s's", kind, provenance["weights_id"],
                 PUBLISHED[kind])  # fmt: skip
     return LoadedTeacher(kind, _freeze(model), tokenizer, preprocess, provenance)
-
-
-def check_folder(kind: str, folder: str | Path, sha256: str | None = None) -> tuple[Path, str]:
-    """``(weights file, its sha256)`` of a teacher folder; a ValueError naming the file when the folder
-    holds no safetensors weights (pickled ones are refused), is another model, or the sha256 differs."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{folder}: no such folder (the {kind} teacher: a local copy of {PUBLISHED[kind]}, e.g. "
-            f"`huggingface-cli download {PUBLISHED[kind]} --local-dir {folder}`; nothing is downloaded at run time)"
-        )
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        pickles = sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
-        if pickles:
-            raise ValueError(
-                f"{pickles[0]}: pickled weights are not loaded (unpickling runs code from the file); put the "
-                f"safetensors file ({WEIGHTS_FILE}) of {PUBLISHED[kind]} in {folder}"
-            )
-        raise FileNotFoundError(f"{weights}: not found (the {kind} teacher's weights, in safetensors format)")
-    config = folder / "config.json"
-    try:
-        model_type = json.loads(config.read_text()).get("model_type")
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{config}: cannot be read as a transformers config ({exc})") from None
-    if model_type != MODEL_TYPES[kind]:
-        raise ValueError(f"{config}: model_type {model_type!r}, expected {MODEL_TYPES[kind]!r} for the {kind} teacher")
-    digest = sha256_file(weights)
-    if sha256 and digest != sha256.lower():
-        raise ValueError(
-            f"{weights}: sha256 {digest} does not match pseudo_labels.{kind}.sha256 {sha256}; the file is "
-            "corrupt or other weights than the ones configured"
-        )
-    return weights, digest
 
 
 def load_teacher(kind: str, weights: str, sha256: str | None = None, seed: int = 0, size: str = "small") -> LoadedTeacher:

@@ -28,26 +28,11 @@ from ..media.pool import DecoderPool
 from .clap_teacher import SAMPLE_RATE, ClapTeacher
 from .clip_teacher import NUM_SEGMENTS, ClipTeacher, frame_indices
 from .loading import load_teacher
-from .vocabulary import vocabulary
+from .vocabulary import teacher_config, vocabulary
 
 log = logging.getLogger(__name__)
 
 FPS, NUM_FRAMES, DURATION = 8.0, 80, 10.0
-DEFAULT_TEACHER = {"weights": "random", "sha256": None}
-
-
-def teacher_config(cfg: dict | None) -> dict:
-    """The stage's settings with defaults: ``clip`` / ``clap`` (``weights``, ``sha256``, ``captions``,
-    ``thresholds``), ``seed`` and ``random_size`` (of random teachers)."""
-    cfg = dict(cfg or {})
-    out = {"seed": int(cfg.get("seed", 0)), "random_size": cfg.get("random_size", "small")}
-    for kind in ("clip", "clap"):
-        t = {**DEFAULT_TEACHER, **(cfg.get(kind) or {})}
-        voc = vocabulary(kind, t)
-        out[kind] = {"weights": t["weights"], "sha256": t.get("sha256"), **voc.record()}
-    return out
-
-
 class Teachers:
     """Both teachers, loaded once; :meth:`labels` gives a video's ``(audio, visual)`` pseudo labels."""
 

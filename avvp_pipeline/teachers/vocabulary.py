@@ -76,3 +76,18 @@ def vocabulary(teacher: str, cfg: dict | None = None) -> Vocabulary:
             values = list(given)
         out[key] = tuple(cast(v) for v in values)
     return Vocabulary(**out)
+
+
+DEFAULT_TEACHER = {"weights": "random", "sha256": None}
+
+
+def teacher_config(cfg: dict | None) -> dict:
+    """The stage's settings with defaults: ``clip`` / ``clap`` (``weights``, ``sha256``, ``captions``,
+    ``thresholds``), ``seed`` and ``random_size`` (of random teachers)."""
+    cfg = dict(cfg or {})
+    out = {"seed": int(cfg.get("seed", 0)), "random_size": cfg.get("random_size", "small")}
+    for kind in ("clip", "clap"):
+        t = {**DEFAULT_TEACHER, **(cfg.get(kind) or {})}
+        voc = vocabulary(kind, t)
+        out[kind] = {"weights": t["weights"], "sha256": t.get("sha256"), **voc.record()}
+    return out
