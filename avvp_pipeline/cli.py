@@ -209,8 +209,13 @@ def cmd_merge_pseudo_labels(args) -> int:
     if len(args.shards) != len(args.shard_failures):
         raise ValueError("give one --shard-failures file per --shards file")
     stats = merge_pseudo_labels(args.shards, args.shard_failures, args.out, args.failures)
-    log.info("merged the pseudo labels of %d videos into %s (%d failed: %s)", stats["videos"], args.out,
-             stats["failed"], args.failures)  # fmt: skip
+    log.info(
+        "merged the pseudo labels of %d videos into %s (%d failed: %s)",
+        stats["videos"],
+        args.out,
+        stats["failed"],
+        args.failures,
+    )
     return 0
 
 
@@ -768,7 +773,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "what",
-        choices=["metrics", "extract", "train", "stages", "import", "pages", "transport", "decode"],
+        choices=["metrics", "extract", "train", "stages", "import", "pages", "transport", "decode", "teachers"],
         help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
         "videos/s per stage and end to end, with the reference-style baseline; "
         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
@@ -776,7 +781,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "pages: the page, thumbnail and exports `avvp parse` writes per video (--videos-dir, --n), "
         "against the model's prediction of the same videos (--parse-model); "
         "transport: decoded frames from decoder processes to the models, shared memory vs pipe; "
-        "decode: decoding a clip (--video) now vs the previous way",
+        "decode: decoding a clip (--video) now vs the previous way; "
+        "teachers: VALOR's CLIP and CLAP teachers per video (--n), random full-size vs small networks",
     )
     p.add_argument("--dir", default="results/benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group(

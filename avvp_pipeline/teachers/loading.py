@@ -136,12 +136,18 @@ def random_teacher(kind: str, seed: int = 0, size: str = "small") -> LoadedTeach
         "weights_path": "",
         "random": True,
     }
-    log.warning("RANDOM weights for the %s teacher (%s): its pseudo labels are not %s's", kind, provenance["weights_id"],
-                PUBLISHED[kind])  # fmt: skip
+    log.warning(
+        "RANDOM weights for the %s teacher (%s): its pseudo labels are not %s's",
+        kind,
+        provenance["weights_id"],
+        PUBLISHED[kind],
+    )
     return LoadedTeacher(kind, _freeze(model), tokenizer, preprocess, provenance)
 
 
-def load_teacher(kind: str, weights: str, sha256: str | None = None, seed: int = 0, size: str = "small") -> LoadedTeacher:
+def load_teacher(
+    kind: str, weights: str, sha256: str | None = None, seed: int = 0, size: str = "small"
+) -> LoadedTeacher:
     """The ``kind`` teacher (``clip`` or ``clap``): ``weights`` is ``random`` or a local folder."""
     if weights == "random":
         return random_teacher(kind, seed, size)

@@ -33,6 +33,8 @@ from .vocabulary import teacher_config, vocabulary
 log = logging.getLogger(__name__)
 
 FPS, NUM_FRAMES, DURATION = 8.0, 80, 10.0
+
+
 class Teachers:
     """Both teachers, loaded once; :meth:`labels` gives a video's ``(audio, visual)`` pseudo labels."""
 
@@ -93,8 +95,8 @@ def teach_shard(
     if provenance["random"]:
         log.warning("RANDOM-weight teachers: these pseudo labels are not VALOR's (see the file's provenance)")
     ids, audio, visual, failures = [], [], [], []
-    with DecoderPool(decode_workers) as pool, tqdm(total=len(paths), desc="teachers", unit="video",
-                                                   disable=not progress) as bar:  # fmt: skip
+    bar = tqdm(total=len(paths), desc="teachers", unit="video", disable=not progress)
+    with DecoderPool(decode_workers) as pool, bar:
         for path, result, err in pool.imap(decode_teacher_inputs, [decode_job(p) for p in paths]):
             bar.update(1)
             vid = Path(path).stem
