@@ -230,5 +230,6 @@ def test_workflow_teaches_pseudo_labels_trains_and_evaluates_valor(tiny_set, tmp
     assert metrics["model"] == "valor"
     summary = json.loads((wd / "results/runs/valor/history.json").read_text())["summary"]
     assert summary["pseudo_labels"]["source"] == "teachers"
-    changed = snakemake(wd, "-n", *config, "pseudo_labels={'source': 'teachers', 'clip': {'thresholds': {'Dog': 3}}}")
+    (wd / "other.yaml").write_text(yaml.safe_dump({"pseudo_labels": {"clip": {"thresholds": {"Dog": 3.0}}}}))
+    changed = snakemake(wd, "-n", "--configfile", str(wd / "config.yaml"), str(wd / "other.yaml"), *config)
     assert {"teach_pseudo_labels", "merge_pseudo_labels", "train"} <= planned_rules(changed)

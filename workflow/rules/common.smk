@@ -103,13 +103,21 @@ def refined_labels(wildcards):
 
 
 PSEUDO_LABELS = config.get("pseudo_labels") or {"source": "none", "dir": None}
-# the teachers' settings with VALOR's captions and thresholds filled in (a rule param)
-TEACHER_CFG = teacher_config({k: v for k, v in PSEUDO_LABELS.items() if k not in ("source", "dir")})
+# the teachers' settings with VALOR's captions and thresholds filled in (a rule param; checked at planning)
+TEACHER_CFG = (
+    teacher_config({k: v for k, v in PSEUDO_LABELS.items() if k not in ("source", "dir")})
+    if PSEUDO_LABELS["source"] == "teachers"
+    else None
+)
 
 
 def teacher_weight_files(wildcards):
     """The teachers' weight files (none for random teachers): replacing one reruns the teachers."""
-    return [os.path.join(TEACHER_CFG[k]["weights"], WEIGHTS_FILE) for k in ("clip", "clap") if TEACHER_CFG[k]["weights"] != "random"]
+    return [
+        os.path.join(TEACHER_CFG[k]["weights"], WEIGHTS_FILE)
+        for k in ("clip", "clap")
+        if TEACHER_CFG[k]["weights"] != "random"
+    ]
 
 
 def pseudo_labels(wildcards):
