@@ -1,8 +1,9 @@
 """The visual teacher: CLIP scores 10 frames of a clip (one per second) against one caption per class.
 
 As VALOR samples them: of the clip's frames at 8 fps (80 for 10 s), the 10 at indices
-``round(linspace(0, n - 1, 10))``; each is resized to 224 x 224 (bilinear, antialiased; no crop) and
-normalised with CLIP's mean and std. The logits are CLIP's ``logits_per_image`` (cosine similarity of the
+``round(linspace(0, n - 1, 10))``; each is resized to 224 x 224 (bilinear without antialiasing, what
+torchvision's ``Resize`` did to tensors in the version VALOR ran; no crop) and normalised with CLIP's
+mean and std. The logits are CLIP's ``logits_per_image`` (cosine similarity of the
 L2-normalised image and caption embeddings times ``exp(logit_scale)``); a class is on in a second when its
 logit is above its threshold and the class is in the video's weak label.
 """
@@ -55,7 +56,7 @@ class ClipTeacher:
     def pixels(self, frames: np.ndarray) -> torch.Tensor:
         """``(k, H, W, 3)`` uint8 RGB -> ``(k, 3, 224, 224)`` normalised float."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device).permute(0, 3, 1, 2).float() / 255.0
-        x = resize(x, [self.size, self.size], antialias=True)
+        x = resize(x, [self.size, self.size], antialias=False)
         return (x - self.mean) / self.std
 
     @torch.inference_mode()
