@@ -124,6 +124,10 @@ def test_a_local_folder_loads_with_its_sha256_and_is_not_random(tmp_path):
     with pytest.raises(ValueError, match="model_type 'clip', expected 'clap'"):
         load_teacher("clap", str(folder))
     clap = _saved_teacher(tmp_path, "clap")
+    (clap / "preprocessor_config.json").rename(tmp_path / "moved.json")
+    with pytest.raises(FileNotFoundError, match=r"preprocessor_config\.json: not found"):
+        load_teacher("clap", str(clap))
+    (tmp_path / "moved.json").rename(clap / "preprocessor_config.json")
     t = Teachers({"clip": {"weights": str(folder)}, "clap": {"weights": str(clap)}}, device="cpu")
     assert t.provenance()["random"] is False and t.provenance()["clap"]["weights_path"].endswith("model.safetensors")
 

@@ -13,6 +13,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 #: the published checkpoints VALOR used, for messages
 PUBLISHED = {"clip": "openai/clip-vit-large-patch14", "clap": "laion/clap-htsat-fused"}
 MODEL_TYPES = {"clip": "clip", "clap": "clap"}
+_BPE_FILES = ("vocab.json", "merges.txt")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -50,6 +51,10 @@ def check_folder(kind: str, folder: str | Path, sha256: str | None = None, diges
         raise ValueError(f"{config}: cannot be read as a transformers config ({exc})") from None
     if model_type != MODEL_TYPES[kind]:
         raise ValueError(f"{config}: model_type {model_type!r}, expected {MODEL_TYPES[kind]!r} for the {kind} teacher")
+    if not (folder / "tokenizer.json").is_file() and not all((folder / f).is_file() for f in _BPE_FILES):
+        raise FileNotFoundError(f"{folder}: no tokenizer files (tokenizer.json, or {' and '.join(_BPE_FILES)})")
+    if kind == "clap" and not (folder / "preprocessor_config.json").is_file():
+        raise FileNotFoundError(f"{folder / 'preprocessor_config.json'}: not found (CLAP's audio front-end settings)")
     if not digest:
         return weights, ""
     found = sha256_file(weights)
