@@ -12,6 +12,7 @@ STAGE_VERSIONS = {
     "features_import": 1,
     "refine": 1,
     "pseudo_labels": 1,
+    "pseudo_labels_teachers": 1,
     "train": 3,
     "evaluate": 2,
     "report": 2,

@@ -187,6 +187,49 @@ def cmd_import_pseudo_labels(args) -> int:
     return 0
 
 
+def cmd_teach_pseudo_labels(args) -> int:
+    from .teachers.stage import teach_shard
+
+    _set_threads(args.threads)
+    t0 = time.perf_counter()
+    stats = teach_shard(
+        args.videos,
+        args.index,
+        args.config,
+        args.out,
+        args.failures,
+        device=args.device,
+        decode_workers=max(1, args.threads - 1) if args.threads > 1 else 0,
+        progress=not args.quiet,
+    )
+    log.info(
+        "pseudo labels of %d of %d training videos in %.1f s with %s teachers; %d failed (see %s)",
+        stats["labelled"],
+        stats["videos"],
+        time.perf_counter() - t0,
+        "RANDOM-weight" if stats["random"] else "the configured",
+        stats["failed"],
+        args.failures,
+    )
+    return 0
+
+
+def cmd_merge_pseudo_labels(args) -> int:
+    from .data.pseudo_labels import merge_pseudo_labels
+
+    if len(args.shards) != len(args.shard_failures):
+        raise ValueError("give one --shard-failures file per --shards file")
+    stats = merge_pseudo_labels(args.shards, args.shard_failures, args.out, args.failures)
+    log.info(
+        "merged the pseudo labels of %d videos into %s (%d failed: %s)",
+        stats["videos"],
+        args.out,
+        stats["failed"],
+        args.failures,
+    )
+    return 0
+
+
 def cmd_import_refined(args) -> int:
     from .data.released_refined import import_released_refined
 
@@ -504,6 +547,39 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import_pseudo_labels)
 
     p = sub.add_parser(
+        "teach-pseudo-labels",
+        help="VALOR's segment-level pseudo labels of a shard of videos from the CLIP and CLAP teachers",
+        description="For each training video among --videos: CLIP (visual) scores the 10 frames VALOR samples "
+        "of the 8-fps frames, CLAP (audio, HTS-AT with fusion) each second of the 48 kHz soundtrack, against one "
+        "caption per class; a class is on in a second when its logit is above its threshold and it is in the "
+        "video's weak label. Teachers load from local transformers folders (safetensors only; nothing is "
+        "downloaded) or are seeded random networks (weights: random; labelled random in the output). A video "
+        "that cannot be decoded is one line of --failures. Join shards with `avvp merge-pseudo-labels`.",
+        epilog='config example: {"clip": {"weights": "/w/clip-vit-large-patch14", "sha256": "..."}, '
+        '"clap": {"weights": "/w/clap-htsat-fused", "thresholds": {"Dog": 3}}}; defaults: VALOR\'s captions '
+        "and thresholds, weights random (small networks; random_size: full for the published sizes).",
+    )
+    p.add_argument("--videos", nargs="+", required=True, help="the shard's video files (<YouTube id>.mp4)")
+    p.add_argument("--index", required=True, help="results/dataset/index.h5 (weak labels, training split)")
+    p.add_argument("--config", type=_json_arg, default={}, help="teacher settings as JSON (see below)")
+    p.add_argument("--out", required=True, help="HDF5 file to write (the pseudo-labels format)")
+    p.add_argument("--failures", required=True, help="TSV of the videos left out")
+    _add_runtime_args(p, "torch threads; with 2 or more, threads - 1 decoder processes run beside the teachers")
+    p.set_defaults(func=cmd_teach_pseudo_labels)
+
+    p = sub.add_parser(
+        "merge-pseudo-labels",
+        help="join the per-shard pseudo labels of `avvp teach-pseudo-labels` into one file",
+        description="Concatenate shard files (disjoint videos, the same teacher settings: refused otherwise) "
+        "into the file training reads, and their failures files into one.",
+    )
+    p.add_argument("--shards", nargs="+", required=True, metavar="H5")
+    p.add_argument("--shard-failures", nargs="+", required=True, metavar="TSV")
+    p.add_argument("--out", required=True, help="results/pseudo_labels/labels.h5")
+    p.add_argument("--failures", required=True, help="results/pseudo_labels/failures.tsv")
+    p.set_defaults(func=cmd_merge_pseudo_labels)
+
+    p = sub.add_parser(
         "import-refined",
         help="MA-refined labels from the CM-Co release's need_to_change_cmco.pkl",
         description="Write the refined labels (the `avvp refine` format) from the pickle the CM-Co "
@@ -708,7 +784,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "what",
-        choices=["metrics", "extract", "train", "stages", "import", "pages", "transport", "decode"],
+        choices=["metrics", "extract", "train", "stages", "import", "pages", "transport", "decode", "teachers"],
         help="metrics: vectorised LLP F-scores vs a per-video loop; extract: feature extraction "
         "videos/s per stage and end to end, with the reference-style baseline; "
         "stages: wall time and peak memory per rule from Snakemake's benchmark files; "
@@ -716,7 +792,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "pages: the page, thumbnail and exports `avvp parse` writes per video (--videos-dir, --n), "
         "against the model's prediction of the same videos (--parse-model); "
         "transport: decoded frames from decoder processes to the models, shared memory vs pipe; "
-        "decode: decoding a clip (--video) now vs the previous way",
+        "decode: decoding a clip (--video) now vs the previous way; "
+        "teachers: VALOR's CLIP and CLAP teachers per video (--n), random full-size vs small networks",
     )
     p.add_argument("--dir", default="results/benchmarks", help="stages: folder of Snakemake benchmark files")
     g = p.add_argument_group(

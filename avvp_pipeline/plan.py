@@ -338,8 +338,21 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
             raise PlanError(
                 f"train.models has {', '.join(needing)}, which train on segment-level pseudo labels, "
                 "but pseudo_labels.source is none: set pseudo_labels: {source: released, dir: DIR} "
-                "(DIR holding CLIP/segment_pseudo_labels/ and CLAP/segment_pseudo_labels/)"
+                "(DIR holding CLIP/segment_pseudo_labels/ and CLAP/segment_pseudo_labels/) or "
+                "pseudo_labels: {source: teachers} (computed by the CLIP and CLAP teachers)"
             )
+        return
+    if pseudo_cfg.get("source") == "teachers":
+        from .teachers.folders import check_folder
+        from .teachers.vocabulary import teacher_config
+
+        try:
+            cfg = teacher_config({k: v for k, v in pseudo_cfg.items() if k not in ("source", "dir")})
+            for kind in ("clip", "clap"):
+                if cfg[kind]["weights"] != "random":
+                    check_folder(kind, cfg[kind]["weights"], digest=False)
+        except (ValueError, OSError) as exc:
+            raise PlanError(f"pseudo_labels: {exc}") from None
         return
     folder = pseudo_cfg.get("dir")
     if not folder:

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("media", ("avvp_pipeline.media",)),
     ("features", ("avvp_pipeline.features",)),
     ("data", ("avvp_pipeline.data",)),
+    ("teachers", ("avvp_pipeline.teachers",)),
     ("models", ("avvp_pipeline.models",)),
     ("inference", ("avvp_pipeline.inference",)),
     ("evaluation", ("avvp_pipeline.evaluation",)),

@@ -3,8 +3,9 @@ frozen teachers (VALOR: CLIP for the visual track, CLAP for the audio track), on
 
 Datasets ``video_ids`` and ``audio`` / ``visual`` ``(N, 10, 25)`` uint8 0/1 (second, class in LLP
 order); attribute ``provenance`` (JSON: where the labels came from). Written by the import of the
-released pseudo labels (:func:`import_released`) and by anything that computes them (the planted
-benchmark's noisy teacher); read by training (:func:`read_pseudo_labels`).
+released pseudo labels (:func:`import_released`) and by anything that computes them (the teachers,
+one file per shard of videos joined by :func:`merge_pseudo_labels`; the planted benchmark's noisy
+teacher); read by training (:func:`read_pseudo_labels`).
 
 The release has ``CLIP/segment_pseudo_labels/<id>.npy`` (visual) and
 ``CLAP/segment_pseudo_labels/<id>.npy`` (audio), one ``(10, 25)`` 0/1 array per video. Each file is
@@ -25,7 +26,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..features.failures import write_failures
+from ..features.failures import read_failures, write_failures
 from ..features.released import BadFeatureFile, read_npy
 from ..fileio import atomic_output, read_strings, write_strings
 from .index import load_split
@@ -97,6 +98,49 @@ def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarr
     take = [row[v] for v in video_ids if v in row]
     audio[present], visual[present] = audio_all[take], visual_all[take]
     return audio, visual, present
+
+
+def read_all_pseudo_labels(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """``(video_ids, audio, visual, provenance)`` of a whole pseudo-labels file, uint8 labels."""
+    try:
+        with h5py.File(path, "r") as f:
+            if not {"video_ids", "audio", "visual"} <= set(f) or "provenance" not in f.attrs:
+                raise ValueError(f"{path}: not a pseudo-labels file (needs video_ids, audio, visual, provenance)")
+            return read_strings(f["video_ids"]), f["audio"][:], f["visual"][:], json.loads(f.attrs["provenance"])
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read as HDF5 ({exc})") from None
+
+
+def merge_pseudo_labels(
+    paths: list[str | Path],
+    failure_paths: list[str | Path],
+    out: str | Path,
+    failures_out: str | Path,
+    provenance: dict | None = None,
+) -> dict:
+    """Join pseudo-labels files of disjoint video sets (one per shard) into ``out`` and their failures
+    files into ``failures_out``; the provenance is the first file's, without its per-shard counts, plus
+    ``provenance``. Files made with other settings (another provenance) are refused, naming the file."""
+    ids, audio, visual, first, first_path = [], [], [], None, None
+    for p in paths:
+        vids, a, v, prov = read_all_pseudo_labels(p)
+        common = {k: x for k, x in prov.items() if k not in ("videos", "n_failed")}
+        if first is None:
+            first, first_path = common, p
+        elif common != first:
+            diff = sorted(k for k in set(common) | set(first) if common.get(k) != first.get(k))
+            raise ValueError(f"{p}: made with other settings than {first_path} (differs in {', '.join(diff)})")
+        ids += vids
+        audio.append(a)
+        visual.append(v)
+    failures = [row for fp in failure_paths for row in read_failures(fp)]
+    empty = np.zeros((0, *SHAPE), np.uint8)
+    merged = {**(first or {}), **(provenance or {}), "videos": len(ids), "n_failed": len(failures)}
+    write_pseudo_labels(
+        out, ids, np.concatenate(audio) if audio else empty, np.concatenate(visual) if visual else empty, merged
+    )
+    write_failures(failures_out, failures)
+    return {"videos": len(ids), "failed": len(failures)}
 
 
 def pseudo_label_provenance(path: str | Path) -> dict:

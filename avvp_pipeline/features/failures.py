@@ -6,6 +6,7 @@ path survives. Extraction and import write it the same way.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from ..fileio import write_tsv
@@ -16,3 +17,12 @@ HEADER = ["video_id", "path", "reason"]
 def write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> None:
     """One line (video id, path, reason) per video left out of a shard."""
     write_tsv(path, HEADER, failures)
+
+
+def read_failures(path: str | Path) -> list[tuple[str, str, str]]:
+    """The ``(video id, path, reason)`` lines of a failures file (e.g. to merge those of several jobs)."""
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))
+    if not rows or rows[0] != HEADER:
+        raise ValueError(f"{path}: not a failures file (header {HEADER})")
+    return [tuple(r) for r in rows[1:]]

@@ -5,6 +5,8 @@ Kept free of torch so that spawning a decoder process imports only numpy and dec
 
 from __future__ import annotations
 
+import numpy as np
+
 from .audio import load_audio
 from .decode import iter_frames
 from .frame_ring import Slot, deliver
@@ -35,3 +37,18 @@ def decode_audio(job: tuple[str, int, float]):
     """``(path, sample_rate, duration)`` -> ``(samples, has_audio)``."""
     path, sample_rate, duration = job
     return _guard(path, load_audio, sample_rate, duration)
+
+
+def _teacher_inputs(path: str, fps: float, num_frames: int, keep: tuple[int, ...], sample_rate: int, duration: float):
+    wanted = set(keep)
+    frames = {i: f for i, f in enumerate(iter_frames(path, fps, num_frames)) if i in wanted}
+    samples, has_audio = load_audio(path, sample_rate, duration)
+    return np.stack([frames[i] for i in keep]), samples, has_audio
+
+
+def decode_teacher_inputs(job: tuple):
+    """``(path, fps, num_frames, keep, sample_rate, duration)`` -> ``(frames, samples, has_audio)``: the frames
+    at the indices ``keep`` of the ``num_frames`` sampled at ``fps`` (``(len(keep), H, W, 3)`` uint8, repeats
+    allowed) and the soundtrack (mono float32 at ``sample_rate``, ``duration`` seconds)."""
+    path, fps, num_frames, keep, sample_rate, duration = job
+    return _guard(path, _teacher_inputs, fps, num_frames, tuple(keep), sample_rate, duration)

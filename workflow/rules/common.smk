@@ -12,6 +12,8 @@ from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, c
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
+from avvp_pipeline.teachers.folders import WEIGHTS_FILE
+from avvp_pipeline.teachers.vocabulary import teacher_config
 from snakemake.exceptions import WorkflowError
 
 # Everything a run would trip over later stops here, at planning, with one message.
@@ -106,6 +108,21 @@ def refined_labels(wildcards):
 
 
 PSEUDO_LABELS = config.get("pseudo_labels") or {"source": "none", "dir": None}
+# the teachers' settings with VALOR's captions and thresholds filled in (a rule param; checked at planning)
+TEACHER_CFG = (
+    teacher_config({k: v for k, v in PSEUDO_LABELS.items() if k not in ("source", "dir")})
+    if PSEUDO_LABELS["source"] == "teachers"
+    else None
+)
+
+
+def teacher_weight_files(wildcards):
+    """The teachers' weight files (none for random teachers): replacing one reruns the teachers."""
+    return [
+        os.path.join(TEACHER_CFG[k]["weights"], WEIGHTS_FILE)
+        for k in ("clip", "clap")
+        if TEACHER_CFG[k]["weights"] != "random"
+    ]
 
 
 def pseudo_labels(wildcards):

@@ -133,3 +133,49 @@ if PSEUDO_LABELS["source"] == "released":
         shell:
             "avvp import-pseudo-labels --released-dir {params.released_dir:q} --index {input.index:q}"
             " --out {output.labels:q} --failures {output.failures:q} --threads {threads} 2> {log:q}"
+
+
+# ... or computed here by VALOR's teachers (`pseudo_labels: {source: teachers}`): CLIP labels the visual
+# track, CLAP the audio track of each training video, one job per shard of videos, then one merge.
+if PSEUDO_LABELS["source"] == "teachers":
+
+    rule teach_pseudo_labels:
+        input:
+            videos=shard_videos,
+            index=out("dataset/index.h5"),
+            weights=teacher_weight_files,
+        output:
+            labels=out("pseudo_labels/shards/shard-{shard}.h5"),
+            failures=out("pseudo_labels/failures/shard-{shard}.tsv"),
+        log:
+            out("logs/teach_pseudo_labels/shard-{shard}.log"),
+        benchmark:
+            out("benchmarks/teach_pseudo_labels/shard-{shard}.tsv")
+        wildcard_constraints:
+            shard=r"\d{4}",
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            cfg=as_json({**TEACHER_CFG, "version": STAGE_VERSIONS["pseudo_labels_teachers"]}),
+        shell:
+            "avvp teach-pseudo-labels --videos {input.videos:q} --index {input.index:q} --config {params.cfg:q}"
+            " --threads {threads} --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
+
+    rule merge_pseudo_labels:
+        input:
+            labels=expand(out("pseudo_labels/shards/shard-{shard}.h5"), shard=[f"{k:04d}" for k in SHARDS]),
+            failures=expand(out("pseudo_labels/failures/shard-{shard}.tsv"), shard=[f"{k:04d}" for k in SHARDS]),
+        output:
+            labels=out("pseudo_labels/labels.h5"),
+            failures=out("pseudo_labels/failures.tsv"),
+        log:
+            out("logs/merge_pseudo_labels.log"),
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 1
+        shell:
+            "avvp merge-pseudo-labels --shards {input.labels:q} --shard-failures {input.failures:q}"
+            " --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
