@@ -11,6 +11,7 @@ its temporary file is removed by the next write of the same output, once its pro
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -144,3 +145,12 @@ def write_strings(group, name: str, values) -> None:
 def read_strings(dataset) -> list[str]:
     """A 1-d HDF5 string dataset as Python strings."""
     return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

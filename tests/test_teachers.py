@@ -110,7 +110,7 @@ def _saved_teacher(tmp_path: Path, kind: str) -> Path:
 
 
 def test_a_local_folder_loads_with_its_sha256_and_is_not_random(tmp_path):
-    from avvp_pipeline.teachers.folders import sha256_file
+    from avvp_pipeline.fileio import sha256_file
 
     folder = _saved_teacher(tmp_path, "clip")
     digest = sha256_file(folder / "model.safetensors")

@@ -6,7 +6,6 @@ shards can say exactly which weights made them; random weights say ``random(seed
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import torch
 import torchvision
 
+from ..fileio import sha256_file
 from ..torch_files import read_torch_file, state_dict_problems
 
 _TV_WEIGHTS = {
@@ -68,15 +68,6 @@ class ResolvedWeights:
         if missing:
             raise ValueError(f"{self.path}: these are not {self.extractor} weights: no tensor {', '.join(missing)}")
         return [self.state_dict[k] for k in keys]
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def candidate_paths(extractor: str, weights_dir: str | Path | None) -> list[Path]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..data.llp import CLASSES
+from ..fileio import sha256_file
 from ..torch_files import CheckpointError, read_torch_file
 from .checkpoint import write_model
 from .registry import build_model
@@ -96,15 +97,6 @@ def _checked(path, key: str, value, like: torch.Tensor) -> torch.Tensor:
     return value.detach().to(like.dtype).contiguous().clone()
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def released_features() -> tuple[dict, dict]:
     """``(features, feature_configs)`` of a model trained on the released LLP features.
 
@@ -129,7 +121,7 @@ def import_official_han(path: str | Path, out: str | Path) -> dict:
     """Write the released ``MMIL_Net.pt`` at ``path`` as our ``model.pt`` at ``out``; return its provenance."""
     path = Path(path)
     official = read_torch_file(path, kind=FILE_KIND)
-    sha256 = file_sha256(path)
+    sha256 = sha256_file(path)
     cfg = han_train_config()
     model = build_model(MODEL_NAME, cfg)
     state, ignored = map_state_dict(path, official, model.state_dict())

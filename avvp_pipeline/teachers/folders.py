@@ -4,9 +4,10 @@ the weights' sha256 when the config gives one."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+
+from ..fileio import sha256_file
 
 WEIGHTS_FILE = "model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -14,15 +15,6 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 PUBLISHED = {"clip": "openai/clip-vit-large-patch14", "clap": "laion/clap-htsat-fused"}
 MODEL_TYPES = {"clip": "clip", "clap": "clap"}
 _BPE_FILES = ("vocab.json", "merges.txt")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_folder(kind: str, folder: str | Path, sha256: str | None = None, digest: bool = True) -> tuple[Path, str]:
