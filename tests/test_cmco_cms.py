@@ -1,4 +1,5 @@
-"""CM-Co module and CM-S loss (docs/method.md, sections 5-6): shapes, layout, counts and hand-computed values."""
+"""CM-Co module and CM-S loss (docs/models-and-evaluation.md, sections 5-6): shapes, layout, counts and
+hand-computed values."""
 
 import math
 
@@ -16,7 +17,7 @@ def test_han_cmco_shapes_ranges_and_parameter_count():
     out = model(torch.randn(2, 10, 128), torch.randn(2, 80, 2048), torch.randn(2, 10, 512))
     assert out.frame_prob.shape == (2, 10, 2, 25) and out.x_audio.shape == (2, 10, 512)
     assert torch.all((out.global_prob >= 0) & (out.global_prob <= 1))
-    # docs/method.md, section 11: parameters actually used by HAN + CM-Co with occ_dim 128
+    # docs/models-and-evaluation.md, section 11: parameters actually used by HAN + CM-Co with occ_dim 128
     assert sum(p.numel() for p in model.parameters()) == 8_005_940
 
 

@@ -1,4 +1,5 @@
-"""Parameter and cost counts, including the CM-Co paper's Table 4 convention (docs/method.md, section 11)."""
+"""Parameter and cost counts, including the CM-Co paper's Table 4 convention (docs/models-and-evaluation.md,
+section 11)."""
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 Small synthetic CSVs (written to tmp_path) pin the edge cases of the official ground-truth
 construction; the real LLP files (the folder ``llp_dir()`` names, set by ``$AVVP_LLP_DIR``)
-are checked against the counts of the official release (docs/method.md, section 1).
+are checked against the counts of the official release (docs/models-and-evaluation.md, section 1).
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def test_dense_bad_header_and_missing_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# The real LLP files (counts of the official release; docs/method.md, section 1)
+# The real LLP files (counts of the official release; docs/models-and-evaluation.md, section 1)
 # --------------------------------------------------------------------------------------------
 LLP_FILES = ["AVVP_dataset_full.csv", *SPLIT_FILES.values(), EVAL_AUDIO, EVAL_VISUAL]
 
@@ -325,7 +325,7 @@ def test_real_weak_label_counts(real):
     assert labels.sum(axis=1).min() == 1 and labels.sum(axis=1).max() == 7
     train_names, train_labels = real["train"]
     assert int(train_labels[:, CLASS_INDEX["Speech"]].sum()) == 4_988
-    assert int(train_labels.sum()) == 16_057  # label instances in train (docs/method.md, section 1)
+    assert int(train_labels.sum()) == 16_057  # label instances in train (docs/models-and-evaluation.md, section 1)
 
 
 def test_real_splits_disjoint_and_cover_full(real):

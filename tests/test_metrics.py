@@ -1,7 +1,7 @@
 """Tests of the LLP evaluation protocol (avvp_pipeline.evaluation.metrics).
 
 A plain loop-based reference implementation, written from the protocol description in
-docs/method.md, section 10, is compared with the vectorised ``llp_f_scores`` on many random cases;
+docs/models-and-evaluation.md, section 10, is compared with the vectorised ``llp_f_scores`` on many random cases;
 hand-worked cases pin each edge case with numbers computed by hand in the comments.
 """
 

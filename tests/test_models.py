@@ -39,7 +39,7 @@ def test_han_parameter_counts_match_the_documented_counts():
 
 
 def test_han_layer_is_shared_between_streams():
-    """Swapping the two streams swaps the outputs: one layer serves both (docs/method.md, section 3.2)."""
+    """Swapping the two streams swaps the outputs: one layer serves both (docs/models-and-evaluation.md, 3.2)."""
     torch.manual_seed(0)
     layer = HANLayer(d_model=16, dim_feedforward=16).eval()
     enc = HANEncoder(1, d_model=16, dim_feedforward=16).eval()

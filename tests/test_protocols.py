@@ -1,4 +1,4 @@
-"""Post-processing protocols (evaluation/protocols.py) on the hand-worked cases of docs/method.md, and
+"""Post-processing protocols (evaluation/protocols.py) on the hand-worked cases of docs/models-and-evaluation.md, and
 how metrics.json and the results tables report them."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ PROTOCOL_LEGEND = (
     "ours: each run's own video-level gate (evaluate.gate). ours, protocol P: the same predictions "
     "post-processed with protocol P: llp gates by the joint video-level probability >= 0.5, "
     "modality by each modality's own >= 0.5, tuned uses segment and video-level thresholds (visual "
-    "per class) chosen on the validation split (docs/method.md, post-processing protocols)."
+    "per class) chosen on the validation split (docs/models-and-evaluation.md, post-processing protocols)."
 )
 SEEDS_LEGEND = (
     "ours (n=K): mean ± sample standard deviation (ddof=1) over the K runs of the model, one per "
