@@ -10,19 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics import METRIC_KEYS
+
 C = 25
-KEYS = [
-    "seg_audio",
-    "seg_visual",
-    "seg_av",
-    "seg_type",
-    "seg_event",
-    "ev_audio",
-    "ev_visual",
-    "ev_av",
-    "ev_type",
-    "ev_event",
-]
 
 
 def ref_runs(seq):
@@ -85,7 +75,7 @@ def ref_video_f(counts):
 def llp_f_scores_loop(pa, pv, ga, gv):
     """Ten LLP F-scores (%) of 0/1 arrays (N, 25, 10), computed with plain loops."""
     pa, pv, ga, gv = (np.asarray(x).astype(int).tolist() for x in (pa, pv, ga, gv))
-    per = {k: [] for k in KEYS}
+    per = {k: [] for k in METRIC_KEYS}
     for i in range(len(pa)):
         for prefix, count in (("seg", ref_segment_counts), ("ev", ref_event_counts)):
             ca, cv, cav, csum = [], [], [], []
