@@ -37,7 +37,7 @@ import torch
 
 from .data.llp import CLASSES
 from .evaluation.events import events_from
-from .evaluation.metrics import binarize_predictions
+from .evaluation.metrics import binarize_probs
 from .features import store
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
@@ -166,13 +166,7 @@ class VideoParser:
         probs = {
             k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob")
         }
-        pa, pv = binarize_predictions(
-            probs["frame_prob"],
-            probs["global_prob"],
-            gate=self.gate,
-            audio_prob=probs["audio_prob"],
-            visual_prob=probs["visual_prob"],
-        )
+        pa, pv = binarize_probs(probs, self.gate)
         seconds = min(windows * WINDOW, math.ceil(duration - 1e-6))
         duration = min(duration, float(seconds))
 

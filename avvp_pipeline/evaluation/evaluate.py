@@ -14,7 +14,7 @@ from ..data.llp import CLASSES
 from ..device import resolve_device
 from ..inference import predict
 from ..models.checkpoint import load_trained
-from .metrics import binarize_predictions, llp_f_scores, per_class_segment_f
+from .metrics import binarize_probs, llp_f_scores, per_class_segment_f
 from .predictions import write_predictions
 from .protocols import PROTOCOLS, protocol_result
 from .results_file import write_results
@@ -26,13 +26,7 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
     """Ten LLP F-scores of predicted probabilities against the split's dense truth."""
     if fs.gt_audio is None:
         raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
-    pa, pv = binarize_predictions(
-        probs["frame_prob"],
-        probs["global_prob"],
-        gate=gate,
-        audio_prob=probs["audio_prob"],
-        visual_prob=probs["visual_prob"],
-    )
+    pa, pv = binarize_probs(probs, gate)
     return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
 
 
@@ -77,13 +71,7 @@ def evaluate_model(
         tprobs = probs if tune_on == split else predict(trained.net, tset, batch_size)
         tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on)
     by_protocol = {p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning) for p in dict.fromkeys(protocols)}
-    pa, pv = binarize_predictions(
-        probs["frame_prob"],
-        probs["global_prob"],
-        gate=gate,
-        audio_prob=probs["audio_prob"],
-        visual_prob=probs["visual_prob"],
-    )
+    pa, pv = binarize_probs(probs, gate)
     per_class = {
         m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
         for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()

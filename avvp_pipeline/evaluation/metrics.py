@@ -318,3 +318,15 @@ def per_class_segment_f(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(denom > 0, 200.0 * tp / np.maximum(denom, 1), np.nan)
     return out
+
+
+def binarize_probs(probs: dict[str, np.ndarray], gate: str = "global") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`binarize_predictions` of a model's output dict (``frame_prob``, ``global_prob``,
+    ``audio_prob``, ``visual_prob``) with ``gate``."""
+    return binarize_predictions(
+        probs["frame_prob"],
+        probs["global_prob"],
+        gate=gate,
+        audio_prob=probs["audio_prob"],
+        visual_prob=probs["visual_prob"],
+    )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.llp import CLASSES
-from .metrics import NUM_CLASSES, binarize_predictions, llp_f_scores, per_video_scores
+from .metrics import NUM_CLASSES, binarize_predictions, binarize_probs, llp_f_scores, per_video_scores
 
 __all__ = [
     "PROTOCOLS",
@@ -145,13 +145,7 @@ def protocol_result(
     ``tuned``."""
     if name in PROTOCOL_GATES:
         gate = PROTOCOL_GATES[name]
-        pa, pv = binarize_predictions(
-            probs["frame_prob"],
-            probs["global_prob"],
-            gate=gate,
-            audio_prob=probs["audio_prob"],
-            visual_prob=probs["visual_prob"],
-        )
+        pa, pv = binarize_probs(probs, gate)
         return {"gate": gate, "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual)}
     if name != "tuned":
         raise ValueError(f"unknown post-processing protocol {name!r}; known: {', '.join(PROTOCOLS)}")
