@@ -462,7 +462,14 @@ def run(what: str, args) -> int:
         return 0
     if what == "train":
         sizes = [int(x) for x in args.batch_sizes.split(",")]
-        r = bench_train(args.model, args.videos, sizes, tuple(args.train_precisions.split(",")), device=args.device)
+        r = bench_train(
+            args.model,
+            args.videos,
+            sizes,
+            tuple(args.train_precisions.split(",")),
+            device=args.device,
+            cuda_graphs=args.cuda_graphs,
+        )
         _write_json(args, r)
         for k, v in r.items():
             print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
@@ -789,19 +796,25 @@ def bench_train(
     precisions: tuple[str, ...] = ("fp32",),
     device: str = "auto",
     seed: int = 0,
+    cuda_graphs: bool = False,
 ) -> dict:
     """Seconds per training epoch over ``videos`` synthetic LLP-shaped videos held on the device, for
     the recipe's batch size in fp32 (the reference) and each (batch size, precision) setting; one
-    warm-up pass over a tenth of the data per setting first."""
+    warm-up pass over a tenth of the data per setting first. With ``cuda_graphs`` (CUDA only) each setting
+    is timed again with the graphed step, and one seeded epoch at the recipe's batch size is run both ways
+    to report how far apart their losses and weights end."""
     import torch
 
     from .data.feature_sets import FeatureSet
     from .device import resolve_device
     from .features.kinds import default_shapes
     from .models.registry import build_model, spec, train_options
-    from .training.trainer import TrainConfig, train_epoch
+    from .training.graphed import GraphedStep
+    from .training.trainer import TrainConfig, _optimizer, train_epoch
 
     dev = resolve_device(device)
+    if cuda_graphs and dev.type != "cuda":
+        raise ValueError(f"bench train --cuda-graphs needs a CUDA device, got {dev}")
     g = torch.Generator().manual_seed(seed)
     labels = (torch.rand(videos, 25, generator=g) < 0.08).float()
     ids = [f"v{i:010d}" for i in range(videos)]
@@ -832,35 +845,63 @@ def bench_train(
     }
     times = {}
     out["features held in memory (MB)"] = feature_bytes / 1e6
-    for bs, precision in settings:
-        cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "precision": precision})
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
+
+    def fresh(cfg: TrainConfig, graphed: bool):
+        """The run's seeded model and optimiser (and graphed step) with its epoch function."""
         torch.manual_seed(seed)
         model = build_model(model_name, train_options(model_name)).to(dev).train()
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=dev.type == "cuda")
+        opt, _ = _optimizer(model, cfg, dev)
+        step = GraphedStep(model, model_name, fs, opt, cfg) if graphed else None
         rng = torch.Generator().manual_seed(seed)
 
         def epoch(n: int) -> float:
-            """Seconds of the trainer's own epoch over ``n`` videos (CM-S rows with their CM-S loss on)."""
+            """Seconds and mean loss of the trainer's own epoch over ``n`` videos (CM-S rows with their
+            CM-S loss on)."""
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            train_epoch(model, model_name, fs, opt, cfg.init_epoch + 1, cfg, rng, rng, videos=n)  # noqa: B023
+            loss = train_epoch(model, model_name, fs, opt, cfg.init_epoch + 1, cfg, rng, rng, videos=n, graphed=step)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, loss
 
-        epoch(min(videos, max(bs, videos // 10)))
-        times[(bs, precision)] = epoch(videos) * 10_000 / videos
-        out[f"batch {bs} {precision}: s/epoch (10,000 videos)"] = times[(bs, precision)]
-        if dev.type == "cuda":
-            out[f"batch {bs} {precision}: peak GPU memory allocated (MB)"] = torch.cuda.max_memory_allocated(dev) / 1e6
+        return model, epoch
+
+    for bs, precision in settings:
+        cfg = TrainConfig.from_dict({**train_options(model_name), "batch_size": bs, "precision": precision})
+        for graphed in (False, True) if cuda_graphs else (False,):
+            label = f"batch {bs} {precision}" + (" cuda graphs" if graphed else "")
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            _, epoch = fresh(cfg, graphed)
+            warm, _ = epoch(min(videos, max(bs, videos // 10)))
+            times[(bs, precision, graphed)] = epoch(videos)[0] * 10_000 / videos
+            out[f"{label}: s/epoch (10,000 videos)"] = times[(bs, precision, graphed)]
+            if graphed:
+                out[f"{label}: warm-up pass with the capture (s)"] = warm
+            if dev.type == "cuda":
+                out[f"{label}: peak GPU memory allocated (MB)"] = torch.cuda.max_memory_allocated(dev) / 1e6
+    if cuda_graphs:  # one seeded epoch both ways, from the same start
+        cfg = TrainConfig.from_dict(train_options(model_name))
+        (m_eager, ep_eager), (m_graph, ep_graph) = fresh(cfg, False), fresh(cfg, True)
+        loss_eager, loss_graph = ep_eager(videos)[1], ep_graph(videos)[1]
+        weights = max(
+            (a.float() - b.float()).abs().max().item()
+            for a, b in zip(m_eager.state_dict().values(), m_graph.state_dict().values())
+        )
+        out[f"batch {recipe_bs} fp32, one epoch, cuda graphs vs eager: loss difference"] = abs(loss_eager - loss_graph)
+        out[f"batch {recipe_bs} fp32, one epoch, cuda graphs vs eager: largest weight difference"] = weights
     out["peak CPU memory of the process, RSS (MB)"] = _peak_rss_mb()
-    ref = times[(recipe_bs, "fp32")]
+    ref = times[(recipe_bs, "fp32", False)]
     fastest = min(times, key=times.get)
     out["reference"] = f"batch {recipe_bs} fp32 (the recipe): {ref:.3f} s/epoch"
     out["fastest"] = (
-        f"batch {fastest[0]} {fastest[1]}: {times[fastest]:.3f} s/epoch, {ref / times[fastest]:.1f}x the reference"
+        f"batch {fastest[0]} {fastest[1]}{' cuda graphs' if fastest[2] else ''}: {times[fastest]:.3f} s/epoch, "
+        f"{ref / times[fastest]:.1f}x the reference"
     )
+    if cuda_graphs:
+        graphed = times[(recipe_bs, "fp32", True)]
+        out["cuda graphs at the recipe's batch"] = (
+            f"batch {recipe_bs} fp32: {graphed:.3f} s/epoch, {ref / graphed:.1f}x the eager reference"
+        )
     return out

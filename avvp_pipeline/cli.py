@@ -832,6 +832,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="comma-separated batch sizes; the recipe's batch size in fp32 is always measured first as the reference",
     )
     g0.add_argument("--train-precisions", default="fp32,bf16", help="comma-separated: fp32, bf16 (autocast)")
+    g0.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="also time each setting with the training step replayed as a CUDA graph, and compare one epoch "
+        "of it with the eager epoch (CUDA only)",
+    )
     g1 = p.add_argument_group(
         "import: released features into shards (--threads readers) vs open().read() of the "
         "same files, both warm, alternating, best of --repeat rounds"

@@ -139,6 +139,8 @@ def test_bench_train_reports_epoch_times():
     ]
     assert all(r[k] > 0 for k in keys)
     assert r["reference"].startswith("batch 64 fp32") and "x the reference" in r["fastest"]
+    with pytest.raises(ValueError, match="--cuda-graphs needs a CUDA device"):
+        bench_train("han", videos=8, batch_sizes=[4], device="cpu", cuda_graphs=True)
     # a VALOR row on its own kinds' shapes (CLAP 64 x 768, CLIP 10 x 768), with pseudo labels
     pp = bench_train("valor++", videos=8, batch_sizes=[4], precisions=("fp32",), device="cpu")
     assert pp["features held in memory (MB)"] == pytest.approx(8 * 4 * (64 * 768 + 10 * 768 + 10 * 512 + 25) / 1e6)

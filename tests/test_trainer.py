@@ -168,15 +168,18 @@ def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
 
 def test_cms_rows_add_the_contrastive_term_only_after_init_epoch():
     from avvp_pipeline.models.registry import build_model, train_options
-    from avvp_pipeline.training.trainer import step_loss
+    from avvp_pipeline.training.step import batch_partners, step_loss
 
     cfg = TrainConfig.from_dict({**train_options("han+cms"), "device": "cpu", "dropout": 0.0})
     fs = _planted_set("train", 6, 0)
     torch.manual_seed(0)
     model = build_model("han+cms", {**train_options("han+cms"), "dropout": 0.0}).eval()
     idx = torch.arange(6)
-    before = step_loss(model, "han+cms", fs, idx, cfg.init_epoch, cfg, torch.Generator().manual_seed(0))
-    after = step_loss(model, "han+cms", fs, idx, cfg.init_epoch + 1, cfg, torch.Generator().manual_seed(0))
+    partners = batch_partners("han+cms", 6, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="swap partners"):
+        step_loss(model, "han+cms", fs, idx, cfg.init_epoch, cfg)
+    before = step_loss(model, "han+cms", fs, idx, cfg.init_epoch, cfg, partners)
+    after = step_loss(model, "han+cms", fs, idx, cfg.init_epoch + 1, cfg, partners)
     from avvp_pipeline.training.losses import guided_loss
 
     plain = guided_loss(model(*fs.batch(idx)), fs.labels, fs.labels, fs.labels, *cfg.smoothing(cfg.init_epoch))

@@ -211,7 +211,7 @@ def test_valor_trains_with_pseudo_labels_and_refuses_to_without(tmp_path):
     )
     model = build_model("valor", {"hidden": 32, "heads": 4, "ffn": 64})
     with pytest.raises(ValueError, match="--pseudo-labels"):
-        step_loss(model, "valor", train_set, torch.arange(4), 1, cfg, torch.Generator())
+        step_loss(model, "valor", train_set, torch.arange(4), 1, cfg)
     rng = np.random.default_rng(0)
     labels = (rng.random((2, 8, 10, 25)) < 0.1).astype(np.uint8)
     write_pseudo_labels(tmp_path / "pl.h5", train_set.video_ids[:6], labels[0, :6], labels[1, :6], {"source": "test"})

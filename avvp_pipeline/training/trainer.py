@@ -29,13 +29,12 @@ from ..models.checkpoint import CheckpointError, load_resume_checkpoint, plain, 
 from ..models.normalize import Standardized
 from ..models.registry import build_model, spec
 from ..models.rows import DEFAULTS, keeps_last_epoch
-from .cms import double_batch, swap_partners
-from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss
-from .refine import ma_contrastive_loss
+from .graphed import GraphedStep
+from .step import backward_step, batch_partners, step_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "RunOptions", "train", "train_epoch", "Selection", "step_loss"]
+__all__ = ["TrainConfig", "RunOptions", "train", "train_epoch", "epoch_partners", "Selection", "step_loss"]
 
 # option: (allowed range in words, test); every other int/float option may take any value
 _RANGES = {
@@ -137,11 +136,12 @@ class TrainConfig:
         for f in fields(self):
             setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
 
-    def autocast(self, device: torch.device):
-        """The autocast context of ``precision`` (a no-op for fp32)."""
+    def autocast(self, device: torch.device, cache: bool = True):
+        """The autocast context of ``precision`` (a no-op for fp32); ``cache=False`` for a CUDA-graph capture,
+        where autocast's cache of cast weights must be off (the values are the same)."""
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16", cache_enabled=cache)
 
     def lr_factor(self, index: int) -> float:
         """The learning rate of the epoch with 0-based ``index`` as a factor of ``lr`` (``schedule``):
@@ -169,6 +169,7 @@ class RunOptions:
 
     device: str = "auto"
     eval_batch_size: int = 256  # videos per forward pass when scoring the selection split
+    cuda_graphs: bool = False  # replay each full batch's training step as one CUDA graph (training/graphed.py)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -190,6 +191,10 @@ class RunOptions:
 def _checked_option(name: str, kind: str, value):
     """``value`` as the type ``kind`` names (whole floats become ints, ints floats); a ValueError naming
     the option, the value and what is allowed otherwise."""
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"train option {name} must be true or false, got {value!r}")
+        return bool(value)
     if kind == "int":
         if (
             isinstance(value, bool)
@@ -215,48 +220,20 @@ def _checked_option(name: str, kind: str, value):
     return value
 
 
-def step_loss(
-    model: torch.nn.Module,
-    name: str,
-    fs: FeatureSet,
-    idx: torch.Tensor,
-    epoch: int,
-    cfg: TrainConfig,
-    partner_rng: torch.Generator,
-) -> torch.Tensor:
-    """Loss of one batch for the row ``name``: guided BCE, plus CM-S on a doubled batch when the row has it."""
-    s = spec(name)
-    audio, video_s, video_st = fs.batch(idx)
-    y = fs.labels[idx]
-    if s.pseudo_labels:  # VALOR: video-level BCE + segment-level BCE against the pseudo labels
-        if fs.pseudo_audio is None:
-            raise ValueError(
-                f"model {name} trains on segment-level pseudo labels: pass them (avvp train --pseudo-labels)"
-            )
-        out = model(audio, video_s, video_st)
-        return valor_loss(out, y, fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
-    if s.labels == "refined":
-        if fs.labels_audio is None:
-            raise ValueError(f"model {name} trains on MA-refined labels: pass them (avvp train --refined)")
-        y_audio, y_visual = fs.labels_audio[idx], fs.labels_visual[idx]
-    else:
-        y_audio = y_visual = y
-    y_global = torch.maximum(y_audio, y_visual)
-    s_a, s_v = cfg.smoothing(epoch)
-    if not s.cms or len(idx) < 2:  # a last batch of one video has no partner to swap with
-        out = model(audio, video_s, video_st)
-        if s.ma_targets:  # MA: global target aliases the audio label; dropped visual classes get a hard 0
-            loss = ma_guided_loss(out, y, y_audio, y_visual, s_a, s_v)
-        else:
-            loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
-        return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in) if s.ma_loss else loss
-    partners = swap_partners(len(idx), partner_rng)
-    audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual, partners)
-    out = model(audio, video_s, video_st)
-    loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
-    if epoch > cfg.init_epoch:
-        loss = loss + cfg.cms_weight * cms_term(out, y_audio2, y_visual2, cfg.temperature)
-    return loss
+def epoch_partners(
+    model_name: str, n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> list[torch.Tensor | None]:
+    """The CM-S swap partners of every batch of an epoch over ``n`` videos, drawn in batch order (as a step
+    would draw them) and sent to ``device`` in one copy: a step then never waits for the host."""
+    drawn = [batch_partners(model_name, min(batch_size, n - s), generator) for s in range(0, n, batch_size)]
+    if all(p is None for p in drawn):
+        return drawn
+    flat = torch.cat([p for p in drawn if p is not None]).to(device)
+    out, at = [], 0
+    for p in drawn:
+        out.append(None if p is None else flat[at : at + len(p)])
+        at += 0 if p is None else len(p)
+    return out
 
 
 def train_epoch(
@@ -269,24 +246,27 @@ def train_epoch(
     shuffle: torch.Generator,
     partner_rng: torch.Generator,
     videos: int | None = None,
+    graphed: GraphedStep | None = None,
 ) -> float:
     """One pass over ``train_set`` (its first ``videos`` of a shuffled order, when given) in shuffled
-    batches; the mean loss per video. The loss stays on the device until the end: no per-step sync."""
+    batches; the mean loss per video. The loss stays on the device until the end: no per-step sync.
+    With ``graphed``, full batches replay its CUDA graph; a smaller last batch runs eagerly."""
     device = train_set.audio.device
     model.train()
     order = torch.randperm(len(train_set), generator=shuffle).to(device)
     if videos is not None:
         order = order[:videos]
+    partners = epoch_partners(model_name, len(order), cfg.batch_size, partner_rng, device)
     total = torch.zeros((), device=device)
-    for start in range(0, len(order), cfg.batch_size):
+    for b, start in enumerate(range(0, len(order), cfg.batch_size)):
         idx = order[start : start + cfg.batch_size]
-        with cfg.autocast(device):
-            loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partner_rng)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        if graphed is not None and len(idx) == cfg.batch_size:
+            loss = graphed(idx, partners[b], epoch)
+        else:
+            with cfg.autocast(device):
+                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b])
+            optimizer.zero_grad(set_to_none=True)
+            backward_step(model, optimizer, loss, cfg)
         total += loss.detach() * len(idx)
     return total.item() / len(order)
 
@@ -501,6 +481,11 @@ def train(
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
             selection, history = Selection(selection.keep_last), []
 
+    graphed = None
+    if run.cuda_graphs:
+        if device.type != "cuda":
+            raise ValueError(f"train option cuda_graphs needs a CUDA device; model {model_name} trains on {device}")
+        graphed = GraphedStep(model, model_name, train_set, optimizer, cfg)
     bar = tqdm(
         range(start_epoch, cfg.epochs + 1),
         desc=f"train {model_name}",
@@ -511,7 +496,7 @@ def train(
     )
     for epoch in bar:
         t0 = time.perf_counter()
-        loss = train_epoch(model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng)
+        loss = train_epoch(model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng, graphed=graphed)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         scores = plain(evaluate_probs(predict(model, select_set, run.eval_batch_size), select_set, cfg.gate))
