@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .config import TrainConfig
 from .step import backward_step, step_loss
 
 if TYPE_CHECKING:
     from ..data.feature_sets import FeatureSet
-    from .trainer import TrainConfig
 
 __all__ = ["GraphedStep", "capture_cuda_graph", "run_eagerly"]
 

@@ -12,12 +12,12 @@ import torch
 
 from ..models.registry import spec
 from .cms import double_batch, swap_partners
+from .config import TrainConfig
 from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss
 from .refine import ma_contrastive_loss
 
 if TYPE_CHECKING:
     from ..data.feature_sets import FeatureSet
-    from .trainer import TrainConfig
 
 __all__ = ["batch_partners", "step_loss", "backward_step"]
 
