@@ -153,10 +153,11 @@ def capture_cuda_graph(body: Callable[[], None], optimizer: torch.optim.Optimize
                 for _ in range(WARMUP_STEPS):
                     optimizer.zero_grad(set_to_none=True)
                     body()
-            torch.cuda.current_stream(device).wait_stream(side)
             optimizer.zero_grad(set_to_none=True)
-            with torch.cuda.graph(graph):
+            # captured on the warm-up's stream: libraries' per-stream handles and workspaces (cuBLAS) exist by then
+            with torch.cuda.graph(graph, stream=side):
                 body()
+            torch.cuda.current_stream(device).wait_stream(side)
     finally:
         for g, (lr, capturable) in zip(groups, floats):
             g["lr"], g["capturable"] = lr, capturable
