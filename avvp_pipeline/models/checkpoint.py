@@ -71,6 +71,7 @@ _RESUME_FIELDS = {
     "shuffle_rng": (torch.Tensor,),
     "partner_rng": (torch.Tensor,),
     "torch_rng": (torch.Tensor,),
+    "cuda_rng": (torch.Tensor, None),  # absent in checkpoints of CPU runs and of versions before it
     "history": (list,),
     "best": (int, float),
     "best_state": (dict, None),

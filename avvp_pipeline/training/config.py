@@ -114,12 +114,13 @@ class TrainConfig:
         for f in fields(self):
             setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
 
-    def autocast(self, device: torch.device, cache: bool = True):
-        """The autocast context of ``precision`` (a no-op for fp32); ``cache=False`` for a CUDA-graph capture,
-        where autocast's cache of cast weights must be off (the values are the same)."""
+    def autocast(self, device: torch.device):
+        """The autocast context of ``precision`` (a no-op for fp32). Its cache of cast weights is off: a CUDA
+        graph cannot capture it, and with it a weight used twice in a forward pass (HAN's shared layer)
+        would sum its two gradients in bf16 instead of fp32, so graphed and eager steps would differ."""
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16", cache_enabled=cache)
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16", cache_enabled=False)
 
     def lr_factor(self, index: int) -> float:
         """The learning rate of the epoch with 0-based ``index`` as a factor of ``lr`` (``schedule``):

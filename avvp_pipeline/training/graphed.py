@@ -13,7 +13,6 @@ all three are put back afterwards, so a graphed run follows the eager run's traj
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -74,15 +73,15 @@ class GraphedStep:
         return self._loss
 
     def _build(self, key, idx: torch.Tensor, partners: torch.Tensor | None, epoch: int) -> None:
-        self._replay = None  # the previous graph and its memory go first
-        self._key = key
+        self._replay, self._key = None, None  # the previous graph and its memory go first
         self._idx = idx.clone()
-        self._partners = None if partners is None else partners.clone()
+        # on the device: a copy from host memory cannot be captured
+        self._partners = None if partners is None else partners.to(idx.device, copy=True)
         self._loss = torch.zeros((), device=idx.device)
         saved = _TrainingState(self.model, self.optimizer, idx.device)
 
         def body():
-            with self.cfg.autocast(idx.device, cache=False):
+            with self.cfg.autocast(idx.device):
                 loss = step_loss(
                     self.model, self.model_name, self.train_set, self._idx, epoch, self.cfg, self._partners
                 )
@@ -93,6 +92,9 @@ class GraphedStep:
             self._replay = self.capture(body, self.optimizer)
         finally:
             saved.restore()
+            # the gradients the capture left are buffers of the graph, not this step's: no one should read them
+            self.optimizer.zero_grad(set_to_none=True)
+        self._key = key
         self.captures += 1
 
 
@@ -148,8 +150,7 @@ def capture_cuda_graph(body: Callable[[], None], optimizer: torch.optim.Optimize
         with torch.cuda.device(device):
             side = torch.cuda.Stream(device)
             side.wait_stream(torch.cuda.current_stream(device))
-            with torch.cuda.stream(side), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*capturable=True.*")  # warm-up steps run uncaptured
+            with torch.cuda.stream(side):
                 for _ in range(WARMUP_STEPS):
                     optimizer.zero_grad(set_to_none=True)
                     body()
@@ -164,6 +165,8 @@ def capture_cuda_graph(body: Callable[[], None], optimizer: torch.optim.Optimize
     filled = [float(lr) for lr, _ in floats]
 
     def replay() -> None:
+        if optimizer.param_groups is not groups:  # load_state_dict replaced them: the graph's tensors are stale
+            raise RuntimeError("the optimiser's state was replaced after the capture: capture the step again")
         for i, g in enumerate(groups):
             if g["lr"] != filled[i]:
                 lr_tensors[i].fill_(g["lr"])

@@ -181,6 +181,7 @@ def _save_resume(
             "shuffle_rng": shuffle.get_state(),
             "partner_rng": partner_rng.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": _cuda_rng(model),
             "history": history,
             "best": selection.best,
             "best_state": selection.best_state,
@@ -188,6 +189,12 @@ def _save_resume(
         },
         path,
     )
+
+
+def _cuda_rng(model: torch.nn.Module) -> torch.Tensor | None:
+    """The random stream of the GPU ``model`` is on (its dropout draws from it), or None on a CPU."""
+    device = next(model.parameters()).device
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
 
 
 def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, selection: Selection) -> list:
@@ -198,6 +205,9 @@ def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, sele
     shuffle.set_state(ckpt["shuffle_rng"])
     partner_rng.set_state(ckpt["partner_rng"])
     torch.set_rng_state(ckpt["torch_rng"])
+    device = next(model.parameters()).device
+    if device.type == "cuda" and ckpt.get("cuda_rng") is not None:  # dropout on a GPU draws from the GPU's stream
+        torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
     selection.best, selection.best_state, selection.best_epoch = ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
     return ckpt["history"]
 
