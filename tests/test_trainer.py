@@ -11,7 +11,7 @@ from avvp_pipeline.evaluation.evaluate import evaluate_probs
 from avvp_pipeline.features.kinds import DEFAULT_KINDS, default_shapes
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import load_model
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
 
 
 def _planted_set(split, n, seed, kinds=DEFAULT_KINDS):
@@ -58,10 +58,24 @@ def test_short_training_lowers_loss_and_writes_outputs(tmp_path):
     assert scores == pytest.approx(best["val"])  # model.pt holds the selected epoch's weights
 
 
-def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
-    tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
+def _on(fs, device: str):
+    for f in ("audio", "video_s", "video_st", "labels"):
+        setattr(fs, f, getattr(fs, f).to(device))
+    return fs
+
+
+_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize(
+    "device,graphs", [("cpu", False), pytest.param("cuda", False, marks=_CUDA), pytest.param("cuda", True, marks=_CUDA)]
+)
+def test_resume_from_checkpoint_matches_uninterrupted(tmp_path, device, graphs):
+    """Weights, optimiser, schedule and every random stream (the GPU's too: dropout draws from it) resume."""
+    tr, va = _on(_planted_set("train", 8, 0), device), _on(_planted_set("val", 3, 1), device)
     cfg = TrainConfig(epochs=3, batch_size=4)
-    train("han", tr, va, cfg, tmp_path / "full", provenance={}, progress=False)
+    run = RunOptions(cuda_graphs=graphs)
+    train("han", tr, va, cfg, tmp_path / "full", provenance={}, progress=False, run=run)
     # a run interrupted right after epoch 2's checkpoint, then started again
     import avvp_pipeline.training.trainer as T
 
@@ -75,11 +89,14 @@ def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
     T._atomic_save = stop_after_epoch_2
     try:
         with pytest.raises(KeyboardInterrupt):
-            train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False)
+            train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False, run=run)
     finally:
         T._atomic_save = orig
     assert (tmp_path / "killed" / "checkpoint.pt").exists()
-    train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False)
+    torch.manual_seed(123)  # a new process: the random streams are wherever; the checkpoint restores them
+    if device == "cuda":
+        torch.cuda.manual_seed(123)
+    train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False, run=run)
     a = torch.load(tmp_path / "full" / "model.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "killed" / "model.pt", weights_only=False)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
