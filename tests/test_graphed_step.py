@@ -117,7 +117,7 @@ def test_cuda_graphs_option_is_checked(tmp_path):
         train("han", fs, fs, TrainConfig(epochs=1), tmp_path, {}, progress=False, run=RunOptions(cuda_graphs=True))
     with pytest.raises(ValueError, match="needs Adam or AdamW"):
         model = torch.nn.Linear(2, 2)
-        GraphedStep(model, "han", fs, torch.optim.SGD(model.parameters(), lr=0.1), TrainConfig())
+        GraphedStep(model, "han", fs, torch.optim.SGD(model.parameters(), lr=0.1), TrainConfig(), capture=run_eagerly)
 
 
 @CUDA

@@ -47,6 +47,9 @@ class GraphedStep:
         cfg: TrainConfig,
         capture: Callable | None = None,
     ):
+        device = train_set.audio.device
+        if capture is None and device.type != "cuda":
+            raise ValueError(f"train option cuda_graphs needs a CUDA device; model {model_name} trains on {device}")
         if not isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
             raise ValueError(f"a graphed training step needs Adam or AdamW, got {type(optimizer).__name__}")
         self.model = model
@@ -62,7 +65,7 @@ class GraphedStep:
     def __call__(self, idx: torch.Tensor, partners: torch.Tensor | None, epoch: int) -> torch.Tensor:
         """One optimiser step on the batch ``idx`` (with CM-S ``partners``) in ``epoch``; its loss, a tensor
         that the next call overwrites."""
-        key = (len(idx), self.cfg.smoothing(epoch), epoch > self.cfg.init_epoch, partners is None)
+        key = (len(idx), self.cfg.smoothing(epoch), epoch > self.cfg.init_epoch)
         if key != self._key:
             self._build(key, idx, partners, epoch)
         self._idx.copy_(idx, non_blocking=True)

@@ -307,11 +307,7 @@ def train(
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
             selection, history = Selection(selection.keep_last), []
 
-    graphed = None
-    if run.cuda_graphs:
-        if device.type != "cuda":
-            raise ValueError(f"train option cuda_graphs needs a CUDA device; model {model_name} trains on {device}")
-        graphed = GraphedStep(model, model_name, train_set, optimizer, cfg)
+    graphed = GraphedStep(model, model_name, train_set, optimizer, cfg) if run.cuda_graphs else None
     bar = tqdm(
         range(start_epoch, cfg.epochs + 1),
         desc=f"train {model_name}",
