@@ -323,6 +323,10 @@ _WEIGHTS_DAMAGE = {
         lambda d: _rewrite_json(d / "config.json", lambda c: c["vision_config"].update(num_hidden_layers=200)),
         r"config\.json: 202 layers in all, more than the 78 tensors",
     ),
+    "heads that do not divide the width": (
+        lambda d: _rewrite_json(d / "config.json", lambda c: c["text_config"].update(num_attention_heads=3)),
+        r"config\.json: no clip model can be built from it \(.*not a multiple of the number of attention heads",
+    ),
     "another width": (
         lambda d: _rewrite_json(d / "config.json", lambda c: c.update(projection_dim=48)),
         r"model\.safetensors: tensor visual_projection\.weight has shape \[32, 64\], config\.json gives \[48, 64\]",
@@ -402,3 +406,11 @@ def test_a_clip_preprocessor_file_needs_mean_and_std(saved_teachers, tmp_path):
         load_teacher("clip", str(folder))
     (folder / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5] * 3, "image_std": [0.2] * 3}))
     assert load_teacher("clip", str(folder)).preprocess["image_std"] == (0.2, 0.2, 0.2)
+
+
+def test_a_tokenizer_the_library_rejects_is_one_line_naming_the_folder(saved_teachers, tmp_path):
+    folder = _copy(saved_teachers, "clip", tmp_path)
+    _rewrite_json(folder / "tokenizer.json", lambda spec: spec["model"].update(vocab={"a": "b"}))
+    with pytest.raises(ValueError, match=re.escape(f"{folder}: the tokenizer files cannot be loaded")) as caught:
+        load_teacher("clip", str(folder))
+    assert "\n" not in str(caught.value)

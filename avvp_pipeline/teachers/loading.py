@@ -152,6 +152,11 @@ def random_teacher(kind: str, seed: int = 0, size: str = "small") -> LoadedTeach
     return LoadedTeacher(kind, _freeze(model), tokenizer, preprocess, provenance)
 
 
+def _why(exc: Exception) -> str:
+    """An exception from ``transformers`` or ``tokenizers`` on one line (their messages span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _architecture(kind: str, folder: Path):
     """``(config, model class, the model on the meta device)`` as ``config.json`` describes it; nothing is
     allocated, so the expected tensors are known before any weight is read."""
@@ -164,8 +169,7 @@ def _architecture(kind: str, folder: Path):
         with torch.device("meta"):
             meta = model_cls(config)
     except Exception as exc:  # whatever transformers raises here comes from the values in config.json
-        why = f"{type(exc).__name__}: {exc}"
-        raise TeacherFolderError(f"{config_file}: no {kind} model can be built from it ({why})") from None
+        raise TeacherFolderError(f"{config_file}: no {kind} model can be built from it ({_why(exc)})") from None
     if kind == "clap" and not config.audio_config.enable_fusion:
         raise TeacherFolderError(f"{config_file}: a CLAP model without feature fusion; VALOR's is {PUBLISHED[kind]}")
     return config, model_cls, meta
@@ -218,7 +222,7 @@ def _load_model(kind: str, weights: Path) -> torch.nn.Module:
             folder, config=config, use_safetensors=True, local_files_only=True, output_loading_info=True
         )
     except Exception as exc:  # the header and config passed the checks above: what is left is the file's data
-        raise TeacherFolderError(f"{weights}: cannot be loaded ({type(exc).__name__}: {exc})") from None
+        raise TeacherFolderError(f"{weights}: cannot be loaded ({_why(exc)})") from None
     weights_of = {k for k, t in meta.state_dict().items() if t.is_floating_point()}
     unloaded = [k for k in info["missing_keys"] if k in weights_of] + [m[0] for m in info["mismatched_keys"]]
     if unloaded:  # a guard: the checks above should have caught it
@@ -234,9 +238,7 @@ def _load_tokenizer(kind: str, folder: Path):
     try:
         return cls.from_pretrained(folder, local_files_only=True)
     except Exception as exc:  # the tokenizers library raises bare Exceptions for a bad tokenizer.json
-        raise TeacherFolderError(
-            f"{folder}: the tokenizer files cannot be loaded ({type(exc).__name__}: {exc})"
-        ) from None
+        raise TeacherFolderError(f"{folder}: the tokenizer files cannot be loaded ({_why(exc)})") from None
 
 
 def load_teacher(
@@ -264,7 +266,7 @@ def load_teacher(
         try:
             extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)
         except Exception as exc:  # the values were type-checked; what fails now is still the file's
-            raise TeacherFolderError(f"{folder / 'preprocessor_config.json'}: {type(exc).__name__}: {exc}") from None
+            raise TeacherFolderError(f"{folder / 'preprocessor_config.json'}: {_why(exc)}") from None
         preprocess = {"feature_extractor": extractor}
     provenance = {
         "teacher": kind,
