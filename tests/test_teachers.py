@@ -5,6 +5,7 @@ and a workflow run that trains and evaluates VALOR on them."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +238,179 @@ def test_workflow_teaches_pseudo_labels_trains_and_evaluates_valor(tiny_set, tmp
     (wd / "other.yaml").write_text(yaml.safe_dump({"pseudo_labels": {"clip": {"thresholds": {"Dog": 3.0}}}}))
     changed = snakemake(wd, "-n", "--configfile", str(wd / "config.yaml"), str(wd / "other.yaml"), *config)
     assert {"teach_pseudo_labels", "merge_pseudo_labels", "train"} <= planned_rules(changed)
+
+
+@pytest.fixture(scope="module")
+def saved_teachers(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("teachers")
+    return {kind: _saved_teacher(root, kind) for kind in ("clip", "clap")}
+
+
+def _copy(saved: dict[str, Path], kind: str, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(saved[kind], tmp_path / kind))
+
+
+def _rewrite_tensors(folder: Path, change) -> None:
+    """``change(tensors)`` on the folder's weights, written back as a valid safetensors file."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(folder / "model.safetensors")
+    change(tensors)
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def _rewrite_json(path: Path, change) -> None:
+    spec = json.loads(path.read_text())
+    change(spec)
+    path.write_text(json.dumps(spec))
+
+
+def _set(name: str, value):
+    return lambda t: t.update({name: value(t)})
+
+
+def _header_too_large(folder: Path) -> None:
+    path = folder / "model.safetensors"
+    path.write_bytes((2**40).to_bytes(8, "little") + path.read_bytes()[8:])
+
+
+def _nan_at(name: str, value: float):
+    def change(tensors):
+        tensors[name] = tensors[name].clone()
+        tensors[name].view(-1)[3] = value
+
+    return change
+
+
+_WEIGHTS_DAMAGE = {
+    "empty": (lambda d: (d / "model.safetensors").write_bytes(b""), r"model\.safetensors: 0 bytes, too short"),
+    "truncated": (
+        lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:-1000]),
+        r"model\.safetensors: truncated: tensor",
+    ),
+    "header too large": (_header_too_large, r"model\.safetensors: header of 1099511627776 bytes claimed"),
+    "lacks a key": (
+        lambda d: _rewrite_tensors(d, lambda t: t.pop("text_projection.weight")),
+        r"model\.safetensors: no tensor text_projection\.weight \(1 of the clip architecture's weights missing",
+    ),
+    "another model's keys": (
+        lambda d: _rewrite_tensors(d, _set("text_model.encoder.layers.2.mlp.fc1.bias", lambda t: torch.zeros(128))),
+        r"model\.safetensors: tensor text_model\.encoder\.layers\.2\.mlp\.fc1\.bias is not part of the clip arch",
+    ),
+    "integer tensor": (
+        lambda d: _rewrite_tensors(d, _set("visual_projection.weight", lambda t: t["visual_projection.weight"].int())),
+        r"model\.safetensors: tensor visual_projection\.weight is I32, expected a float type",
+    ),
+    "NaN": (
+        lambda d: _rewrite_tensors(d, _nan_at("text_model.final_layer_norm.weight", float("nan"))),
+        r"model\.safetensors: tensor text_model\.final_layer_norm\.weight holds NaN or infinite values",
+    ),
+    "inf": (
+        lambda d: _rewrite_tensors(d, _nan_at("visual_projection.weight", float("-inf"))),
+        r"model\.safetensors: tensor visual_projection\.weight holds NaN or infinite values",
+    ),
+    "wrong shape": (
+        lambda d: _rewrite_tensors(d, _set("visual_projection.weight", lambda t: torch.zeros(16, 64))),
+        r"model\.safetensors: tensor visual_projection\.weight has shape \[16, 64\], config\.json gives \[32, 64\]",
+    ),
+    "absurd width": (
+        lambda d: _rewrite_json(d / "config.json", lambda c: c["text_config"].update(hidden_size=10**12)),
+        r"config\.json: text_config\.hidden_size = 1000000000000, more than the \d+ numbers",
+    ),
+    "absurd depth": (
+        lambda d: _rewrite_json(d / "config.json", lambda c: c["vision_config"].update(num_hidden_layers=200)),
+        r"config\.json: 202 layers in all, more than the 78 tensors",
+    ),
+    "heads that do not divide the width": (
+        lambda d: _rewrite_json(d / "config.json", lambda c: c["text_config"].update(num_attention_heads=3)),
+        r"config\.json: no clip model can be built from it \(.*not a multiple of the number of attention heads",
+    ),
+    "another width": (
+        lambda d: _rewrite_json(d / "config.json", lambda c: c.update(projection_dim=48)),
+        r"model\.safetensors: tensor visual_projection\.weight has shape \[32, 64\], config\.json gives \[48, 64\]",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(_WEIGHTS_DAMAGE))
+def test_damaged_or_foreign_weights_are_refused_in_one_line(saved_teachers, tmp_path, damage):
+    folder = _copy(saved_teachers, "clip", tmp_path)
+    harm, message = _WEIGHTS_DAMAGE[damage]
+    harm(folder)
+    with pytest.raises(ValueError, match=re.escape(str(folder)) + "/" + message) as caught:
+        load_teacher("clip", str(folder))
+    assert "\n" not in str(caught.value)
+
+
+def test_clap_weights_need_every_float_tensor_but_not_the_buffers_the_model_computes(saved_teachers, tmp_path):
+    folder = _copy(saved_teachers, "clap", tmp_path)
+    computed = ["text_model.embeddings.position_ids", "audio_model.audio_encoder.batch_norm.num_batches_tracked"]
+    _rewrite_tensors(folder, lambda t: [t.pop(k) for k in computed])
+    loaded = load_teacher("clap", str(folder))
+    expected = random_teacher("clap").model.state_dict()
+    assert all(torch.equal(loaded.model.state_dict()[k], expected[k]) for k in computed)
+    _rewrite_tensors(folder, lambda t: t.pop("audio_model.audio_encoder.batch_norm.running_var"))
+    with pytest.raises(ValueError, match=r"no tensor audio_model\.audio_encoder\.batch_norm\.running_var \(1 of"):
+        load_teacher("clap", str(folder))
+
+
+def test_planning_reads_the_weights_header(saved_teachers, tmp_path):
+    folder = _copy(saved_teachers, "clap", tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    cfg = {"source": "teachers", "clap": {"weights": str(folder)}}
+    with pytest.raises(PlanError, match=re.escape(f"pseudo_labels: {weights}: truncated")):
+        check_pseudo_labels({"models": ["valor"]}, cfg)
+
+
+_FILE_DAMAGE = {
+    "tokenizer bad JSON": ("tokenizer.json", None, r"tokenizer\.json: cannot be read as JSON \(Expecting"),
+    "tokenizer without model": ("tokenizer.json", "model", r"tokenizer\.json: no 'model' key"),
+    "tokenizer without pre_tokenizer": ("tokenizer.json", "pre_tokenizer", r"tokenizer\.json: no 'pre_tokenizer' key"),
+    "preprocessor bad JSON": ("preprocessor_config.json", None, r"preprocessor_config\.json: cannot be read as JSON"),
+    "preprocessor without rate": (
+        "preprocessor_config.json",
+        "sampling_rate",
+        r"preprocessor_config\.json: no 'sampling_rate' key",
+    ),
+    "preprocessor without frequency_min": (
+        "preprocessor_config.json",
+        "frequency_min",
+        r"preprocessor_config\.json: no 'frequency_min' key",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(_FILE_DAMAGE))
+def test_broken_tokenizer_or_preprocessor_file_is_named_with_its_key(saved_teachers, tmp_path, damage):
+    name, key, message = _FILE_DAMAGE[damage]
+    folder = _copy(saved_teachers, "clap", tmp_path)
+    if key is None:
+        (folder / name).write_text('{"model": ')
+    else:
+        _rewrite_json(folder / name, lambda spec: spec.pop(key))
+    with pytest.raises(ValueError, match=re.escape(str(folder)) + "/" + message) as caught:
+        load_teacher("clap", str(folder))
+    assert "\n" not in str(caught.value)
+    cfg = {"source": "teachers", "clap": {"weights": str(folder)}}
+    with pytest.raises(PlanError, match=message):  # planning reads these files too
+        check_pseudo_labels({"models": ["valor"]}, cfg)
+
+
+def test_a_clip_preprocessor_file_needs_mean_and_std(saved_teachers, tmp_path):
+    folder = _copy(saved_teachers, "clip", tmp_path)
+    (folder / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5, 0.5, 0.5]}))
+    with pytest.raises(ValueError, match=r"preprocessor_config\.json: no 'image_std' key"):
+        load_teacher("clip", str(folder))
+    (folder / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.5] * 3, "image_std": [0.2] * 3}))
+    assert load_teacher("clip", str(folder)).preprocess["image_std"] == (0.2, 0.2, 0.2)
+
+
+def test_a_tokenizer_the_library_rejects_is_one_line_naming_the_folder(saved_teachers, tmp_path):
+    folder = _copy(saved_teachers, "clip", tmp_path)
+    _rewrite_json(folder / "tokenizer.json", lambda spec: spec["model"].update(vocab={"a": "b"}))
+    with pytest.raises(ValueError, match=re.escape(f"{folder}: the tokenizer files cannot be loaded")) as caught:
+        load_teacher("clip", str(folder))
+    assert "\n" not in str(caught.value)

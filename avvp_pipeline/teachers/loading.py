@@ -12,7 +12,6 @@ with a byte-level tokenizer made here; every output says ``random(seed=N, size=.
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,14 @@ from pathlib import Path
 
 import torch
 
-from .folders import PUBLISHED, check_folder
+from .folders import (
+    FLOAT_DTYPES,
+    PUBLISHED,
+    TeacherFolderError,
+    check_folder,
+    preprocess_settings,
+    read_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 _SEED_OFFSET = {"clip": 10, "clap": 11}
 RANDOM_SIZES = ("small", "full")
+_CLASSES = {"clip": ("CLIPConfig", "CLIPModel"), "clap": ("ClapConfig", "ClapModel")}
 
 
 @dataclass
@@ -145,40 +152,125 @@ def random_teacher(kind: str, seed: int = 0, size: str = "small") -> LoadedTeach
     return LoadedTeacher(kind, _freeze(model), tokenizer, preprocess, provenance)
 
 
+def _why(exc: Exception) -> str:
+    """An exception from ``transformers`` or ``tokenizers`` on one line (their messages span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _architecture(kind: str, folder: Path):
+    """``(config, model class, the model on the meta device)`` as ``config.json`` describes it; nothing is
+    allocated, so the expected tensors are known before any weight is read."""
+    import transformers
+
+    config_cls, model_cls = (getattr(transformers, name) for name in _CLASSES[kind])
+    config_file = folder / "config.json"
+    try:
+        config = config_cls.from_pretrained(folder, local_files_only=True)
+        with torch.device("meta"):
+            meta = model_cls(config)
+    except Exception as exc:  # whatever transformers raises here comes from the values in config.json
+        raise TeacherFolderError(f"{config_file}: no {kind} model can be built from it ({_why(exc)})") from None
+    if kind == "clap" and not config.audio_config.enable_fusion:
+        raise TeacherFolderError(f"{config_file}: a CLAP model without feature fusion; VALOR's is {PUBLISHED[kind]}")
+    return config, model_cls, meta
+
+
+def check_tensors(weights: Path, header: dict, meta: torch.nn.Module, kind: str) -> None:
+    """A TeacherFolderError naming the first tensor of ``weights`` (``header``: :func:`read_header`) that
+    is missing, foreign to the architecture ``meta``, of another shape, or not a float where the model has
+    one. Integer buffers (positions, batch counts) the model computes itself may be absent."""
+    expected = meta.state_dict()
+    computed = {name for name, _ in meta.named_buffers()} - set(expected)
+    missing = [k for k, t in expected.items() if t.is_floating_point() and k not in header]
+    if missing:
+        raise TeacherFolderError(
+            f"{weights}: no tensor {missing[0]} ({len(missing)} of the {kind} architecture's weights missing; "
+            "they would be initialised at random)"
+        )
+    foreign = [k for k in header if k not in expected and k not in computed]
+    if foreign:
+        raise TeacherFolderError(
+            f"{weights}: tensor {foreign[0]} is not part of the {kind} architecture ({len(foreign)} such): "
+            "another model's weights"
+        )
+    for name, want in expected.items():
+        if name not in header:
+            continue
+        dtype, shape = header[name]
+        if shape != tuple(want.shape):
+            raise TeacherFolderError(
+                f"{weights}: tensor {name} has shape {list(shape)}, config.json gives {list(want.shape)}"
+            )
+        if want.is_floating_point() != (dtype in FLOAT_DTYPES):
+            need = "a float type (" + ", ".join(FLOAT_DTYPES) + ")" if want.is_floating_point() else "an integer type"
+            raise TeacherFolderError(f"{weights}: tensor {name} is {dtype}, expected {need}")
+
+
+def _check_finite(weights: Path, model: torch.nn.Module) -> None:
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise TeacherFolderError(f"{weights}: tensor {name} holds NaN or infinite values")
+
+
+def _load_model(kind: str, weights: Path) -> torch.nn.Module:
+    """The network of a checked folder, every weight from ``weights``; a TeacherFolderError otherwise."""
+    folder = weights.parent
+    config, model_cls, meta = _architecture(kind, folder)
+    check_tensors(weights, read_header(weights), meta, kind)
+    try:
+        model, info = model_cls.from_pretrained(
+            folder, config=config, use_safetensors=True, local_files_only=True, output_loading_info=True
+        )
+    except Exception as exc:  # the header and config passed the checks above: what is left is the file's data
+        raise TeacherFolderError(f"{weights}: cannot be loaded ({_why(exc)})") from None
+    weights_of = {k for k, t in meta.state_dict().items() if t.is_floating_point()}
+    unloaded = [k for k in info["missing_keys"] if k in weights_of] + [m[0] for m in info["mismatched_keys"]]
+    if unloaded:  # a guard: the checks above should have caught it
+        raise TeacherFolderError(f"{weights}: tensor {unloaded[0]} was not loaded from the file")
+    _check_finite(weights, model)
+    return model
+
+
+def _load_tokenizer(kind: str, folder: Path):
+    from transformers import CLIPTokenizer, RobertaTokenizer
+
+    cls = CLIPTokenizer if kind == "clip" else RobertaTokenizer
+    try:
+        return cls.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:  # the tokenizers library raises bare Exceptions for a bad tokenizer.json
+        raise TeacherFolderError(f"{folder}: the tokenizer files cannot be loaded ({_why(exc)})") from None
+
+
 def load_teacher(
     kind: str, weights: str, sha256: str | None = None, seed: int = 0, size: str = "small"
 ) -> LoadedTeacher:
-    """The ``kind`` teacher (``clip`` or ``clap``): ``weights`` is ``random`` or a local folder."""
+    """The ``kind`` teacher (``clip`` or ``clap``): ``weights`` is ``random`` or a local folder. A folder
+    whose weights are not all there, of the architecture's shapes, float and finite is refused
+    (TeacherFolderError naming the file): nothing is ever initialised at random behind the user's back."""
     if weights == "random":
         return random_teacher(kind, seed, size)
     path, digest = check_folder(kind, weights, sha256)
-    folder = str(path.parent)
-    common = dict(local_files_only=True)
+    folder = path.parent
+    model = _load_model(kind, path)
+    tokenizer = _load_tokenizer(kind, folder)
+    settings = preprocess_settings(kind, folder)
     if kind == "clip":
-        from transformers import CLIPModel, CLIPTokenizer
-
-        model = CLIPModel.from_pretrained(folder, use_safetensors=True, **common)
-        tokenizer = CLIPTokenizer.from_pretrained(folder, **common)
-        pre = {}
-        pre_file = path.parent / "preprocessor_config.json"
-        if pre_file.is_file():
-            pre = json.loads(pre_file.read_text())
         preprocess = {
             "image_size": 224,
-            "image_mean": tuple(pre.get("image_mean", CLIP_MEAN)),
-            "image_std": tuple(pre.get("image_std", CLIP_STD)),
+            "image_mean": tuple(settings.get("image_mean", CLIP_MEAN)),
+            "image_std": tuple(settings.get("image_std", CLIP_STD)),
         }
     else:
-        from transformers import ClapFeatureExtractor, ClapModel, RobertaTokenizer
+        from transformers import ClapFeatureExtractor
 
-        model = ClapModel.from_pretrained(folder, use_safetensors=True, **common)
-        if not model.config.audio_config.enable_fusion:
-            raise ValueError(f"{path}: a CLAP model without feature fusion; VALOR's teacher is {PUBLISHED[kind]}")
-        tokenizer = RobertaTokenizer.from_pretrained(folder, **common)
-        preprocess = {"feature_extractor": ClapFeatureExtractor.from_pretrained(folder, **common)}
+        try:
+            extractor = ClapFeatureExtractor.from_pretrained(folder, local_files_only=True)
+        except Exception as exc:  # the values were type-checked; what fails now is still the file's
+            raise TeacherFolderError(f"{folder / 'preprocessor_config.json'}: {_why(exc)}") from None
+        preprocess = {"feature_extractor": extractor}
     provenance = {
         "teacher": kind,
-        "weights_id": f"dir:{Path(folder).name}",
+        "weights_id": f"dir:{folder.name}",
         "weights_sha256": digest,
         "weights_path": str(path),
         "random": False,
