@@ -470,7 +470,7 @@ SOURCE_ENTRIES = (
 
 
 def input_folders(config: dict) -> dict[str, str]:
-    """``{config key: folder}`` for every folder the config reads (a file's folder for a file)."""
+    """``{config key: path}`` for every folder (and file) the config reads."""
     dataset, features = config.get("dataset") or {}, config.get("features") or {}
     pseudo, refine = config.get("pseudo_labels") or {}, config.get("refine") or {}
     found = {
@@ -480,7 +480,7 @@ def input_folders(config: dict) -> dict[str, str]:
         "features.weights_dir": features.get("weights_dir"),
         "pseudo_labels.dir": pseudo.get("dir"),
         "parse.videos_dir": (config.get("parse") or {}).get("videos_dir"),
-        "refine.file's folder": os.path.dirname(os.path.abspath(refine["file"])) if refine.get("file") else None,
+        "refine.file": refine.get("file"),  # a file: its folder may hold results/, not be it
     }
     for kind in ("clip", "clap"):
         weights = (pseudo.get(kind) or {}).get("weights")

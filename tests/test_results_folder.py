@@ -45,7 +45,7 @@ def test_home_itself_is_refused(tmp_path, monkeypatch):
         ("ann/results", "lies inside dataset.annotations_dir"),
         (".", "contains dataset.annotations_dir"),
         ("videos/x", "lies inside dataset.videos_dir"),
-        ("labels", "is refine.file's folder"),
+        ("labels", "contains refine.file"),
     ],
 )
 def test_input_folders_are_refused(tmp_path, monkeypatch, results, words):
@@ -53,6 +53,11 @@ def test_input_folders_are_refused(tmp_path, monkeypatch, results, words):
     config = _config(tmp_path, results, annotations_dir="ann", videos_dir=str(tmp_path / "videos"))
     with pytest.raises(PlanError, match=words):
         check_results_dir(config, str(REPO))
+
+
+def test_results_beside_a_read_file_are_fine(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    check_results_dir({"results_dir": "results", "refine": {"file": "need_to_change_cmco.pkl"}}, str(REPO))
 
 
 def test_teacher_and_release_folders_are_refused(tmp_path):
