@@ -1,6 +1,11 @@
 # avvp-pipeline: videos -> features -> trained parsers -> LLP metrics -> report.
 # `snakemake --cores all` runs the embedded demo (config.yaml); see README.md for real LLP data.
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from avvp_pipeline.config_schema import load_schema, prepare_config
+from avvp_pipeline.plan import PlanError
+from avvp_pipeline.results_lock import ResultsLocked, lock_results
 
 min_version("9.0")
 
@@ -8,15 +13,13 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-# shortcuts for the two data folders: `--config annotations_dir=DIR videos_dir=DIR`
-for _key in ("annotations_dir", "videos_dir"):
-    if _key in config:
-        config["dataset"][_key] = config.pop(_key)
-# and for the released features' folder (--config takes no nested keys): `--config released_dir=DIR`
-if "released_dir" in config:
-    config["features"]["released_dir"] = config.pop("released_dir")
-
-validate(config, "workflow/schemas/config.schema.yaml")
+# shortcuts (`--config annotations_dir=DIR videos_dir=DIR released_dir=DIR`: --config takes no nested
+# keys) expanded, and numbers inside `--config key='{...}'` (which arrive as text) converted
+try:
+    prepare_config(config, load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml"))
+except PlanError as _exc:
+    raise WorkflowError(str(_exc)) from None
+validate(config, "workflow/schemas/config.schema.yaml")  # fills in the defaults
 
 
 report: "workflow/report/workflow.rst"
@@ -28,6 +31,15 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+# One run at a time writes a results folder, whichever working folder it starts from. onstart runs
+# only in the main snakemake process of a real run: not for -n, --lint, --report or --unlock, nor in jobs.
+onstart:
+    try:
+        lock_results(RESULTS)
+    except ResultsLocked as exc:
+        raise WorkflowError(str(exc)) from None
 
 
 # Shards and models are listed as well, so that one deleted (or moved aside as damaged) is rebuilt

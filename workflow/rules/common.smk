@@ -9,6 +9,7 @@ from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
 from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
+from avvp_pipeline.plan import check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
@@ -18,6 +19,7 @@ from snakemake.exceptions import WorkflowError
 
 # Everything a run would trip over later stops here, at planning, with one message.
 try:
+    check_results_dir(config, workflow.basedir)  # before anything is written there
     check_models(list(ALL_MODELS), config["train"], config["parse"])
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
     check_pseudo_labels(config["train"], config.get("pseudo_labels"))
