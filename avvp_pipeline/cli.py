@@ -897,6 +897,7 @@ def run(args: argparse.Namespace) -> int:
         hint = {
             errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exhausted",
+            errno.EFBIG: "the file would exceed the largest file size allowed (ulimit -f, or the filesystem's)",
             errno.EACCES: "no permission to write there",
             errno.EROFS: "the filesystem is read-only",
             errno.ENOTDIR: "a part of the path is a file, not a folder",
