@@ -140,13 +140,15 @@ def load_feature_sets(
     shards: dict[str, list[str]],
     device: torch.device,
     kinds: tuple[str, ...] = DEFAULT_KINDS,
+    workflow_results: str | Path | None = None,
 ) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
     """Load ``splits`` from the index and the shards of ``kinds`` (one per slot: audio, 2D visual, 3D
     visual); videos missing a feature are skipped visibly. Returns the sets and the features' provenance
-    per kind."""
+    per kind. ``workflow_results``: the results folder of the workflow running this stage,
+    if any: a damaged shard inside it is moved aside to be rebuilt (features/store.py)."""
     kinds = check_kinds(kinds)
     require_shards(shards, kinds, "this stage")
-    loaded = {name: store.load_features(shards[name]) for name in kinds}
+    loaded = {name: store.load_features(shards[name], workflow_results) for name in kinds}
     for name in kinds:
         _check_shape(name, loaded[name][1], loaded[name][2])
     provenance = feature_provenance({name: loaded[name][2] for name in kinds})
