@@ -910,8 +910,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             log.error("%s", exc)
         rc = 1
-    except OSError as exc:  # unwritable or full output location, and the like: name the path and the cause
-        where = exc.filename or "an output"
+    except OSError as exc:  # unwritable or full output location (inputs that cannot be read are ValueErrors)
+        where = exc.filename or "a file (run with -v to see which)"
         hint = {
             errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exhausted",

@@ -12,6 +12,7 @@ import torch
 
 from ..features import store
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, cli_flag
+from ..fileio import open_hdf5
 from .index import load_split
 from .pseudo_labels import read_pseudo_labels
 from .refined_labels import read_refined_labels
@@ -105,11 +106,10 @@ def feature_provenance(attrs_by_extractor: dict[str, list[dict]]) -> dict[str, d
 def feature_configs(shards: dict[str, list[str]], kinds: tuple[str, ...] = DEFAULT_KINDS) -> dict[str, dict]:
     """The extraction config the shards of each of ``kinds`` recorded (``config_json``): what `avvp parse`
     needs to extract new videos the same way."""
-    import h5py
 
     out = {}
     for name in kinds:
-        with h5py.File(shards[name][0], "r") as f:
+        with open_hdf5(shards[name][0], "a feature shard") as f:
             out[name] = json.loads(f.attrs["config_json"]) if "config_json" in f.attrs else None
     return out
 

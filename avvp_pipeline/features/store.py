@@ -24,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings
+from ..fileio import DamagedFile, FileLocked, atomic_output, open_hdf5, read_strings
 
 
 def config_hash(cfg: Mapping) -> str:
@@ -151,23 +151,21 @@ def write_shard(
 def read_full_shard(path: str | Path, verify: bool = True) -> Shard:
     """Read one shard with its per-video datasets; :class:`CorruptShard` when it is damaged (or its
     checksum cannot be checked)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such feature shard")
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, "a feature shard") as f:
             shard = Shard(
                 read_strings(f["video_ids"]),
                 f["features"][:],
                 dict(f.attrs),
                 {name: obj[()] for name, obj in f.items() if name not in _CORE and isinstance(obj, h5py.Dataset)},
             )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such feature shard") from None
+    except FileLocked as exc:  # busy or unsupported lock: the file may be fine, keep it
+        raise ShardLocked(str(exc)) from exc
+    except DamagedFile as exc:
+        raise CorruptShard(str(exc)) from exc
     except (OSError, KeyError) as exc:
-        if "unable to lock file" in str(exc):  # busy or unsupported lock: the file may be fine, keep it
-            raise ShardLocked(
-                f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
-                "it open for writing, or the filesystem has no POSIX locks (then set "
-                "HDF5_USE_FILE_LOCKING=FALSE)"
-            ) from exc
         raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
     if verify:
         _verify(path, shard)
