@@ -114,6 +114,37 @@ def test_a_damaged_shard_given_by_hand_is_named_and_left_alone(tmp_path):
         assert mine.is_file() and not list(mine.parent.glob("*.corrupt"))
 
 
+@pytest.mark.parametrize("by_the_workflow", [False, True])
+def test_avvp_train_moves_a_damaged_shard_aside_only_for_the_workflow(tmp_path, monkeypatch, caplog, by_the_workflow):
+    from avvp_pipeline.cli import main
+    from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
+
+    shard = tmp_path / "results" / "features" / "vggish" / "shard-0000.h5"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"not a shard")
+    if by_the_workflow:  # what the workflow's rules set: their results folder
+        monkeypatch.setenv(WORKFLOW_RESULTS_ENV, str(tmp_path / "results"))
+    else:
+        monkeypatch.delenv(WORKFLOW_RESULTS_ENV, raising=False)
+    shards = ["--vggish", str(shard), "--resnet152", str(shard), "--r2plus1d-18", str(shard)]
+    args = [
+        "train",
+        "--model",
+        "han",
+        "--index",
+        str(tmp_path / "index.h5"),
+        *shards,
+        "--out-dir",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 1
+    error = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"][-1]
+    assert error.startswith(f"{shard}: cannot be read as a feature shard")
+    assert ("rerun snakemake" in error) == by_the_workflow
+    assert shard.with_name("shard-0000.h5.corrupt").exists() == by_the_workflow
+    assert shard.exists() != by_the_workflow
+
+
 def test_a_video_in_two_shards_is_named_with_both_shards(tmp_path):
     from avvp_pipeline.features.store import load_features, write_shard
 
