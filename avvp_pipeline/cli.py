@@ -46,6 +46,14 @@ def _add_shard_args(p: argparse.ArgumentParser) -> None:
         )
 
 
+def _workflow_results() -> str | None:
+    """The results folder of the Snakemake workflow running this command (its rules set the variable):
+    only shards inside it are the workflow's to move aside when damaged."""
+    from .features.store import WORKFLOW_RESULTS_ENV
+
+    return os.environ.get(WORKFLOW_RESULTS_ENV) or None
+
+
 def _add_runtime_args(p: argparse.ArgumentParser, threads_help: str) -> None:
     """Speed-only options: never recorded in outputs, so changing them reruns nothing."""
     p.add_argument("--threads", type=int, default=2, help=threads_help)
@@ -160,6 +168,7 @@ def cmd_train(args) -> int:
         refined=args.refined,
         progress=not args.quiet,
         pseudo_labels=args.pseudo_labels,
+        workflow_results=_workflow_results(),
     )
     return 0
 
@@ -168,7 +177,15 @@ def cmd_refine(args) -> int:
     from .training.stages import refine_stage
 
     _set_threads(args.threads)
-    refine_stage(args.model, args.index, _shards(args), args.out, seed=args.seed, device=args.device)
+    refine_stage(
+        args.model,
+        args.index,
+        _shards(args),
+        args.out,
+        seed=args.seed,
+        device=args.device,
+        workflow_results=_workflow_results(),
+    )
     return 0
 
 
@@ -279,6 +296,7 @@ def cmd_evaluate(args) -> int:
         None if args.gate == "auto" else args.gate,
         device=args.device,
         protocols=args.protocol or (),
+        workflow_results=_workflow_results(),
     )
     log.info(
         "%s on %s: %s", result["model"], args.split, " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items())
@@ -892,11 +910,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             log.error("%s", exc)
         rc = 1
-    except OSError as exc:  # unwritable or full output location, and the like: name the path and the cause
-        where = exc.filename or "an output"
+    except OSError as exc:  # unwritable or full output location (inputs that cannot be read are ValueErrors)
+        where = exc.filename or "a file (run with -v to see which)"
         hint = {
             errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exhausted",
+            errno.EFBIG: "the file would exceed the largest file size allowed (ulimit -f, or the filesystem's)",
             errno.EACCES: "no permission to write there",
             errno.EROFS: "the filesystem is read-only",
             errno.ENOTDIR: "a part of the path is a file, not a folder",

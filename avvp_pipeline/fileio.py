@@ -11,6 +11,7 @@ its temporary file is removed by the next write of the same output, once its pro
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import logging
@@ -119,17 +120,73 @@ def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) 
             (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
 
 
+class DamagedFile(ValueError):
+    """An input whose bytes are not its format (empty, foreign, truncated); the message names it."""
+
+
+class FileLocked(ValueError):
+    """An HDF5 input the library could not lock for reading: busy or on a filesystem without locks."""
+
+
+def unreadable(path: str | Path, exc: OSError) -> Exception:
+    """The one-line error for an input ``path`` that the system would not let us read (``exc``):
+    FileNotFoundError when it is missing, else a ValueError naming it and the cause."""
+    if exc.errno == errno.ENOENT:
+        return FileNotFoundError(f"{path}: no such file")
+    cause = {
+        errno.EACCES: "no permission to read it",
+        errno.EPERM: "no permission to read it",
+        errno.EISDIR: "a folder, not a file",
+        errno.EIO: "an input/output error reading it (a failing disk or network filesystem?)",
+    }.get(exc.errno, f"cannot read it ({exc.strerror or exc})")
+    return ValueError(f"{path}: {cause}")
+
+
+@contextmanager
+def open_hdf5(path: str | Path, what: str = "an HDF5 file") -> Iterator:
+    """The HDF5 input ``path`` opened for reading (``h5py.File``); one that cannot be opened raises an
+    error naming it: :func:`unreadable`, :class:`FileLocked`, or :class:`DamagedFile` (``what`` says
+    what the file should have been)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise _hdf5_open_error(Path(path), exc, what) from None
+    with f:
+        yield f
+
+
+def _hdf5_open_error(path: Path, exc: OSError, what: str) -> Exception:
+    if exc.errno == errno.EAGAIN or "unable to lock file" in str(exc):
+        return FileLocked(
+            f"{path}: HDF5 could not lock the file for reading ({exc}); another process has it open for "
+            "writing, or the filesystem has no POSIX locks (then set HDF5_USE_FILE_LOCKING=FALSE)"
+        )
+    if exc.errno is not None:  # h5py passes on the system's error: the file is not readable at all
+        return unreadable(path, exc)
+    if path.is_file() and path.stat().st_size == 0:
+        return DamagedFile(f"{path}: the file is empty (0 bytes), not {what}")
+    if "signature not found" in str(exc):
+        return DamagedFile(
+            f"{path}: cannot be read as {what}: not an HDF5 file (no HDF5 signature), or one damaged at its start"
+        )
+    return DamagedFile(f"{path}: cannot be read as {what}: a damaged or truncated HDF5 file ({exc})")
+
+
 def write_json(obj, path: str | Path) -> None:
     """Write ``obj`` as indented JSON (UTF-8, trailing newline), atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: str | Path):
-    """The JSON document in ``path``; a ValueError naming the file when it is not JSON."""
+    """The JSON document in ``path``; a ValueError naming the file when it is not JSON or cannot be read."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a JSON file ({exc})") from None
+    except OSError as exc:
+        raise unreadable(path, exc) from None
 
 
 def write_strings(group, name: str, values) -> None:

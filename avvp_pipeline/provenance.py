@@ -9,9 +9,9 @@ from pathlib import Path
 def _h5_summary(path: Path) -> dict:
     import h5py
 
-    from .fileio import read_strings
+    from .fileio import open_hdf5, read_strings
 
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path) as f:
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
         for k in ("config_json", "stats", "dropped_rows"):
             if isinstance(attrs.get(k), str):

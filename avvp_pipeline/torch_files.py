@@ -45,7 +45,7 @@ def save_torch_file(obj, path: str | Path, verify: bool = True) -> None:
     """Write ``obj`` atomically with ``torch.save``; with ``verify``, read it back and refuse what
     ``weights_only=True`` could not load."""
     with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+        _save(obj, tmp)
         if not verify:
             return
         try:
@@ -54,6 +54,37 @@ def save_torch_file(obj, path: str | Path, verify: bool = True) -> None:
             raise TypeError(
                 f"{path}: not written: it would hold objects other than tensors and plain data{_culprit(str(exc))}"
             ) from None
+
+
+class _Writer:
+    """The file object ``torch.save`` writes through, keeping the OSError of a failed write (a full
+    disk), which torch reports only as a RuntimeError about a stream position."""
+
+    def __init__(self, fh):
+        self.fh, self.error = fh, None
+
+    def write(self, data) -> int:
+        try:
+            return self.fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def _save(obj, path: Path) -> None:
+    """``torch.save(obj, path)``; a failed write raises its OSError (which names no file: the caller's
+    atomic output gives it the output's name)."""
+    with open(path, "wb") as fh:
+        writer = _Writer(fh)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is None:
+                raise
+            raise writer.error from None
 
 
 def read_torch_file(path: str | Path, map_location="cpu", kind: str = "a torch file written by avvp-pipeline"):

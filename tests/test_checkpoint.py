@@ -1,5 +1,6 @@
 """model.pt, checkpoint.pt and weight files: only tensors and plain data are ever loaded; bad files give one line."""
 
+import errno
 import json
 import logging
 import os
@@ -288,6 +289,27 @@ def test_bad_resume_checkpoint_is_ignored_with_a_warning(tmp_path, marker, kind,
     notes = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and str(ckpt) in r.getMessage()]
     assert len(notes) == 1 and "from scratch" in notes[0]
     assert not marker.exists()
+
+
+def test_a_write_failure_while_saving_a_torch_file_is_the_os_error_naming_it(tmp_path):
+    """torch.save reports a failed write (a full disk) as a RuntimeError about a stream position; the save
+    raises the write's OSError naming the file (the CLI's "disk full writing FILE" line) and leaves nothing.
+    A file size limit (SIGXFSZ ignored) makes the write fail for real, as a full disk would."""
+    out = tmp_path / "run" / "model.pt"
+    code = (
+        "import resource, signal, sys, torch\n"
+        "from avvp_pipeline.torch_files import save_torch_file\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        "try:\n"
+        "    save_torch_file({'w': torch.zeros(100_000)}, sys.argv[1])\n"
+        "except OSError as exc:\n"
+        "    print(exc.errno, exc.filename)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(errno.EFBIG), str(out)]
+    assert list(out.parent.iterdir()) == []  # neither the model nor its temporary file
 
 
 # --- extractor weight files --------------------------------------------------------------------------------------

@@ -234,6 +234,18 @@ def test_full_disk_gives_a_clear_error_and_leaves_no_partial_file(full_disk, tmp
     assert left == ["filler"], left  # no temporary or half-written output
 
 
+def test_full_disk_while_saving_a_torch_file_names_it_and_leaves_nothing(full_disk):
+    import torch
+
+    from avvp_pipeline.torch_files import save_torch_file
+
+    out = full_disk / "runs" / "han" / "checkpoint.pt"
+    with pytest.raises(OSError) as exc:  # torch itself raises a RuntimeError that never says the disk is full
+        save_torch_file({"w": torch.zeros(100_000)}, out)
+    assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(out)
+    assert sorted(p.name for p in full_disk.rglob("*") if p.is_file()) == ["filler"]
+
+
 def test_cli_shows_the_traceback_of_bad_input_only_with_verbose(tmp_path, caplog):
     from avvp_pipeline.cli import main
 

@@ -77,7 +77,7 @@ def test_damaged_shard_is_detected_and_verify_deletes_it(tmp_path):
     assert fixed.returncode == 0 and not bad.exists() and not garbage.exists() and good.exists()
 
 
-def test_loading_a_damaged_shard_moves_it_aside_and_names_it(tmp_path):
+def test_loading_a_damaged_shard_of_the_workflow_moves_it_aside_and_names_it(tmp_path):
     import h5py
 
     from avvp_pipeline.features.store import CorruptShard, load_features, write_shard
@@ -94,10 +94,68 @@ def test_loading_a_damaged_shard_moves_it_aside_and_names_it(tmp_path):
         match=r"shard-0001.h5: content does not match its checksum .*"
         r"moved aside to .*shard-0001.h5.corrupt: rerun snakemake",
     ):
-        load_features(paths)
+        load_features(paths, workflow_results=tmp_path)
     assert not paths[1].exists() and (tmp_path / "shard-0001.h5.corrupt").is_file() and paths[0].exists()
     with pytest.raises(FileNotFoundError, match="shard-0001.h5: no such feature shard"):
+        load_features(paths, workflow_results=tmp_path)
+
+
+def test_a_damaged_shard_given_by_hand_is_named_and_left_alone(tmp_path):
+    """Only the workflow's own shards (inside its results folder) are moved aside for it to rebuild."""
+    from avvp_pipeline.features.store import CorruptShard, load_features, write_shard
+
+    mine = tmp_path / "mine" / "shard-0000.h5"
+    write_shard(mine, ["a"], np.zeros((1, 3, 4), np.float32), {"extractor": "vggish"})
+    mine.write_bytes(mine.read_bytes()[:-100])  # truncated
+    for results in (None, tmp_path / "results"):
+        with pytest.raises(CorruptShard) as exc:
+            load_features([mine], workflow_results=results)
+        assert str(exc.value).startswith(f"{mine}: ") and "snakemake" not in str(exc.value)
+        assert mine.is_file() and not list(mine.parent.glob("*.corrupt"))
+
+
+@pytest.mark.parametrize("by_the_workflow", [False, True])
+def test_avvp_train_moves_a_damaged_shard_aside_only_for_the_workflow(tmp_path, monkeypatch, caplog, by_the_workflow):
+    from avvp_pipeline.cli import main
+    from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
+
+    shard = tmp_path / "results" / "features" / "vggish" / "shard-0000.h5"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"not a shard")
+    if by_the_workflow:  # what the workflow's rules set: their results folder
+        monkeypatch.setenv(WORKFLOW_RESULTS_ENV, str(tmp_path / "results"))
+    else:
+        monkeypatch.delenv(WORKFLOW_RESULTS_ENV, raising=False)
+    shards = ["--vggish", str(shard), "--resnet152", str(shard), "--r2plus1d-18", str(shard)]
+    args = [
+        "train",
+        "--model",
+        "han",
+        "--index",
+        str(tmp_path / "index.h5"),
+        *shards,
+        "--out-dir",
+        str(tmp_path / "run"),
+    ]
+    assert main(args) == 1
+    error = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"][-1]
+    assert error.startswith(f"{shard}: cannot be read as a feature shard")
+    assert ("rerun snakemake" in error) == by_the_workflow
+    assert shard.with_name("shard-0000.h5.corrupt").exists() == by_the_workflow
+    assert shard.exists() != by_the_workflow
+
+
+def test_a_video_in_two_shards_is_named_with_both_shards(tmp_path):
+    from avvp_pipeline.features.store import load_features, write_shard
+
+    paths = [tmp_path / f"shard-000{k}.h5" for k in range(2)]
+    for k, p in enumerate(paths):
+        write_shard(p, [f"v{k}", "dup"], np.zeros((2, 3, 4), np.float32), {"extractor": "vggish"})
+    with pytest.raises(ValueError) as exc:
         load_features(paths)
+    assert str(exc.value) == f"video id dup appears in more than one shard: {paths[0]} and {paths[1]}"
+    with pytest.raises(ValueError, match=f"^{paths[0]}: video id v0 appears twice"):
+        load_features([paths[0], paths[0]])
 
 
 def test_a_shard_locked_by_a_writer_is_not_taken_for_damaged(tmp_path):
@@ -241,7 +299,7 @@ def test_a_shard_of_the_older_checksum_version_is_moved_aside_to_be_rebuilt(tmp_
         read_shard(p)
     assert read_shard(p, verify=False)[0] == ["a", "b", "c"]
     with pytest.raises(CorruptShard, match="older avvp-pipeline .* moved aside to .*shard-0000.h5.corrupt"):
-        load_features([p])
+        load_features([p], workflow_results=tmp_path)
     assert not p.exists() and p.with_name("shard-0000.h5.corrupt").exists()
 
 

@@ -12,6 +12,7 @@ import torch
 
 from ..features import store
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, cli_flag
+from ..fileio import open_hdf5
 from .index import load_split
 from .pseudo_labels import read_pseudo_labels
 from .refined_labels import read_refined_labels
@@ -105,11 +106,10 @@ def feature_provenance(attrs_by_extractor: dict[str, list[dict]]) -> dict[str, d
 def feature_configs(shards: dict[str, list[str]], kinds: tuple[str, ...] = DEFAULT_KINDS) -> dict[str, dict]:
     """The extraction config the shards of each of ``kinds`` recorded (``config_json``): what `avvp parse`
     needs to extract new videos the same way."""
-    import h5py
 
     out = {}
     for name in kinds:
-        with h5py.File(shards[name][0], "r") as f:
+        with open_hdf5(shards[name][0], "a feature shard") as f:
             out[name] = json.loads(f.attrs["config_json"]) if "config_json" in f.attrs else None
     return out
 
@@ -140,13 +140,15 @@ def load_feature_sets(
     shards: dict[str, list[str]],
     device: torch.device,
     kinds: tuple[str, ...] = DEFAULT_KINDS,
+    workflow_results: str | Path | None = None,
 ) -> tuple[dict[str, FeatureSet], dict[str, dict]]:
     """Load ``splits`` from the index and the shards of ``kinds`` (one per slot: audio, 2D visual, 3D
     visual); videos missing a feature are skipped visibly. Returns the sets and the features' provenance
-    per kind."""
+    per kind. ``workflow_results``: the results folder of the workflow running this stage,
+    if any: a damaged shard inside it is moved aside to be rebuilt (features/store.py)."""
     kinds = check_kinds(kinds)
     require_shards(shards, kinds, "this stage")
-    loaded = {name: store.load_features(shards[name]) for name in kinds}
+    loaded = {name: store.load_features(shards[name], workflow_results) for name in kinds}
     for name in kinds:
         _check_shape(name, loaded[name][1], loaded[name][2])
     provenance = feature_provenance({name: loaded[name][2] for name in kinds})

@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..features.failures import read_failures, write_failures
 from ..features.released import BadFeatureFile, read_npy
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, open_hdf5, read_strings, write_strings
 from .index import load_split
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarr
     labels (zeros where absent) and ``present`` ``(N,)`` bool (False for a video the file lacks, e.g.
     one whose released file was bad). A ValueError naming the file when it is not a pseudo-labels file."""
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, "a pseudo-labels file") as f:
             if not {"video_ids", "audio", "visual"} <= set(f):
                 raise ValueError(f"{path}: not a pseudo-labels file (needs video_ids, audio, visual)")
             row = {vid: i for i, vid in enumerate(read_strings(f["video_ids"]))}
@@ -103,7 +103,7 @@ def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarr
 def read_all_pseudo_labels(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """``(video_ids, audio, visual, provenance)`` of a whole pseudo-labels file, uint8 labels."""
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, "a pseudo-labels file") as f:
             if not {"video_ids", "audio", "visual"} <= set(f) or "provenance" not in f.attrs:
                 raise ValueError(f"{path}: not a pseudo-labels file (needs video_ids, audio, visual, provenance)")
             return read_strings(f["video_ids"]), f["audio"][:], f["visual"][:], json.loads(f.attrs["provenance"])
@@ -145,7 +145,7 @@ def merge_pseudo_labels(
 
 def pseudo_label_provenance(path: str | Path) -> dict:
     """The ``provenance`` attribute of a pseudo-labels file."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "a pseudo-labels file") as f:
         return json.loads(f.attrs["provenance"])
 
 

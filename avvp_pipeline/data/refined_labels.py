@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, open_hdf5, read_strings, write_strings
 from .llp import CLASSES
 
 
@@ -49,7 +49,7 @@ def write_refined_labels(
 def read_refined_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(audio, visual)`` refined labels (N, 25) float32 of ``video_ids``, rows matched by id; a
     ValueError naming the file when some video has none."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "a refined-labels file") as f:
         row = {vid: i for i, vid in enumerate(read_strings(f["video_ids"]))}
         missing = [v for v in video_ids if v not in row]
         if missing:
@@ -60,5 +60,5 @@ def read_refined_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndar
 
 def refined_stats(path: str | Path) -> dict:
     """The ``stats`` attribute of a refined-labels file."""
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "a refined-labels file") as f:
         return json.loads(f.attrs["stats"])

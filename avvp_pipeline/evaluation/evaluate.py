@@ -40,12 +40,14 @@ def evaluate_model(
     device: str = "auto",
     batch_size: int = 256,
     protocols: list[str] | tuple[str, ...] = (),
+    workflow_results: str | Path | None = None,
 ) -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``.
 
     ``f_scores`` use ``gate`` (the model's own when None). Each post-processing protocol named in
     ``protocols`` (llp, modality, tuned: evaluation/protocols.py) adds its own scores under
-    ``protocols.NAME``; ``tuned`` chooses its thresholds on the val split."""
+    ``protocols.NAME``; ``tuned`` chooses its thresholds on the val split. ``workflow_results``: the results folder of
+    the workflow running this stage, if any: a damaged shard inside it is moved aside to be rebuilt."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown post-processing protocols {unknown}; known: {', '.join(PROTOCOLS)}")
@@ -54,7 +56,12 @@ def evaluate_model(
     require_shards(shards, trained.kinds, f"{model_path} (model {trained.name})")
     tune_on = "val" if "tuned" in protocols else None
     sets, provenance = load_feature_sets(
-        index_path, list(dict.fromkeys([split, tune_on] if tune_on else [split])), shards, device, trained.kinds
+        index_path,
+        list(dict.fromkeys([split, tune_on] if tune_on else [split])),
+        shards,
+        device,
+        trained.kinds,
+        workflow_results,
     )
     trained.require_features(provenance, split)
     fs = sets[split]

@@ -5,9 +5,11 @@ per-video datasets (e.g. ``has_audio``), and attributes describing what made the
 ``content_sha256``: a checksum of everything else in the shard (ids, features, the per-video datasets
 and the other attributes), verified whenever a shard is read, so a shard damaged or edited after it
 was written is detected; ``checksum_version`` says what the checksum covers. The stages that read
-shards (train, refine, evaluate) move a damaged one aside (``shard-K.h5.corrupt``) and stop with an
-error naming it, so the next Snakemake run rebuilds exactly that shard; ``avvp verify [--delete]``
-checks a whole folder.
+shards (train, refine, evaluate) stop with an error naming a damaged one. A shard the workflow made
+(inside the results folder of the workflow running the stage) is first moved aside
+(``shard-K.h5.corrupt``), so the next Snakemake run rebuilds exactly that shard; any other shard is the
+user's own and left as it is.
+``avvp verify [--delete]`` checks a whole folder.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings
+from ..fileio import DamagedFile, FileLocked, atomic_output, open_hdf5, read_strings
 
 
 def config_hash(cfg: Mapping) -> str:
@@ -34,6 +36,10 @@ def config_hash(cfg: Mapping) -> str:
 class CorruptShard(ValueError):
     """A shard whose content no longer matches its checksum, that HDF5 cannot read, or whose checksum
     this version cannot check (written by an older one): in every case, rebuild it."""
+
+
+#: Set by the workflow's rules to its results folder: the shards inside it are its outputs.
+WORKFLOW_RESULTS_ENV = "AVVP_WORKFLOW_RESULTS"
 
 
 class ShardLocked(ValueError):
@@ -145,23 +151,21 @@ def write_shard(
 def read_full_shard(path: str | Path, verify: bool = True) -> Shard:
     """Read one shard with its per-video datasets; :class:`CorruptShard` when it is damaged (or its
     checksum cannot be checked)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such feature shard")
     try:
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, "a feature shard") as f:
             shard = Shard(
                 read_strings(f["video_ids"]),
                 f["features"][:],
                 dict(f.attrs),
                 {name: obj[()] for name, obj in f.items() if name not in _CORE and isinstance(obj, h5py.Dataset)},
             )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such feature shard") from None
+    except FileLocked as exc:  # busy or unsupported lock: the file may be fine, keep it
+        raise ShardLocked(str(exc)) from exc
+    except DamagedFile as exc:
+        raise CorruptShard(str(exc)) from exc
     except (OSError, KeyError) as exc:
-        if "unable to lock file" in str(exc):  # busy or unsupported lock: the file may be fine, keep it
-            raise ShardLocked(
-                f"{path}: HDF5 could not lock the file for reading ({exc}); another process has "
-                "it open for writing, or the filesystem has no POSIX locks (then set "
-                "HDF5_USE_FILE_LOCKING=FALSE)"
-            ) from exc
         raise CorruptShard(f"{path}: cannot be read as a feature shard ({exc})") from exc
     if verify:
         _verify(path, shard)
@@ -203,26 +207,43 @@ def quarantine(path: str | Path) -> Path | None:
     return aside
 
 
-def load_features(paths: Iterable[str | Path]) -> tuple[dict[str, int], np.ndarray, list[dict]]:
+def load_features(
+    paths: Iterable[str | Path], workflow_results: str | Path | None = None
+) -> tuple[dict[str, int], np.ndarray, list[dict]]:
     """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``.
 
-    A damaged shard is moved aside (:func:`quarantine`) before :class:`CorruptShard` is raised.
+    A damaged shard raises :class:`CorruptShard`. One inside ``workflow_results`` (the results folder of
+    the workflow running the stage, which made it and rebuilds it) is first moved aside
+    (:func:`quarantine`); any other is the user's own and left as it is.
     """
     ids: list[str] = []
-    arrays, attrs = [], []
+    arrays, attrs, origin = [], [], {}
     for p in paths:
         try:
             i, x, a = read_shard(p)
         except CorruptShard as exc:
+            if not _inside(p, workflow_results):
+                raise
             aside = quarantine(p)
             where = f"moved aside to {aside}" if aside else "already moved aside by another job"
             raise CorruptShard(f"{exc}; {where}: rerun snakemake to rebuild it") from exc
+        for vid in i:
+            if vid in origin:
+                raise ValueError(_duplicate(vid, origin[vid], p))
+            origin[vid] = p
         ids += i
         arrays.append(x)
         attrs.append(a)
     if not arrays:
         raise ValueError("no feature shards given")
-    index = {vid: n for n, vid in enumerate(ids)}
-    if len(index) != len(ids):
-        raise ValueError("a video id appears in more than one shard")
-    return index, np.concatenate(arrays), attrs
+    return {vid: n for n, vid in enumerate(ids)}, np.concatenate(arrays), attrs
+
+
+def _inside(path: str | Path, folder: str | Path | None) -> bool:
+    return folder is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def _duplicate(video_id: str, first: str | Path, second: str | Path) -> str:
+    if first == second:
+        return f"{first}: video id {video_id} appears twice in the shard (or the shard is given twice)"
+    return f"video id {video_id} appears in more than one shard: {first} and {second}"

@@ -26,10 +26,13 @@ def train_stage(
     run: RunOptions | None = None,
     progress: bool = True,
     pseudo_labels: str | Path | None = None,
+    workflow_results: str | Path | None = None,
 ) -> dict:
     """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
     selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``.
-    ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows)."""
+    ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows).
+    ``workflow_results``: the results folder of the workflow running this stage, if any: a damaged shard
+    inside it is moved aside to be rebuilt."""
     cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
     if cfg.select_on == "test":
         log.warning(
@@ -38,7 +41,9 @@ def train_stage(
         )
     kinds = spec(model_name).features
     require_shards(shards, kinds, f"model {model_name}")
-    sets, provenance = load_feature_sets(index, ["train", cfg.select_on], shards, run.torch_device(), kinds)
+    sets, provenance = load_feature_sets(
+        index, ["train", cfg.select_on], shards, run.torch_device(), kinds, workflow_results
+    )
     if refined:
         sets["train"].with_refined_labels(refined)
     if pseudo_labels:
@@ -76,13 +81,14 @@ def refine_stage(
     out: str | Path,
     seed: int,
     device: str = "auto",
+    workflow_results: str | Path | None = None,
 ) -> dict:
     """MA's label refinement of the train split with the trained base model at ``model_path``; write the
-    refined-labels file ``out``; return its statistics."""
+    refined-labels file ``out``; return its statistics. ``workflow_results`` as for :func:`train_stage`."""
     run = RunOptions(device=device)
     trained = load_trained(model_path, run.torch_device())
     require_shards(shards, trained.kinds, f"{model_path} (model {trained.name})")
-    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device(), trained.kinds)
+    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device(), trained.kinds, workflow_results)
     trained.require_features(provenance, "train")
     audio, visual, stats = refine_labels(trained.net, sets["train"], seed=seed)
     write_refined(out, sets["train"], audio, visual, stats)

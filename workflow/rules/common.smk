@@ -8,6 +8,7 @@ from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
 from avvp_pipeline.features.kinds import cli_flag
+from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
 from avvp_pipeline.plan import check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
@@ -35,6 +36,9 @@ except ValueError as _exc:  # PlanError, and annotation files that cannot be rea
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
 RESULTS = config["results_dir"].rstrip("/")  # every output of the run lies below it
+# Tells the stages which shards are this workflow's (a damaged one is moved aside to be rebuilt); an
+# environment variable rather than an option, so that finished jobs keep their recorded commands.
+os.environ[WORKFLOW_RESULTS_ENV] = os.path.abspath(RESULTS)
 
 
 def out(path):
