@@ -10,7 +10,8 @@ from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)
 from test_parse import _clip, model_path  # noqa: F401 (fixture)
 
 from avvp_pipeline.cli import main
-from avvp_pipeline.fileio import write_tsv
+from avvp_pipeline.features.failures import read_failures, write_failures
+from avvp_pipeline.fileio import read_tsv, write_tsv
 from avvp_pipeline.media import audio as audio_mod
 from avvp_pipeline.media.inputs import collect_inputs
 from avvp_pipeline.parse import output_folders, parse_videos, safe_name
@@ -171,3 +172,22 @@ def test_parse_stops_a_hanging_decode_and_goes_on(model_path, tmp_path, hanging_
     status = parse_videos(clips, model_path, tmp_path / "out", device="cpu", progress=False)
     assert all("ffmpeg did not finish within 1 s (decoding the soundtrack" in status[str(c)] for c in clips)
     assert len(_read_tsv(tmp_path / "out" / "failures.tsv")) == 3
+
+
+FORMULAS = ["=cmd|' -C calc'!A0.mp4", "+1.mp4", "-2.mp4", "@SUM(A1).mp4", "\tx.mp4", "\rx.mp4", "'quoted.mp4"]
+
+
+def test_tsv_cells_never_start_a_spreadsheet_formula_and_read_back_as_written(tmp_path):
+    rows = [(name, f"{name}: no such file") for name in FORMULAS]
+    write_tsv(tmp_path / "t.tsv", ["video", "reason"], rows)
+    raw = _read_tsv(tmp_path / "t.tsv")
+    assert all(cell.startswith("'") for row in raw[1:] for cell in row)  # shown as text by spreadsheets
+    assert read_tsv(tmp_path / "t.tsv") == [["video", "reason"], *map(list, rows)]
+
+
+def test_failures_files_are_neutralised_and_merge_without_doubling_quotes(tmp_path):
+    rows = [(f"id{i}", f"/videos/{name}", "=HYPERLINK(x)") for i, name in enumerate(FORMULAS)]
+    write_failures(tmp_path / "a.tsv", rows)
+    assert not any(c.startswith(("=", "+", "-", "@")) for r in _read_tsv(tmp_path / "a.tsv") for c in r)
+    write_failures(tmp_path / "b.tsv", read_failures(tmp_path / "a.tsv"))  # as the pseudo-label merge does
+    assert read_failures(tmp_path / "b.tsv") == rows
