@@ -123,6 +123,12 @@ def plain_cell(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
+def shown(text: str | Path) -> str:
+    """``text`` (a path) for people: bytes of a file name that are not UTF-8, which Python keeps as lone
+    surrogates, are shown as ``\\xNN`` escapes, so the result is valid UTF-8 and says which bytes they are."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
     """Tab-separated ``csv`` file, atomically; any text survives (tabs and newlines are quoted, and
     file names that are not UTF-8 keep their bytes) and no cell starts like a spreadsheet formula

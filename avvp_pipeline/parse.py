@@ -41,7 +41,7 @@ from .evaluation.metrics import binarize_probs
 from .features import store
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
-from .fileio import write_json, write_tsv
+from .fileio import shown, write_json, write_tsv
 from .media.audio import load_audio
 from .media.decode import iter_frames
 from .media.probe import MediaError, probe
@@ -275,14 +275,14 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     fig = timelines(
         [
             {
-                "title": Path(video).name,
+                "title": shown(Path(video).name),
                 "pred_audio": result["pred_audio"],
                 "pred_visual": result["pred_visual"],
                 "prob_audio": result["prob_audio"],
                 "prob_visual": result["prob_visual"],
             }
         ],
-        f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
+        f"{name}: events parsed from {shown(Path(video).name)} ({result['duration']:.1f} s)",
         seconds=result["duration"],
     )
     save(fig, target / "timeline.png")

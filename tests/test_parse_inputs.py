@@ -5,6 +5,7 @@ import csv
 import json
 import os
 
+import numpy as np
 import pytest
 from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)
 from test_parse import _clip, model_path  # noqa: F401 (fixture)
@@ -191,3 +192,25 @@ def test_failures_files_are_neutralised_and_merge_without_doubling_quotes(tmp_pa
     assert not any(c.startswith(("=", "+", "-", "@")) for r in _read_tsv(tmp_path / "a.tsv") for c in r)
     write_failures(tmp_path / "b.tsv", read_failures(tmp_path / "a.tsv"))  # as the pseudo-label merge does
     assert read_failures(tmp_path / "b.tsv") == rows
+
+
+def test_a_file_name_that_is_not_utf8_is_decoded_and_shown_escaped(tmp_path):
+    from avvp_pipeline.media.decode import sample_frames
+
+    clip = _clip(tmp_path / os.fsdecode(b"\xff\xfe.mp4"), 1)
+    frames = sample_frames(clip, 8.0, 8)
+    samples, has_audio = audio_mod.load_audio(clip, 16000, 1.0)
+    assert frames.shape[0] == 8 and frames.std() > 0 and has_audio and np.abs(samples).max() > 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [clip.name]  # no alias left behind
+
+
+def test_parse_writes_pages_for_a_file_name_that_is_not_utf8(model_path, tmp_path):  # noqa: F811
+    clip = _clip(tmp_path / os.fsdecode(b"caf\xe9 <b>.mp4"), 1)
+    out = tmp_path / "out"
+    assert parse_videos([clip], model_path, out, device="cpu", progress=False) == {str(clip): "ok"}
+    folder = out / dict(read_tsv(out / "index.tsv")[1:])[str(clip)]
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "caf\\\\xe9 \\u003cb\\u003e.mp4" in page and "<b>" not in page  # the bytes named, the markup inert
+    assert "caf%E9%20%3Cb%3E.mp4" in page  # the player plays the file itself, by its bytes
+    assert "caf\\xe9 &lt;b&gt;.mp4" in (out / "index.html").read_text(encoding="utf-8")
+    assert json.loads((folder / "events.json").read_text())["video"] == str(clip)
