@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from test_media_timeouts import hanging_ffmpeg  # noqa: F401 (fixture)
 from test_parse import _clip, model_path  # noqa: F401 (fixture)
 
@@ -214,3 +215,18 @@ def test_parse_writes_pages_for_a_file_name_that_is_not_utf8(model_path, tmp_pat
     assert "caf%E9%20%3Cb%3E.mp4" in page  # the player plays the file itself, by its bytes
     assert "caf\\xe9 &lt;b&gt;.mp4" in (out / "index.html").read_text(encoding="utf-8")
     assert json.loads((folder / "events.json").read_text())["video"] == str(clip)
+
+
+def test_a_model_with_an_invalid_gate_is_one_line_before_any_video(model_path, tmp_path, caplog):  # noqa: F811
+    ckpt = torch.load(model_path, weights_only=False)
+    ckpt["train_config"]["gate"] = "bogus"
+    bad = tmp_path / "model.pt"
+    torch.save(ckpt, bad)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"never read")
+    out = tmp_path / "out"
+    rc = main(["-q", "parse", str(clip), "--model", str(bad), "--out", str(out), "--device", "cpu"])
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert rc == 1
+    assert errors == [f"{bad}: its train_config has gate 'bogus'; a model is scored with one of global, modality"]
+    assert not out.exists()
