@@ -26,6 +26,8 @@ from .video_page import ASSETS, PAGE_NAME, class_probs, html_text, lanes, relati
 log = logging.getLogger(__name__)
 
 COPY_NAME, THUMB_NAME = "video.mp4", "thumb.jpg"
+#: Every file :func:`write_video_outputs` may write into a video's folder.
+PAGE_FILES = (PAGE_NAME, THUMB_NAME, COPY_NAME, CSV_NAME, VTT_NAME, *AUDACITY_NAMES.values())
 
 
 def player_source(video: Path, folder: Path, duration: float) -> tuple[str | None, str | None]:
