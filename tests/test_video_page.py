@@ -108,6 +108,14 @@ def test_exports_hold_every_event(parsed_clip):
     assert sorted(cues) == sorted((e["onset"], e["offset"], f"{words[k]}: {e['label']}") for k in words for e in doc[k])
 
 
+def test_events_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    doc = {"audio": [{"label": "=HYPERLINK(1)", "onset": 0.0, "offset": 1.0, "score": 0.5}], "visual": []}
+    write_exports(doc, tmp_path)
+    lines = (tmp_path / "events.csv").read_text().splitlines()
+    assert lines[1].split(",")[1] == "'=HYPERLINK(1)"
+    assert read_events_csv(tmp_path / "events.csv")[0]["label"] == "=HYPERLINK(1)"
+
+
 def test_vtt_and_csv_survive_awkward_text(tmp_path):
     doc = {
         "audio": [{"label": 'a<b> & "c", d', "onset": 0.0, "offset": 3661.5, "score": 0.5}],
