@@ -73,9 +73,10 @@ class OutputTaken(ValueError):
 
 def written_here(folder: Path) -> set[str]:
     """The names of the files avvp parse wrote in ``folder``, from its marker (none without one)."""
+    marker = folder / MARKER
     try:
-        files = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
+        files = json.loads(marker.read_text(encoding="utf-8")).get("files") if marker.is_file() else None
+    except (OSError, ValueError, AttributeError):  # not readable, not JSON, not an object: not a marker
         return set()
     return {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
 

@@ -286,8 +286,11 @@ def test_its_own_outputs_are_never_inputs_and_its_folders_are_reused(tmp_path):
     claim_out_dir(folder / "parsed")
     for name in ("index.tsv", "failures.tsv", "index.html"):
         (folder / "parsed" / name).write_text("written by the run")
+    (folder / "piped").mkdir()
+    os.mkfifo(folder / "piped" / MARKER)  # never opened: it would block
     videos, skipped = collect_inputs([folder, folder / "parsed"], leave_out=is_own_output)
     assert videos == [str(folder / "clip.mp4"), str(folder / "index.html")] and skipped == {}
+    assert not is_own_output(folder / "piped")
 
 
 @pytest.mark.slow
