@@ -330,11 +330,11 @@ def cmd_report(args) -> int:
 
 def cmd_parse(args) -> int:
     from .media.inputs import collect_inputs
-    from .parse import ModelMismatch, parse_videos
+    from .parse import ModelMismatch, is_own_output, parse_videos
 
-    videos, skipped = collect_inputs(args.videos)
+    videos, skipped = collect_inputs(args.videos, leave_out=is_own_output)
     if not videos and not skipped:
-        raise SystemExit("avvp parse: no videos given (files or folders)")
+        raise SystemExit("avvp parse: no video files among the inputs (folders are searched one level deep)")
     try:
         status = parse_videos(videos, args.model, args.out, args.device, progress=not args.quiet, skipped=skipped)
     except ModelMismatch as exc:
@@ -700,8 +700,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "(a/x.mp4, b/x.mp4); names are sanitised to stay inside OUT, and OUT/index.tsv maps "
         "each input to its folder. A file that cannot be read is reported in "
         "OUT/failures.tsv (tab-separated, csv quoting) and the others go on; so are the "
-        "subfolders, dangling links and pipes of a folder given (only its files are "
-        "parsed; dot-files are left out).",
+        "dangling links and pipes of a folder given (only its files are parsed; its "
+        "subfolders are named in the log; dot-files are left out). OUT may hold other files "
+        "(even be the videos' folder): only what avvp parse wrote (marked by .avvp-parse "
+        "files) is overwritten or left out of the inputs.",
     )
     p.add_argument(
         "videos", nargs="+", metavar="VIDEO", help="video files, or folders of them (not searched recursively)"

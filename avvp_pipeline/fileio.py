@@ -109,15 +109,44 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` for a CSV/TSV cell a spreadsheet shows as text: a single quote is put before one that
+    starts like a formula (or with a quote itself, so that :func:`plain_cell` undoes it exactly)."""
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+
+
+def plain_cell(text: str) -> str:
+    """The text :func:`spreadsheet_cell` was given."""
+    return text[1:] if text.startswith("'") else text
+
+
+def shown(text: str | Path) -> str:
+    """``text`` (a path) for people: bytes of a file name that are not UTF-8, which Python keeps as lone
+    surrogates, are shown as ``\\xNN`` escapes, so the result is valid UTF-8 and says which bytes they are."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def write_tsv(path: str | Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
     """Tab-separated ``csv`` file, atomically; any text survives (tabs and newlines are quoted, and
-    file names that are not UTF-8 keep their bytes)."""
+    file names that are not UTF-8 keep their bytes) and no cell starts like a spreadsheet formula
+    (:func:`spreadsheet_cell`; :func:`read_tsv` gives the rows back as they were)."""
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         minimal = csv.writer(fh, delimiter="\t", lineterminator="\n")
         quoted = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_ALL)
         minimal.writerow(header)
         for row in rows:  # the minimal dialect quotes "\n" but not a lone "\r", which readers split at
-            (quoted if any("\r" in cell for cell in row) else minimal).writerow(row)
+            (quoted if any("\r" in cell for cell in row) else minimal).writerow([spreadsheet_cell(c) for c in row])
+
+
+def read_tsv(path: str | Path) -> list[list[str]]:
+    """The rows (header first) of a file :func:`write_tsv` wrote, each cell as it was given."""
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))
+    return rows[:1] + [[plain_cell(c) for c in row] for row in rows[1:]]
 
 
 class DamagedFile(ValueError):

@@ -17,15 +17,22 @@ its file name (``clip.mp4``, ``clip.mkv``), and when that is shared too (``a/x.m
 ``b/x.mp4``) the file name and 8 hex digits of the SHA-256 of its resolved path
 (``x.mp4-1a2b3c4d``). Names are compared ignoring case; they are sanitised to lie inside ``OUT``
 (separators and control characters become ``_``, leading dots are dropped, an empty name becomes
-``video``) and never take the names of the run's own files. ``OUT/index.tsv`` maps every input to
+``video``) and never take the names of the run's own files, nor the name of anything in ``OUT`` that
+is not a video's folder made by avvp parse. ``OUT/index.tsv`` maps every input to
 its folder (written before parsing starts); ``OUT/failures.tsv`` lists the inputs that gave no
 result, with the reason. Both are tab-separated with ``csv`` quoting, so any file name survives.
 Inputs that name the same file (``clip.mp4``, ``./clip.mp4``) share its folder and it is parsed once.
+
+What avvp parse writes is marked by a ``.avvp-parse`` file (JSON, ``files``: the names it writes
+there) in ``OUT`` and in each video's folder; it never overwrites anything else (a run file in ``OUT``
+it did not write stops the run, :class:`OutputTaken`), and what it marks is never read as an input
+(:func:`is_own_output`), so ``OUT`` may be the folder of the videos.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -41,7 +48,7 @@ from .evaluation.metrics import binarize_probs
 from .features import store
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
-from .fileio import write_json, write_tsv
+from .fileio import shown, write_json, write_tsv
 from .media.audio import load_audio
 from .media.decode import iter_frames
 from .media.probe import MediaError, probe
@@ -51,12 +58,62 @@ log = logging.getLogger(__name__)
 
 WINDOW = 10  # seconds per model input
 RUN_FILES = ("index.tsv", "failures.tsv", "index.html")  # written into OUT beside the folders
+MARKER = ".avvp-parse"  # in OUT and in each folder made for a video: what avvp parse wrote there
 MAX_NAME_BYTES = 180  # of a folder name before any hash suffix (file systems allow 255)
 EVENT_KEYS = ("audio", "visual", "audio_visual")
 
 
 class ModelMismatch(ValueError):
     """The features a model was trained on cannot be reproduced here."""
+
+
+class OutputTaken(ValueError):
+    """A file in the output folder that avvp parse did not write: it is never overwritten."""
+
+
+def written_here(folder: Path) -> set[str]:
+    """The names of the files avvp parse wrote in ``folder``, from its marker (none without one)."""
+    marker = folder / MARKER
+    try:
+        files = json.loads(marker.read_text(encoding="utf-8")).get("files") if marker.is_file() else None
+    except (OSError, ValueError, AttributeError):  # not readable, not JSON, not an object: not a marker
+        return set()
+    return {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
+
+
+def mark_written(folder: Path, names) -> None:
+    """Record in ``folder``'s marker that avvp parse writes ``names`` there."""
+    write_json({"written_by": "avvp parse", "files": sorted(written_here(folder) | set(names))}, folder / MARKER)
+
+
+def _video_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder avvp parse made for a video."""
+    return path.is_dir() and "events.json" in written_here(path)
+
+
+def is_own_output(path: Path) -> bool:
+    """Whether ``path`` is something avvp parse wrote: a video's folder or a run file (never a video to
+    parse, when ``--out`` is, or lies in, a folder of inputs)."""
+    return _video_folder(path) or path.name in written_here(path.parent)
+
+
+def _folder_taken(path: Path) -> bool:
+    """Whether ``path`` exists and is not a video's folder avvp parse made (so it must not be written into)."""
+    return os.path.lexists(path) and not _video_folder(path)
+
+
+def claim_out_dir(out_dir: Path) -> None:
+    """Make ``out_dir`` and mark the run files as avvp parse's; :class:`OutputTaken` when one of them
+    exists and was not written by it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ours = written_here(out_dir)
+    for name in RUN_FILES:
+        if os.path.lexists(out_dir / name) and name not in ours:
+            raise OutputTaken(
+                f"{out_dir / name}: not written by avvp parse, which never overwrites such a file; "
+                "give another --out (or move the file away)"
+            )
+    mark_written(out_dir, RUN_FILES)
 
 
 def check_extractable(model_path: str | Path, kinds: tuple[str, ...]) -> None:
@@ -234,16 +291,19 @@ def _path_digest(path: Path) -> str:
 
 
 def _candidate(given: Path, resolved: Path, level: int) -> str:
-    """Folder name of ``given`` at disambiguation ``level``: stem, file name, + short hash, + full hash."""
+    """Folder name of ``given`` at disambiguation ``level``: stem, file name, + short hash, + full hash,
+    + full hash and a count (past names taken by the user's own files)."""
     if level == 0:
         return safe_name(given.stem)
     if level == 1:
         return safe_name(given.name)
-    return f"{safe_name(given.name)}-{_path_digest(resolved)[: 8 if level == 2 else None]}"
+    name = f"{safe_name(given.name)}-{_path_digest(resolved)[: 8 if level == 2 else None]}"
+    return name if level <= 3 else f"{name}-{level - 3}"
 
 
-def output_folders(videos: list[str | Path]) -> dict[str, str]:
-    """``{video as given: folder name inside OUT}``, one folder per file (see the module doc)."""
+def output_folders(videos: list[str | Path], out_dir: str | Path | None = None) -> dict[str, str]:
+    """``{video as given: folder name inside OUT}``, one folder per file (see the module doc); with
+    ``out_dir``, never a name that something there other than a folder of avvp parse already has."""
     resolved = {str(v): Path(v).resolve() for v in videos}
     files: dict[Path, Path] = {}  # resolved -> first spelling given
     for v in videos:
@@ -254,35 +314,42 @@ def output_folders(videos: list[str | Path]) -> dict[str, str]:
         seen: dict[str, int] = {}
         for name in names.values():
             seen[name.casefold()] = seen.get(name.casefold(), 0) + 1
-        clashing = [r for r, name in names.items() if seen[name.casefold()] > 1 or name.casefold() in RUN_FILES]
+        clashing = [
+            r
+            for r, name in names.items()
+            if seen[name.casefold()] > 1
+            or name.casefold() in RUN_FILES
+            or (out_dir is not None and _folder_taken(Path(out_dir) / name))
+        ]
         if not clashing:
             break
-        for r in clashing:  # the whole digest (level 3) is unique to each file: the others move on
-            level[r] = min(level[r] + 1, 3)
+        for r in clashing:  # the whole digest (level 3) is unique to each file: only taken names go past it
+            level[r] = level[r] + 1 if level[r] < 3 or out_dir is not None else 3
     return {v: names[r] for v, r in resolved.items()}
 
 
 def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path: str | Path) -> None:
     """Write ``events.json``, ``timeline.png``, the exports and the page of one video into ``target``."""
     from .reporting.figures import save, timelines
-    from .reporting.parse_pages import write_video_outputs
+    from .reporting.parse_pages import PAGE_FILES, write_video_outputs
 
     result = vp.predict(video)
     target.mkdir(parents=True, exist_ok=True)
+    mark_written(target, ("events.json", "timeline.png", *PAGE_FILES))  # first, so a later run may write here again
     doc = events_json(result, video, name, model_path, vp.gate)
     validate_events(doc)
     write_json(doc, target / "events.json")
     fig = timelines(
         [
             {
-                "title": Path(video).name,
+                "title": shown(Path(video).name),
                 "pred_audio": result["pred_audio"],
                 "pred_visual": result["pred_visual"],
                 "prob_audio": result["prob_audio"],
                 "prob_visual": result["prob_visual"],
             }
         ],
-        f"{name}: events parsed from {Path(video).name} ({result['duration']:.1f} s)",
+        f"{name}: events parsed from {shown(Path(video).name)} ({result['duration']:.1f} s)",
         seconds=result["duration"],
     )
     save(fig, target / "timeline.png")
@@ -306,8 +373,8 @@ def parse_videos(
     vp = VideoParser.load(model_path, device)
     name = vp.trained.name
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    folders = output_folders(videos)
+    claim_out_dir(out_dir)
+    folders = output_folders(videos, out_dir)
     write_tsv(out_dir / "index.tsv", ["video", "folder"], [(v, f) for v, f in folders.items()])
     status: dict[str, str] = dict(skipped or {})
     done: dict[str, str] = {}  # folder -> status: a file given twice is parsed once

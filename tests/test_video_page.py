@@ -108,6 +108,14 @@ def test_exports_hold_every_event(parsed_clip):
     assert sorted(cues) == sorted((e["onset"], e["offset"], f"{words[k]}: {e['label']}") for k in words for e in doc[k])
 
 
+def test_events_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    doc = {"audio": [{"label": "=HYPERLINK(1)", "onset": 0.0, "offset": 1.0, "score": 0.5}], "visual": []}
+    write_exports(doc, tmp_path)
+    lines = (tmp_path / "events.csv").read_text().splitlines()
+    assert lines[1].split(",")[1] == "'=HYPERLINK(1)"
+    assert read_events_csv(tmp_path / "events.csv")[0]["label"] == "=HYPERLINK(1)"
+
+
 def test_vtt_and_csv_survive_awkward_text(tmp_path):
     doc = {
         "audio": [{"label": 'a<b> & "c", d', "onset": 0.0, "offset": 3661.5, "score": 0.5}],
@@ -145,10 +153,10 @@ def test_a_file_name_that_is_not_utf8_gets_a_page(parsed_clip, tmp_path):
     page = write_video_outputs(tmp_path / "out", doc, planted["result"], odd)
     html = page.read_text(encoding="utf-8")  # strict: undecodable bytes are escaped or replaced, never written raw
     data = json.loads(re.search(r'id="page-data">(.*?)</script>', html, re.S).group(1))
-    assert data["videos"][0]["src"] == "../caf%E9%20%3Cb%3E.mp4" and data["videos"][0]["name"] == odd.name
+    assert data["videos"][0]["src"] == "../caf%E9%20%3Cb%3E.mp4" and data["videos"][0]["name"] == "caf\\xe9 <b>.mp4"
     assert "<b>" not in html
     write_parse_index(tmp_path, {str(odd): "out"}, {str(odd): "ok"}, "planted")
-    assert "caf\ufffd &lt;b&gt;.mp4" in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "caf\\xe9 &lt;b&gt;.mp4" in (tmp_path / "index.html").read_text(encoding="utf-8")  # the bytes named
 
 
 def _clip(path: Path, args: list[str]) -> Path:

@@ -1,15 +1,15 @@
 """The failures file of a feature job (``features/failures/*-shard-K.tsv``): the videos left out, and why.
 
 Tab-separated with a header ``video_id, path, reason``; written atomically with csv quoting, so any
-path survives. Extraction and import write it the same way.
+path survives (a cell that would start a spreadsheet formula gets a leading quote, which reading
+undoes). Extraction and import write it the same way.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from ..fileio import write_tsv
+from ..fileio import read_tsv, write_tsv
 
 HEADER = ["video_id", "path", "reason"]
 
@@ -21,8 +21,7 @@ def write_failures(path: str | Path, failures: list[tuple[str, str, str]]) -> No
 
 def read_failures(path: str | Path) -> list[tuple[str, str, str]]:
     """The ``(video id, path, reason)`` lines of a failures file (e.g. to merge those of several jobs)."""
-    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        rows = list(csv.reader(fh, delimiter="\t"))
+    rows = read_tsv(path)
     if not rows or rows[0] != HEADER:
         raise ValueError(f"{path}: not a failures file (header {HEADER})")
     return [tuple(r) for r in rows[1:]]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .probe import DAMAGED, MediaError, MediaInfo, ffmpeg_lines, probe, run_ffmpeg
+from .probe import DAMAGED, MediaError, MediaInfo, ffmpeg_lines, probe, run_ffmpeg, utf8_path
 
 __all__ = ["MediaError", "audio_timeout", "load_audio"]
 
@@ -49,15 +49,22 @@ def load_audio(
     n = int(round(sample_rate * duration))
     if info.audio_channels == 0:
         return np.zeros(n, dtype=np.float32), False
-    args = (
-        ffmpeg.input(str(path))
-        .output(
-            "pipe:", format="f32le", acodec="pcm_f32le", ar=sample_rate, ac=info.audio_channels, t=duration, map="0:a:0"
-        )
-        .get_args()
-    )
     timeout = audio_timeout(duration) if timeout is None else timeout
-    proc = run_ffmpeg(args, path, timeout, "decoding the soundtrack")
+    with utf8_path(path) as readable:  # ffmpeg-python hashes its arguments as UTF-8
+        args = (
+            ffmpeg.input(str(readable))
+            .output(
+                "pipe:",
+                format="f32le",
+                acodec="pcm_f32le",
+                ar=sample_rate,
+                ac=info.audio_channels,
+                t=duration,
+                map="0:a:0",
+            )
+            .get_args()
+        )
+        proc = run_ffmpeg(args, path, timeout, "decoding the soundtrack")
     err = ffmpeg_lines(proc.stderr.decode(errors="replace"))
     if proc.returncode != 0:
         raise MediaError(f"{path}: cannot decode audio ({' | '.join(err[-3:])})")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .probe import DAMAGED, MediaError, MediaInfo, probe
+from .probe import DAMAGED, MediaError, MediaInfo, probe, utf8_path
 
 __all__ = ["MediaError", "frame_indices", "frames_timeout", "iter_frames", "sample_frames"]
 
@@ -150,38 +150,40 @@ def iter_frames(
     info = probe(path) if info is None else info
     width, height, rotation = info.width, info.height, info.rotation
     budget = _Budget(path, frames_timeout(num_frames / fps) if timeout is None else timeout, num_frames)
-    try:
-        # decord applies rotation metadata itself, but its resize path mishandles rotated
-        # streams: rotated clips are decoded at native size
-        width, height = (-1, -1) if rotation else _decode_size(width, height, max_short_side)
-        reader = budget.call(
-            0, lambda: decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1, width=width, height=height)
-        )
-        n = len(reader)
-        if n == 0:
-            raise MediaError(f"{path}: no video frames")
-        pts = budget.call(0, reader.get_frame_timestamp, np.arange(n))[:, 0]
-        shown = np.sort(pts[pts >= -1e-6])  # pre-roll packets of an edit list are never displayed
-        if shown.size == 0:
-            raise MediaError(f"{path}: no displayable video frames")
-        _warn_if_cut_short(path, shown[-1], min(info.duration, num_frames / fps))
-        idx = frame_indices(shown, fps, num_frames)  # ascending
-        keys = np.sort(np.asarray(budget.call(0, reader.get_key_indices), dtype=np.int64))
-        # walk through the file in order, never seeking: frames that are not kept are decoded but
-        # skipped (not converted to RGB); a kept frame is converted once, however often it repeats
-        position, frame = 0, None  # index of the next frame the reader returns; the last one kept
-        for k in range(num_frames):
-            if frame is None or idx[k] != position - 1:
-                position = _skip_to(reader, position, int(idx[k]), keys, lambda fn, *a: budget.call(k, fn, *a))  # noqa: B023 (called here)
-                frame = budget.call(k, lambda: reader.next().asnumpy())
-                position += 1
-            yield frame if k + 1 == num_frames or idx[k + 1] != idx[k] else frame.copy()
-    except MediaError:
-        raise
-    except StopIteration as exc:
-        raise MediaError(f"{path}: {DAMAGED}: its video frames end before the frames its index lists") from exc
-    except Exception as exc:  # decord raises bare DECORDError / RuntimeError
-        raise _decord_failure(path, exc) from exc
+    with utf8_path(path) as readable:  # the name decord opens (it takes only UTF-8 paths)
+        try:
+            # decord applies rotation metadata itself, but its resize path mishandles rotated
+            # streams: rotated clips are decoded at native size
+            width, height = (-1, -1) if rotation else _decode_size(width, height, max_short_side)
+            reader = budget.call(
+                0,
+                lambda: decord.VideoReader(str(readable), ctx=decord.cpu(0), num_threads=1, width=width, height=height),
+            )
+            n = len(reader)
+            if n == 0:
+                raise MediaError(f"{path}: no video frames")
+            pts = budget.call(0, reader.get_frame_timestamp, np.arange(n))[:, 0]
+            shown = np.sort(pts[pts >= -1e-6])  # pre-roll packets of an edit list are never displayed
+            if shown.size == 0:
+                raise MediaError(f"{path}: no displayable video frames")
+            _warn_if_cut_short(path, shown[-1], min(info.duration, num_frames / fps))
+            idx = frame_indices(shown, fps, num_frames)  # ascending
+            keys = np.sort(np.asarray(budget.call(0, reader.get_key_indices), dtype=np.int64))
+            # walk through the file in order, never seeking: frames that are not kept are decoded but
+            # skipped (not converted to RGB); a kept frame is converted once, however often it repeats
+            position, frame = 0, None  # index of the next frame the reader returns; the last one kept
+            for k in range(num_frames):
+                if frame is None or idx[k] != position - 1:
+                    position = _skip_to(reader, position, int(idx[k]), keys, lambda fn, *a: budget.call(k, fn, *a))  # noqa: B023 (called here)
+                    frame = budget.call(k, lambda: reader.next().asnumpy())
+                    position += 1
+                yield frame if k + 1 == num_frames or idx[k + 1] != idx[k] else frame.copy()
+        except MediaError:
+            raise
+        except StopIteration as exc:
+            raise MediaError(f"{path}: {DAMAGED}: its video frames end before the frames its index lists") from exc
+        except Exception as exc:  # decord raises bare DECORDError / RuntimeError
+            raise _decord_failure(path, exc) from exc
 
 
 def sample_frames(

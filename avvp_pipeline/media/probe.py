@@ -14,9 +14,13 @@ or damaged ("truncated or damaged media file").
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +99,25 @@ def check_file(path: Path) -> None:
         raise MediaError(f"{path}: {kind}, not a regular file; save the video to a file first")
     if st.st_size == 0:
         raise MediaError(f"{path}: empty file (0 bytes)")
+
+
+@contextmanager
+def utf8_path(path: Path) -> Iterator[Path]:
+    """``path`` itself when its name is valid UTF-8, else a symbolic link to it with an ASCII name in a
+    temporary folder, removed afterwards: decord and ffmpeg-python accept only UTF-8 paths, while a
+    Linux file name can be any bytes."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        yield path
+        return
+    suffix = path.suffix if path.suffix.isascii() and path.suffix.isprintable() else ""
+    with tempfile.TemporaryDirectory(prefix="avvp-name-") as tmp:
+        link = Path(tmp) / f"video{suffix}"
+        link.symlink_to(path.absolute())
+        yield link
 
 
 def run_ffmpeg(

@@ -162,6 +162,9 @@ HAN_RECIPE: dict = {
 }
 
 # Every recorded training option with its default: HAN's published recipe and the architecture
+#: The video-level gates a model can be scored with (evaluation/metrics.py: binarize_predictions).
+GATES = ("global", "modality")
+
 # defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
 # from here, the recipes below override them).
 DEFAULTS: dict = {

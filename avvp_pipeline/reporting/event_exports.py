@@ -1,7 +1,8 @@
 """The events of one parsed video in the formats other tools read, written next to its ``events.json``.
 
 * ``events.csv``: ``modality,label,onset,offset,score``, one line per event; ``modality`` is the
-  events.json key (``audio``, ``visual``, ``audio_visual``), onsets and offsets in seconds.
+  events.json key (``audio``, ``visual``, ``audio_visual``), onsets and offsets in seconds; a cell
+  that would start a spreadsheet formula gets a leading quote (:func:`~avvp_pipeline.fileio.spreadsheet_cell`).
 * ``audacity-heard.txt``, ``audacity-seen.txt``, ``audacity-heard-and-seen.txt``: Audacity label tracks
   (``start<TAB>end<TAB>label``, seconds; File > Import > Labels), one per modality.
 * ``events.vtt``: WebVTT captions, one cue per event (``heard: Dog``, ``seen: Dog``,
@@ -17,7 +18,7 @@ import io
 import re
 from pathlib import Path
 
-from ..fileio import write_text
+from ..fileio import plain_cell, spreadsheet_cell, write_text
 
 MODALITIES = {"audio": "heard", "visual": "seen", "audio_visual": "heard and seen"}  # events.json key -> words
 CSV_NAME, VTT_NAME = "events.csv", "events.vtt"
@@ -42,7 +43,8 @@ def csv_text(doc: dict) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for key, e in _events(doc):
-        writer.writerow([key, e["label"], _seconds(e["onset"]), _seconds(e["offset"]), f"{e['score']:.4f}"])
+        cells = [key, e["label"], _seconds(e["onset"]), _seconds(e["offset"]), f"{e['score']:.4f}"]
+        writer.writerow([spreadsheet_cell(c) for c in cells])
     return out.getvalue()
 
 
@@ -109,7 +111,7 @@ def read_events_csv(path: str | Path) -> list[dict]:
         out.append(
             {
                 "modality": row[0],
-                "label": row[1],
+                "label": plain_cell(row[1]),
                 "onset": float(row[2]),
                 "offset": float(row[3]),
                 "score": float(row[4]),

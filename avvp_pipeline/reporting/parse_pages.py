@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ..fileio import write_text
+from ..fileio import shown, write_text
 from ..media.probe import MediaError
 from ..media.web_copy import browser_copy, playable_as_is, streams, thumbnail
 from .event_exports import AUDACITY_NAMES, CSV_NAME, MODALITIES, VTT_NAME, vtt_cues, write_exports
@@ -26,6 +26,8 @@ from .video_page import ASSETS, PAGE_NAME, class_probs, html_text, lanes, relati
 log = logging.getLogger(__name__)
 
 COPY_NAME, THUMB_NAME = "video.mp4", "thumb.jpg"
+#: Every file :func:`write_video_outputs` may write into a video's folder.
+PAGE_FILES = (PAGE_NAME, THUMB_NAME, COPY_NAME, CSV_NAME, VTT_NAME, *AUDACITY_NAMES.values())
 
 
 def player_source(video: Path, folder: Path, duration: float) -> tuple[str | None, str | None]:
@@ -62,7 +64,7 @@ def write_video_outputs(folder: str | Path, doc: dict, result: dict, video: str 
     ]
     entry = {
         "key": folder.name,
-        "name": video.name,
+        "name": shown(video.name),
         "duration": duration,
         "src": src,
         "note": note,
@@ -70,12 +72,14 @@ def write_video_outputs(folder: str | Path, doc: dict, result: dict, video: str 
         "cues": vtt_cues(doc),
         "lanes": lanes(events),
         "probs": class_probs(events, np.asarray(result["prob_audio"]), np.asarray(result["prob_visual"])),
-        "subtitle": f"{doc['video']}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
+        "subtitle": f"{shown(doc['video'])}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
         + ("" if doc.get("has_audio", True) else "; no audio track"),
         "info": f"Events: {counts}.",
         "links": links,
     }
-    return write_page(folder / PAGE_NAME, {"title": "avvp parse", "videos": [entry]}, f"{video.name}: parsed events")
+    return write_page(
+        folder / PAGE_NAME, {"title": "avvp parse", "videos": [entry]}, f"{shown(video.name)}: parsed events"
+    )
 
 
 def _row(folder: str, out_dir: Path) -> str:
@@ -96,8 +100,8 @@ def _row(folder: str, out_dir: Path) -> str:
     counts = "".join(f'<td class="n">{len(doc.get(key, []))}</td>' for key in MODALITIES)
     return (
         f'<tr><td class="thumb"><a href="{html_text(link)}">{thumb}</a></td>'
-        f'<td><a href="{html_text(link)}">{html_text(Path(str(doc.get("video", folder))).name)}</a>'
-        f'<div class="path">{html_text(str(doc.get("video", "")))}</div></td>'
+        f'<td><a href="{html_text(link)}">{html_text(shown(Path(str(doc.get("video", folder))).name))}</a>'
+        f'<div class="path">{html_text(shown(doc.get("video", "")))}</div></td>'
         f'<td class="n">{float(doc.get("duration", 0)):.1f} s</td>{counts}</tr>'
     )
 
@@ -120,7 +124,7 @@ def write_parse_index(out_dir: str | Path, folders: dict[str, str], status: dict
     if failed:
         body += (
             '<h2>Failed</h2><table class="failures"><thead><tr><th>input</th><th>reason</th></tr></thead><tbody>'
-            + "".join(f"<tr><td>{html_text(v)}</td><td>{html_text(s)}</td></tr>" for v, s in failed)
+            + "".join(f"<tr><td>{html_text(shown(v))}</td><td>{html_text(shown(s))}</td></tr>" for v, s in failed)
             + "</tbody></table>"
         )
     html = render(

@@ -10,7 +10,7 @@ import torch
 
 from ..device import resolve_device
 from ..evaluation.metrics import METRIC_KEYS
-from ..models.rows import DEFAULTS
+from ..models.rows import DEFAULTS, GATES
 
 __all__ = ["TrainConfig", "RunOptions"]
 
@@ -50,7 +50,7 @@ _CHOICES = {
     "select": ("auto", "best", "last"),
     "select_on": ("val", "test"),
     "select_metric": METRIC_KEYS,
-    "gate": ("global", "modality"),
+    "gate": GATES,
     "feature_norm": ("none", "standardize"),
     "precision": ("fp32", "bf16"),
     "optimizer": ("adam", "adamw"),
