@@ -109,5 +109,5 @@ def resolve(extractor: str, weights: str, *, weights_dir: str | Path | None = No
     searched = ", ".join(str(p) for p in candidate_paths(extractor, weights_dir))
     raise FileNotFoundError(
         f"{extractor}: pretrained weights {filename} not found (searched {searched}). Nothing is downloaded "
-        "at run time: put the published file in `weights_dir` (see README, 'Running on the real LLP data', step 3)."
+        "at run time: put the published file in `weights_dir` (see docs/reproduction.md, 'Running on the real LLP data', step 3)."
     )
