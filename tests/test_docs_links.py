@@ -28,9 +28,7 @@ def test_links_are_found():
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_relative_link_resolves(page):
-    broken = [
-        t for t in relative_links(page.read_text()) if not (page.parent / t.split("#")[0]).resolve().exists()
-    ]
+    broken = [t for t in relative_links(page.read_text()) if not (page.parent / t.split("#")[0]).resolve().exists()]
     assert not broken, f"{page.relative_to(REPO)} links to missing files: {broken}"
 
 
