@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +25,12 @@ log = logging.getLogger(__name__)
 
 
 def temporary_path(path: str | Path, keep_suffix: bool = False) -> Path:
-    """``.NAME.tmp-PID`` beside ``path`` (``keep_suffix`` appends the extension, for writers that infer
-    the format from it)."""
+    """``.NAME.tmp-PID-TOKEN`` beside ``path``, unique to this call, so two writers of one path in one
+    process (threads) never share it (``keep_suffix`` appends the extension, for writers that infer the
+    format from it)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix if keep_suffix else ''}")
+    token = secrets.token_hex(4)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{token}{path.suffix if keep_suffix else ''}")
 
 
 def _process_alive(pid: int) -> bool:
@@ -43,13 +46,13 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete the temporary files of ``path`` (``.NAME.tmp-PID[suffix]``) whose writing process is no
+    """Delete the temporary files of ``path`` (``.NAME.tmp-PID[-TOKEN][suffix]``) whose writing process is no
     longer running on this machine; return them. Those of live processes are left alone.
 
     Pids are only meaningful on one machine (and pid namespace): do not write one output from two
     machines sharing a filesystem at the same time."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)(?:{re.escape(path.suffix)})?")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)(?:-[0-9a-f]+)?(?:{re.escape(path.suffix)})?")
     removed = []
     try:
         entries = list(os.scandir(path.parent))

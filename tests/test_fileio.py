@@ -70,3 +70,11 @@ def test_own_temporaries_and_folders_are_left_alone(tmp_path):
     assert remove_stale_temporaries(out) == []
     assert mine.exists() and folder.is_dir()
     assert remove_stale_temporaries(tmp_path / "missing" / "x.h5") == []
+
+
+def test_temporary_names_are_unique_per_writer(tmp_path):
+    """Two writers of one output in one process (threads) never share a temporary file."""
+    from avvp_pipeline.fileio import temporary_path
+
+    names = {temporary_path(tmp_path / "shard.h5") for _ in range(3)}
+    assert len(names) == 3

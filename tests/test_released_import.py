@@ -382,3 +382,18 @@ def test_bench_import_on_a_generated_folder(tmp_path, capsys):
     mtimes = sorted(p.stat().st_mtime_ns for p in folder.rglob("*.npy"))
     assert main(args) == 0  # the folder is reused, not rewritten
     assert sorted(p.stat().st_mtime_ns for p in folder.rglob("*.npy")) == mtimes
+
+
+def test_cli_import_refuses_a_release_folder_that_is_not_there(tmp_path, caplog):
+    out = tmp_path / "f"
+    assert _cli(tmp_path / "nonexistent", out, "BjCEufrlXm4") == 1
+    assert "nonexistent" in caplog.text and "no such folder" in caplog.text
+    assert not (out / "v.h5").exists()
+
+
+def test_import_refuses_one_path_given_to_two_outputs(tmp_path):
+    write_release(tmp_path / "release", GOOD)
+    same = str(tmp_path / "out" / "shard.h5")
+    with pytest.raises(ValueError, match="given as both the vggish shard and the resnet152 shard"):
+        import_shard(GOOD, str(tmp_path / "release"), {"vggish": same, "resnet152": same}, str(tmp_path / "f.tsv"), {})
+    assert not Path(same).exists()

@@ -236,6 +236,21 @@ def _check_ids(video_ids: list[str]) -> None:
         seen.add(vid)
 
 
+def _check_outputs(released_dir: str, outputs: dict[str, str], failures_path: str) -> None:
+    """ValueError for a release folder of ``outputs``' kinds that is not there, or one path given twice."""
+    for name in outputs:
+        folder = os.path.join(released_dir, RELEASE_FOLDERS[name])
+        if not os.path.isdir(folder):
+            raise ValueError(f"{folder}: no such folder (the released {name} features)")
+    seen: dict[str, str] = {}
+    named = [(f"the {name} shard", p) for name, p in outputs.items()] + [("the failures file", failures_path)]
+    for what, path in named:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"{path}: given as both {seen[key]} and {what}; each output needs its own path")
+        seen[key] = what
+
+
 def import_shard(
     video_ids: list[str],
     released_dir: str,
@@ -254,6 +269,7 @@ def import_shard(
         raise ValueError(
             f"import writes shards of the feature kinds {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}"
         )
+    _check_outputs(released_dir, outputs, failures_path)
     kinds = list(outputs)
     desc = f"import {os.path.basename(outputs[kinds[0]])}"
     got = _read_all(video_ids, released_dir, kinds, threads, desc, progress)
