@@ -9,8 +9,9 @@ from pathlib import Path
 def _h5_summary(path: Path) -> dict:
     import h5py
 
-    from .fileio import read_strings
+    from .fileio import check_regular, read_strings
 
+    check_regular(path)
     with h5py.File(path, "r") as f:
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
         for k in ("config_json", "stats", "dropped_rows"):

@@ -397,3 +397,21 @@ def test_import_refuses_one_path_given_to_two_outputs(tmp_path):
     with pytest.raises(ValueError, match="given as both the vggish shard and the resnet152 shard"):
         import_shard(GOOD, str(tmp_path / "release"), {"vggish": same, "resnet152": same}, str(tmp_path / "f.tsv"), {})
     assert not Path(same).exists()
+
+
+def test_a_fifo_named_like_a_feature_file_is_a_failure_line_not_a_hang(tmp_path, fifo):
+    root = tmp_path / "release"
+    write_release(root, GOOD)
+    _path(root, "vggish", GOOD[0]).unlink()
+    fifo(_path(root, "vggish", GOOD[0]))
+    outputs, failures = _import(root, GOOD, tmp_path / "out")
+    assert failures == [(GOOD[0], str(_path(root, "vggish", GOOD[0])), "not a regular file (a FIFO)")]
+    assert store.read_shard(outputs["vggish"])[0] == GOOD[1:]
+
+
+def test_an_oversized_npy_header_is_called_that(tmp_path):
+    path = tmp_path / "big.npy"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (10, 128), }".ljust(20000) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header)
+    with pytest.raises(released.BadFeatureFile, match=r"header too large \(20001 bytes"):
+        released.read_feature_file(str(path), "vggish")

@@ -369,3 +369,9 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
         snakemake(tmp_path, "-n"), "train"
     )
+
+
+def test_a_fifo_given_as_the_refined_labels_is_refused_not_waited_on(tmp_path, fifo):
+    path = fifo(tmp_path / "refined.pkl")
+    with pytest.raises(RefinedLabelsError, match="refined.pkl: a FIFO, not a regular file"):
+        read_released_refined(path)

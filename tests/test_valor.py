@@ -338,3 +338,12 @@ def test_workflow_imports_clap_and_clip_features_trains_and_evaluates_valor_plus
     refused = snakemake(wd, "-n", *extract, check=False)
     assert refused.returncode != 0
     assert "which reads the feature kinds clap_htsat, clip_vitl14" in refused.stderr + refused.stdout
+
+
+def test_a_fifo_named_like_a_pseudo_label_file_is_a_failure_line_not_a_hang(tmp_path, fifo):
+    write_pseudo_release(tmp_path, ["goodvideo01", "goodvideo02"])
+    path = tmp_path / RELEASE_FOLDERS["audio"] / "goodvideo01.npy"
+    path.unlink()
+    fifo(path)
+    failures = import_released(["goodvideo01", "goodvideo02"], str(tmp_path), tmp_path / "l.h5", tmp_path / "f.tsv")
+    assert failures == [("goodvideo01", str(path), "not a regular file (a FIFO)")]

@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, check_regular, read_strings, write_strings
 from . import llp
 
 SPLITS = ("train", "val", "test")
@@ -94,6 +94,7 @@ def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eva
 
 def load_split(index_path: str | Path, split: str) -> Split:
     """Load one split from an index file."""
+    check_regular(index_path)
     with h5py.File(index_path, "r") as f:
         if split not in f:
             raise ValueError(f"{index_path}: no split {split!r}")

@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..features.failures import read_failures, write_failures
 from ..features.released import BadFeatureFile, read_npy
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, check_regular, read_strings, write_strings
 from .index import load_split
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarr
     """``(audio, visual, present)`` for ``video_ids``, rows matched by id: ``(N, 10, 25)`` float32 pseudo
     labels (zeros where absent) and ``present`` ``(N,)`` bool (False for a video the file lacks, e.g.
     one whose released file was bad). A ValueError naming the file when it is not a pseudo-labels file."""
+    check_regular(path)
     try:
         with h5py.File(path, "r") as f:
             if not {"video_ids", "audio", "visual"} <= set(f):
@@ -102,6 +103,7 @@ def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarr
 
 def read_all_pseudo_labels(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """``(video_ids, audio, visual, provenance)`` of a whole pseudo-labels file, uint8 labels."""
+    check_regular(path)
     try:
         with h5py.File(path, "r") as f:
             if not {"video_ids", "audio", "visual"} <= set(f) or "provenance" not in f.attrs:
@@ -145,6 +147,7 @@ def merge_pseudo_labels(
 
 def pseudo_label_provenance(path: str | Path) -> dict:
     """The ``provenance`` attribute of a pseudo-labels file."""
+    check_regular(path)
     with h5py.File(path, "r") as f:
         return json.loads(f.attrs["provenance"])
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, check_regular, read_strings, write_strings
 from .llp import CLASSES
 
 
@@ -49,6 +49,7 @@ def write_refined_labels(
 def read_refined_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(audio, visual)`` refined labels (N, 25) float32 of ``video_ids``, rows matched by id; a
     ValueError naming the file when some video has none."""
+    check_regular(path)
     with h5py.File(path, "r") as f:
         row = {vid: i for i, vid in enumerate(read_strings(f["video_ids"]))}
         missing = [v for v in video_ids if v not in row]
@@ -60,5 +61,6 @@ def read_refined_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndar
 
 def refined_stats(path: str | Path) -> dict:
     """The ``stats`` attribute of a refined-labels file."""
+    check_regular(path)
     with h5py.File(path, "r") as f:
         return json.loads(f.attrs["stats"])

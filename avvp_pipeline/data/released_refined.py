@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import NotRegularFile, open_regular
 from . import llp
 from .index import load_split
 from .refined_labels import write_refined_labels
@@ -197,7 +198,10 @@ def read_released_refined(pkl_path: str | Path) -> tuple[list[list[int]], list[l
 def _read(path: Path) -> tuple[tuple[list[list[int]], list[list[int]]], str]:
     """The checked lists and the sha256 of the bytes they came from."""
     try:
-        data = path.read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read()
+    except NotRegularFile as exc:
+        raise RefinedLabelsError(str(exc)) from None
     except OSError as exc:
         raise RefinedLabelsError(f"{path}: cannot read the refined-labels file: {exc.strerror or exc}") from None
     return _check_lists(_unpickle(data, path), path), hashlib.sha256(data).hexdigest()

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..fileio import atomic_output, read_strings, write_strings
+from ..fileio import atomic_output, check_regular, read_strings, write_strings
 
 FRAME_PROB_LAYOUT = "(video, second, modality 0=audio 1=visual, class)"
 PRED_LAYOUT = (
@@ -42,6 +42,7 @@ def read_predictions(
 ) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
     """``(video_ids, filenames, arrays)`` of a predictions file: the datasets ``names`` (all when None;
     a ValueError naming the file when one is missing)."""
+    check_regular(path)
     with h5py.File(path, "r") as f:
         stored = [k for k in f if k not in ("video_ids", "filenames")]
         missing = [k for k in (names or ()) if k not in f]

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import platform
-import stat
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data import llp
+from ..fileio import NotRegularFile, open_regular
 from . import store
 from .failures import write_failures
 from .kinds import KINDS
@@ -69,14 +70,12 @@ def read_npy(path: str, expected: str) -> tuple[np.ndarray, str]:
     if os.path.islink(path) and not os.path.exists(path):
         raise BadFeatureFile(f"dangling symbolic link (to {os.readlink(path)})")
     try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise BadFeatureFile("not a regular file")
+        with open_regular(path) as fh:
             return _load(fh, expected)
+    except NotRegularFile as exc:
+        raise BadFeatureFile(f"not a regular file ({exc.kind})") from None
     except FileNotFoundError:
         raise BadFeatureFile("file not found") from None
-    except IsADirectoryError:
-        raise BadFeatureFile("not a regular file") from None
     except OSError as exc:
         raise BadFeatureFile(f"cannot be read ({exc.strerror or exc})") from None
 
@@ -91,6 +90,11 @@ def _load(fh, expected: str) -> tuple[np.ndarray, str]:
     except OSError:
         raise
     except Exception as exc:  # a damaged header makes the parser raise ValueError, SyntaxError, TokenError, ...
+        if isinstance(exc, ValueError) and "max_header_size" in str(exc):
+            size = re.search(r"length \((\d+)\)", str(exc))
+            raise BadFeatureFile(
+                f"header too large ({size.group(1) if size else 'over 10000'} bytes; NumPy refuses to parse it)"
+            ) from None
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
             raise BadFeatureFile(f"object array (needs unpickling, refused); {expected}") from None
         raise BadFeatureFile(f"truncated or damaged .npy file ({type(exc).__name__}: {exc})") from None
