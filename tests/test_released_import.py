@@ -415,3 +415,49 @@ def test_an_oversized_npy_header_is_called_that(tmp_path):
     path.write_bytes(b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header)
     with pytest.raises(released.BadFeatureFile, match=r"header too large \(20001 bytes"):
         released.read_feature_file(str(path), "vggish")
+
+
+def _import_planned(root: Path, feature_dir: Path):
+    """Import one vggish shard of GOOD where planning puts it; the plan and the shard's path."""
+    from avvp_pipeline.plan import VideoPlan
+
+    plan = VideoPlan(None, GOOD, len(GOOD), released_dir=str(root), kinds=("vggish",))
+    shard = feature_dir / "vggish" / "shard-0000.h5"
+    import_shard(GOOD, str(root), {"vggish": str(shard)}, str(feature_dir / "f.tsv"), {}, progress=False)
+    return plan, shard
+
+
+def test_a_file_replaced_by_an_older_one_reruns_the_import_a_touch_does_not(tmp_path):
+    """The import job's input (its manifest) gets a new time when a released file's content changes, even
+    if the new file's time is older (cp -p, tar x, rsync -a); not when only the time changed."""
+    from avvp_pipeline.plan import manifest_path, write_import_manifests
+
+    root, feature_dir = tmp_path / "release", tmp_path / "features"
+    write_release(root, GOOD, kinds=("vggish",))
+    assert write_import_manifests(plan := _import_planned(root, feature_dir)[0], str(feature_dir)) == 1
+    manifest = Path(manifest_path(str(feature_dir), "vggish", 0))
+    shard = feature_dir / "vggish" / "shard-0000.h5"
+    os.utime(manifest, (1, 1))  # as if written long before the shard
+    assert write_import_manifests(plan, str(feature_dir)) == 0 and manifest.stat().st_mtime == 1
+
+    path = _path(root, "vggish", GOOD[1])
+    os.utime(path, (2, 2))  # touched: same content
+    assert write_import_manifests(plan, str(feature_dir)) == 0 and manifest.stat().st_mtime == 1
+    assert "\t2000000000\t" in manifest.read_text()
+
+    np.save(path, np.zeros(SHAPES["vggish"], np.float32))  # new content, same size, an older time
+    os.utime(path, (3, 3))
+    assert write_import_manifests(plan, str(feature_dir)) == 1
+    assert manifest.stat().st_mtime > shard.stat().st_mtime  # snakemake reruns the import
+
+
+def test_verify_reports_a_shard_that_no_longer_matches_its_released_files(tmp_path, capsys):
+    root = tmp_path / "release"
+    write_release(root, GOOD, kinds=("vggish",))
+    _, shard = _import_planned(root, tmp_path / "features")
+    assert main(["verify", str(shard)]) == 0
+    np.save(_path(root, "vggish", GOOD[0]), np.ones(SHAPES["vggish"], np.float32))
+    assert main(["verify", str(shard)]) == 1
+    out = capsys.readouterr().out
+    assert f"STALE    {shard}: no longer matches its source files in {root / 'vggish'}" in out
+    assert "1 no longer match their released files" in out

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data import llp
-from ..fileio import NotRegularFile, open_regular
+from ..fileio import NotRegularFile, open_regular, sha256_file
 from . import store
 from .failures import write_failures
 from .kinds import KINDS
@@ -154,6 +154,42 @@ def files_sha256(ids: list[str], sha256: dict[str, str]) -> str:
     """sha256 of the sorted ``<id>\\t<file sha256>`` lines of the imported files of one shard."""
     lines = "".join(f"{vid}\t{sha256[vid]}\n" for vid in sorted(ids))
     return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _files_match(folder: str, ids: list[str], recorded: str) -> str | None:
+    """None when the files ``<folder>/<id>.npy`` of ``ids`` hash to ``recorded`` (:func:`files_sha256`),
+    else why not."""
+    sha = {}
+    for vid in ids:
+        path = os.path.join(folder, f"{vid}.npy")
+        try:
+            sha[vid] = sha256_file(path)
+        except (OSError, ValueError) as exc:
+            return f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}"
+    return None if files_sha256(ids, sha) == recorded else "its files' content changed"
+
+
+def shard_holds(shard_path: str, kind: str, released_dir: str, changed: set[str]) -> bool:
+    """Whether the imported shard still holds the content of the released files (``changed``: the
+    paths whose size, time or inode changed): they are all files of its videos, it left no video out,
+    and the files hash to its recorded sha256. Read by planning, for the import's manifest."""
+    got = store.read_shard_ids(shard_path)
+    if got is None or got[1].get("released_dir") != released_dir or int(got[1].get("n_failed", 1)):
+        return False
+    ids, attrs = got
+    if not changed <= {release_path(released_dir, kind, vid) for vid in ids}:
+        return False
+    return _files_match(os.path.join(released_dir, RELEASE_FOLDERS[kind]), ids, attrs["released_sha256"]) is None
+
+
+def source_mismatch(ids: list[str], attrs: dict) -> str | None:
+    """Why an imported shard (``attrs`` with ``source: released``) no longer matches its released files,
+    or None (also when the release folder is no longer there to compare)."""
+    folder = str(attrs.get("released_folder", ""))
+    if attrs.get("source") != "released" or not os.path.isdir(folder):
+        return None
+    why = _files_match(folder, ids, str(attrs.get("released_sha256")))
+    return None if why is None else f"no longer matches its source files in {folder} ({why}): rerun snakemake"
 
 
 def shard_attrs(
