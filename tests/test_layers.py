@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parse", ("avvp_pipeline.parse",)),
     (
         "applications",
-        ("avvp_pipeline.bench", "avvp_pipeline.benchmarks", "avvp_pipeline.plan", "avvp_pipeline.provenance"),
+        ("avvp_pipeline.bench", "avvp_pipeline.plan", "avvp_pipeline.provenance"),
     ),
     ("cli", ("avvp_pipeline.cli", "avvp_pipeline.__main__")),
 ]
