@@ -39,9 +39,9 @@ SMALLEST = {
         ["--rows", "han", "--scale", "0.002", "--epochs", "1", "--device", "cpu"]
         + ["--no-progress", "--out", str(tmp / "out")]
     ),
-    "teachers": lambda clips, tmp: ["--n", "1", "--threads", "2"],
+    "teachers": lambda clips, tmp: ["--n", "1", "--threads", "2", "--sizes", "small"],
 }
-SLOW = {"extract", "teachers"}  # full-size random networks: tens of seconds on a CPU
+SLOW = {"extract", "teachers"}  # ResNet-152, R(2+1)D-18, VGGish and CLAP on a CPU: over ten seconds each
 
 
 def test_every_benchmark_has_a_smallest_setting():
