@@ -159,6 +159,8 @@ if PSEUDO_LABELS["source"] == "teachers":
             gpu=1,
         params:
             cfg=as_json({**TEACHER_CFG, "version": STAGE_VERSIONS["pseudo_labels_teachers"]}),
+        message:
+            "teach_pseudo_labels: shard {wildcards.shard}, CLIP and CLAP label its training videos; log: {log}"
         shell:
             "avvp teach-pseudo-labels --videos {input.videos:q} --index {input.index:q} --config {params.cfg:q}"
             " --threads {threads} --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
