@@ -106,6 +106,12 @@ def test_default_seeds_plan_todays_paths(tmp_path):
     assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
 
 
+def test_a_one_seed_list_plans_that_seeds_runs(tmp_path):
+    proc = _plan(tmp_path, "-p", models=["han+ours"], seeds=[1])
+    assert _jobs(proc)["train"] == ["results/runs/han+ours/seed-1/model.pt, results/runs/han+ours/seed-1/history.json"]
+    assert re.search(r"--model han\+ours .*\"seed\":1[,}]", proc.stdout)  # not the CM-Co recipe's 0
+
+
 def test_two_seeds_plan_every_run_and_mas_chain_per_seed(tmp_path):
     proc = _plan(tmp_path, "-p", models=["han", "ma*"], seeds=[1, 2])
     jobs = _jobs(proc)
