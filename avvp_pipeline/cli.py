@@ -164,7 +164,7 @@ def cmd_train(args) -> int:
         args.model,
         args.index,
         _shards(args),
-        {**args.config, "device": args.device},
+        {**args.config, "device": args.device, **_train_runtime(args)},
         args.out_dir,
         refined=args.refined,
         progress=not args.quiet,
@@ -172,6 +172,12 @@ def cmd_train(args) -> int:
         workflow_results=_workflow_results(),
     )
     return 0
+
+
+def _train_runtime(args) -> dict:
+    """The speed options given as flags (config.yaml `train.runtime`, passed by the train rule)."""
+    given = {"eval_batch_size": args.eval_batch_size, "cuda_graphs": args.cuda_graphs}
+    return {k: bool(v) if k == "cuda_graphs" else v for k, v in given.items() if v is not None}
 
 
 def cmd_refine(args) -> int:
@@ -510,6 +516,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import-pseudo-labels) for the VALOR rows")
     _add_runtime_args(p, "torch threads")
+    p.add_argument("--eval-batch-size", type=int, help="speed only: videos per forward pass when scoring (256)")
+    p.add_argument("--cuda-graphs", type=int, choices=(0, 1), help="speed only: 1 replays each step as a CUDA graph")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_train)
 

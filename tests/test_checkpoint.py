@@ -458,5 +458,5 @@ def test_avvp_train_with_zero_epochs_fails(tmp_path, caplog):
     ]
     assert main(args) == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == ["train option epochs must be >= 1, got 0"]
+    assert errors == ["train option epochs must be an integer >= 1, got 0"]
     assert not (tmp_path / "run" / "model.pt").exists()

@@ -21,8 +21,9 @@ import torch
 from .. import __version__
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
+from .options import DEFAULTS, OPTIONS
 from .registry import MODELS, build_model
-from .rows import DEFAULTS, GATES, keeps_last_epoch
+from .rows import keeps_last_epoch
 
 __all__ = [
     "CheckpointError",
@@ -315,9 +316,10 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
     the file is not one."""
     net, ckpt = load_model(path, device)
     gate = ckpt["train_config"].get("gate", DEFAULTS["gate"])
-    if gate not in GATES:  # checked here, before a caller reads any video or shard with it
+    gates = OPTIONS["gate"].choices
+    if gate not in gates:  # checked here, before a caller reads any video or shard with it
         raise CheckpointError(
-            f"{path}: its train_config has gate {gate!r}; a model is scored with one of {', '.join(GATES)}"
+            f"{path}: its train_config has gate {gate!r}; a model is scored with one of {', '.join(gates)}"
         )
     return TrainedModel(
         Path(path),
