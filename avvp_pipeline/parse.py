@@ -51,7 +51,7 @@ from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .fileio import shown, write_json, write_tsv
 from .media.audio import load_audio
 from .media.decode import iter_frames
-from .media.probe import MediaError, probe
+from .media.probe import MediaError, MediaInfo, probe
 from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
@@ -197,9 +197,10 @@ class VideoParser:
     def gate(self) -> str:
         return self.trained.gate
 
-    def predict(self, path: str | Path) -> dict:
-        """Per-second probabilities and binarised events of one video (all windows)."""
-        info = probe(path)
+    def predict(self, path: str | Path, info: MediaInfo | None = None) -> dict:
+        """Per-second probabilities and binarised events of one video (all windows); ``info``: its probe,
+        probed here when not given."""
+        info = probe(path) if info is None else info
         duration = info.duration
         if duration <= 0:
             raise MediaError(f"{path}: the container states no duration")
@@ -333,7 +334,8 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     from .reporting.figures import save, timelines
     from .reporting.parse_pages import PAGE_FILES, write_video_outputs
 
-    result = vp.predict(video)
+    info = probe(video)  # once: decoding, the soundtrack and the page's web copy all read it
+    result = vp.predict(video, info)
     target.mkdir(parents=True, exist_ok=True)
     mark_written(target, ("events.json", "timeline.png", *PAGE_FILES))  # first, so a later run may write here again
     doc = events_json(result, video, name, model_path, vp.gate)
@@ -353,7 +355,7 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
         seconds=result["duration"],
     )
     save(fig, target / "timeline.png")
-    write_video_outputs(target, doc, result, video)
+    write_video_outputs(target, doc, result, video, info)
 
 
 def parse_videos(

@@ -133,6 +133,27 @@ def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     assert "junk.mp4" in index and "no such file" in index
 
 
+def test_each_video_is_probed_once(model_path, tmp_path, monkeypatch):
+    """Decoding, the soundtrack and the page's web copy share one probe of the file."""
+    from avvp_pipeline.media import probe, web_copy
+
+    reads = []
+
+    def counting(run):
+        def spy(args, path, timeout, what, exe=None):
+            if what == "reading the stream summary":
+                reads.append(path)
+            return run(args, path, timeout, what, exe)
+
+        return spy
+
+    for module in (probe, web_copy):
+        monkeypatch.setattr(module, "run_ffmpeg", counting(module.run_ffmpeg))
+    clip = _clip(tmp_path / "clip.mp4", 4)
+    assert parse_videos([clip], model_path, tmp_path / "out", progress=False) == {str(clip): "ok"}
+    assert [str(p) for p in reads] == [str(clip)]
+
+
 def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):
     from avvp_pipeline.media.decode import iter_frames, sample_frames
 
