@@ -79,19 +79,19 @@ def test_resume_from_checkpoint_matches_uninterrupted(tmp_path, device, graphs):
     # a run interrupted right after epoch 2's checkpoint, then started again
     import avvp_pipeline.training.trainer as T
 
-    orig = T._atomic_save
+    orig = T.write_resume
 
-    def stop_after_epoch_2(obj, path):
-        orig(obj, path)
-        if path.name == "checkpoint.pt" and obj["epoch"] == 2:
+    def stop_after_epoch_2(path, **state):
+        orig(path, **state)
+        if state["epoch"] == 2:
             raise KeyboardInterrupt
 
-    T._atomic_save = stop_after_epoch_2
+    T.write_resume = stop_after_epoch_2
     try:
         with pytest.raises(KeyboardInterrupt):
             train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False, run=run)
     finally:
-        T._atomic_save = orig
+        T.write_resume = orig
     assert (tmp_path / "killed" / "checkpoint.pt").exists()
     torch.manual_seed(123)  # a new process: the random streams are wherever; the checkpoint restores them
     if device == "cuda":
@@ -114,14 +114,14 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
 
     tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
     cfg = TrainConfig(epochs=3, batch_size=4)
-    orig = T._atomic_save
+    orig = T.write_resume
 
-    def stop_after_epoch_1(obj, path):
-        orig(obj, path)
-        if obj["epoch"] == 1:
+    def stop_after_epoch_1(path, **state):
+        orig(path, **state)
+        if state["epoch"] == 1:
             raise KeyboardInterrupt
 
-    T._atomic_save = stop_after_epoch_1
+    T.write_resume = stop_after_epoch_1
     try:
         with pytest.raises(KeyboardInterrupt):
             train(
@@ -135,7 +135,7 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
                 run=T.RunOptions(device="auto", eval_batch_size=256),
             )
     finally:
-        T._atomic_save = orig
+        T.write_resume = orig
     with caplog.at_level(logging.INFO, logger="avvp_pipeline.training.trainer"):
         train(
             "han",
