@@ -49,6 +49,7 @@ from .features import store
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
 from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
 from .fileio import shown, write_json, write_tsv
+from .inference import predict_arrays
 from .media.audio import load_audio
 from .media.decode import iter_frames
 from .media.probe import MediaError, MediaInfo, probe
@@ -219,11 +220,7 @@ class VideoParser:
         y2d, y3d = np.concatenate(feats2d), np.concatenate(feats3d)
         samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW), info=info)
         emb = self.audio(samples.reshape(windows, -1))
-        with torch.inference_mode():
-            out = self.trained.net(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))
-        probs = {
-            k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob")
-        }
+        probs = predict_arrays(self.trained.net, emb, y2d, y3d)
         pa, pv = binarize_probs(probs, self.gate)
         seconds = min(windows * WINDOW, math.ceil(duration - 1e-6))
         duration = min(duration, float(seconds))

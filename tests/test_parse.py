@@ -133,6 +133,21 @@ def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     assert "junk.mp4" in index and "no such file" in index
 
 
+def test_parse_and_evaluation_share_one_forward_pass(model_path):
+    """inference.py owns the forward pass: a parsed video's windows give what a split in memory gives."""
+    from avvp_pipeline.inference import predict, predict_arrays
+    from avvp_pipeline.models.checkpoint import load_trained
+
+    net = load_trained(model_path).net
+    fs = random_feature_set(5)
+    whole = predict(net, fs, batch_size=2)
+    windows = predict_arrays(net, *(x.cpu().numpy() for x in (fs.audio, fs.video_s, fs.video_st)))
+    assert set(windows) == set(whole)
+    for key, value in whole.items():
+        assert windows[key].dtype == np.float32
+        np.testing.assert_allclose(windows[key], value, rtol=0, atol=1e-6)
+
+
 def test_each_video_is_probed_once(model_path, tmp_path, monkeypatch):
     """Decoding, the soundtrack and the page's web copy share one probe of the file."""
     from avvp_pipeline.media import probe, web_copy
