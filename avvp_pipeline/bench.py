@@ -692,7 +692,10 @@ def bench_extract(
     import torch
 
     from .features import store, visual
-    from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor, decoders
+    from .features.audio_extractor import AudioExtractor
+    from .features.config import ExtractConfig
+    from .features.runner import decoders
+    from .features.visual_extractor import VisualExtractor
     from .features.weights import resolve
     from .media.decode import sample_frames
 
@@ -808,9 +811,11 @@ def bench_train(
     from .data.feature_sets import FeatureSet
     from .device import resolve_device
     from .features.kinds import default_shapes
-    from .models.registry import build_model, spec, train_options
+    from .models.registry import build_model
+    from .models.rows import spec, train_options
+    from .training.config import TrainConfig
     from .training.graphed import GraphedStep
-    from .training.trainer import TrainConfig, _optimizer, train_epoch
+    from .training.trainer import _optimizer, train_epoch
 
     dev = resolve_device(device)
     if cuda_graphs and dev.type != "cuda":

@@ -46,8 +46,10 @@ from .data.llp import CLASSES
 from .evaluation.events import events_from
 from .evaluation.metrics import binarize_probs
 from .features import store
+from .features.audio_extractor import AudioExtractor
+from .features.config import ExtractConfig
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
-from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
+from .features.visual_extractor import VisualExtractor
 from .fileio import shown, write_json, write_tsv
 from .inference import predict_arrays
 from .media.audio import load_audio

@@ -19,9 +19,11 @@ from avvp_pipeline.cli import main
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.features import store, vggish, visual
 from avvp_pipeline.features.weights import resolve
-from avvp_pipeline.models.checkpoint import CheckpointError, load_model, load_resume_checkpoint
+from avvp_pipeline.models.checkpoint import load_model, load_resume_checkpoint
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
+from avvp_pipeline.torch_files import CheckpointError
+from avvp_pipeline.training.config import RunOptions, TrainConfig
+from avvp_pipeline.training.trainer import train
 
 AVVP = [sys.executable, "-m", "avvp_pipeline.cli"]
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -476,7 +478,7 @@ def test_train_config_rejects_bad_values(option, value, allowed):
 def test_train_config_accepts_whole_floats_and_ints_for_floats():
     cfg = TrainConfig.from_dict({"epochs": 3.0, "lr": 1, "select_metric": "ev_event", "version": 2})
     assert cfg.epochs == 3 and type(cfg.epochs) is int and cfg.lr == 1.0 and type(cfg.lr) is float
-    from avvp_pipeline.models.registry import RECIPES
+    from avvp_pipeline.models.rows import RECIPES
 
     for recipe in RECIPES.values():
         TrainConfig.from_dict(recipe)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from avvp_pipeline.media.audio import load_audio
-from avvp_pipeline.media.decode import MediaError, frame_indices, sample_frames
+from avvp_pipeline.media.decode import frame_indices, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
-from avvp_pipeline.media.probe import probe
+from avvp_pipeline.media.probe import MediaError, probe
 
 
 def test_frame_indices_pick_the_frame_on_screen():

@@ -14,7 +14,8 @@ from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.parse import ModelMismatch, VideoParser, parse_videos, validate_events
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.training.config import TrainConfig
+from avvp_pipeline.training.trainer import train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
 VISUAL = {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16}

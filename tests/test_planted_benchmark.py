@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.benchmarks.planted import PAPER_ROWS, benchmark_markdown, broadcast_scores, run_benchmark
+from avvp_pipeline.benchmarks.planted import benchmark_markdown, broadcast_scores, run_benchmark
 from avvp_pipeline.data.planted_features import (
     PlantedFeatureConfig,
     class_profiles,
@@ -17,6 +17,7 @@ from avvp_pipeline.data.planted_features import (
     make_feature_sets,
     signatures,
 )
+from avvp_pipeline.models.rows import PAPER_ROWS
 
 SMALL = PlantedFeatureConfig(n_train=60, n_val=20, n_test=20)
 

@@ -23,9 +23,10 @@ from ..evaluation.tables import COLUMNS
 from ..fileio import write_text
 from ..inference import predict
 from ..models.checkpoint import load_trained
-from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
+from ..models.rows import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
+from ..training.config import RunOptions, TrainConfig
 from ..training.refine import refine_labels
-from ..training.trainer import RunOptions, TrainConfig, train
+from ..training.trainer import train
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,10 @@ import torch
 from .. import __version__
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
-from .registry import MODELS, build_model
-from .rows import DEFAULTS, GATES, keeps_last_epoch
+from .registry import build_model
+from .rows import DEFAULTS, GATES, MODELS, keeps_last_epoch
 
 __all__ = [
-    "CheckpointError",
-    "plain",
-    "read_torch_file",
-    "save_torch_file",
-    "state_dict_problems",
     "write_model",
     "file_kind",
     "check_model",

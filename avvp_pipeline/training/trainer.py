@@ -26,8 +26,8 @@ from ..fileio import write_json
 from ..inference import predict
 from ..models.checkpoint import read_resume, restore_resume, resume_path, write_model, write_resume
 from ..models.normalize import Standardized
-from ..models.registry import build_model, spec
-from ..models.rows import keeps_last_epoch
+from ..models.registry import build_model
+from ..models.rows import keeps_last_epoch, spec
 from ..torch_files import plain
 from .config import RunOptions, TrainConfig
 from .graphed import GraphedStep
@@ -35,7 +35,7 @@ from .step import backward_step, batch_partners, step_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "RunOptions", "train", "train_epoch", "epoch_partners", "Selection", "step_loss"]
+__all__ = ["train", "train_epoch", "epoch_partners", "Selection"]
 
 
 def epoch_partners(
