@@ -18,7 +18,7 @@ import h5py
 import pytest
 import yaml
 
-from avvp_pipeline.models.registry import PAPER_ROWS
+from avvp_pipeline.models.rows import PAPER_ROWS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
