@@ -72,7 +72,7 @@ def test_select_option_overrides_the_rows_default(tmp_path, monkeypatch):
 
 
 def test_select_option_is_checked():
-    with pytest.raises(ValueError, match="train option select must be one of auto, best, last; got 'first'"):
+    with pytest.raises(ValueError, match="train option select must be one of auto, best, last, got 'first'"):
         TrainConfig.from_dict({"select": "first"})
 
 

@@ -73,7 +73,7 @@ AUDIO_CFG = {
 
 
 def train_cfg(wildcards):
-    """The run's recorded options and the stage's version (a rule param: a change retrains the row)."""
+    """The run's recorded options and the stage's version (a param of the train rule: a change retrains the row)."""
     seed = wildcards.get("seed")
     return as_json(train_params(wildcards.model, config["train"], None if seed is None else int(seed)))
 
