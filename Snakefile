@@ -1,5 +1,5 @@
 # avvp-pipeline: videos -> features -> trained parsers -> LLP metrics -> report.
-# `snakemake --cores all` runs the embedded demo (config.yaml); see README.md for real LLP data.
+# `snakemake --cores all` runs the embedded demo (config.yaml); see docs/reproduction.md for real LLP data.
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 

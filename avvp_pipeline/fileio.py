@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,10 +27,12 @@ log = logging.getLogger(__name__)
 
 
 def temporary_path(path: str | Path, keep_suffix: bool = False) -> Path:
-    """``.NAME.tmp-PID`` beside ``path`` (``keep_suffix`` appends the extension, for writers that infer
-    the format from it)."""
+    """``.NAME.tmp-PID-TOKEN`` beside ``path``, unique to this call, so two writers of one path in one
+    process (threads) never share it (``keep_suffix`` appends the extension, for writers that infer the
+    format from it)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix if keep_suffix else ''}")
+    token = secrets.token_hex(4)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{token}{path.suffix if keep_suffix else ''}")
 
 
 def _process_alive(pid: int) -> bool:
@@ -44,13 +48,13 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete the temporary files of ``path`` (``.NAME.tmp-PID[suffix]``) whose writing process is no
+    """Delete the temporary files of ``path`` (``.NAME.tmp-PID[-TOKEN][suffix]``) whose writing process is no
     longer running on this machine; return them. Those of live processes are left alone.
 
     Pids are only meaningful on one machine (and pid namespace): do not write one output from two
     machines sharing a filesystem at the same time."""
     path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)(?:{re.escape(path.suffix)})?")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)(?:-[0-9a-f]+)?(?:{re.escape(path.suffix)})?")
     removed = []
     try:
         entries = list(os.scandir(path.parent))
@@ -178,6 +182,7 @@ def open_hdf5(path: str | Path, what: str = "an HDF5 file") -> Iterator:
     what the file should have been)."""
     import h5py
 
+    check_regular(path)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -211,7 +216,8 @@ def write_json(obj, path: str | Path) -> None:
 def read_json(path: str | Path):
     """The JSON document in ``path``; a ValueError naming the file when it is not JSON or cannot be read."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open_regular(path, "r", encoding="utf-8") as fh:
+            return json.loads(fh.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a JSON file ({exc})") from None
     except OSError as exc:
@@ -233,10 +239,53 @@ def read_strings(dataset) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else x for x in dataset[:]]
 
 
+class NotRegularFile(ValueError):
+    """An input path that is a FIFO, device, socket or folder: opening it could block forever."""
+
+    def __init__(self, path: str | Path, kind: str):
+        super().__init__(f"{path}: {kind}, not a regular file")
+        self.kind = kind
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+
+
+def check_regular(path: str | Path) -> None:
+    """:class:`NotRegularFile` when ``path`` exists and is not a regular file (links are followed);
+    for inputs opened by libraries (HDF5, torch) that would block on a FIFO. A missing file passes:
+    its opener says so."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path, _file_kind(mode))
+
+
+def open_regular(path: str | Path, mode: str = "rb", **kwargs):
+    """``open(path, mode)`` for reading an input, refused (:class:`NotRegularFile`) unless it is a regular
+    file; the check is made on the opened file, which is opened without blocking (a FIFO would wait
+    for a writer forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st_mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(st_mode):
+            raise NotRegularFile(path, _file_kind(st_mode))
+        os.set_blocking(fd, True)
+        return open(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes, read in chunks."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()

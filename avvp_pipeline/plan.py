@@ -328,6 +328,48 @@ def plan_videos(
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
 
 
+def manifest_path(feature_dir: str, kind: str, k: int) -> str:
+    """The source manifest of the import job of shard ``k`` of feature kind ``kind``."""
+    return f"{feature_dir}/manifests/{kind}-shard-{k:04d}.tsv"
+
+
+def write_import_manifests(plan: VideoPlan, feature_dir: str) -> int:
+    """Write the source manifest of every import job (``features/manifest.py``; a new time reruns the
+    job); return how many changed."""
+    from .features import manifest
+    from .features.released import shard_holds
+
+    n = 0
+    for k in range(plan.num_shards):
+        for kind in plan.kinds:
+            shard = f"{feature_dir}/{kind}/shard-{k:04d}.h5"
+            n += manifest.update(
+                manifest_path(feature_dir, kind, k),
+                plan.shard_released_files(k, kind),
+                lambda changed, shard=shard, kind=kind: shard_holds(shard, kind, plan.released_dir, changed),
+            )
+    return n
+
+
+def write_pseudo_label_manifest(released_dir: str, video_ids: list[str], path: str, labels: str) -> bool:
+    """Scan the released pseudo-label folders for the files of ``video_ids`` (entries that cannot be read,
+    e.g. a FIFO, are reported and left out) and write the import's source manifest; True when it changed."""
+    from .data.pseudo_labels import RELEASE_FOLDERS, labels_hold
+    from .features import manifest
+
+    wanted, files, unusable = set(video_ids), [], []
+    for folder in RELEASE_FOLDERS.values():
+        sub = os.path.join(released_dir, folder)
+        for entry in sorted(os.scandir(sub), key=lambda e: e.name):
+            stem, ext = os.path.splitext(entry.name)
+            if ext == ".npy" and stem in wanted:
+                problem = _unusable(entry, entry.path)
+                (unusable.append((entry.path, problem)) if problem else files.append(entry.path))
+    for bad, reason in unusable:
+        log.warning("skipping %s: %s", bad, reason)
+    return manifest.update(path, files, lambda changed: labels_hold(labels, released_dir, changed))
+
+
 def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
     """PlanError where a row of ``train.models`` trains on pseudo labels (VALOR) and ``pseudo_labels`` gives
     none, or names a folder that lacks the released layout."""

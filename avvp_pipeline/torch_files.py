@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .fileio import atomic_output
+from .fileio import atomic_output, check_regular, open_regular
 
 
 class CheckpointError(ValueError):
@@ -93,6 +93,7 @@ def read_torch_file(path: str | Path, map_location="cpu", kind: str = "a torch f
     ``kind`` says what the file should have been, for the messages.
     """
     path = Path(path)
+    check_regular(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     head = _head(path)
@@ -120,7 +121,7 @@ def read_torch_file(path: str | Path, map_location="cpu", kind: str = "a torch f
 
 def _head(path: Path) -> bytes:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(4)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None

@@ -35,3 +35,29 @@ def tiny_set(tmp_path_factory):
     spec = SynthSpec.from_dict(TINY_SYNTH)
     generate(spec, root / "videos", root / "annotations", jobs=1, progress=False)
     return root / "videos", root / "annotations", spec
+
+
+@pytest.fixture
+def fifo():
+    """``make(path)``: a FIFO at ``path``; a writer opens it after a few seconds and closes it at once, so
+    code that opens it blocks for a while and then reads it empty, instead of hanging the test run."""
+    import threading
+
+    made = []
+
+    def unblock(path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY)  # blocks until a reader opens it (or the fixture's teardown does)
+        os.close(fd)
+
+    def make(path: Path) -> Path:
+        os.mkfifo(path)
+        made.append(path)
+        threading.Timer(3.0, unblock, (path,)).start()
+        return path
+
+    yield make
+    for path in made:  # release a writer still waiting for a reader
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass

@@ -2,7 +2,7 @@
 
 import pytest
 
-from avvp_pipeline.bench import bench_transport
+from avvp_pipeline.bench.transport import bench_transport
 
 
 def test_bench_transport_compares_both_paths_on_the_same_frames():
@@ -15,7 +15,7 @@ def test_bench_transport_compares_both_paths_on_the_same_frames():
 
 
 def test_bench_decode_checks_both_decoders_agree(tiny_set):
-    from avvp_pipeline.bench import bench_decode
+    from avvp_pipeline.bench.decode import bench_decode
 
     videos, _, _ = tiny_set
     r = bench_decode(str(sorted(videos.glob("*.mp4"))[0]), repeat=1)
@@ -25,7 +25,7 @@ def test_bench_decode_checks_both_decoders_agree(tiny_set):
 
 
 def test_bench_extract_reports_stages_and_both_paths(tiny_set):
-    from avvp_pipeline.bench import bench_extract
+    from avvp_pipeline.bench.extract import bench_extract
 
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:4]

@@ -375,12 +375,12 @@ def test_pca_file_without_its_tensors_gives_one_line(tmp_path):
         vggish.build_postprocess("pca", w)
 
 
-def test_missing_weights_point_to_the_readme_section(tmp_path):
+def test_missing_weights_point_to_the_docs_section(tmp_path):
     with pytest.raises(FileNotFoundError) as exc:
         resolve("vggish", "pretrained", weights_dir=tmp_path)
-    assert "'Running on the real LLP data', step 3" in str(exc.value)
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "## Running on the real LLP data" in readme and "3. Weights" in readme
+    assert "docs/reproduction.md, 'Running on the real LLP data', step 3" in str(exc.value)
+    page = (Path(__file__).resolve().parents[1] / "docs/reproduction.md").read_text()
+    assert "## Running on the real LLP data" in page and "3. Weights" in page
 
 
 # --- training options --------------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def config_examples(text: str) -> list[list[str]]:
 
 
 def test_the_examples_are_found():
-    found = config_examples((REPO / "README.md").read_text())
+    found = config_examples((REPO / "docs/reproduction.md").read_text())
     assert ["refine={source: file, file: PATH}"] in found
     assert ["train={models: [valor++]}", "pseudo_labels={source: released, dir: FEATURES}"] in found
 

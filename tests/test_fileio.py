@@ -70,3 +70,29 @@ def test_own_temporaries_and_folders_are_left_alone(tmp_path):
     assert remove_stale_temporaries(out) == []
     assert mine.exists() and folder.is_dir()
     assert remove_stale_temporaries(tmp_path / "missing" / "x.h5") == []
+
+
+def test_temporary_names_are_unique_per_writer(tmp_path):
+    """Two writers of one output in one process (threads) never share a temporary file."""
+    from avvp_pipeline.fileio import temporary_path
+
+    names = {temporary_path(tmp_path / "shard.h5") for _ in range(3)}
+    assert len(names) == 3
+
+
+def test_inputs_that_are_fifos_are_refused_not_waited_on(tmp_path, fifo):
+    """Every reader of a user's file checks its type before it blocks on opening it."""
+    from avvp_pipeline.data.index import load_split
+    from avvp_pipeline.data.llp import read_weak_labels
+    from avvp_pipeline.fileio import NotRegularFile, read_json
+    from avvp_pipeline.torch_files import read_torch_file
+
+    for name, read in [
+        ("a.json", read_json),
+        ("index.h5", lambda p: load_split(p, "train")),
+        ("AVVP_train.csv", read_weak_labels),
+        ("model.pt", read_torch_file),
+    ]:
+        path = fifo(tmp_path / name)
+        with pytest.raises(NotRegularFile, match=f"{name}: a FIFO, not a regular file"):
+            read(path)

@@ -15,7 +15,7 @@ from factories import random_feature_set
 
 from avvp_pipeline.models.registry import build_model, train_options
 from avvp_pipeline.training.graphed import GraphedStep, capture_cuda_graph, run_eagerly
-from avvp_pipeline.training.trainer import RunOptions, TrainConfig, _optimizer, train, train_epoch
+from avvp_pipeline.training.trainer import RunOptions, TrainConfig, build_optimizer, train, train_epoch
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA-graph capture)")
 
@@ -52,7 +52,7 @@ def _run(name: str, n: int, device: torch.device, capture=None, precision: str =
     if device.type == "cuda":
         torch.cuda.manual_seed(cfg.seed)
     model = build_model(name, dataclasses.asdict(cfg), fs.shapes).to(device)
-    optimizer, scheduler = _optimizer(model, cfg, device)
+    optimizer, scheduler = build_optimizer(model, cfg, device)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     partner_rng = torch.Generator().manual_seed(cfg.seed + 1)
     graphed = None if capture is None else GraphedStep(model, name, fs, optimizer, cfg, capture=capture)

@@ -38,7 +38,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "applications",
         (
             "avvp_pipeline.bench",
-            "avvp_pipeline.benchmarks",
             "avvp_pipeline.plan",
             "avvp_pipeline.config_schema",
             "avvp_pipeline.results_lock",

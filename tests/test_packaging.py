@@ -126,7 +126,7 @@ def test_demo_dag_plans_with_the_workstation_profile(tmp_path):
 
 
 def test_bench_train_reports_epoch_times():
-    from avvp_pipeline.bench import bench_train
+    from avvp_pipeline.bench.train import bench_train
 
     r = bench_train("han+ours", videos=24, batch_sizes=[8], precisions=("fp32", "bf16"), device="cpu")
     assert r["videos"] == 24

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.benchmarks.planted import PAPER_ROWS, benchmark_markdown, broadcast_scores, run_benchmark
-from avvp_pipeline.data.planted_features import (
+from avvp_pipeline.bench.planted import benchmark_markdown, broadcast_scores, run_benchmark
+from avvp_pipeline.bench.planted_features import (
     PlantedFeatureConfig,
     class_profiles,
     companion_of,
@@ -17,6 +17,7 @@ from avvp_pipeline.data.planted_features import (
     make_feature_sets,
     signatures,
 )
+from avvp_pipeline.models.rows import PAPER_ROWS
 
 SMALL = PlantedFeatureConfig(n_train=60, n_val=20, n_test=20)
 
@@ -100,7 +101,7 @@ def test_benchmark_trains_rows_and_writes_table(tmp_path):
 
 
 def test_noisy_teacher_flips_at_its_error_rate_within_the_weak_label():
-    from avvp_pipeline.data.planted_features import noisy_teacher
+    from avvp_pipeline.bench.planted_features import noisy_teacher
 
     gt_a, gt_v = draw_events(2000, PlantedFeatureConfig(), np.random.default_rng(0))
     perfect = noisy_teacher(gt_a, gt_v, 0.0, seed=0)

@@ -383,3 +383,82 @@ def test_bench_import_on_a_generated_folder(tmp_path, capsys):
     mtimes = sorted(p.stat().st_mtime_ns for p in folder.rglob("*.npy"))
     assert main(args) == 0  # the folder is reused, not rewritten
     assert sorted(p.stat().st_mtime_ns for p in folder.rglob("*.npy")) == mtimes
+
+
+def test_cli_import_refuses_a_release_folder_that_is_not_there(tmp_path, caplog):
+    out = tmp_path / "f"
+    assert _cli(tmp_path / "nonexistent", out, "BjCEufrlXm4") == 1
+    assert "nonexistent" in caplog.text and "no such folder" in caplog.text
+    assert not (out / "v.h5").exists()
+
+
+def test_import_refuses_one_path_given_to_two_outputs(tmp_path):
+    write_release(tmp_path / "release", GOOD)
+    same = str(tmp_path / "out" / "shard.h5")
+    with pytest.raises(ValueError, match="given as both the vggish shard and the resnet152 shard"):
+        import_shard(GOOD, str(tmp_path / "release"), {"vggish": same, "resnet152": same}, str(tmp_path / "f.tsv"), {})
+    assert not Path(same).exists()
+
+
+def test_a_fifo_named_like_a_feature_file_is_a_failure_line_not_a_hang(tmp_path, fifo):
+    root = tmp_path / "release"
+    write_release(root, GOOD)
+    _path(root, "vggish", GOOD[0]).unlink()
+    fifo(_path(root, "vggish", GOOD[0]))
+    outputs, failures = _import(root, GOOD, tmp_path / "out")
+    assert failures == [(GOOD[0], str(_path(root, "vggish", GOOD[0])), "not a regular file (a FIFO)")]
+    assert store.read_shard(outputs["vggish"])[0] == GOOD[1:]
+
+
+def test_an_oversized_npy_header_is_called_that(tmp_path):
+    path = tmp_path / "big.npy"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (10, 128), }".ljust(20000) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header)
+    with pytest.raises(released.BadFeatureFile, match=r"header too large \(20001 bytes"):
+        released.read_feature_file(str(path), "vggish")
+
+
+def _import_planned(root: Path, feature_dir: Path):
+    """Import one vggish shard of GOOD where planning puts it; the plan and the shard's path."""
+    from avvp_pipeline.plan import VideoPlan
+
+    plan = VideoPlan(None, GOOD, len(GOOD), released_dir=str(root), kinds=("vggish",))
+    shard = feature_dir / "vggish" / "shard-0000.h5"
+    import_shard(GOOD, str(root), {"vggish": str(shard)}, str(feature_dir / "f.tsv"), {}, progress=False)
+    return plan, shard
+
+
+def test_a_file_replaced_by_an_older_one_reruns_the_import_a_touch_does_not(tmp_path):
+    """The import job's input (its manifest) gets a new time when a released file's content changes, even
+    if the new file's time is older (cp -p, tar x, rsync -a); not when only the time changed."""
+    from avvp_pipeline.plan import manifest_path, write_import_manifests
+
+    root, feature_dir = tmp_path / "release", tmp_path / "features"
+    write_release(root, GOOD, kinds=("vggish",))
+    assert write_import_manifests(plan := _import_planned(root, feature_dir)[0], str(feature_dir)) == 1
+    manifest = Path(manifest_path(str(feature_dir), "vggish", 0))
+    shard = feature_dir / "vggish" / "shard-0000.h5"
+    os.utime(manifest, (1, 1))  # as if written long before the shard
+    assert write_import_manifests(plan, str(feature_dir)) == 0 and manifest.stat().st_mtime == 1
+
+    path = _path(root, "vggish", GOOD[1])
+    os.utime(path, (2, 2))  # touched: same content
+    assert write_import_manifests(plan, str(feature_dir)) == 0 and manifest.stat().st_mtime == 1
+    assert "\t2000000000\t" in manifest.read_text()
+
+    np.save(path, np.zeros(SHAPES["vggish"], np.float32))  # new content, same size, an older time
+    os.utime(path, (3, 3))
+    assert write_import_manifests(plan, str(feature_dir)) == 1
+    assert manifest.stat().st_mtime > shard.stat().st_mtime  # snakemake reruns the import
+
+
+def test_verify_reports_a_shard_that_no_longer_matches_its_released_files(tmp_path, capsys):
+    root = tmp_path / "release"
+    write_release(root, GOOD, kinds=("vggish",))
+    _, shard = _import_planned(root, tmp_path / "features")
+    assert main(["verify", str(shard)]) == 0
+    np.save(_path(root, "vggish", GOOD[0]), np.ones(SHAPES["vggish"], np.float32))
+    assert main(["verify", str(shard)]) == 1
+    out = capsys.readouterr().out
+    assert f"STALE    {shard}: no longer matches its source files in {root / 'vggish'}" in out
+    assert "1 no longer match their released files" in out

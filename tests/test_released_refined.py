@@ -370,3 +370,34 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
         snakemake(tmp_path, "-n"), "train"
     )
+
+
+def test_a_fifo_given_as_the_refined_labels_is_refused_not_waited_on(tmp_path, fifo):
+    path = fifo(tmp_path / "refined.pkl")
+    with pytest.raises(RefinedLabelsError, match="refined.pkl: a FIFO, not a regular file"):
+        read_released_refined(path)
+
+
+def _class_lists(first: bytes) -> bytes:
+    """Protocol-2 pickle opcodes of 25 per-class lists, the first holding the item ``first`` encodes."""
+    return b"(" + b"".join(b"(" + (first if c == 0 else b"K\x00") + b"l" for c in range(25)) + b"l"
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        (b"(" * 200_000 + b"l" * 200_000, "visual class Speech holds a list of 1 items, not a row index"),
+        (b"\x8a\x03" + (2**15).to_bytes(3, "little"), "holds 32768"),  # LONG1 -> int: fine if small
+        (b"\x8b" + (2100).to_bytes(4, "little") + b"\x01" * 2100, "holds an integer of 16793 bits, not a row index"),
+        (b"L" + b"1" * 5000 + b"L\n", "holds an integer of over 4300 digits, not a row index"),
+    ],
+)
+def test_deep_lists_and_huge_integers_are_one_line(tmp_path, item, message):
+    """A 200,000-deep list or a 5,000-digit row index is refused in one line naming the file."""
+    path = tmp_path / "refined.pkl"
+    path.write_bytes(b"\x80\x02" + _class_lists(item) + _class_lists(b"K\x00") + b"\x86.")
+    if message == "holds 32768":  # the control: a plain row index passes the unpickler and the checks
+        assert read_released_refined(path)[0][0] == [32768]
+        return
+    with pytest.raises(RefinedLabelsError, match=f"^{re.escape(str(path))}: .*{message}$"):
+        read_released_refined(path)

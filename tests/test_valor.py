@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import h5py
@@ -338,3 +339,36 @@ def test_workflow_imports_clap_and_clip_features_trains_and_evaluates_valor_plus
     refused = snakemake(wd, "-n", *extract, check=False)
     assert refused.returncode != 0
     assert "which reads the feature kinds clap_htsat, clip_vitl14" in refused.stderr + refused.stdout
+
+
+def test_a_fifo_named_like_a_pseudo_label_file_is_a_failure_line_not_a_hang(tmp_path, fifo):
+    write_pseudo_release(tmp_path, ["goodvideo01", "goodvideo02"])
+    path = tmp_path / RELEASE_FOLDERS["audio"] / "goodvideo01.npy"
+    path.unlink()
+    fifo(path)
+    failures = import_released(["goodvideo01", "goodvideo02"], str(tmp_path), tmp_path / "l.h5", tmp_path / "f.tsv")
+    assert failures == [("goodvideo01", str(path), "not a regular file (a FIFO)")]
+
+
+def test_pseudo_labels_rewritten_in_place_rerun_the_import(tmp_path, fifo):
+    """The import's input is a manifest of the files, not their folders (whose time a rewrite in place
+    leaves alone); planning scans the folders and leaves out what cannot be read."""
+    from avvp_pipeline.plan import write_pseudo_label_manifest
+
+    ids = ["goodvideo01", "goodvideo02"]
+    root, labels, manifest = tmp_path / "rel", tmp_path / "labels.h5", tmp_path / "manifest.tsv"
+    write_pseudo_release(root, ids)
+    fifo(root / RELEASE_FOLDERS["audio"] / "fifovideo01.npy")
+    assert write_pseudo_label_manifest(str(root), ids + ["fifovideo01"], str(manifest), str(labels))
+    assert "fifovideo01" not in manifest.read_text()
+    import_released(ids, str(root), labels, tmp_path / "f.tsv")
+    os.utime(manifest, (1, 1))
+    folder = root / RELEASE_FOLDERS["visual"]
+    folder_time = folder.stat().st_mtime_ns
+    path = folder / "goodvideo02.npy"
+    a = np.load(path)
+    a[0, 0] = 1 - a[0, 0]
+    np.save(path, a)  # rewritten in place (same name, size and inode): a repair, a re-download
+    assert folder.stat().st_mtime_ns == folder_time
+    assert write_pseudo_label_manifest(str(root), ids, str(manifest), str(labels))
+    assert manifest.stat().st_mtime > labels.stat().st_mtime

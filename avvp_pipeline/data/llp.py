@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import open_regular
+
 __all__ = [
     "CLASSES",
     "CLASS_INDEX",
@@ -119,7 +121,7 @@ def _rows(csv_path: str | os.PathLike[str], header: list[str]) -> Iterator[tuple
     """
     path = Path(csv_path)
     try:
-        fh = open(path, newline="", encoding="utf-8")
+        fh = open_regular(path, "r", newline="", encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{path}: cannot open LLP annotation file: {exc}") from exc
     with fh:

@@ -28,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..features.failures import read_failures, write_failures
 from ..features.released import BadFeatureFile, read_npy
-from ..fileio import atomic_output, open_hdf5, read_strings, write_strings
+from ..fileio import atomic_output, open_hdf5, read_strings, sha256_file, write_strings
 from .index import load_split
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,34 @@ def import_released(
     )
     write_failures(failures_path, failures)
     return failures
+
+
+def _sha_lines(released_dir: str, ids: list[str]) -> str | None:
+    """The ``released_sha256`` of the released files of ``ids`` as :func:`import_released` records it,
+    or None when one cannot be read."""
+    lines = []
+    for vid in ids:
+        try:
+            audio, visual = (sha256_file(release_path(released_dir, m, vid)) for m in ("audio", "visual"))
+        except (OSError, ValueError):
+            return None
+        lines.append(f"{vid}\t{audio}\t{visual}\n")
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+
+def labels_hold(labels_path: str | Path, released_dir: str, changed: set[str]) -> bool:
+    """Whether the imported pseudo labels still hold the content of the released files (``changed``: the
+    paths whose size, time or inode changed): they are all files of its videos, no video was left out,
+    and the files hash to its recorded sha256. Read by planning, for the import's manifest."""
+    try:
+        ids, _, _, prov = read_all_pseudo_labels(labels_path)
+    except (OSError, ValueError):
+        return False
+    if prov.get("source") != "released" or prov.get("released_dir") != str(released_dir) or prov.get("n_failed"):
+        return False
+    if not changed <= {release_path(released_dir, m, vid) for vid in ids for m in RELEASE_FOLDERS}:
+        return False
+    return _sha_lines(released_dir, ids) == prov.get("released_sha256")
 
 
 def import_for_index(

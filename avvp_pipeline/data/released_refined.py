@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import NotRegularFile, open_regular
 from . import llp
 from .index import load_split
 from .refined_labels import write_refined_labels
@@ -28,6 +29,7 @@ from .refined_labels import write_refined_labels
 # torch's legacy serialization header (torch/serialization.py)
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+_MAX_ROW = 2**31  # no AVVP_train.csv has this many rows; larger "indices" are refused before use
 _INTEGER_STORAGES = {
     "LongStorage": "<i8",
     "IntStorage": "<i4",
@@ -88,7 +90,7 @@ class _StorageUnpickler(pickle.Unpickler):
             and pid[5] is None
         ):
             raise RefinedLabelsError(
-                f"{self.path}: unexpected storage record {pid!r} in a tensor: not a refined-labels file"
+                f"{self.path}: unexpected storage record {_describe(pid)} in a tensor: not a refined-labels file"
             )
         ref = _StorageRef(pid[2], pid[1].dtype, pid[4])
         self.refs[ref.key] = ref
@@ -114,7 +116,7 @@ class _RefinedUnpickler(pickle.Unpickler):
         raise RefinedLabelsError(f"{self.path}: refuses to load global {module}.{name}: not a refined-labels file")
 
     def persistent_load(self, pid):
-        raise RefinedLabelsError(f"{self.path}: unexpected persistent id {pid!r}: not a refined-labels file")
+        raise RefinedLabelsError(f"{self.path}: unexpected persistent id {_describe(pid)}: not a refined-labels file")
 
     def _load_from_bytes(self, blob):
         if not isinstance(blob, bytes):
@@ -124,7 +126,7 @@ class _RefinedUnpickler(pickle.Unpickler):
     def _latin1_bytes(self, text, encoding):
         if not isinstance(text, str) or encoding != "latin1":
             raise RefinedLabelsError(
-                f"{self.path}: unexpected encode({text!r:.40}, {encoding!r}): not a refined-labels file"
+                f"{self.path}: unexpected encode({_describe(text)}, {_describe(encoding)}): not a refined-labels file"
             )
         return text.encode("latin1")
 
@@ -172,6 +174,18 @@ def decode_legacy_storage(blob: bytes, path) -> np.ndarray:
     return data[ref.key]
 
 
+def _describe(x) -> str:
+    """A short description of an unexpected value that never recurses into it nor prints a huge number
+    (a deeply nested list's repr recurses; a long int's str() is refused)."""
+    if type(x) is int:
+        return repr(x) if abs(x) < _MAX_ROW else f"an integer of {x.bit_length()} bits"
+    if isinstance(x, (list, tuple, dict)):
+        return f"a {type(x).__name__} of {len(x)} items"
+    if isinstance(x, (str, bytes)):
+        return repr(x[:40])
+    return repr(x) if isinstance(x, (float, bool, type(None))) else f"a {type(x).__name__}"
+
+
 def _check_lists(obj, path) -> tuple[list[list[int]], list[list[int]]]:
     shape = "a (visual, audio) pair of lists of 25 per-class lists of row indices"
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2):  # the release's file is a list
@@ -182,9 +196,11 @@ def _check_lists(obj, path) -> tuple[list[list[int]], list[list[int]]]:
                 f"{path}: the {modality} part is not a list of {llp.NUM_CLASSES} lists; expected {shape}"
             )
         for c, rows in enumerate(lists):
-            bad = [r for r in rows if type(r) is not int or r < 0]
+            bad = [r for r in rows if type(r) is not int or not 0 <= r < _MAX_ROW]
             if bad:
-                raise RefinedLabelsError(f"{path}: {modality} class {llp.CLASSES[c]} holds {bad[0]!r}, not a row index")
+                raise RefinedLabelsError(
+                    f"{path}: {modality} class {llp.CLASSES[c]} holds {_describe(bad[0])}, not a row index"
+                )
     return obj[0], obj[1]
 
 
@@ -197,7 +213,10 @@ def read_released_refined(pkl_path: str | Path) -> tuple[list[list[int]], list[l
 def _read(path: Path) -> tuple[tuple[list[list[int]], list[list[int]]], str]:
     """The checked lists and the sha256 of the bytes they came from."""
     try:
-        data = path.read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read()
+    except NotRegularFile as exc:
+        raise RefinedLabelsError(str(exc)) from None
     except OSError as exc:
         raise RefinedLabelsError(f"{path}: cannot read the refined-labels file: {exc.strerror or exc}") from None
     return _check_lists(_unpickle(data, path), path), hashlib.sha256(data).hexdigest()
@@ -209,6 +228,8 @@ def _unpickle(data: bytes, path: Path):
     except RefinedLabelsError:
         raise
     except Exception as exc:  # any malformed pickle: truncated, bad opcode, wrong call signature, ...
+        if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+            raise RefinedLabelsError(f"{path}: holds an integer of over 4300 digits, not a row index") from None
         raise RefinedLabelsError(f"{path}: not a refined-labels pickle ({type(exc).__name__}: {exc})") from None
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import platform
-import stat
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data import llp
+from ..fileio import NotRegularFile, open_regular, sha256_file
 from . import store
 from .failures import write_failures
 from .kinds import KINDS
@@ -69,14 +70,12 @@ def read_npy(path: str, expected: str) -> tuple[np.ndarray, str]:
     if os.path.islink(path) and not os.path.exists(path):
         raise BadFeatureFile(f"dangling symbolic link (to {os.readlink(path)})")
     try:
-        with open(path, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise BadFeatureFile("not a regular file")
+        with open_regular(path) as fh:
             return _load(fh, expected)
+    except NotRegularFile as exc:
+        raise BadFeatureFile(f"not a regular file ({exc.kind})") from None
     except FileNotFoundError:
         raise BadFeatureFile("file not found") from None
-    except IsADirectoryError:
-        raise BadFeatureFile("not a regular file") from None
     except OSError as exc:
         raise BadFeatureFile(f"cannot be read ({exc.strerror or exc})") from None
 
@@ -91,6 +90,11 @@ def _load(fh, expected: str) -> tuple[np.ndarray, str]:
     except OSError:
         raise
     except Exception as exc:  # a damaged header makes the parser raise ValueError, SyntaxError, TokenError, ...
+        if isinstance(exc, ValueError) and "max_header_size" in str(exc):
+            size = re.search(r"length \((\d+)\)", str(exc))
+            raise BadFeatureFile(
+                f"header too large ({size.group(1) if size else 'over 10000'} bytes; NumPy refuses to parse it)"
+            ) from None
         if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
             raise BadFeatureFile(f"object array (needs unpickling, refused); {expected}") from None
         raise BadFeatureFile(f"truncated or damaged .npy file ({type(exc).__name__}: {exc})") from None
@@ -150,6 +154,42 @@ def files_sha256(ids: list[str], sha256: dict[str, str]) -> str:
     """sha256 of the sorted ``<id>\\t<file sha256>`` lines of the imported files of one shard."""
     lines = "".join(f"{vid}\t{sha256[vid]}\n" for vid in sorted(ids))
     return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _files_match(folder: str, ids: list[str], recorded: str) -> str | None:
+    """None when the files ``<folder>/<id>.npy`` of ``ids`` hash to ``recorded`` (:func:`files_sha256`),
+    else why not."""
+    sha = {}
+    for vid in ids:
+        path = os.path.join(folder, f"{vid}.npy")
+        try:
+            sha[vid] = sha256_file(path)
+        except (OSError, ValueError) as exc:
+            return f"{path}: {exc.strerror if isinstance(exc, OSError) else exc}"
+    return None if files_sha256(ids, sha) == recorded else "its files' content changed"
+
+
+def shard_holds(shard_path: str, kind: str, released_dir: str, changed: set[str]) -> bool:
+    """Whether the imported shard still holds the content of the released files (``changed``: the
+    paths whose size, time or inode changed): they are all files of its videos, it left no video out,
+    and the files hash to its recorded sha256. Read by planning, for the import's manifest."""
+    got = store.read_shard_ids(shard_path)
+    if got is None or got[1].get("released_dir") != released_dir or int(got[1].get("n_failed", 1)):
+        return False
+    ids, attrs = got
+    if not changed <= {release_path(released_dir, kind, vid) for vid in ids}:
+        return False
+    return _files_match(os.path.join(released_dir, RELEASE_FOLDERS[kind]), ids, attrs["released_sha256"]) is None
+
+
+def source_mismatch(ids: list[str], attrs: dict) -> str | None:
+    """Why an imported shard (``attrs`` with ``source: released``) no longer matches its released files,
+    or None (also when the release folder is no longer there to compare)."""
+    folder = str(attrs.get("released_folder", ""))
+    if attrs.get("source") != "released" or not os.path.isdir(folder):
+        return None
+    why = _files_match(folder, ids, str(attrs.get("released_sha256")))
+    return None if why is None else f"no longer matches its source files in {folder} ({why}): rerun snakemake"
 
 
 def shard_attrs(
@@ -236,6 +276,21 @@ def _check_ids(video_ids: list[str]) -> None:
         seen.add(vid)
 
 
+def _check_outputs(released_dir: str, outputs: dict[str, str], failures_path: str) -> None:
+    """ValueError for a release folder of ``outputs``' kinds that is not there, or one path given twice."""
+    for name in outputs:
+        folder = os.path.join(released_dir, RELEASE_FOLDERS[name])
+        if not os.path.isdir(folder):
+            raise ValueError(f"{folder}: no such folder (the released {name} features)")
+    seen: dict[str, str] = {}
+    named = [(f"the {name} shard", p) for name, p in outputs.items()] + [("the failures file", failures_path)]
+    for what, path in named:
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"{path}: given as both {seen[key]} and {what}; each output needs its own path")
+        seen[key] = what
+
+
 def import_shard(
     video_ids: list[str],
     released_dir: str,
@@ -254,6 +309,7 @@ def import_shard(
         raise ValueError(
             f"import writes shards of the feature kinds {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}"
         )
+    _check_outputs(released_dir, outputs, failures_path)
     kinds = list(outputs)
     desc = f"import {os.path.basename(outputs[kinds[0]])}"
     got = _read_all(video_ids, released_dir, kinds, threads, desc, progress)

@@ -196,6 +196,15 @@ def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.nda
     return shard.video_ids, shard.features, shard.attrs
 
 
+def read_shard_ids(path: str | Path) -> tuple[list[str], dict] | None:
+    """``(video_ids, attrs)`` of a shard without its features (unverified), or None when it cannot be read."""
+    try:
+        with h5py.File(path, "r") as f:
+            return read_strings(f["video_ids"]), dict(f.attrs)
+    except (OSError, KeyError):
+        return None
+
+
 def quarantine(path: str | Path) -> Path | None:
     """Move a damaged shard aside to ``<path>.corrupt`` (kept for inspection) so that Snakemake sees it
     missing and rebuilds it; ``None`` when another job moved it first."""

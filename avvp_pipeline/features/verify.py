@@ -1,10 +1,12 @@
-"""`avvp verify`: check feature shards against their checksums, optionally deleting the damaged ones."""
+"""`avvp verify`: check feature shards against their checksums (imported ones also against their released
+files), optionally deleting the damaged ones."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from .released import source_mismatch
 from .store import CorruptShard, read_shard
 
 
@@ -23,11 +25,16 @@ def verify(items: list[str | Path], delete: bool = False, say: Callable[[str], N
             errors += 1
             say(f"ERROR    no feature shards (shard-*.h5) found in {p}")
         paths += found
-    bad = 0
+    bad = stale = 0
     for p in paths:
         try:
-            read_shard(p)
-            say(f"ok       {p}")
+            ids, _, attrs = read_shard(p)
+            why = source_mismatch(ids, attrs)
+            if why:
+                stale += 1
+                say(f"STALE    {p}: {why}")
+            else:
+                say(f"ok       {p}")
         except CorruptShard as exc:
             bad += 1
             say(f"CORRUPT  {exc}")
@@ -36,5 +43,9 @@ def verify(items: list[str | Path], delete: bool = False, say: Callable[[str], N
                 say(f"deleted  {p} (the next snakemake run rebuilds it)")
             else:
                 say("         delete it (avvp verify --delete) and rerun snakemake to rebuild it")
-    say(f"{len(paths)} shards checked, {bad} corrupt" + (f", {errors} paths with no shards" if errors else ""))
-    return 1 if errors or (bad and not delete) else 0
+    say(
+        f"{len(paths)} shards checked, {bad} corrupt"
+        + (f", {stale} no longer match their released files" if stale else "")
+        + (f", {errors} paths with no shards" if errors else "")
+    )
+    return 1 if errors or stale or (bad and not delete) else 0

@@ -108,6 +108,7 @@ def resolve(extractor: str, weights: str, *, weights_dir: str | Path | None = No
             return ResolvedWeights(extractor, wid, digest, str(path), state, None)
     searched = ", ".join(str(p) for p in candidate_paths(extractor, weights_dir))
     raise FileNotFoundError(
-        f"{extractor}: pretrained weights {filename} not found (searched {searched}). Nothing is downloaded "
-        "at run time: put the published file in `weights_dir` (see README, 'Running on the real LLP data', step 3)."
+        f"{extractor}: pretrained weights {filename} not found (searched {searched}). Nothing is downloaded at "
+        "run time: put the published file in `weights_dir` (see docs/reproduction.md, 'Running on the real LLP data', "
+        "step 3)."
     )

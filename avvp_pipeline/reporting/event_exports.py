@@ -18,7 +18,7 @@ import io
 import re
 from pathlib import Path
 
-from ..fileio import plain_cell, spreadsheet_cell, write_text
+from ..fileio import open_regular, plain_cell, spreadsheet_cell, write_text
 
 MODALITIES = {"audio": "heard", "visual": "seen", "audio_visual": "heard and seen"}  # events.json key -> words
 CSV_NAME, VTT_NAME = "events.csv", "events.vtt"
@@ -97,10 +97,15 @@ def write_exports(doc: dict, folder: str | Path) -> list[Path]:
     return [folder / name for name in files]
 
 
+def _read_text(path: str | Path) -> str:
+    with open_regular(path, "r", encoding="utf-8") as fh:
+        return fh.read()
+
+
 def read_events_csv(path: str | Path) -> list[dict]:
     """The rows of an ``events.csv`` as ``{modality, label, onset, offset, score}``; ValueError naming the
     file when it is not one."""
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open_regular(path, "r", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     if not rows or tuple(rows[0]) != CSV_HEADER:
         raise ValueError(f"{path}: not an events.csv (expected the header {','.join(CSV_HEADER)})")
@@ -123,7 +128,7 @@ def read_events_csv(path: str | Path) -> list[dict]:
 def read_audacity(path: str | Path) -> list[tuple[float, float, str]]:
     """The labels of an Audacity label track as ``(start, end, label)``."""
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
         parts = line.split("\t")
         if len(parts) != 3:
             raise ValueError(f"{path}: line {n} is not start<TAB>end<TAB>label: {line!r}")
@@ -136,7 +141,7 @@ _CUE_TIME = re.compile(r"^(\d{2,}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2,}):(\d{2})
 
 def read_vtt(path: str | Path) -> list[tuple[float, float, str]]:
     """The cues of a WebVTT file as ``(start, end, text)`` (text unescaped, lines joined by newlines)."""
-    text = Path(path).read_text(encoding="utf-8")
+    text = _read_text(path)
     if not text.startswith("WEBVTT"):
         raise ValueError(f"{path}: not a WebVTT file (it must start with WEBVTT)")
     cues = []

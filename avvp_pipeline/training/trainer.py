@@ -121,13 +121,13 @@ def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, devic
     model = build_model(model_name, asdict(cfg), train_set.shapes).to(device)
     if isinstance(model, Standardized):
         model.fit(train_set.audio, train_set.video_s, train_set.video_st)
-    optimizer, scheduler = _optimizer(model, cfg, device)
+    optimizer, scheduler = build_optimizer(model, cfg, device)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
     partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
     return model, optimizer, scheduler, shuffle, partner_rng
 
 
-def _optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device):
     """The run's optimiser (``optimizer``: Adam, PyTorch's defaults apart from lr / betas / weight decay, or
     AdamW) and its per-epoch schedule (``schedule``)."""
     kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW

@@ -12,6 +12,7 @@ from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
 from avvp_pipeline.plan import check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
+from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseudo_label_manifest
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
@@ -146,9 +147,21 @@ def shard_videos(wildcards):
     return PLAN.shard_paths(int(wildcards.shard))
 
 
-def shard_released_files(wildcards):
-    """The shard's released .npy files of one feature kind (features.source: released)."""
-    return PLAN.shard_released_files(int(wildcards.shard), wildcards.kind)
+def import_manifest(wildcards):
+    """The source manifest of the shard's released .npy files of one feature kind (features.source: released)."""
+    return manifest_path(FEATURE_DIR, wildcards.kind, int(wildcards.shard))
+
+
+# Imports rerun when the content of their released files changes, whatever their times say: each job's
+# input is a manifest of its files' sizes, times and inodes, rewritten here only on a change
+# (avvp_pipeline/features/manifest.py, docs/released-features.md).
+if FEATURE_SOURCE == "released":
+    write_import_manifests(PLAN, FEATURE_DIR)
+PSEUDO_LABEL_MANIFEST = out("pseudo_labels/manifest.tsv")
+if PSEUDO_LABELS["source"] == "released":
+    write_pseudo_label_manifest(
+        PSEUDO_LABELS["dir"], PLAN.video_ids, PSEUDO_LABEL_MANIFEST, out("pseudo_labels/labels.h5")
+    )
 
 
 def shard_ids(wildcards):

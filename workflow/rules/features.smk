@@ -61,7 +61,7 @@ else:
     # one job per feature kind and shard, for the kinds the configured rows read (FEATURE_KINDS)
     rule import_features:
         input:
-            npy=shard_released_files,
+            manifest=import_manifest,
         output:
             shard=f"{FEATURE_DIR}/{{kind}}/shard-{{shard}}.h5",
             failures=f"{FEATURE_DIR}/failures/import-{{kind}}-shard-{{shard}}.tsv",

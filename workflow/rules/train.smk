@@ -115,8 +115,7 @@ if PSEUDO_LABELS["source"] == "released":
     rule import_pseudo_labels:
         input:
             index=out("dataset/index.h5"),
-            audio=os.path.join(PSEUDO_LABELS["dir"], "CLAP", "segment_pseudo_labels"),
-            visual=os.path.join(PSEUDO_LABELS["dir"], "CLIP", "segment_pseudo_labels"),
+            manifest=PSEUDO_LABEL_MANIFEST,  # the released files' sizes and times (common.smk)
         output:
             labels=out("pseudo_labels/labels.h5"),
             failures=out("pseudo_labels/failures.tsv"),

@@ -1,8 +1,9 @@
-"""Train and score every model row on LLP-shaped feature sets with planted events (data/planted_features.py).
+"""planted: train and score model rows on synthetic features with planted events. The features are LLP-shaped
+(``planted_features.py``).
 
-Each row trains with its published recipe (``--epochs`` can cap it), is selected on the
-synthetic val split and scored on the synthetic test split with the LLP protocol. MA rows first
-train ``ma_base`` and refine its labels, exactly as the Snakemake DAG does.
+Each row trains with its published recipe (``--epochs`` can cap it), is selected on the synthetic val split
+and scored on the synthetic test split with the LLP protocol. MA rows first train ``ma_base`` and refine its
+labels, exactly as the Snakemake DAG does. Writes the paper's table layout to OUT/table.md and OUT/results.json.
 """
 
 from __future__ import annotations
@@ -14,20 +15,50 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..data.planted_features import PlantedFeatureConfig, make_feature_sets, noisy_teacher
-from ..evaluation.evaluate import evaluate_probs
 from ..evaluation.metrics import llp_f_scores
 from ..evaluation.tables import COLUMNS
 from ..fileio import write_text
-from ..inference import predict
-from ..models.checkpoint import load_trained
-from ..models.registry import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
-from ..training.refine import refine_labels
-from ..training.trainer import RunOptions, TrainConfig, train
+from ..models.rows import MODELS, PAPER_ROWS, TABLE_GROUPS, spec, train_options
 
+# torch and the training stack are imported inside the functions: `avvp` builds this module's parser on every call
 log = logging.getLogger(__name__)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--rows", default="all", help="comma-separated model names, or 'all' (the 21 rows of the paper)")
+    p.add_argument("--scale", type=float, default=1.0, help="fraction of LLP's 10,000/649/1,200 videos")
+    p.add_argument("--epochs", type=int, help="cap every recipe at this many epochs (default: the recipes)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--out", default="planted-benchmark", help="output folder")
+    p.add_argument(
+        "--teacher-error",
+        type=float,
+        default=0.2,
+        help="VALOR rows: error rate of the noisy teacher that makes their pseudo labels from the planted "
+        "truth (each second and class of the weak label flipped with this probability)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def main(args) -> int:
+    from ..device import resolve_device
+    from .planted_features import PlantedFeatureConfig
+
+    data = PlantedFeatureConfig(seed=args.seed).scaled(args.scale)
+    rows = parse_rows(args.rows)
+    device = str(resolve_device(args.device))
+    print(
+        f"synthetic LLP-shaped features: {data.n_train}/{data.n_val}/{data.n_test} videos on {device}; "
+        f"rows: {', '.join(rows)}",
+        flush=True,
+    )
+    run_benchmark(
+        rows, data, args.out, args.epochs, device, progress=not args.no_progress, teacher_error=args.teacher_error
+    )
+    print((Path(args.out) / "table.md").read_text())
+    return 0
 
 
 def broadcast_scores(test) -> dict[str, float]:
@@ -38,6 +69,12 @@ def broadcast_scores(test) -> dict[str, float]:
 
 
 def _attach_refined(sets, options: dict, out_dir: Path, progress: bool) -> dict:
+    import torch
+
+    from ..models.checkpoint import load_trained
+    from ..training.refine import refine_labels
+    from ..training.trainer import TrainConfig, train
+
     cfg = TrainConfig.from_dict(train_options("ma_base", options))
     train("ma_base", sets["train"], sets["val"], cfg, out_dir / "ma_base", {"synthetic": True}, progress)
     model = load_trained(out_dir / "ma_base" / "model.pt", sets["train"].audio.device).net
@@ -63,6 +100,10 @@ def parse_rows(text: str) -> list[str]:
 
 def _attach_pseudo_labels(train_set, error_rate: float, seed: int) -> dict:
     """Pseudo labels of the VALOR rows from the planted truth through :func:`noisy_teacher`; their statistics."""
+    import torch
+
+    from .planted_features import noisy_teacher
+
     gt_a, gt_v = train_set.truth
     audio, visual = noisy_teacher(gt_a, gt_v, error_rate, seed)
     dev = train_set.labels.device
@@ -86,6 +127,8 @@ def _attach_pseudo_labels(train_set, error_rate: float, seed: int) -> dict:
 
 def _capped(opts: dict, row: str, epochs: int | None) -> dict:
     """A recipe capped at ``epochs``: its warm-up (VALOR) shrinks in proportion, so the cosine still runs."""
+    from ..training.trainer import TrainConfig
+
     full = TrainConfig.from_dict(train_options(row))
     if epochs and full.warmup_epochs and epochs < full.epochs and "warmup_epochs" not in opts:
         opts = {**opts, "warmup_epochs": max(1, round(full.warmup_epochs * epochs / full.epochs))}
@@ -94,7 +137,7 @@ def _capped(opts: dict, row: str, epochs: int | None) -> dict:
 
 def run_benchmark(
     rows: list[str],
-    data: PlantedFeatureConfig,
+    data,
     out_dir: str | Path,
     epochs: int | None = None,
     device: str = "cpu",
@@ -104,7 +147,14 @@ def run_benchmark(
 ) -> dict:
     """Train and score ``rows``; write ``results.json`` (after every row) and ``table.md`` into ``out_dir``.
     VALOR rows train on pseudo labels from a noisy teacher of the planted truth, wrong at ``teacher_error``.
-    ``options`` (training options) override every row's recipe, like ``train.options``."""
+    ``options`` (training options) override every row's recipe, like ``train.options``; ``data`` is a
+    :class:`PlantedFeatureConfig`."""
+    from ..evaluation.evaluate import evaluate_probs
+    from ..inference import predict
+    from ..models.checkpoint import load_trained
+    from ..training.trainer import RunOptions, TrainConfig, train
+    from .planted_features import make_feature_sets
+
     unknown = [r for r in rows if r not in MODELS]
     if unknown:
         raise ValueError(f"unknown models {unknown}; `avvp models` lists them")

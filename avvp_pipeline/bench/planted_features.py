@@ -1,6 +1,6 @@
 """An LLP-shaped data set made directly at the feature level, with planted per-second events.
 
-It stands in for the LLP features (which cannot be downloaded here) when comparing models. Like
+It stands in for the LLP features when comparing models without them. Like
 LLP: 10,000 / 649 / 1,200 videos of 10 one-second segments, 25 classes, features of LLP's shapes
 (VGGish 10x128, ResNet-152 80x2048, R(2+1)D 10x512), weak labels for training and dense
 per-second audio / visual truth for val and test. Planted properties the papers' modules target:
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .feature_sets import FeatureSet
+from ..data.feature_sets import FeatureSet
 
 NUM_CLASSES, T, FRAMES = 25, 10, 8
 DIMS = {"audio": 128, "video_s": 2048, "video_st": 512}

@@ -1,1 +1,0 @@
-"""Benchmarks above training: they train and score models."""
