@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .plan import PlanError
+from .train_plan import refuse_moved_options
 
 _BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _NULLS = ("null", "Null", "NULL", "~")
@@ -128,4 +129,5 @@ def prepare_config(config: dict, schema: dict) -> None:
     converted = coerce(config, schema, schema)
     config.clear()
     config.update(converted)
+    refuse_moved_options(config.get("train") or {})  # a clearer line than the schema's "unexpected key"
     check(config, schema)

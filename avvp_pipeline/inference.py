@@ -1,4 +1,5 @@
-"""Run a parsing model over a split held in memory: per-video and per-second probabilities."""
+"""Run a parsing model over features: per-video and per-second probabilities of a split held in memory
+(:func:`predict`) or of one batch of arrays (:func:`predict_arrays`, the windows of a parsed video)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,25 @@ import torch
 
 from .data.feature_sets import FeatureSet
 from .models.mmil import label_aware_pool
+
+PROBS = ("global_prob", "audio_prob", "visual_prob", "frame_prob")
+
+
+def _forward(model: torch.nn.Module, inputs) -> tuple[dict[str, np.ndarray], object]:
+    """The forward pass: ``model``'s probabilities for one batch as float32 arrays, and its whole output."""
+    out = model(*inputs)
+    return {k: getattr(out, k).float().cpu().numpy() for k in PROBS}, out
+
+
+@torch.inference_mode()
+def predict_arrays(
+    model: torch.nn.Module, audio: np.ndarray, video_s: np.ndarray, video_st: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Probabilities of one batch of feature arrays (on the CPU), computed on ``model``'s device: the
+    keys of :func:`predict`."""
+    model.eval()
+    device = next(model.parameters()).device
+    return _forward(model, [torch.from_numpy(x).to(device) for x in (audio, video_s, video_st)])[0]
 
 
 @torch.inference_mode()
@@ -19,14 +39,14 @@ def predict(
     over time with the attention of the video's weak labels (CM-S Eq. 7; the t-SNE figure's input).
     """
     model.eval()
-    parts = {"global_prob": [], "audio_prob": [], "visual_prob": [], "frame_prob": []}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in PROBS}
     if aggregate:
         parts.update(agg_audio=[], agg_visual=[])
     for start in range(0, len(fs), batch_size):
         idx = torch.arange(start, min(start + batch_size, len(fs)), device=fs.audio.device)
-        out = model(*fs.batch(idx))
-        for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob"):
-            parts[k].append(getattr(out, k).float().cpu().numpy())
+        probs, out = _forward(model, fs.batch(idx))
+        for k in PROBS:
+            parts[k].append(probs[k])
         if aggregate:
             y = fs.labels[idx]
             for m, (k, x) in enumerate((("agg_audio", out.x_audio), ("agg_visual", out.x_visual))):

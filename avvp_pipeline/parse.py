@@ -46,12 +46,15 @@ from .data.llp import CLASSES
 from .evaluation.events import events_from
 from .evaluation.metrics import binarize_probs
 from .features import store
+from .features.audio_extractor import AudioExtractor
+from .features.config import ExtractConfig
 from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, not_extractable
-from .features.runner import AudioExtractor, ExtractConfig, VisualExtractor
+from .features.visual_extractor import VisualExtractor
 from .fileio import shown, write_json, write_tsv
+from .inference import predict_arrays
 from .media.audio import load_audio
 from .media.decode import iter_frames
-from .media.probe import MediaError, probe
+from .media.probe import MediaError, MediaInfo, probe
 from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
@@ -197,9 +200,10 @@ class VideoParser:
     def gate(self) -> str:
         return self.trained.gate
 
-    def predict(self, path: str | Path) -> dict:
-        """Per-second probabilities and binarised events of one video (all windows)."""
-        info = probe(path)
+    def predict(self, path: str | Path, info: MediaInfo | None = None) -> dict:
+        """Per-second probabilities and binarised events of one video (all windows); ``info``: its probe,
+        probed here when not given."""
+        info = probe(path) if info is None else info
         duration = info.duration
         if duration <= 0:
             raise MediaError(f"{path}: the container states no duration")
@@ -218,11 +222,7 @@ class VideoParser:
         y2d, y3d = np.concatenate(feats2d), np.concatenate(feats3d)
         samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW), info=info)
         emb = self.audio(samples.reshape(windows, -1))
-        with torch.inference_mode():
-            out = self.trained.net(*(torch.from_numpy(x).to(self.device) for x in (emb, y2d, y3d)))
-        probs = {
-            k: getattr(out, k).float().cpu().numpy() for k in ("global_prob", "audio_prob", "visual_prob", "frame_prob")
-        }
+        probs = predict_arrays(self.trained.net, emb, y2d, y3d)
         pa, pv = binarize_probs(probs, self.gate)
         seconds = min(windows * WINDOW, math.ceil(duration - 1e-6))
         duration = min(duration, float(seconds))
@@ -333,7 +333,8 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     from .reporting.figures import save, timelines
     from .reporting.parse_pages import PAGE_FILES, write_video_outputs
 
-    result = vp.predict(video)
+    info = probe(video)  # once: decoding, the soundtrack and the page's web copy all read it
+    result = vp.predict(video, info)
     target.mkdir(parents=True, exist_ok=True)
     mark_written(target, ("events.json", "timeline.png", *PAGE_FILES))  # first, so a later run may write here again
     doc = events_json(result, video, name, model_path, vp.gate)
@@ -353,7 +354,7 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
         seconds=result["duration"],
     )
     save(fig, target / "timeline.png")
-    write_video_outputs(target, doc, result, video)
+    write_video_outputs(target, doc, result, video, info)
 
 
 def parse_videos(

@@ -404,7 +404,7 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
             raise PlanError(f"pseudo_labels.dir {folder}: no {sub}/ folder")
 
 
-def _rows_needed(train_cfg: dict, refine_cfg: dict | None) -> list[str]:
+def rows_needed(train_cfg: dict, refine_cfg: dict | None) -> list[str]:
     """The rows a run trains: ``train.models``, and MA's base model when an MA* row refines labels here."""
     rows = list(train_cfg.get("models") or [])
     computed = (refine_cfg or {}).get("source", "computed") == "computed"
@@ -416,7 +416,7 @@ def _rows_needed(train_cfg: dict, refine_cfg: dict | None) -> list[str]:
 def feature_kinds(train_cfg: dict, refine_cfg: dict | None = None) -> tuple[str, ...]:
     """The feature kinds the rows of a run read (``train.models``, MA's base model when labels are
     refined here), in the kinds table's order; HAN's three when no row is configured."""
-    wanted = {k for m in _rows_needed(train_cfg, refine_cfg) for k in spec(m).features}
+    wanted = {k for m in rows_needed(train_cfg, refine_cfg) for k in spec(m).features}
     return tuple(k for k in KINDS if k in wanted) or DEFAULT_KINDS
 
 
@@ -425,7 +425,7 @@ def check_feature_kinds(features_cfg: dict, train_cfg: dict, refine_cfg: dict | 
     cannot provide (``features.source: extract`` computes only the extractable kinds from videos)."""
     if feature_source(features_cfg) != "extract":
         return
-    for row in _rows_needed(train_cfg, refine_cfg):
+    for row in rows_needed(train_cfg, refine_cfg):
         lacking = not_extractable(spec(row).features)
         if lacking:
             folders = " and ".join(f"{KINDS[k].release_folder}/" for k in lacking)

@@ -41,7 +41,8 @@ def _h5_summary(path: Path) -> dict:
 
 
 def _checkpoint_summary(path: Path) -> dict:
-    from .models.checkpoint import check_model, check_resume, file_kind, read_torch_file
+    from .models.checkpoint import check_model, check_resume, file_kind
+    from .torch_files import read_torch_file
 
     obj = read_torch_file(path, kind="a model.pt or checkpoint.pt written by avvp-pipeline")
     kind = file_kind(obj)

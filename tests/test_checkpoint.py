@@ -19,9 +19,11 @@ from avvp_pipeline.cli import main
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.features import store, vggish, visual
 from avvp_pipeline.features.weights import resolve
-from avvp_pipeline.models.checkpoint import CheckpointError, load_model, load_resume_checkpoint
+from avvp_pipeline.models.checkpoint import load_model, load_resume_checkpoint
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
+from avvp_pipeline.torch_files import CheckpointError
+from avvp_pipeline.training.config import RunOptions, TrainConfig
+from avvp_pipeline.training.trainer import train
 
 AVVP = [sys.executable, "-m", "avvp_pipeline.cli"]
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
@@ -79,18 +81,18 @@ def run_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("run")
     _train(out)
-    orig = T._atomic_save
+    orig = T.write_resume
 
-    def stop_after_checkpoint(obj, path):
-        orig(obj, path)
+    def stop_after_checkpoint(path, **state):
+        orig(path, **state)
         raise KeyboardInterrupt
 
-    T._atomic_save = stop_after_checkpoint
+    T.write_resume = stop_after_checkpoint
     try:
         with pytest.raises(KeyboardInterrupt):
             _train(out / "killed", epochs=2)
     finally:
-        T._atomic_save = orig
+        T.write_resume = orig
     return out
 
 
@@ -156,6 +158,52 @@ def test_model_and_checkpoint_load_with_weights_only(run_dir):
     model, same = load_model(run_dir / "model.pt")
     assert not model.training and same["summary"]["selected_epoch"] == 1
     assert load_resume_checkpoint(run_dir / "killed" / "checkpoint.pt")["best_epoch"] == 1
+
+
+def test_resume_state_is_written_and_read_back_by_the_checkpoint_module(tmp_path, caplog):
+    """models/checkpoint.py owns checkpoint.pt: what write_resume writes, restore_resume puts back in place."""
+    from avvp_pipeline.models.checkpoint import read_resume, restore_resume, resume_path, write_resume
+
+    def objects(seed):
+        torch.manual_seed(seed)
+        net = torch.nn.Linear(3, 2)
+        opt = torch.optim.Adam(net.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        return net, opt, sched, torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+
+    net, opt, sched, shuffle, partners = objects(0)
+    net(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    sched.step()
+    path = resume_path(tmp_path)
+    best = {k: v.clone() for k, v in net.state_dict().items()}
+    state = {"history": [{"epoch": 1}], "best": 0.5, "best_state": best, "best_epoch": 1}
+    write_resume(
+        path,
+        run_hash="abc",
+        epoch=1,
+        model=net,
+        optimizer=opt,
+        scheduler=sched,
+        shuffle=shuffle,
+        partner_rng=partners,
+        **state,
+    )
+    draws = (torch.rand(2), torch.rand(2, generator=shuffle), torch.rand(2, generator=partners))
+
+    assert path == tmp_path / "checkpoint.pt" and read_resume(path, "other options") is None
+    net2, opt2, sched2, shuffle2, partners2 = objects(1)
+    resumed = restore_resume(read_resume(path, "abc"), net2, opt2, sched2, shuffle2, partners2)
+    assert (resumed.epoch, resumed.history, resumed.best, resumed.best_epoch) == (1, [{"epoch": 1}], 0.5, 1)
+    assert all(torch.equal(net2.state_dict()[k], v) for k, v in net.state_dict().items())
+    assert opt2.state_dict()["state"][0]["step"] == 1 and sched2.get_last_lr() == sched.get_last_lr()
+    again = (torch.rand(2), torch.rand(2, generator=shuffle2), torch.rand(2, generator=partners2))
+    assert all(torch.equal(a, b) for a, b in zip(draws, again))
+
+    path.write_bytes(path.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        assert read_resume(path, "abc") is None
+    assert f"ignoring {path}, training from scratch" in caplog.text
 
 
 def test_numpy_scores_are_saved_as_plain_numbers(tmp_path, monkeypatch):
@@ -430,7 +478,7 @@ def test_train_config_rejects_bad_values(option, value, allowed):
 def test_train_config_accepts_whole_floats_and_ints_for_floats():
     cfg = TrainConfig.from_dict({"epochs": 3.0, "lr": 1, "select_metric": "ev_event", "version": 2})
     assert cfg.epochs == 3 and type(cfg.epochs) is int and cfg.lr == 1.0 and type(cfg.lr) is float
-    from avvp_pipeline.models.registry import RECIPES
+    from avvp_pipeline.models.rows import RECIPES
 
     for recipe in RECIPES.values():
         TrainConfig.from_dict(recipe)
@@ -458,5 +506,5 @@ def test_avvp_train_with_zero_epochs_fails(tmp_path, caplog):
     ]
     assert main(args) == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == ["train option epochs must be >= 1, got 0"]
+    assert errors == ["train option epochs must be an integer >= 1, got 0"]
     assert not (tmp_path / "run" / "model.pt").exists()

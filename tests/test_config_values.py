@@ -31,14 +31,15 @@ def demo_config(*entries: str) -> dict:
 
 def test_numbers_inside_nested_config_values_are_numbers():
     config = demo_config(
-        "train={models: [han], seeds: [1, 2], options: {epochs: 3, lr: 3e-4, cuda_graphs: false}}",
+        "train={models: [han], seeds: [1, 2], options: {epochs: 3, lr: 3e-4}, runtime: {cuda_graphs: false}}",
         "pseudo_labels={source: teachers, clap: {weights: random, thresholds: {Dog: 16}}}",
         "refine={source: computed, file: null}",
     )
     assert config["train"]["seeds"] == ["1", "2"]  # what Snakemake hands over
     prepare_config(config, SCHEMA)
     assert config["train"]["seeds"] == [1, 2]
-    assert config["train"]["options"] == {"epochs": 3, "lr": 3e-4, "cuda_graphs": False, **_demo_options()}
+    assert config["train"]["options"] == {"epochs": 3, "lr": 3e-4, **_demo_options()}
+    assert config["train"]["runtime"]["cuda_graphs"] is False
     assert config["pseudo_labels"]["clap"]["thresholds"] == {"Dog": 16}
     assert config["refine"]["file"] is None
 

@@ -18,14 +18,16 @@ from avvp_pipeline.data.feature_sets import EXTRACTORS, load_feature_sets, requi
 from avvp_pipeline.features import released, store
 from avvp_pipeline.features.kinds import DEFAULT_KINDS, EXTRACTABLE, KINDS, check_kinds, default_shapes
 from avvp_pipeline.inference import predict
-from avvp_pipeline.models.checkpoint import CheckpointError, load_trained, read_torch_file, save_torch_file
+from avvp_pipeline.models.checkpoint import load_trained
 from avvp_pipeline.models.complexity import gflops_per_video, table4_gmacs
 from avvp_pipeline.models.han import AVInputs, feature_map_resampling
 from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import MODELS, RECIPES, spec, train_options
 from avvp_pipeline.parse import ModelMismatch, VideoParser
 from avvp_pipeline.plan import PlanError, check_feature_kinds, check_parse, feature_kinds, plan_videos
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.torch_files import CheckpointError, read_torch_file, save_torch_file
+from avvp_pipeline.training.config import TrainConfig
+from avvp_pipeline.training.trainer import train
 
 VALOR_PP = ("clap_htsat", "clip_vitl14", "r2plus1d_18")
 

@@ -6,10 +6,12 @@ import pytest
 import torch
 
 from avvp_pipeline.features import store, visual
+from avvp_pipeline.features.audio_extractor import AudioExtractor
 from avvp_pipeline.features.config import ExtractConfig
 from avvp_pipeline.features.extractor import host_copy, to_device
-from avvp_pipeline.features.runner import AudioExtractor, VisualExtractor, decoders, extract_shard
+from avvp_pipeline.features.runner import decoders, extract_shard
 from avvp_pipeline.features.stage_times import StageTimes
+from avvp_pipeline.features.visual_extractor import VisualExtractor
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.decode import sample_frames
 

@@ -13,9 +13,11 @@ import pytest
 import torch
 from factories import random_feature_set
 
-from avvp_pipeline.models.registry import build_model, train_options
+from avvp_pipeline.models.registry import build_model
+from avvp_pipeline.models.rows import train_options
+from avvp_pipeline.training.config import RunOptions, TrainConfig
 from avvp_pipeline.training.graphed import GraphedStep, capture_cuda_graph, run_eagerly
-from avvp_pipeline.training.trainer import RunOptions, TrainConfig, build_optimizer, train, train_epoch
+from avvp_pipeline.training.trainer import build_optimizer, train, train_epoch
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CUDA-graph capture)")
 

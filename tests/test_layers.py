@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "avvp_pipeline.bench",
             "avvp_pipeline.plan",
+            "avvp_pipeline.train_plan",
             "avvp_pipeline.config_schema",
             "avvp_pipeline.results_lock",
             "avvp_pipeline.provenance",
@@ -156,3 +157,50 @@ def test_the_check_catches_a_cycle(tmp_path):
             "avvp_pipeline.models.han",
         ]
     ]
+
+
+def defined_names(path: Path) -> set[str]:
+    """The names a module itself defines at its top level (functions, classes, assignments)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def second_doors(root: Path, users: list[Path]) -> list[str]:
+    """Names taken from a module that only imports them (``__all__`` entries or ``from X import name``
+    in ``users``): each name has one door, the module that defines it."""
+    modules = {module_name(p, root): p for p in root.rglob("*.py")}
+    found = []
+    for name, path in modules.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                found += [
+                    f"{name}.__all__ lists {e.value}" for e in node.value.elts if e.value not in defined_names(path)
+                ]
+    for user in users:
+        me = module_name(user, root) if user.is_relative_to(root) else ""
+        package = me if user.name == "__init__.py" else me.rpartition(".")[0]
+        for node in ast.walk(ast.parse(user.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not (node.level or (node.module or "").startswith(root.name)):
+                continue
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            if target not in modules:
+                continue
+            defined = defined_names(modules[target])
+            found += [
+                f"{user.name}:{node.lineno} imports {a.name} from {target}"
+                for a in node.names
+                if a.name not in defined and f"{target}.{a.name}" not in modules
+            ]
+    return found
+
+
+def test_each_name_is_imported_from_the_module_that_defines_it():
+    tests = Path(__file__).resolve().parent
+    assert second_doors(PACKAGE, sorted(PACKAGE.rglob("*.py")) + sorted(tests.glob("*.py"))) == []

@@ -277,6 +277,36 @@ def test_dense_bad_header_and_missing_file(tmp_path):
         dense_labels(tmp_path / "missing.csv", v, [])
 
 
+def test_written_files_read_back_as_written(tmp_path):
+    weak_path = tmp_path / "AVVP_train.csv"
+    llp.write_weak_labels(weak_path, [("aaaaaaaaaaa_0_10", ("Dog", "Speech")), ("b_b-bbbbbbb_5_15", ("Cat",))])
+    assert (
+        weak_path.read_text(encoding="utf-8") == WEAK_HEADER + "aaaaaaaaaaa_0_10\tDog,Speech\nb_b-bbbbbbb_5_15\tCat\n"
+    )
+    names, labels = read_weak_labels(weak_path)
+    assert names == ["aaaaaaaaaaa_0_10", "b_b-bbbbbbb_5_15"]
+    assert [sorted(CLASSES[i] for i in np.nonzero(row)[0]) for row in labels] == [["Dog", "Speech"], ["Cat"]]
+    rows = [("aaaaaaaaaaa_0_10", 0, 4, "Dog"), ("aaaaaaaaaaa_0_10", 7, 10, "Speech")]
+    dense_path = tmp_path / EVAL_AUDIO
+    llp.write_dense_rows(dense_path, rows)
+    assert [r[1:] for r in llp.read_dense_rows(dense_path)] == rows
+
+
+@pytest.mark.parametrize(
+    ("write_rows", "problem"),
+    [
+        (lambda p: llp.write_weak_labels(p, [("aaaaaaaaaaa_0_10", ("Dogs",))]), "unknown class 'Dogs'"),
+        (lambda p: llp.write_weak_labels(p, [("a\taaaaaaaaaa_0_10", ("Dog",))]), "holds a tab"),
+        (lambda p: llp.write_dense_rows(p, [("aaaaaaaaaaa_0_10", 3, 11, "Dog")]), "must lie in 0..10"),
+    ],
+)
+def test_writers_refuse_what_the_readers_would_refuse(tmp_path, write_rows, problem):
+    path = tmp_path / "out.csv"
+    with pytest.raises(ValueError, match=rf"out\.csv: .*{problem}"):
+        write_rows(path)
+    assert not path.exists()
+
+
 # --------------------------------------------------------------------------------------------
 # The real LLP files (counts of the official release; docs/models-and-evaluation.md, section 1)
 # --------------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from avvp_pipeline.media.audio import load_audio
-from avvp_pipeline.media.decode import MediaError, frame_indices, sample_frames
+from avvp_pipeline.media.decode import frame_indices, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
-from avvp_pipeline.media.probe import probe
+from avvp_pipeline.media.probe import MediaError, probe
 
 
 def test_frame_indices_pick_the_frame_on_screen():
@@ -276,15 +276,24 @@ def test_ffprobe_json_gives_the_same_media_info_as_the_ffmpeg_log(tmp_path):
         "streams": [
             {
                 "codec_type": "video",
+                "codec_name": "h264",
+                "pix_fmt": "yuv420p",
                 "width": 320,
                 "height": 240,
                 "side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}],
             },
-            {"codec_type": "audio", "sample_rate": "44100", "channels": 2, "channel_layout": "stereo"},
+            {
+                "codec_type": "audio",
+                "codec_name": "aac",
+                "sample_rate": "44100",
+                "channels": 2,
+                "channel_layout": "stereo",
+            },
         ],
     }
     path = tmp_path / "x.mp4"
-    assert info_from_ffprobe(path, doc) == info_from_ffmpeg_log(path, log) == MediaInfo(320, 240, 270, 2, 44100, 10.03)
+    want = MediaInfo(320, 240, 270, 2, 44100, 10.03, "mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p", "aac")
+    assert info_from_ffprobe(path, doc) == info_from_ffmpeg_log(path, log) == want
     old_tag = {**doc, "streams": [{**doc["streams"][0], "side_data_list": [], "tags": {"rotate": "90"}}]}
     assert info_from_ffprobe(path, old_tag).rotation == 270 and info_from_ffprobe(path, old_tag).audio_channels == 0
     with pytest.raises(MediaError, match=r"x\.mp4: no video stream \(it holds audio only\)"):

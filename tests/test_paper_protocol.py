@@ -12,7 +12,8 @@ from snakemake.utils import validate
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.models.checkpoint import TrainedModel
 from avvp_pipeline.models.rows import keeps_last_epoch, spec, train_options
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.training.config import TrainConfig
+from avvp_pipeline.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = REPO / "workflow/configs/llp-released-paper.yaml"

@@ -14,7 +14,8 @@ from avvp_pipeline.features import store
 from avvp_pipeline.features.weights import resolve
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.parse import ModelMismatch, VideoParser, parse_videos, validate_events
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.training.config import TrainConfig
+from avvp_pipeline.training.trainer import train
 
 COMMON = {"weights": "random", "weights_dir": None, "seed": 0, "precision": "bf16", "batch_videos": 4, "version": 1}
 VISUAL = {**COMMON, "fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16}
@@ -131,6 +132,42 @@ def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     index = (out / "index.html").read_text()
     assert all(f'href="{name}/index.html"' in index for name in ("short", "long", "silent"))
     assert "junk.mp4" in index and "no such file" in index
+
+
+def test_parse_and_evaluation_share_one_forward_pass(model_path):
+    """inference.py owns the forward pass: a parsed video's windows give what a split in memory gives."""
+    from avvp_pipeline.inference import predict, predict_arrays
+    from avvp_pipeline.models.checkpoint import load_trained
+
+    net = load_trained(model_path).net
+    fs = random_feature_set(5)
+    whole = predict(net, fs, batch_size=2)
+    windows = predict_arrays(net, *(x.cpu().numpy() for x in (fs.audio, fs.video_s, fs.video_st)))
+    assert set(windows) == set(whole)
+    for key, value in whole.items():
+        assert windows[key].dtype == np.float32
+        np.testing.assert_allclose(windows[key], value, rtol=0, atol=1e-6)
+
+
+def test_each_video_is_probed_once(model_path, tmp_path, monkeypatch):
+    """Decoding, the soundtrack and the page's web copy share one probe of the file."""
+    from avvp_pipeline.media import probe, web_copy
+
+    reads = []
+
+    def counting(run):
+        def spy(args, path, timeout, what, exe=None):
+            if what == "reading the stream summary":
+                reads.append(path)
+            return run(args, path, timeout, what, exe)
+
+        return spy
+
+    for module in (probe, web_copy):
+        monkeypatch.setattr(module, "run_ffmpeg", counting(module.run_ffmpeg))
+    clip = _clip(tmp_path / "clip.mp4", 4)
+    assert parse_videos([clip], model_path, tmp_path / "out", progress=False) == {str(clip): "ok"}
+    assert [str(p) for p in reads] == [str(clip)]
 
 
 def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):

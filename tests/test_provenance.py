@@ -10,7 +10,8 @@ from factories import random_feature_set
 
 from avvp_pipeline.features import store
 from avvp_pipeline.provenance import provenance
-from avvp_pipeline.training.trainer import TrainConfig, train
+from avvp_pipeline.training.config import TrainConfig
+from avvp_pipeline.training.trainer import train
 
 
 def test_shard_model_and_metrics(tmp_path):

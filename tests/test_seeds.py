@@ -1,5 +1,5 @@
-"""`train.seeds`: the default keeps one run per row in runs/NAME/; several seeds train and evaluate
-every row (and MA's chain) once per seed into runs/NAME/seed-S/, and the report aggregates them."""
+"""`train.seeds`: unset keeps one run per row in runs/NAME/; a list trains and evaluates every row (and
+MA's chain) once per listed seed into runs/NAME/seed-S/, and the report aggregates them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import yaml
 from snakemake.utils import validate
 from test_workflow import TINY, planned_outputs, snakemake
 
-from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, train_options
+from avvp_pipeline.models.rows import train_options
+from avvp_pipeline.train_plan import run_dir, run_dirs, run_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -25,30 +26,30 @@ def _demo_config(**train) -> dict:
     return cfg
 
 
-def test_schema_defaults_to_one_seed_and_takes_distinct_non_negative_integers():
+def test_schema_leaves_seeds_unset_and_takes_distinct_non_negative_integers():
     cfg = _demo_config()
-    del cfg["train"]["seeds"]
+    cfg["train"].pop("seeds", None)
     validate(cfg, SCHEMA)
-    assert cfg["train"]["seeds"] == [1]
+    assert "seeds" not in cfg["train"]
     validate(_demo_config(seeds=[0, 1, 2]), SCHEMA)
     for bad in ([], [1, 1], [-1], ["1"], [1.5], 3):
         with pytest.raises(Exception, match="seeds|is not|non-unique|should be|too short|less than"):
             validate(_demo_config(seeds=bad), SCHEMA)
 
 
-def test_default_seeds_keep_todays_layout_and_options():
-    for train in (
-        {"models": ["han"]},
-        {"models": ["han"], "seeds": [1]},
-        {"models": ["han"], "seeds": [1], "options": {"seed": 7}},
-    ):
+def test_unset_seeds_keep_one_run_per_row_with_its_recipes_seed():
+    for train in ({"models": ["han"]}, {"models": ["han"], "options": {"seed": 7}}):
         assert run_seeds(train) is None
     assert run_dirs(["han", "ma*"], None) == ["runs/han", "runs/ma*"]
     assert train_options("han+ours", {"epochs": 2})["seed"] == 0  # the CM-Co recipe's own seed
 
 
-def test_several_seeds_or_another_seed_give_one_run_each():
+def test_a_seed_list_means_exactly_those_seeds():
+    """`[1]` is one run with seed 1 in runs/NAME/seed-1/, like any other list (it used to mean the
+    recipe's seed in runs/NAME/)."""
+    assert run_seeds({"seeds": [1]}) == [1]
     assert run_seeds({"seeds": [1, 2]}) == [1, 2] and run_seeds({"seeds": [0]}) == [0]
+    assert run_dirs(["han+ours"], [1]) == ["runs/han+ours/seed-1"]
     assert run_dirs(["han", "ma*"], [1, 2]) == [
         "runs/han/seed-1",
         "runs/han/seed-2",
@@ -56,7 +57,7 @@ def test_several_seeds_or_another_seed_give_one_run_each():
         "runs/ma*/seed-2",
     ]
     assert run_dir("han", 3) == "runs/han/seed-3"
-    assert train_options("han+ours", {"epochs": 2}, seed=5)["seed"] == 5
+    assert train_options("han+ours", {"epochs": 2}, seed=1)["seed"] == 1
 
 
 @pytest.mark.parametrize(
@@ -103,6 +104,12 @@ def test_default_seeds_plan_todays_paths(tmp_path):
         for m in ("han", "ma*")
     ]
     assert jobs["report"] == ["results/reports/results.md, results/reports/results.csv, results/reports/per_class.csv"]
+
+
+def test_a_one_seed_list_plans_that_seeds_runs(tmp_path):
+    proc = _plan(tmp_path, "-p", models=["han+ours"], seeds=[1])
+    assert _jobs(proc)["train"] == ["results/runs/han+ours/seed-1/model.pt, results/runs/han+ours/seed-1/history.json"]
+    assert re.search(r"--model han\+ours .*\"seed\":1[,}]", proc.stdout)  # not the CM-Co recipe's 0
 
 
 def test_two_seeds_plan_every_run_and_mas_chain_per_seed(tmp_path):

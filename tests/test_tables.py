@@ -10,7 +10,7 @@ import pytest
 from avvp_pipeline.evaluation.metrics import per_class_segment_f
 from avvp_pipeline.evaluation.published import PUBLISHED
 from avvp_pipeline.evaluation.tables import METRICS, per_class_csv, results_csv, results_markdown
-from avvp_pipeline.models.registry import PAPER_ROWS
+from avvp_pipeline.models.rows import PAPER_ROWS
 
 
 def _metrics(tmp_path, name, value, per_class=None, **extra):

@@ -11,7 +11,8 @@ from avvp_pipeline.evaluation.evaluate import evaluate_probs
 from avvp_pipeline.features.kinds import DEFAULT_KINDS, default_shapes
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import load_model
-from avvp_pipeline.training.trainer import RunOptions, TrainConfig, train
+from avvp_pipeline.training.config import RunOptions, TrainConfig
+from avvp_pipeline.training.trainer import train
 
 
 def _planted_set(split, n, seed, kinds=DEFAULT_KINDS):
@@ -79,19 +80,19 @@ def test_resume_from_checkpoint_matches_uninterrupted(tmp_path, device, graphs):
     # a run interrupted right after epoch 2's checkpoint, then started again
     import avvp_pipeline.training.trainer as T
 
-    orig = T._atomic_save
+    orig = T.write_resume
 
-    def stop_after_epoch_2(obj, path):
-        orig(obj, path)
-        if path.name == "checkpoint.pt" and obj["epoch"] == 2:
+    def stop_after_epoch_2(path, **state):
+        orig(path, **state)
+        if state["epoch"] == 2:
             raise KeyboardInterrupt
 
-    T._atomic_save = stop_after_epoch_2
+    T.write_resume = stop_after_epoch_2
     try:
         with pytest.raises(KeyboardInterrupt):
             train("han", tr, va, cfg, tmp_path / "killed", provenance={}, progress=False, run=run)
     finally:
-        T._atomic_save = orig
+        T.write_resume = orig
     assert (tmp_path / "killed" / "checkpoint.pt").exists()
     torch.manual_seed(123)  # a new process: the random streams are wherever; the checkpoint restores them
     if device == "cuda":
@@ -114,14 +115,14 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
 
     tr, va = _planted_set("train", 8, 0), _planted_set("val", 3, 1)
     cfg = TrainConfig(epochs=3, batch_size=4)
-    orig = T._atomic_save
+    orig = T.write_resume
 
-    def stop_after_epoch_1(obj, path):
-        orig(obj, path)
-        if obj["epoch"] == 1:
+    def stop_after_epoch_1(path, **state):
+        orig(path, **state)
+        if state["epoch"] == 1:
             raise KeyboardInterrupt
 
-    T._atomic_save = stop_after_epoch_1
+    T.write_resume = stop_after_epoch_1
     try:
         with pytest.raises(KeyboardInterrupt):
             train(
@@ -132,10 +133,10 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
                 tmp_path,
                 provenance={},
                 progress=False,
-                run=T.RunOptions(device="auto", eval_batch_size=256),
+                run=RunOptions(device="auto", eval_batch_size=256),
             )
     finally:
-        T._atomic_save = orig
+        T.write_resume = orig
     with caplog.at_level(logging.INFO, logger="avvp_pipeline.training.trainer"):
         train(
             "han",
@@ -145,7 +146,7 @@ def test_resume_ignores_speed_options(tmp_path, caplog):
             tmp_path,
             provenance={},
             progress=False,
-            run=T.RunOptions(device="cpu", eval_batch_size=2),
+            run=RunOptions(device="cpu", eval_batch_size=2),
         )
     assert "resuming han from epoch 2" in caplog.text
     assert T.run_hash("han", cfg, {}, 8, 3) == T.run_hash("han", TrainConfig(epochs=3, batch_size=4), {}, 8, 3)
@@ -159,13 +160,13 @@ def test_unknown_option_rejected():
         TrainConfig.from_dict({"epochz": 3})
 
 
-from avvp_pipeline.models.registry import MODELS  # noqa: E402
+from avvp_pipeline.models.rows import MODELS  # noqa: E402
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
-    from avvp_pipeline.models.registry import spec, train_options
+    from avvp_pipeline.models.rows import spec, train_options
 
     opts = train_options(name, {"epochs": 4, "batch_size": 8, "init_epoch": 0, "lr": 3e-4, "early_stop": 0})
     cfg = TrainConfig.from_dict({**opts, "device": "cpu"})
@@ -184,7 +185,8 @@ def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
 
 
 def test_cms_rows_add_the_contrastive_term_only_after_init_epoch():
-    from avvp_pipeline.models.registry import build_model, train_options
+    from avvp_pipeline.models.registry import build_model
+    from avvp_pipeline.models.rows import train_options
     from avvp_pipeline.training.step import batch_partners, step_loss
 
     cfg = TrainConfig.from_dict({**train_options("han+cms"), "device": "cpu", "dropout": 0.0})

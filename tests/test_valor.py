@@ -21,8 +21,10 @@ from avvp_pipeline.models.mmil import MMILOutput
 from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import MODELS, RECIPES, full_options, train_options
 from avvp_pipeline.plan import PlanError, check_pseudo_labels
+from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.losses import valor_loss
-from avvp_pipeline.training.trainer import TrainConfig, step_loss, train
+from avvp_pipeline.training.step import step_loss
+from avvp_pipeline.training.trainer import train
 
 
 def write_pseudo_release(root: Path, ids: list[str], seed: int = 0) -> dict[str, dict[str, np.ndarray]]:

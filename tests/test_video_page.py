@@ -25,7 +25,8 @@ from avvp_pipeline.evaluation.events import events_from
 from avvp_pipeline.evaluation.predictions import write_predictions
 from avvp_pipeline.fileio import write_json
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
-from avvp_pipeline.media.web_copy import MAX_SIDE, playable_as_is, streams
+from avvp_pipeline.media.probe import probe
+from avvp_pipeline.media.web_copy import MAX_SIDE, playable_as_is
 from avvp_pipeline.reporting.event_exports import (
     AUDACITY_NAMES,
     read_audacity,
@@ -189,14 +190,17 @@ def test_only_unplayable_videos_get_a_capped_h264_copy(tmp_path):
 
     mp4 = _clip(tmp_path / "ok.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
     avi = _clip(tmp_path / "old.avi", ["-c:v", "mpeg4", "-c:a", "mp3"])
-    assert playable_as_is(mp4, streams(mp4)) and not playable_as_is(avi, streams(avi))
+    assert playable_as_is(mp4, probe(mp4)) and not playable_as_is(avi, probe(avi))
     (tmp_path / "a").mkdir()
     assert player_source(mp4, tmp_path / "a", 1.5) == ("../ok.mp4", None)
+    # the caller's probe is used as it is: a probe saying "AVI" gets a copy made
+    assert player_source(mp4, tmp_path / "a", 1.5, probe(avi)) == ("video.mp4", None)
+    (tmp_path / "a" / "video.mp4").unlink()
     assert not (tmp_path / "a" / "video.mp4").exists()
     (tmp_path / "b").mkdir()
     assert player_source(avi, tmp_path / "b", 1.5) == ("video.mp4", None)
-    copy = streams(tmp_path / "b" / "video.mp4")
-    assert (copy.video, copy.pixel_format, copy.audio) == ("h264", "yuv420p", "aac")
+    copy = probe(tmp_path / "b" / "video.mp4")
+    assert (copy.video_codec, copy.pixel_format, copy.audio_codec) == ("h264", "yuv420p", "aac")
     err = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "b" / "video.mp4")], capture_output=True, text=True
     ).stderr

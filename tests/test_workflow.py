@@ -2,7 +2,7 @@
 
 Checks the outputs, that a second dry run has nothing to do, that a training option plans only
 training and evaluation (plus the report that reads them), and that speed-only settings
-(threads) rebuild nothing.
+(threads, train.runtime) rebuild nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import h5py
 import pytest
 import yaml
 
-from avvp_pipeline.models.registry import PAPER_ROWS
+from avvp_pipeline.models.rows import PAPER_ROWS
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -156,6 +156,17 @@ def test_second_dry_run_has_nothing_to_do(finished_run):
 
 def test_threads_rebuild_nothing(finished_run):
     proc = snakemake(finished_run, "-n", "--set-threads", "extract_visual=1", "train=1")
+    assert planned_rules(proc) == set()
+
+
+def test_speed_options_rebuild_nothing(finished_run, tmp_path):
+    """train.runtime (cuda_graphs, eval_batch_size) is passed like threads: flipping it plans no job."""
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"]["runtime"] = {"cuda_graphs": True, "eval_batch_size": 8}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    assert planned_rules(snakemake(finished_run, "-n", "--configfile", str(changed))) == set()
+    proc = snakemake(finished_run, "-n", "--set-resources", "train:cuda_graphs=1", "train:eval_batch_size=4")
     assert planned_rules(proc) == set()
 
 

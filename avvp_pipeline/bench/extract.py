@@ -179,7 +179,10 @@ def bench_extract(
     import torch
 
     from ..features import store, visual
-    from ..features.runner import AudioExtractor, ExtractConfig, VisualExtractor, decoders
+    from ..features.audio_extractor import AudioExtractor
+    from ..features.config import ExtractConfig
+    from ..features.runner import decoders
+    from ..features.visual_extractor import VisualExtractor
     from ..features.weights import resolve
     from ..media.decode import sample_frames
 

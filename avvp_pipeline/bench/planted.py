@@ -72,8 +72,9 @@ def _attach_refined(sets, options: dict, out_dir: Path, progress: bool) -> dict:
     import torch
 
     from ..models.checkpoint import load_trained
+    from ..training.config import TrainConfig
     from ..training.refine import refine_labels
-    from ..training.trainer import TrainConfig, train
+    from ..training.trainer import train
 
     cfg = TrainConfig.from_dict(train_options("ma_base", options))
     train("ma_base", sets["train"], sets["val"], cfg, out_dir / "ma_base", {"synthetic": True}, progress)
@@ -127,7 +128,7 @@ def _attach_pseudo_labels(train_set, error_rate: float, seed: int) -> dict:
 
 def _capped(opts: dict, row: str, epochs: int | None) -> dict:
     """A recipe capped at ``epochs``: its warm-up (VALOR) shrinks in proportion, so the cosine still runs."""
-    from ..training.trainer import TrainConfig
+    from ..training.config import TrainConfig
 
     full = TrainConfig.from_dict(train_options(row))
     if epochs and full.warmup_epochs and epochs < full.epochs and "warmup_epochs" not in opts:
@@ -152,7 +153,8 @@ def run_benchmark(
     from ..evaluation.evaluate import evaluate_probs
     from ..inference import predict
     from ..models.checkpoint import load_trained
-    from ..training.trainer import RunOptions, TrainConfig, train
+    from ..training.config import RunOptions, TrainConfig
+    from ..training.trainer import train
     from .planted_features import make_feature_sets
 
     unknown = [r for r in rows if r not in MODELS]

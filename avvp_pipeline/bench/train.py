@@ -46,9 +46,11 @@ def bench_train(
     from ..data.feature_sets import FeatureSet
     from ..device import resolve_device
     from ..features.kinds import default_shapes
-    from ..models.registry import build_model, spec, train_options
+    from ..models.registry import build_model
+    from ..models.rows import spec, train_options
+    from ..training.config import TrainConfig
     from ..training.graphed import GraphedStep
-    from ..training.trainer import TrainConfig, build_optimizer, train_epoch
+    from ..training.trainer import build_optimizer, train_epoch
 
     dev = resolve_device(device)
     if cuda_graphs and dev.type != "cuda":

@@ -172,6 +172,8 @@ def add_train(sub) -> None:
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import pseudo-labels) for the VALOR rows")
     add_runtime_args(p, "torch threads")
+    p.add_argument("--eval-batch-size", type=int, help="speed only: videos per forward pass when scoring (256)")
+    p.add_argument("--cuda-graphs", type=int, choices=(0, 1), help="speed only: 1 replays each step as a CUDA graph")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=train)
 
@@ -184,7 +186,7 @@ def train(args) -> int:
         args.model,
         args.index,
         shards(args),
-        {**args.config, "device": args.device},
+        {**args.config, "device": args.device, **_train_runtime(args)},
         args.out_dir,
         refined=args.refined,
         progress=not args.quiet,
@@ -192,6 +194,12 @@ def train(args) -> int:
         workflow_results=workflow_results(),
     )
     return 0
+
+
+def _train_runtime(args) -> dict:
+    """The speed options given as flags (config.yaml `train.runtime`, passed by the train rule)."""
+    given = {"eval_batch_size": args.eval_batch_size, "cuda_graphs": args.cuda_graphs}
+    return {k: bool(v) if k == "cuda_graphs" else v for k, v in given.items() if v is not None}
 
 
 def add_refine(sub) -> None:

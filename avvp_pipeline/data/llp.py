@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import open_regular
+from ..fileio import open_regular, write_text
 
 __all__ = [
     "CLASSES",
@@ -37,8 +37,10 @@ __all__ = [
     "YOUTUBE_ID",
     "video_id",
     "read_weak_labels",
+    "write_weak_labels",
     "check_splits_disjoint",
     "read_dense_rows",
+    "write_dense_rows",
     "dense_labels",
 ]
 
@@ -215,6 +217,47 @@ def _read_weak(csv_path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray,
     for i, idx in enumerate(rows):
         out[i, idx] = 1
     return filenames, out, lines
+
+
+def _write_rows(csv_path: str | os.PathLike[str], header: list[str], rows: Iterable[Sequence[object]]) -> None:
+    """Write ``rows`` as an LLP file (header, one tab-separated line each), atomically."""
+    path = Path(csv_path)
+    lines = ["\t".join(header)]
+    for fields in rows:
+        cells = [str(f) for f in fields]
+        for cell in cells:
+            if not cell or any(c in cell for c in "\t\r\n"):
+                raise ValueError(f"{path}: cannot write LLP field {cell!r} (empty or holds a tab or line break)")
+        lines.append("\t".join(cells))
+    write_text(path, "".join(line + "\n" for line in lines))
+
+
+def write_weak_labels(csv_path: str | os.PathLike[str], rows: Iterable[tuple[str, Sequence[str]]]) -> None:
+    """Write a weak LLP file from ``(filename, class names)`` pairs, the format
+    :func:`read_weak_labels` reads. Raises ``ValueError`` naming the file for an unknown class."""
+    path = Path(csv_path)
+    out = []
+    for name, labels in rows:
+        for cls in labels:
+            if cls not in CLASS_INDEX:
+                raise ValueError(f"{path}: unknown class {cls!r} for {name!r}")
+        out.append((name, ",".join(labels)))
+    _write_rows(path, _WEAK_HEADER, out)
+
+
+def write_dense_rows(csv_path: str | os.PathLike[str], rows: Iterable[tuple[str, int, int, str]]) -> None:
+    """Write a dense LLP file from ``(filename, onset, offset, class_name)`` rows, the format
+    :func:`read_dense_rows` reads. Raises ``ValueError`` naming the file for an unknown class
+    or an onset/offset outside 0..10."""
+    path = Path(csv_path)
+    out = []
+    for name, onset, offset, cls in rows:
+        if cls not in CLASS_INDEX:
+            raise ValueError(f"{path}: unknown class {cls!r} for {name!r}")
+        if not (0 <= onset <= NUM_SEGMENTS and 0 <= offset <= NUM_SEGMENTS):
+            raise ValueError(f"{path}: onset/offset must lie in 0..{NUM_SEGMENTS}, got {onset}, {offset} for {name!r}")
+        out.append((name, int(onset), int(offset), cls))
+    _write_rows(path, _DENSE_HEADER, out)
 
 
 def read_dense_rows(csv_path: str | os.PathLike[str]) -> list[tuple[int, str, int, int, str]]:

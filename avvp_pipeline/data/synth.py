@@ -55,7 +55,15 @@ from typing import Any
 
 import numpy as np
 
-from avvp_pipeline.data.llp import CLASSES
+from avvp_pipeline.data.llp import (
+    CLASSES,
+    EVAL_AUDIO,
+    EVAL_VISUAL,
+    FULL_FILE,
+    SPLIT_FILES,
+    write_dense_rows,
+    write_weak_labels,
+)
 from avvp_pipeline.fileio import write_text
 
 __all__ = [
@@ -642,32 +650,28 @@ def write_clip(spec: SynthSpec, clip: Clip, path: str | os.PathLike[str]) -> Non
 # ----------------------------------------------------------------------------------- annotations
 
 
-def _write_lines(path: Path, lines: list[str]) -> None:
-    write_text(path, "".join(line + "\n" for line in lines))
-
-
 def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str]) -> None:
-    """Write the LLP annotation CSVs for ``clips`` and ``synth_spec.json`` to ``annotations_dir``."""
+    """Write the LLP annotation CSVs for ``clips`` (through :mod:`avvp_pipeline.data.llp`) and
+    ``synth_spec.json`` to ``annotations_dir``."""
     out = Path(annotations_dir)
     out.mkdir(parents=True, exist_ok=True)
     by_split = {s: [c for c in clips if c.split == s] for s in SPLITS}
 
-    def weak(cs: list[Clip]) -> list[str]:
-        return ["filename\tevent_labels"] + [f"{c.filename}\t{','.join(c.labels)}" for c in cs]
+    def weak(cs: list[Clip]) -> list[tuple[str, tuple[str, ...]]]:
+        return [(c.filename, c.labels) for c in cs]
 
-    def dense(attr: str) -> list[str]:
-        rows = ["filename\tonset\toffset\tevent_labels"]
-        for c in by_split["test"] + by_split["val"]:  # LLP lists test clips first
-            rows += [f"{c.filename}\t{on}\t{off}\t{cls}" for cls, on, off in getattr(c, attr)]
-        return rows
+    def dense(attr: str) -> list[tuple[str, int, int, str]]:
+        # LLP lists test clips first
+        return [
+            (c.filename, on, off, cls) for c in by_split["test"] + by_split["val"] for cls, on, off in getattr(c, attr)
+        ]
 
-    _write_lines(out / "AVVP_train.csv", weak(by_split["train"]))
-    _write_lines(out / "AVVP_val_pd.csv", weak(by_split["val"]))
-    _write_lines(out / "AVVP_test_pd.csv", weak(by_split["test"]))
-    _write_lines(out / "AVVP_dataset_full.csv", weak(by_split["train"] + by_split["val"] + by_split["test"]))
-    _write_lines(out / "AVVP_eval_audio.csv", dense("audio_events"))
-    _write_lines(out / "AVVP_eval_visual.csv", dense("visual_events"))
-    _write_lines(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2).splitlines())
+    for split, name in SPLIT_FILES.items():
+        write_weak_labels(out / name, weak(by_split[split]))
+    write_weak_labels(out / FULL_FILE, weak(by_split["train"] + by_split["val"] + by_split["test"]))
+    write_dense_rows(out / EVAL_AUDIO, dense("audio_events"))
+    write_dense_rows(out / EVAL_VISUAL, dense("visual_events"))
+    write_text(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2) + "\n")
 
 
 # -------------------------------------------------------------------------------------- generate

@@ -30,9 +30,6 @@ from .visual_extractor import VisualExtractor
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "AudioExtractor",
-    "ExtractConfig",
-    "VisualExtractor",
     "decoders",
     "extract_audio_shard",
     "extract_shard",

@@ -18,7 +18,7 @@ import numpy as np
 
 from .probe import DAMAGED, MediaError, MediaInfo, ffmpeg_lines, probe, run_ffmpeg, utf8_path
 
-__all__ = ["MediaError", "audio_timeout", "load_audio"]
+__all__ = ["audio_timeout", "load_audio"]
 
 log = logging.getLogger(__name__)
 

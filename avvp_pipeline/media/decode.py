@@ -43,7 +43,7 @@ import numpy as np
 
 from .probe import DAMAGED, MediaError, MediaInfo, probe, utf8_path
 
-__all__ = ["MediaError", "frame_indices", "frames_timeout", "iter_frames", "sample_frames"]
+__all__ = ["frame_indices", "frames_timeout", "iter_frames", "sample_frames"]
 
 log = logging.getLogger(__name__)
 

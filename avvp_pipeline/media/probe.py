@@ -69,7 +69,8 @@ class MediaError(RuntimeError):
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """First video and audio stream of a file; ``audio_channels`` is 0 without an audio stream."""
+    """First video and audio stream of a file; ``audio_channels`` is 0 without an audio stream.
+    The codecs are ffmpeg's names (``None`` without that stream)."""
 
     width: int
     height: int
@@ -77,6 +78,10 @@ class MediaInfo:
     audio_channels: int
     audio_rate: int
     duration: float = 0.0  # seconds, from the container header (0 when it states none)
+    container: str = ""  # ffmpeg's format names, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    video_codec: str | None = None
+    pixel_format: str | None = None
+    audio_codec: str | None = None
 
 
 def check_file(path: Path) -> None:
@@ -240,20 +245,26 @@ def info_from_ffprobe(path: Path, doc: dict, need_video: bool = True) -> MediaIn
         channels,
         int(audio.get("sample_rate") or 0) if audio else 0,
         float(duration) if duration not in (None, "N/A") else 0.0,
+        str(fmt.get("format_name") or ""),
+        video.get("codec_name") if video else None,
+        video.get("pix_fmt") if video else None,
+        audio.get("codec_name") if audio else None,
     )
 
 
 def info_from_ffmpeg_log(path: Path, err: str, need_video: bool = True) -> MediaInfo:
     """:class:`MediaInfo` from the stream summary ``ffmpeg -i`` prints (when there is no ffprobe)."""
-    opened = re.search(r"^Input #0, ([^,\s]+)", err, re.MULTILINE)
+    opened = re.search(r"^Input #0, (\S+?),? from", err, re.MULTILINE)
     if not opened:
         raise open_failure(path, err)
-    if opened.group(1) == "tty":  # ffmpeg's fallback for text: it would render it as ANSI art
+    if opened.group(1).split(",")[0] == "tty":  # ffmpeg's fallback for text: it would render it as ANSI art
         raise MediaError(f"{path}: {NOT_MEDIA} (it holds text)")
     video = re.search(r"Stream #\S+.*?: Video: .*?, (\d{2,5})x(\d{2,5})", err)
     audio = re.search(r"Stream #\S+.*?: Audio: .*?, (\d+) Hz, ([^,\n]+)", err)
     if (need_video and not video) or (not video and not audio):
         raise _no_stream(path, need_video, [s.lower() for s in re.findall(r"Stream #\S+.*?: (\w+):", err)])
+    codecs = re.search(r"Stream #\S+.*?: Video: (\w+)[^,]*(?:, (\w+))?", err)
+    audio_codec = re.search(r"Stream #\S+.*?: Audio: (\w+)", err)
     rot = re.search(r"rotation of (-?[\d.]+) degrees", err)
     dur = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
     channels = 0
@@ -270,4 +281,8 @@ def info_from_ffmpeg_log(path: Path, err: str, need_video: bool = True) -> Media
         channels,
         int(audio.group(1)) if audio else 0,
         int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0,
+        opened.group(1),
+        codecs.group(1) if codecs else None,
+        codecs.group(2) if codecs else None,
+        audio_codec.group(1) if audio_codec else None,
     )

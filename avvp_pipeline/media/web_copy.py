@@ -8,12 +8,10 @@ MP4 copy at its own resolution, its shorter side capped at 720 px. Every ffmpeg 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..fileio import atomic_output
-from .probe import MediaError, check_file, ffmpeg_lines, open_failure, run_ffmpeg
+from .probe import MediaError, MediaInfo, ffmpeg_lines, run_ffmpeg
 
 MAX_SIDE = 720  # the copy's shorter side, at most
 _MP4_EXTENSIONS = (".mp4", ".m4v", ".mov")
@@ -24,37 +22,8 @@ _PLAYABLE = {  # container -> (video codecs, audio codecs) browsers decode
 _PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
 
 
-@dataclass(frozen=True)
-class Streams:
-    """Container and codecs of a file's first video and audio streams (``audio`` is None without one)."""
-
-    container: str  # ffmpeg's format names, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
-    video: str | None
-    pixel_format: str | None
-    audio: str | None
-
-
-def streams(path: str | Path, timeout: float = 60.0) -> Streams:
-    """What ``ffmpeg -i`` says of ``path``'s container and first streams; MediaError when it cannot open it."""
-    path = Path(path)
-    check_file(path)
-    err = run_ffmpeg(["-hide_banner", "-i", str(path)], path, timeout, "reading the stream summary").stderr
-    text = err.decode(errors="replace")
-    opened = re.search(r"^Input #0, (\S+?),? from", text, re.MULTILINE)
-    if not opened:
-        raise open_failure(path, text)
-    video = re.search(r"Stream #\S+.*?: Video: (\w+)[^,]*(?:, (\w+))?", text)
-    audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", text)
-    return Streams(
-        opened.group(1),
-        video.group(1) if video else None,
-        video.group(2) if video else None,
-        audio.group(1) if audio else None,
-    )
-
-
-def playable_as_is(path: str | Path, info: Streams) -> bool:
-    """Whether browsers play ``path`` (with streams ``info``) without a copy."""
+def playable_as_is(path: str | Path, info: MediaInfo) -> bool:
+    """Whether browsers play ``path`` (probed as ``info``, :func:`avvp_pipeline.media.probe.probe`) without a copy."""
     suffix = Path(path).suffix.lower()
     kind = (
         "mp4"
@@ -63,10 +32,10 @@ def playable_as_is(path: str | Path, info: Streams) -> bool:
         if suffix == ".webm" and "webm" in info.container.split(",")
         else None
     )
-    if kind is None or info.video is None:
+    if kind is None or info.video_codec is None:
         return False
     video_ok, audio_ok = _PLAYABLE[kind]
-    if info.video not in video_ok or (info.audio is not None and info.audio not in audio_ok):
+    if info.video_codec not in video_ok or (info.audio_codec is not None and info.audio_codec not in audio_ok):
         return False
     return kind != "mp4" or info.pixel_format in _PIXEL_FORMATS
 

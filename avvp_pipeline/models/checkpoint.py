@@ -1,4 +1,5 @@
-"""The ``model.pt`` format (and the training resume state), read only through :mod:`avvp_pipeline.torch_files`.
+"""The ``model.pt`` format and the training resume state ``checkpoint.pt``, written and read here only,
+through :mod:`avvp_pipeline.torch_files`.
 
 A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
 ``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, ``inputs`` (slot
@@ -8,10 +9,14 @@ model imported from elsewhere (``avvp import model``) ``imported_from``: where i
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
+
+The resume state (:func:`write_resume`, :func:`read_resume`, :func:`restore_resume`) is a run's
+weights, optimiser, schedule, random streams, history and the epoch kept so far, after each epoch.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +26,11 @@ import torch
 from .. import __version__
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
-from .registry import MODELS, build_model
-from .rows import DEFAULTS, GATES, keeps_last_epoch
+from .options import DEFAULTS, OPTIONS
+from .registry import build_model
+from .rows import MODELS, keeps_last_epoch
 
 __all__ = [
-    "CheckpointError",
-    "plain",
-    "read_torch_file",
-    "save_torch_file",
-    "state_dict_problems",
     "write_model",
     "file_kind",
     "check_model",
@@ -44,6 +45,8 @@ __all__ = [
     "features_match",
     "model_inputs",
 ]
+
+log = logging.getLogger(__name__)
 
 MODEL_KIND = "a model.pt written by avvp-pipeline"
 RESUME_KIND = "a training checkpoint written by avvp-pipeline"
@@ -234,6 +237,98 @@ def load_resume_checkpoint(path: str | Path) -> dict:
     return check_resume(path, read_torch_file(path, kind=RESUME_KIND))
 
 
+def resume_path(run_dir: str | Path) -> Path:
+    """Where a run in ``run_dir`` keeps its resume state."""
+    return Path(run_dir) / "checkpoint.pt"
+
+
+def _cuda_rng(model: torch.nn.Module) -> torch.Tensor | None:
+    """The random stream of the GPU ``model`` is on (its dropout draws from it), or None on a CPU."""
+    device = next(model.parameters()).device
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def write_resume(
+    path: str | Path,
+    *,
+    run_hash: str,
+    epoch: int,
+    model: torch.nn.Module,
+    optimizer,
+    scheduler,
+    shuffle: torch.Generator,
+    partner_rng: torch.Generator,
+    history: list,
+    best: float,
+    best_state: dict | None,
+    best_epoch: int,
+) -> None:
+    """Write the resume state of a run after ``epoch`` (with the process's random streams).
+
+    Its layout is the same every epoch, so it is read back to prove it loads with weights_only only when
+    none exists yet: a read-back of model and optimizer state every epoch would cost a large share of a
+    fast GPU epoch."""
+    state = {
+        "run_hash": run_hash,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "shuffle_rng": shuffle.get_state(),
+        "partner_rng": partner_rng.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": _cuda_rng(model),
+        "history": history,
+        "best": best,
+        "best_state": best_state,
+        "best_epoch": best_epoch,
+    }
+    save_torch_file(state, path, verify=not Path(path).exists())
+
+
+def read_resume(path: str | Path, run_hash: str) -> dict | None:
+    """The resume state of the run ``run_hash`` in ``path``, or None: absent, made with other options, or
+    unusable (a damaged or unsafe scratch file is not worth failing a run for: it is ignored with a warning)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = load_resume_checkpoint(path)
+    except CheckpointError as exc:
+        log.warning("ignoring %s, training from scratch: %s", path, exc)
+        return None
+    if state["run_hash"] != run_hash:
+        log.info("ignoring %s: made with other options", path)
+        return None
+    return state
+
+
+@dataclass
+class Resumed:
+    """What a resumed run carries on from: the last epoch done, its history and the epoch kept so far."""
+
+    epoch: int
+    history: list
+    best: float
+    best_state: dict | None
+    best_epoch: int
+
+
+def restore_resume(state: dict, model: torch.nn.Module, optimizer, scheduler, shuffle, partner_rng) -> Resumed:
+    """Load a :func:`read_resume` state into the run's objects and the random streams; raises what
+    ``load_state_dict`` raises when it does not fit them."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    shuffle.set_state(state["shuffle_rng"])
+    partner_rng.set_state(state["partner_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    device = next(model.parameters()).device
+    if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout on a GPU draws from the GPU's stream
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    return Resumed(state["epoch"], state["history"], state["best"], state["best_state"], state["best_epoch"])
+
+
 def features_match(trained: dict, given: dict) -> bool:
     """Whether shards whose provenance is ``given`` hold the features a model trained on ``trained`` expects.
 
@@ -315,9 +410,10 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
     the file is not one."""
     net, ckpt = load_model(path, device)
     gate = ckpt["train_config"].get("gate", DEFAULTS["gate"])
-    if gate not in GATES:  # checked here, before a caller reads any video or shard with it
+    gates = OPTIONS["gate"].choices
+    if gate not in gates:  # checked here, before a caller reads any video or shard with it
         raise CheckpointError(
-            f"{path}: its train_config has gate {gate!r}; a model is scored with one of {', '.join(GATES)}"
+            f"{path}: its train_config has gate {gate!r}; a model is scored with one of {', '.join(gates)}"
         )
     return TrainedModel(
         Path(path),

@@ -13,16 +13,10 @@ from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .normalize import Standardized
-from .rows import DEFAULTS, MODELS, PAPER_ROWS, RECIPES, TABLE_GROUPS, ModelSpec, full_options, spec, train_options
+from .options import DEFAULTS
+from .rows import MODELS, full_options, spec
 
 __all__ = [
-    "MODELS",
-    "PAPER_ROWS",
-    "RECIPES",
-    "TABLE_GROUPS",
-    "ModelSpec",
-    "spec",
-    "train_options",
     "build_model",
     "describe_models",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..features.kinds import DEFAULT_KINDS, check_kinds
+from .options import DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -145,59 +146,14 @@ TABLE_GROUPS = (
 )
 PAPER_ROWS = tuple(r for _, rows in TABLE_GROUPS for r in rows)
 
-# HAN (ECCV 2020): Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1), seed 1, visual smoothing 0.9
+# HAN (ECCV 2020): the options table's defaults (models/options.py) are HAN's published recipe
 HAN_RECIPE: dict = {
-    "epochs": 40,
-    "batch_size": 16,
-    "lr": 3e-4,
-    "step_size": 10,
-    "gamma": 0.1,
-    "seed": 1,
-    "dropout": 0.1,
-    "audio_smoothing": 1.0,
-    "visual_smoothing": 0.9,
-    "init_epoch": 0,  # epochs <= init_epoch use the "before" smoothing and no CM-S loss
-    "select_metric": "seg_type",
-    "early_stop": 0,  # stop after this many epochs without a better selection score (0: never)
-}
-
-# Every recorded training option with its default: HAN's published recipe and the architecture
-#: The video-level gates a model can be scored with (evaluation/metrics.py: binarize_predictions).
-GATES = ("global", "modality")
-
-# defaults (the one source of training defaults; training.trainer.TrainConfig takes its defaults
-# from here, the recipes below override them).
-DEFAULTS: dict = {
-    **HAN_RECIPE,
-    "num_layers": 1,
-    "stacking": "official",
-    "select": "auto",  # best: the best select_on epoch; last: the last epoch; auto: the row's own
-    "select_on": "val",
-    "gate": "global",
-    "feature_norm": "none",
-    "precision": "fp32",  # fp32 (the recipes) or bf16 autocast for the forward passes
-    # CM-Co / CM-S options (the official run.sh's values; unused by HAN rows)
-    "occ_dim": 128,
-    "occ_dropout": 0.25,
-    "before_audio_smoothing": 1.0,
-    "before_visual_smoothing": 0.9,
-    "cms_weight": 0.85,
-    "temperature": 1.0,
-    # network width (HAN-backbone rows): model width, attention heads, FFN width
-    "hidden": 512,
-    "heads": 1,
-    "ffn": 512,
-    # optimiser and schedule: adam | adamw (weight_decay, beta1, beta2); step (StepLR step_size x gamma,
-    # per epoch) | warmup_cosine (linear warm-up over warmup_epochs, then cosine to min_lr, per epoch)
-    "optimizer": "adam",
-    "weight_decay": 0.0,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "schedule": "step",
-    "warmup_epochs": 0,
-    "min_lr": 0.0,
-    "grad_clip": 0.0,  # clip the gradient norm to this value (0: off)
-}
+    k: DEFAULTS[k]
+    for k in (
+        "epochs", "batch_size", "lr", "step_size", "gamma", "seed", "dropout", "audio_smoothing",
+        "visual_smoothing", "init_epoch", "select_metric", "early_stop",
+    )
+}  # fmt: skip
 
 RECIPES: dict[str, dict] = {
     "han": dict(HAN_RECIPE),
@@ -289,39 +245,3 @@ def train_options(
 def full_options(name: str, options: dict | None = None) -> dict:
     """Every recorded option ``name`` trains with: :data:`DEFAULTS`, its recipe, then ``options``."""
     return {**DEFAULTS, **RECIPES[spec(name).recipe], **(options or {})}
-
-
-# `train.seeds` (docs/seeds.md): the default is one run per row, in runs/NAME/, with the seed its
-# recipe (or train.options / train.per_model) gives; any other list trains each row once per seed.
-DEFAULT_SEEDS = (1,)
-
-
-def run_seeds(train_cfg: dict) -> list[int] | None:
-    """The seeds of ``train.seeds`` that each row trains with, or None for the default layout
-    (absent or ``[1]``: one run per row, runs/NAME/). ValueError where a seed is also set in
-    ``train.options`` or ``train.per_model``, or a seed is listed twice."""
-    seeds = train_cfg.get("seeds")
-    if seeds is None or tuple(seeds) == DEFAULT_SEEDS:
-        return None
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"train.seeds {list(seeds)} lists a seed twice")
-    places = [("train.options", train_cfg.get("options") or {})]
-    places += [(f"train.per_model.{name}", opts) for name, opts in (train_cfg.get("per_model") or {}).items()]
-    for where, opts in places:
-        if "seed" in opts:
-            raise ValueError(
-                f"{where}.seed and train.seeds {list(seeds)} both set the training seed: keep "
-                f"train.seeds (one run per seed, runs/NAME/seed-S/) or {where}.seed (one run, "
-                f"train.seeds left at its default [1]), not both"
-            )
-    return list(seeds)
-
-
-def run_dir(model: str, seed: int | str | None = None) -> str:
-    """Folder of one run: ``runs/NAME`` (default layout) or ``runs/NAME/seed-S``."""
-    return f"runs/{model}" if seed is None else f"runs/{model}/seed-{seed}"
-
-
-def run_dirs(models: list[str], seeds: list[int] | None) -> list[str]:
-    """Every run folder of ``models``: one per model, or one per model and seed."""
-    return [run_dir(m, s) for m in models for s in (seeds or [None])]

@@ -18,8 +18,8 @@ from urllib.parse import quote
 import numpy as np
 
 from ..fileio import shown, write_text
-from ..media.probe import MediaError
-from ..media.web_copy import browser_copy, playable_as_is, streams, thumbnail
+from ..media.probe import MediaError, MediaInfo, probe
+from ..media.web_copy import browser_copy, playable_as_is, thumbnail
 from .event_exports import AUDACITY_NAMES, CSV_NAME, MODALITIES, VTT_NAME, vtt_cues, write_exports
 from .video_page import ASSETS, PAGE_NAME, class_probs, html_text, lanes, relative_url, render, write_page
 
@@ -30,12 +30,15 @@ COPY_NAME, THUMB_NAME = "video.mp4", "thumb.jpg"
 PAGE_FILES = (PAGE_NAME, THUMB_NAME, COPY_NAME, CSV_NAME, VTT_NAME, *AUDACITY_NAMES.values())
 
 
-def player_source(video: Path, folder: Path, duration: float) -> tuple[str | None, str | None]:
-    """``(URL for the page's player or None, note)``: the input itself when browsers play it, else a copy
-    made in ``folder``; a failed copy gives no URL and a note saying why (the page works without)."""
+def player_source(
+    video: Path, folder: Path, duration: float, info: MediaInfo | None = None
+) -> tuple[str | None, str | None]:
+    """``(URL for the page's player or None, note)``: the input itself when browsers play it (``info``: its
+    probe, probed here when not given), else a copy made in ``folder``; a failed copy gives no URL and a
+    note saying why (the page works without)."""
     copy = folder / COPY_NAME
     try:
-        if playable_as_is(video, streams(video)):
+        if playable_as_is(video, probe(video) if info is None else info):
             copy.unlink(missing_ok=True)  # from an earlier run of a file that was not playable then
             return relative_url(video, folder), None
         browser_copy(video, copy, duration)
@@ -45,13 +48,16 @@ def player_source(video: Path, folder: Path, duration: float) -> tuple[str | Non
         return None, f"No playable copy of the video could be made: {exc}"
 
 
-def write_video_outputs(folder: str | Path, doc: dict, result: dict, video: str | Path) -> Path:
+def write_video_outputs(
+    folder: str | Path, doc: dict, result: dict, video: str | Path, info: MediaInfo | None = None
+) -> Path:
     """Write the exports, the thumbnail and the page of one parsed video into ``folder`` (beside its
-    ``events.json`` document ``doc``; ``result`` holds the per-second ``prob_audio``/``prob_visual``)."""
+    ``events.json`` document ``doc``; ``result`` holds the per-second ``prob_audio``/``prob_visual``;
+    ``info``: the video's probe, probed here when not given)."""
     folder, video = Path(folder), Path(video)
     write_exports(doc, folder)
     duration = float(doc["duration"])
-    src, note = player_source(video, folder, duration)
+    src, note = player_source(video, folder, duration, info)
     try:
         thumbnail(video, folder / THUMB_NAME, min(1.0, duration / 2))
     except MediaError as exc:

@@ -9,59 +9,15 @@ import numpy as np
 import torch
 
 from ..device import resolve_device
-from ..evaluation.metrics import METRIC_KEYS
-from ..models.rows import DEFAULTS, GATES
+from ..models.options import DEFAULTS, OPTIONS, RUNTIME
 
 __all__ = ["TrainConfig", "RunOptions"]
-
-# option: (allowed range in words, test); every other int/float option may take any value
-_RANGES = {
-    "epochs": (">= 1", lambda v: v >= 1),
-    "batch_size": (">= 1", lambda v: v >= 1),
-    "lr": ("> 0", lambda v: v > 0),
-    "step_size": (">= 1", lambda v: v >= 1),
-    "gamma": ("> 0", lambda v: v > 0),
-    "seed": ("in [0, 2**32 - 1)", lambda v: 0 <= v < 2**32 - 1),  # numpy's seed range (cfg.seed + 1 is used too)
-    "dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "num_layers": (">= 1", lambda v: v >= 1),
-    "audio_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
-    "visual_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
-    "before_audio_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
-    "before_visual_smoothing": ("in (0, 1]", lambda v: 0 < v <= 1),
-    "eval_batch_size": (">= 1", lambda v: v >= 1),
-    "occ_dim": (">= 1", lambda v: v >= 1),
-    "occ_dropout": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "init_epoch": (">= 0", lambda v: v >= 0),
-    "cms_weight": (">= 0", lambda v: v >= 0),
-    "temperature": ("> 0", lambda v: v > 0),
-    "early_stop": (">= 0", lambda v: v >= 0),
-    "hidden": (">= 1", lambda v: v >= 1),
-    "heads": (">= 1", lambda v: v >= 1),
-    "ffn": (">= 1", lambda v: v >= 1),
-    "weight_decay": (">= 0", lambda v: v >= 0),
-    "beta1": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "beta2": ("in [0, 1)", lambda v: 0 <= v < 1),
-    "warmup_epochs": (">= 0", lambda v: v >= 0),
-    "min_lr": (">= 0", lambda v: v >= 0),
-    "grad_clip": (">= 0 (0: off)", lambda v: v >= 0),
-}
-_CHOICES = {
-    "stacking": ("official", "sequential", "valor"),  # models/han.py's HANEncoder
-    "select": ("auto", "best", "last"),
-    "select_on": ("val", "test"),
-    "select_metric": METRIC_KEYS,
-    "gate": GATES,
-    "feature_norm": ("none", "standardize"),
-    "precision": ("fp32", "bf16"),
-    "optimizer": ("adam", "adamw"),
-    "schedule": ("step", "warmup_cosine"),
-}
 
 
 @dataclass
 class TrainConfig:
-    """The recorded training options (config.yaml ``train``): they enter the run hash and ``model.pt``.
-    Defaults are :data:`models.rows.DEFAULTS` (HAN's published recipe)."""
+    """The recorded training options (config.yaml ``train.options``): they enter the run hash and ``model.pt``.
+    One field per option of :data:`models.options.OPTIONS`, checked by it; defaults are HAN's recipe."""
 
     epochs: int = DEFAULTS["epochs"]
     batch_size: int = DEFAULTS["batch_size"]
@@ -112,7 +68,7 @@ class TrainConfig:
 
     def __post_init__(self):
         for f in fields(self):
-            setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
+            setattr(self, f.name, OPTIONS[f.name].checked(getattr(self, f.name)))
 
     def autocast(self, device: torch.device):
         """The autocast context of ``precision`` (a no-op for fp32). Its cache of cast weights is off: a CUDA
@@ -147,8 +103,8 @@ class RunOptions:
     and of ``model.pt``, so a run resumes whatever device or evaluation batch it is given."""
 
     device: str = "auto"
-    eval_batch_size: int = 256  # videos per forward pass when scoring the selection split
-    cuda_graphs: bool = False  # replay each full batch's training step as one CUDA graph (training/graphed.py)
+    eval_batch_size: int = RUNTIME["eval_batch_size"].default
+    cuda_graphs: bool = RUNTIME["cuda_graphs"].default  # training/graphed.py
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -160,40 +116,10 @@ class RunOptions:
         return cls(**{k: v for k, v in d.items() if k in cls.names()})
 
     def __post_init__(self):
-        for f in fields(self):
-            setattr(self, f.name, _checked_option(f.name, f.type, getattr(self, f.name)))
+        if not isinstance(self.device, str):
+            raise ValueError(f"train option device must be a string, got {self.device!r}")
+        for name, option in RUNTIME.items():
+            setattr(self, name, option.checked(getattr(self, name)))
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)
-
-
-def _checked_option(name: str, kind: str, value):
-    """``value`` as the type ``kind`` names (whole floats become ints, ints floats); a ValueError naming
-    the option, the value and what is allowed otherwise."""
-    if kind == "bool":
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"train option {name} must be true or false, got {value!r}")
-        return bool(value)
-    if kind == "int":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.integer, np.floating))
-            or not float(value).is_integer()
-        ):
-            raise ValueError(f"train option {name} must be an integer, got {value!r}")
-        value = int(value)
-    elif kind == "float":
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.integer, np.floating))
-            or not np.isfinite(value)
-        ):
-            raise ValueError(f"train option {name} must be a finite number, got {value!r}")
-        value = float(value)
-    elif not isinstance(value, str):
-        raise ValueError(f"train option {name} must be a string, got {value!r}")
-    if name in _RANGES and not _RANGES[name][1](value):
-        raise ValueError(f"train option {name} must be {_RANGES[name][0]}, got {value!r}")
-    if name in _CHOICES and value not in _CHOICES[name]:
-        raise ValueError(f"train option {name} must be one of {', '.join(_CHOICES[name])}; got {value!r}")
-    return value

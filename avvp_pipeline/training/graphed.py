@@ -1,4 +1,4 @@
-"""The training step as one CUDA graph (``train.options.cuda_graphs: true``).
+"""The training step as one CUDA graph (``train.runtime.cuda_graphs: true``).
 
 At the recipes' batch sizes (16, 64 videos) a step of these small models is a few hundred kernel launches
 of microseconds each, so a fast GPU spends most of an epoch waiting for Python. Captured once, the whole
@@ -49,7 +49,7 @@ class GraphedStep:
     ):
         device = train_set.audio.device
         if capture is None and device.type != "cuda":
-            raise ValueError(f"train option cuda_graphs needs a CUDA device; model {model_name} trains on {device}")
+            raise ValueError(f"train.runtime.cuda_graphs needs a CUDA device; model {model_name} trains on {device}")
         if not isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
             raise ValueError(f"a graphed training step needs Adam or AdamW, got {type(optimizer).__name__}")
         self.model = model

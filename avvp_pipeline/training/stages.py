@@ -10,8 +10,9 @@ from ..data.feature_sets import feature_configs, load_feature_sets, require_shar
 from ..data.pseudo_labels import pseudo_label_provenance
 from ..models.checkpoint import load_trained
 from ..models.rows import spec
+from .config import RunOptions, TrainConfig
 from .refine import refine_labels, write_refined
-from .trainer import RunOptions, TrainConfig, train
+from .trainer import train
 
 log = logging.getLogger(__name__)
 

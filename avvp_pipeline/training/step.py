@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..models.registry import spec
+from ..models.rows import spec
 from .cms import double_batch, swap_partners
 from .config import TrainConfig
 from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss

@@ -3,7 +3,8 @@
 Adam (AdamW for VALOR's recipe), StepLR (or warm-up then cosine) stepped per epoch, shuffled batches
 by index over tensors already on the device, validation with the LLP protocol after every epoch, keep the best
 checkpoint (``>=``: ties
-replace). A per-epoch checkpoint next to the output lets a killed run resume.
+replace). A per-epoch resume state next to the output (``checkpoint.pt``, :mod:`avvp_pipeline.models.checkpoint`)
+lets a killed run resume.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ from ..evaluation.evaluate import evaluate_probs
 from ..features.store import config_hash
 from ..fileio import write_json
 from ..inference import predict
-from ..models.checkpoint import CheckpointError, load_resume_checkpoint, plain, save_torch_file, write_model
+from ..models.checkpoint import read_resume, restore_resume, resume_path, write_model, write_resume
 from ..models.normalize import Standardized
-from ..models.registry import build_model, spec
-from ..models.rows import keeps_last_epoch
+from ..models.registry import build_model
+from ..models.rows import keeps_last_epoch, spec
+from ..torch_files import plain
 from .config import RunOptions, TrainConfig
 from .graphed import GraphedStep
 from .step import backward_step, batch_partners, step_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "RunOptions", "train", "train_epoch", "epoch_partners", "Selection", "step_loss"]
+__all__ = ["train", "train_epoch", "epoch_partners", "Selection"]
 
 
 def epoch_partners(
@@ -107,13 +109,6 @@ class Selection:
         return patience > 0 and epoch - self.best_epoch >= patience
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    """Write the per-epoch checkpoint (tests interrupt runs through this function). Its layout is the same
-    every epoch, so it is read back to prove it loads with weights_only only when none exists yet: a
-    read-back of model and optimizer state every epoch would cost a large share of a fast GPU epoch."""
-    save_torch_file(obj, path, verify=not Path(path).exists())
-
-
 def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, device: torch.device):
     """Seeded model, optimizer, scheduler and the shuffle / partner generators of a run from scratch."""
     torch.manual_seed(cfg.seed)
@@ -141,75 +136,6 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devi
     if cfg.schedule == "step":  # HAN's StepLR, as before the schedule became an option
         return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda index: cfg.lr_factor(index))
-
-
-def _resume_state(ckpt_path: Path, run_hash: str) -> dict | None:
-    """The resume state of this run in ``ckpt_path``, or None: absent, made with other options, or unusable
-    (a damaged or unsafe scratch file is not worth failing a run for: it is ignored with a warning)."""
-    if not ckpt_path.exists():
-        return None
-    try:
-        ckpt = load_resume_checkpoint(ckpt_path)
-    except CheckpointError as exc:
-        log.warning("ignoring %s, training from scratch: %s", ckpt_path, exc)
-        return None
-    if ckpt["run_hash"] != run_hash:
-        log.info("ignoring %s: made with other options", ckpt_path)
-        return None
-    return ckpt
-
-
-def _save_resume(
-    path: Path,
-    run_hash: str,
-    epoch: int,
-    model,
-    optimizer,
-    scheduler,
-    shuffle,
-    partner_rng,
-    history: list,
-    selection: Selection,
-) -> None:
-    _atomic_save(
-        {
-            "run_hash": run_hash,
-            "epoch": epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "shuffle_rng": shuffle.get_state(),
-            "partner_rng": partner_rng.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": _cuda_rng(model),
-            "history": history,
-            "best": selection.best,
-            "best_state": selection.best_state,
-            "best_epoch": selection.best_epoch,
-        },
-        path,
-    )
-
-
-def _cuda_rng(model: torch.nn.Module) -> torch.Tensor | None:
-    """The random stream of the GPU ``model`` is on (its dropout draws from it), or None on a CPU."""
-    device = next(model.parameters()).device
-    return torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-
-
-def _restore(ckpt: dict, model, optimizer, scheduler, shuffle, partner_rng, selection: Selection) -> list:
-    """Load the resume state into the run's objects; return its history."""
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    scheduler.load_state_dict(ckpt["scheduler"])
-    shuffle.set_state(ckpt["shuffle_rng"])
-    partner_rng.set_state(ckpt["partner_rng"])
-    torch.set_rng_state(ckpt["torch_rng"])
-    device = next(model.parameters()).device
-    if device.type == "cuda" and ckpt.get("cuda_rng") is not None:  # dropout on a GPU draws from the GPU's stream
-        torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
-    selection.best, selection.best_state, selection.best_epoch = ckpt["best"], ckpt["best_state"], ckpt["best_epoch"]
-    return ckpt["history"]
 
 
 def run_hash(
@@ -293,14 +219,19 @@ def train(
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
     selection = Selection(keeps_last_epoch(model_name, cfg.select))
     hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), labels)
-    ckpt_path = out_dir / "checkpoint.pt"
+    ckpt_path = resume_path(out_dir)
     history, start_epoch = [], 1
 
-    ckpt = _resume_state(ckpt_path, hash_)
-    if ckpt is not None:
+    state = read_resume(ckpt_path, hash_)
+    if state is not None:
         try:
-            history = _restore(ckpt, model, optimizer, scheduler, shuffle, partner_rng, selection)
-            start_epoch = ckpt["epoch"] + 1
+            resumed = restore_resume(state, model, optimizer, scheduler, shuffle, partner_rng)
+            history, start_epoch = resumed.history, resumed.epoch + 1
+            selection.best, selection.best_state, selection.best_epoch = (
+                resumed.best,
+                resumed.best_state,
+                resumed.best_epoch,
+            )
             log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, ckpt_path)
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring %s, training from scratch: it does not fit this run (%s)", ckpt_path, exc)
@@ -335,7 +266,20 @@ def train(
             }
         )
         bar.set_postfix(loss=f"{loss:.3f}", **{cfg.select_metric: f"{score:.1f}", "best": f"{selection.best:.1f}"})
-        _save_resume(ckpt_path, hash_, epoch, model, optimizer, scheduler, shuffle, partner_rng, history, selection)
+        write_resume(
+            ckpt_path,
+            run_hash=hash_,
+            epoch=epoch,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            shuffle=shuffle,
+            partner_rng=partner_rng,
+            history=history,
+            best=selection.best,
+            best_state=selection.best_state,
+            best_epoch=selection.best_epoch,
+        )
         if selection.stale(epoch, cfg.early_stop):
             log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric, cfg.early_stop)
             break

@@ -6,17 +6,18 @@ import re
 
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.models.rows import MODELS as ALL_MODELS
-from avvp_pipeline.models.rows import run_dir, run_dirs, run_seeds, spec, train_options
+from avvp_pipeline.models.rows import spec
 from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
 from avvp_pipeline.plan import check_results_dir
-from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos
+from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_needed
 from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseudo_label_manifest
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
 from avvp_pipeline.teachers.vocabulary import teacher_config
+from avvp_pipeline.train_plan import check_train_options, run_dir, run_dirs, run_seeds, runtime_options, train_params
 from snakemake.exceptions import WorkflowError
 
 # Everything a run would trip over later stops here, at planning, with one message.
@@ -24,6 +25,8 @@ try:
     check_results_dir(config, workflow.basedir)  # before anything is written there
     check_models(list(ALL_MODELS), config["train"], config["parse"])
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
+    check_train_options(config["train"], rows_needed(config["train"], config["refine"]))
+    TRAIN_RUNTIME = runtime_options(config["train"])  # speed only: rule resources, never params
     check_pseudo_labels(config["train"], config.get("pseudo_labels"))
     check_parse(config["features"], config["parse"])
     check_feature_kinds(config["features"], config["train"], config["refine"])
@@ -70,16 +73,9 @@ AUDIO_CFG = {
 
 
 def train_cfg(wildcards):
-    """The model's recipe, then `train.options`, then `train.per_model[model]`, then the run's seed
-    where `train.seeds` is not the default (a rule param)."""
+    """The run's recorded options and the stage's version (a rule param: a change retrains the row)."""
     seed = wildcards.get("seed")
-    opts = train_options(
-        wildcards.model,
-        config["train"].get("options"),
-        config["train"].get("per_model"),
-        seed=None if seed is None else int(seed),
-    )
-    return as_json({**opts, "version": STAGE_VERSIONS["train"]})
+    return as_json(train_params(wildcards.model, config["train"], None if seed is None else int(seed)))
 
 
 def run_files(name):

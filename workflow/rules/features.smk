@@ -1,5 +1,6 @@
 # Feature stage: one job per shard and modality. Visual jobs decode each video once for
 # ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
+# Each job shows a one-line message, not its (long) list of input videos.
 # Threads only change speed (decoder processes run beside the model), so a different
 # thread count never rebuilds a shard.
 # With `features.source: released` one import job per feature kind and shard writes the same shards
@@ -28,6 +29,8 @@ if FEATURE_SOURCE == "extract":
             gpu=1,
         params:
             cfg=as_json(VISUAL_CFG),
+        message:
+            "extract_visual: shard {wildcards.shard}, ResNet-152 and R(2+1)D-18 features of its videos; log: {log}"
         shell:
             "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
@@ -52,6 +55,8 @@ if FEATURE_SOURCE == "extract":
             gpu=1,
         params:
             cfg=as_json(AUDIO_CFG),
+        message:
+            "extract_audio: shard {wildcards.shard}, VGGish features of its videos; log: {log}"
         shell:
             "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
             " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"

@@ -122,5 +122,7 @@ rule parse:
     threads: 2
     resources:
         gpu=1,
+    message:
+        "parse: the configured videos with {wildcards.model}'s model -> {output}; log: {log}"
     shell:
         "avvp --quiet parse {input.videos:q} --model {input.model:q} --out {output:q} 2> {log:q}"

@@ -22,8 +22,11 @@ rule train:
     conda:
         "../../envs/avvp.yaml"
     threads: 2
+    # train.runtime's speed options travel like threads: never params, so changing one retrains nothing
     resources:
         gpu=1,
+        eval_batch_size=TRAIN_RUNTIME["eval_batch_size"],
+        cuda_graphs=int(TRAIN_RUNTIME["cuda_graphs"]),
     params:
         cfg=train_cfg,
         shards=shard_options,
@@ -32,7 +35,8 @@ rule train:
         pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} {params.shards:q} --config {params.cfg:q}"
-        " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --eval-batch-size {resources.eval_batch_size}"
+        " --cuda-graphs {resources.cuda_graphs} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 # MA's refined labels: computed (`avvp refine` over the ma_base model), or imported from the CM-Co
@@ -159,6 +163,8 @@ if PSEUDO_LABELS["source"] == "teachers":
             gpu=1,
         params:
             cfg=as_json({**TEACHER_CFG, "version": STAGE_VERSIONS["pseudo_labels_teachers"]}),
+        message:
+            "teach_pseudo_labels: shard {wildcards.shard}, CLIP and CLAP label its training videos; log: {log}"
         shell:
             "avvp teach-pseudo-labels --videos {input.videos:q} --index {input.index:q} --config {params.cfg:q}"
             " --threads {threads} --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
