@@ -64,7 +64,7 @@ def _checkpoint_summary(path: Path) -> dict:
         }
     ckpt = check_model(path, obj)
     out = {"file": str(path), "kind": "trained model", "model": ckpt["model_name"]}
-    if ckpt.get("imported_from") is not None:  # avvp import-model: weights trained elsewhere
+    if ckpt.get("imported_from") is not None:  # avvp import model: weights trained elsewhere
         out["imported from"] = ckpt["imported_from"]
     return {
         **out,

@@ -119,7 +119,8 @@ def test_import_features_command_writes_any_kind(tmp_path, caplog):
     rc = main(
         [
             "-q",
-            "import-features",
+            "import",
+            "features",
             "--released-dir",
             str(tmp_path / "rel"),
             "--out-clap-htsat",
@@ -133,7 +134,7 @@ def test_import_features_command_writes_any_kind(tmp_path, caplog):
     )
     assert rc == 0 and store.read_full_shard(out).features.shape == (2, 64, 768)
     assert not (tmp_path / "vggish.h5").exists()
-    rc = main(["import-features", "--released-dir", str(tmp_path), "--failures", str(tmp_path / "f.tsv"), "--", "x"])
+    rc = main(["import", "features", "--released-dir", str(tmp_path), "--failures", str(tmp_path / "f.tsv"), "--", "x"])
     assert rc == 1 and "needs at least one of" in caplog.text and "--out-clap-htsat" in caplog.text
 
 

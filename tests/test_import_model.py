@@ -1,4 +1,4 @@
-"""`avvp import-model han-official`: the HAN authors' MMIL_Net.pt as a model.pt that computes what the
+"""`avvp import model han-official`: the HAN authors' MMIL_Net.pt as a model.pt that computes what the
 released network computes, evaluates on the released features and says where it came from."""
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def released(tmp_path_factory):
     path = root / "MMIL_Net.pt"
     torch.save(sd, path)
     out = root / "runs" / "han-official" / "model.pt"
-    assert main(["import-model", "han-official", str(path), "--out", str(out)]) == 0
+    assert main(["import", "model", "han-official", str(path), "--out", str(out)]) == 0
     return path, sd, out
 
 
@@ -340,7 +340,7 @@ def test_a_file_that_is_not_the_release_is_one_error_line(tmp_path, caplog, rele
     torch.save(obj, path)
     out = tmp_path / "model.pt"
     with caplog.at_level(logging.INFO):
-        assert main(["import-model", "han-official", str(path), "--out", str(out)]) == 1
+        assert main(["import", "model", "han-official", str(path), "--out", str(out)]) == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is None, [r.getMessage() for r in errors]
     msg = errors[0].getMessage()
@@ -360,6 +360,6 @@ def test_errors_are_value_errors_naming_the_file(tmp_path):
 
 def test_cli_help_names_the_source_and_what_is_checked(capsys):
     with pytest.raises(SystemExit):
-        main(["import-model", "--help"])
+        main(["import", "model", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "han-official" in text and "MMIL_Net" in text and "sha256" in text and "released LLP features" in text

@@ -198,7 +198,8 @@ def test_files_checksum_follows_the_files(release, tmp_path):
 def _cli(root: Path, out: Path, *ids: str) -> int:
     return main(
         [
-            "import-features",
+            "import",
+            "features",
             "--released-dir",
             str(root),
             "--out-vggish",

@@ -290,7 +290,8 @@ def test_cli_import_refined(tmp_path):
     build_index(tmp_path / "ann", tmp_path / "index.h5")
     (tmp_path / "r.pkl").write_bytes(torch_pickle(per_class(Dog=[0]), per_class(Speech=[0])))
     args = [
-        "import-refined",
+        "import",
+        "refined",
         str(tmp_path / "r.pkl"),
         "--index",
         str(tmp_path / "index.h5"),
@@ -305,7 +306,7 @@ def test_cli_import_refined(tmp_path):
     (tmp_path / "r.pkl").write_bytes(pickle.dumps(RunsCommand(tmp_path / "MARKER")))
     assert main(args) == 1 and not (tmp_path / "MARKER").exists()
     with pytest.raises(SystemExit) as exit_:
-        main(["import-refined", "--help"])
+        main(["import", "refined", "--help"])
     assert exit_.value.code == 0
 
 
@@ -355,7 +356,7 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
         f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma*+ours")
     )
     assert (
-        "avvp import-refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
+        "avvp import refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
         "--annotations-dir resources/demo/annotations --out results/refined/labels.h5"
     ) in proc.stdout
 

@@ -1,7 +1,7 @@
 """The refined-labels file (``refined/labels.h5``): MA's modality-aware training labels, one owner.
 
 Written by computed refinement (``avvp refine``) and by the import of released refined labels
-(``avvp import-refined``); read by training. Datasets ``video_ids``, ``filenames``, ``audio_labels`` /
+(``avvp import refined``); read by training. Datasets ``video_ids``, ``filenames``, ``audio_labels`` /
 ``visual_labels`` (N, 25) uint8; attributes ``stats`` and ``dropped_rows`` (JSON: modality -> class ->
 rows, in this file's order, whose weak label lost the class).
 """

@@ -5,7 +5,7 @@ A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, `
 ``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, ``inputs`` (slot
 -> ``{"kind", "shape"}``: the feature kind and the (rows, width) of each input the network was built
 for; a file without it was written before kinds were recorded and reads HAN's three kinds), and for a
-model imported from elsewhere (``avvp import-model``) ``imported_from``: where its weights came from. Files are
+model imported from elsewhere (``avvp import model``) ``imported_from``: where its weights came from. Files are
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
@@ -334,7 +334,7 @@ def features_match(trained: dict, given: dict) -> bool:
 
     Exactly equal provenance, except for an extractor whose ``trained`` entry says ``source: released``
     and records no ``config_hash`` (a model trained elsewhere on the released LLP features, e.g.
-    ``avvp import-model han-official``): any import of the release fits it, so only ``weights_id``
+    ``avvp import model han-official``): any import of the release fits it, so only ``weights_id``
     (``released:<folder>``) is compared; the config hash and code version of an import say where and
     when it was imported, not what the features are.
     """

@@ -88,6 +88,6 @@ else:
             out=lambda w: f"--out-{cli_flag(w.kind)[2:]}",
         # the ids come after --: YouTube ids may start with '-'
         shell:
-            "avvp import-features --released-dir {params.released_dir:q} --config {params.cfg:q}"
+            "avvp import features --released-dir {params.released_dir:q} --config {params.cfg:q}"
             " --threads {threads} {params.out:q} {output.shard:q} --failures {output.failures:q}"
             " -- {params.ids:q} 2> {log:q}"

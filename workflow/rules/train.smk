@@ -74,7 +74,7 @@ if REFINE["source"] == "file":
             file=lambda w, input: input.released,
             annotations_dir=lambda w, input: os.path.dirname(input.train_csv),
         shell:
-            "avvp import-refined {input.released:q} --index {input.index:q}"
+            "avvp import refined {input.released:q} --index {input.index:q}"
             " --annotations-dir {params.annotations_dir:q} --out {output:q} 2> {log:q}"
 
 else:
@@ -134,7 +134,7 @@ if PSEUDO_LABELS["source"] == "released":
             version=STAGE_VERSIONS["pseudo_labels"],
             released_dir=PSEUDO_LABELS["dir"],
         shell:
-            "avvp import-pseudo-labels --released-dir {params.released_dir:q} --index {input.index:q}"
+            "avvp import pseudo-labels --released-dir {params.released_dir:q} --index {input.index:q}"
             " --out {output.labels:q} --failures {output.failures:q} --threads {threads} 2> {log:q}"
 
 

@@ -1,0 +1,65 @@
+"""What the ``avvp`` commands share: the logger, JSON options, the per-kind shard options, the speed options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+
+from ..features.kinds import KINDS, cli_flag
+
+log = logging.getLogger("avvp")
+
+
+def json_arg(text: str) -> dict:
+    """An argparse type: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def shards(args) -> dict[str, list[str]]:
+    """Feature kind -> the shards given for it (kinds not given are left out)."""
+    return {name: getattr(args, name) for name in KINDS if getattr(args, name)}
+
+
+def add_shard_args(p: argparse.ArgumentParser) -> None:
+    """One option per feature kind (``--vggish H5 ...``, ``--clap-htsat H5 ...``); give those the model reads."""
+    for name, k in KINDS.items():
+        p.add_argument(
+            cli_flag(name),
+            dest=name,
+            nargs="+",
+            metavar="H5",
+            help=f"{name} feature shards ({k.slot}, {k.shape[0]} x {k.shape[1]}: {k.description})",
+        )
+
+
+def workflow_results() -> str | None:
+    """The results folder of the Snakemake workflow running this command (its rules set the variable):
+    only shards inside it are the workflow's to move aside when damaged."""
+    from ..features.store import WORKFLOW_RESULTS_ENV
+
+    return os.environ.get(WORKFLOW_RESULTS_ENV) or None
+
+
+def add_runtime_args(p: argparse.ArgumentParser, threads_help: str) -> None:
+    """Speed-only options: never recorded in outputs, so changing them reruns nothing."""
+    p.add_argument("--threads", type=int, default=2, help=threads_help)
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+
+
+def set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
+def decode_workers(threads: int) -> int:
+    """Decoder processes beside the model: all threads but one, none with one thread."""
+    return max(1, threads - 1) if threads > 1 else 0
