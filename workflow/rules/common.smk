@@ -101,6 +101,14 @@ def model_constraint():
     return "|".join(re.escape(m) for m in ALL_MODELS)
 
 
+# The one set of wildcard constraints: every rule's wildcards mean the same thing everywhere.
+wildcard_constraints:
+    model=model_constraint(),
+    seed=r"\d+",
+    shard=r"\d{4}",
+    kind="|".join(re.escape(k) for k in FEATURE_KINDS),
+
+
 def refined_labels(wildcards):
     """MA-refined labels for the rows that train on them: computed ones are the run's seed's (refined/
     seed-S/ from runs/ma_base/seed-S/), imported ones are shared by every seed."""

@@ -15,9 +15,6 @@ rule evaluate:
         out(f"logs/evaluate/{RUN_LOG}.log"),
     benchmark:
         out(f"benchmarks/evaluate/{RUN_LOG}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
     conda:
         "../../envs/avvp.yaml"
     threads: 2

@@ -20,8 +20,6 @@ if FEATURE_SOURCE == "extract":
             out("logs/extract_visual/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_visual/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
@@ -46,8 +44,6 @@ if FEATURE_SOURCE == "extract":
             out("logs/extract_audio/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_audio/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
@@ -74,9 +70,6 @@ else:
             out("logs/import_features/{kind}/shard-{shard}.log"),
         benchmark:
             out("benchmarks/import_features/{kind}/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
-            kind="|".join(FEATURE_KINDS),
         conda:
             "../../envs/avvp.yaml"
         # one reader per job: shards import side by side (faster than threads within one job)

@@ -16,9 +16,6 @@ rule train:
         out(f"logs/train/{RUN_LOG}.log"),
     benchmark:
         out(f"benchmarks/train/{RUN_LOG}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
     conda:
         "../../envs/avvp.yaml"
     threads: 2
@@ -94,8 +91,6 @@ else:
             out("logs/refine_labels/seed-{seed}.log") if SEEDS else out("logs/refine_labels.log"),
         benchmark:
             out("benchmarks/refine_labels/seed-{seed}.tsv") if SEEDS else out("benchmarks/refine_labels.tsv")
-        wildcard_constraints:
-            seed=r"\d+",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
@@ -154,8 +149,6 @@ if PSEUDO_LABELS["source"] == "teachers":
             out("logs/teach_pseudo_labels/shard-{shard}.log"),
         benchmark:
             out("benchmarks/teach_pseudo_labels/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
