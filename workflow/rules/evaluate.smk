@@ -21,10 +21,10 @@ rule evaluate:
     resources:
         gpu=1,
     params:
-        cfg=as_json(EVAL_CFG),
-        split=EVAL_CFG["split"],
-        gate=EVAL_CFG["gate"],
-        protocols=[f"--protocol={p}" for p in EVAL_CFG.get("protocols", [])],
+        cfg=as_json(STAGE_CFG["evaluate"]),
+        split=STAGE_CFG["evaluate"]["split"],
+        gate=STAGE_CFG["evaluate"]["gate"],
+        protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
         shards=shard_options,
         out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
@@ -44,7 +44,7 @@ rule baseline_broadcast:
     conda:
         "../../envs/avvp.yaml"
     params:
-        cfg=as_json(EVAL_CFG),
-        split=EVAL_CFG["split"],
+        cfg=as_json(STAGE_CFG["evaluate"]),
+        split=STAGE_CFG["evaluate"]["split"],
     shell:
         "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"

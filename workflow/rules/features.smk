@@ -26,7 +26,7 @@ if FEATURE_SOURCE == "extract":
         resources:
             gpu=1,
         params:
-            cfg=as_json(VISUAL_CFG),
+            cfg=as_json(STAGE_CFG["features_visual"]),
         message:
             "extract_visual: shard {wildcards.shard}, ResNet-152 and R(2+1)D-18 features of its videos; log: {log}"
         shell:
@@ -50,7 +50,7 @@ if FEATURE_SOURCE == "extract":
         resources:
             gpu=1,
         params:
-            cfg=as_json(AUDIO_CFG),
+            cfg=as_json(STAGE_CFG["features_audio"]),
         message:
             "extract_audio: shard {wildcards.shard}, VGGish features of its videos; log: {log}"
         shell:
@@ -76,7 +76,7 @@ else:
         threads: 1
         params:
             released_dir=DATA.released_dir,
-            cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
+            cfg=as_json(STAGE_CFG["features_import"]),
             ids=shard_ids,
             out=lambda w: f"--out-{cli_flag(w.kind)[2:]}",
         # the ids come after --: YouTube ids may start with '-'

@@ -44,13 +44,6 @@ rule train:
 REFINE = config["refine"]
 REFINE_TRAIN_CSV = f"{DATA.annotations_dir}/AVVP_train.csv"  # the rows the released indices refer to
 if REFINE["source"] == "file":
-    if not REFINE["file"]:
-        raise WorkflowError(
-            "refine.source is file but refine.file is not set: give the path of the CM-Co "
-            "release's need_to_change_cmco.pkl (docs/refined-labels.md)"
-        )
-    if not os.path.isfile(REFINE["file"]):
-        raise WorkflowError(f"refine.file {REFINE['file']}: no such file (docs/refined-labels.md)")
 
     rule refine_labels:
         input:
@@ -155,7 +148,7 @@ if PSEUDO_LABELS["source"] == "teachers":
         resources:
             gpu=1,
         params:
-            cfg=as_json({**TEACHER_CFG, "version": STAGE_VERSIONS["pseudo_labels_teachers"]}),
+            cfg=as_json(STAGE_CFG["pseudo_labels_teachers"]),
         message:
             "teach_pseudo_labels: shard {wildcards.shard}, CLIP and CLAP label its training videos; log: {log}"
         shell:
