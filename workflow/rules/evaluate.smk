@@ -26,10 +26,10 @@ rule evaluate:
         gate=STAGE_CFG["evaluate"]["gate"],
         protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
         shards=shard_options,
-        out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
-        " --gate {params.gate:q} {params.protocols:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " --gate {params.gate:q} {params.protocols:q} --threads {threads}"
+        " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 
 rule baseline_broadcast:
