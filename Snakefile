@@ -26,6 +26,16 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# The one set of wildcard constraints: every rule's wildcards mean the same thing everywhere.
+wildcard_constraints:
+    model=model_constraint(),
+    seed=r"\d+",
+    shard=r"\d{4}",
+    kind="|".join(re.escape(k) for k in FEATURE_KINDS),
+
+
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"

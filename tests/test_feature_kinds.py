@@ -32,6 +32,11 @@ from avvp_pipeline.training.trainer import train
 VALOR_PP = ("clap_htsat", "clip_vitl14", "r2plus1d_18")
 
 
+def _eval_out(folder):
+    """metrics.json and predictions.h5 in ``folder``/eval."""
+    return folder / "eval/metrics.json", folder / "eval/predictions.h5"
+
+
 def test_the_kinds_table():
     assert {n: (k.shape, k.slot, k.release_folder, k.extractable) for n, k in KINDS.items()} == {
         "vggish": ((10, 128), "audio", "vggish", True),
@@ -343,7 +348,7 @@ def test_loading_and_evaluation_put_each_kind_in_its_slot(valor_pp_model, tmp_pa
     path, _ = valor_pp_model
     model_features = load_trained(path).features
     with pytest.raises(ValueError, match="trained on features"):  # other provenance than the model's
-        evaluate_model(path, tmp_path / "index.h5", shards, "test", tmp_path / "eval", device="cpu")
+        evaluate_model(path, tmp_path / "index.h5", shards, "test", *_eval_out(tmp_path), device="cpu")
     for name in shards:  # shards with the model's provenance
         store.write_shard(
             shards[name][0],
@@ -351,7 +356,7 @@ def test_loading_and_evaluation_put_each_kind_in_its_slot(valor_pp_model, tmp_pa
             rng.random((4, *shapes[name]), dtype=np.float32),
             {"extractor": name, **model_features[name]},
         )
-    result = evaluate_model(path, tmp_path / "index.h5", shards, "test", tmp_path / "eval", device="cpu")
+    result = evaluate_model(path, tmp_path / "index.h5", shards, "test", *_eval_out(tmp_path), device="cpu")
     assert result["model"] == "valor++" and result["n_videos"] == 1
     assert json.loads((tmp_path / "eval/metrics.json").read_text())["features"].keys() == set(VALOR_PP)
     with pytest.raises(ValueError, match="shards given as clip_vitl14 were written as resnet152"):

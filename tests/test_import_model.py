@@ -249,11 +249,18 @@ def test_imported_model_evaluates_on_imported_released_features(released, tmp_pa
     )
     _index(tmp_path / "index.h5", ids)
     result = evaluate_model(
-        released[2], tmp_path / "index.h5", {k: [v] for k, v in shards.items()}, "test", tmp_path / "eval", device="cpu"
+        released[2],
+        tmp_path / "index.h5",
+        {k: [v] for k, v in shards.items()},
+        "test",
+        tmp_path / "scores/han.json",  # each output where it is named, whatever its folder
+        tmp_path / "probs/han-predictions.h5",
+        device="cpu",
     )
+    assert (tmp_path / "scores/han.json").is_file() and (tmp_path / "probs/han-predictions.h5").is_file()
     assert result["model"] == "han" and result["gate"] == "global" and result["n_videos"] == len(ids)
     assert (
-        json.loads((tmp_path / "eval" / "metrics.json").read_text())["features"]["resnet152"]["weights_id"]
+        json.loads((tmp_path / "scores/han.json").read_text())["features"]["resnet152"]["weights_id"]
         == "released:res152"
     )
 

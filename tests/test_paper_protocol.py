@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from avvp_pipeline.data.feature_sets import FeatureSet
 from avvp_pipeline.models.checkpoint import TrainedModel
@@ -16,7 +16,8 @@ from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER_CONFIG = REPO / "workflow/configs/llp-released-paper.yaml"
+RELEASED_CONFIG = REPO / "workflow/configs/llp-released.yaml"
+PAPER_CONFIG = REPO / "workflow/configs/llp-released-paper.yaml"  # an overlay of RELEASED_CONFIG
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 
@@ -89,8 +90,22 @@ def test_metrics_record_the_selection_split():
     assert (ckpt("han")).select_on == "val"  # a model.pt from before the select option
 
 
+def _leaves(d: dict, prefix: str = "") -> dict:
+    """``{"a.b": value}`` for every non-dict value of a nested dict."""
+    out = {}
+    for k, v in d.items():
+        out.update(_leaves(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
+
+
+def test_paper_config_holds_only_the_keys_it_changes():
+    base, overlay = (_leaves(yaml.safe_load(f.read_text())) for f in (RELEASED_CONFIG, PAPER_CONFIG))
+    assert overlay and all(base.get(key) != value for key, value in overlay.items())
+
+
 def test_paper_config_validates_and_selects_on_test_exactly_for_cmco_recipe_rows():
-    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    config = yaml.safe_load(RELEASED_CONFIG.read_text())
+    update_config(config, yaml.safe_load(PAPER_CONFIG.read_text()))  # as `--configfile BASE PAPER` merges them
     validate(config, str(SCHEMA))
     train_cfg = config["train"]
     assert config["features"]["source"] == "released"

@@ -341,7 +341,8 @@ def add_evaluate(sub) -> None:
         help="also score with this post-processing protocol, reported under its own name (repeatable): "
         "llp (global gate), modality (MA's gate), tuned (thresholds chosen on val)",
     )
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-metrics", required=True, help="metrics.json to write")
+    p.add_argument("--out-predictions", required=True, help="predictions.h5 to write")
     add_runtime_args(p, "torch threads")
     p.set_defaults(func=evaluate)
 
@@ -355,7 +356,8 @@ def evaluate(args) -> int:
         args.index,
         shards(args),
         args.split,
-        args.out_dir,
+        args.out_metrics,
+        args.out_predictions,
         None if args.gate == "auto" else args.gate,
         device=args.device,
         protocols=args.protocol or (),

@@ -35,7 +35,8 @@ def evaluate_model(
     index_path: str | Path,
     shards: dict[str, list[str]],
     split: str,
-    out_dir: str | Path,
+    out_metrics: str | Path,
+    out_predictions: str | Path,
     gate: str | None = None,
     device: str = "auto",
     batch_size: int = 256,
@@ -83,10 +84,8 @@ def evaluate_model(
         m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
         for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_predictions(
-        out_dir / "predictions.h5",
+        out_predictions,
         fs.video_ids,
         fs.filenames,
         {
@@ -113,7 +112,7 @@ def evaluate_model(
         "features": provenance,
         "avvp_pipeline_version": __version__,
     }
-    write_results(result, out_dir / "metrics.json")
+    write_results(result, out_metrics)
     return result
 
 

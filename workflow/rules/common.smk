@@ -16,7 +16,7 @@ from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseu
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
-from avvp_pipeline.teachers.vocabulary import teacher_config
+from avvp_pipeline.stage_plan import check_refine, stage_configs
 from avvp_pipeline.train_plan import check_train_options, run_dir, run_dirs, run_seeds, runtime_options, train_params
 from snakemake.exceptions import WorkflowError
 
@@ -36,6 +36,9 @@ try:
     DATA = data_source(config["dataset"], config["features"])
     PLAN = plan_videos(config["dataset"], config["features"]["shard_size"], config["features"], FEATURE_KINDS)
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
+    check_refine(config["refine"])
+    # each stage's config and version, recorded in its params (changing it reruns that stage)
+    STAGE_CFG = stage_configs(config, DATA)
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
@@ -58,19 +61,6 @@ RUN = out(run_dir("{model}", "{seed}" if SEEDS else None))
 RUN_LOG = "{model}/seed-{seed}" if SEEDS else "{model}"  # logs/<stage>/RUN_LOG.log
 FIRST_SEED = SEEDS[0] if SEEDS else None
 
-_FEATURES = config["features"]
-_COMMON_FEATURE_KEYS = ("weights", "weights_dir", "seed", "precision", "batch_videos")
-VISUAL_CFG = {
-    **{k: _FEATURES[k] for k in _COMMON_FEATURE_KEYS},
-    **_FEATURES["visual"],
-    "version": STAGE_VERSIONS["features_visual"],
-}
-AUDIO_CFG = {
-    **{k: _FEATURES[k] for k in _COMMON_FEATURE_KEYS},
-    **_FEATURES["audio"],
-    "version": STAGE_VERSIONS["features_audio"],
-}
-
 
 def train_cfg(wildcards):
     """The run's recorded options and the stage's version (a param of the train rule: a change retrains the row)."""
@@ -86,9 +76,6 @@ def run_files(name):
 def first_run(name):
     """Input function: ``name`` in the run of ``wildcards.model`` with the first seed (figures, parsing)."""
     return lambda wildcards: out(f"{run_dir(wildcards.model, FIRST_SEED)}/{name}")
-
-
-EVAL_CFG = {**config["evaluate"], "version": STAGE_VERSIONS["evaluate"]}
 
 
 def as_json(d):
@@ -111,20 +98,15 @@ def refined_labels(wildcards):
 
 
 PSEUDO_LABELS = config.get("pseudo_labels") or {"source": "none", "dir": None}
-# the teachers' settings with VALOR's captions and thresholds filled in (a rule param; checked at planning)
-TEACHER_CFG = (
-    teacher_config({k: v for k, v in PSEUDO_LABELS.items() if k not in ("source", "dir")})
-    if PSEUDO_LABELS["source"] == "teachers"
-    else None
-)
 
 
 def teacher_weight_files(wildcards):
     """The teachers' weight files (none for random teachers): replacing one reruns the teachers."""
+    teachers = STAGE_CFG["pseudo_labels_teachers"]
     return [
-        os.path.join(TEACHER_CFG[k]["weights"], WEIGHTS_FILE)
+        os.path.join(teachers[k]["weights"], WEIGHTS_FILE)
         for k in ("clip", "clap")
-        if TEACHER_CFG[k]["weights"] != "random"
+        if teachers[k]["weights"] != "random"
     ]
 
 

@@ -25,12 +25,7 @@ if DATA.synthetic:
             "../../envs/avvp.yaml"
         threads: 2
         params:
-            cfg=as_json(
-                {
-                    **DATA.synth,
-                    "version": STAGE_VERSIONS["synth"],
-                }
-            ),
+            cfg=as_json(STAGE_CFG["synth"]),
             videos_dir=lambda w, output: os.path.dirname(output.videos[0]),
             annotations_dir=lambda w, output: os.path.dirname(output.annotations[0]),
         shell:

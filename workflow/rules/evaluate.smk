@@ -15,24 +15,21 @@ rule evaluate:
         out(f"logs/evaluate/{RUN_LOG}.log"),
     benchmark:
         out(f"benchmarks/evaluate/{RUN_LOG}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
     conda:
         "../../envs/avvp.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
-        cfg=as_json(EVAL_CFG),
-        split=EVAL_CFG["split"],
-        gate=EVAL_CFG["gate"],
-        protocols=[f"--protocol={p}" for p in EVAL_CFG.get("protocols", [])],
+        cfg=as_json(STAGE_CFG["evaluate"]),
+        split=STAGE_CFG["evaluate"]["split"],
+        gate=STAGE_CFG["evaluate"]["gate"],
+        protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
         shards=shard_options,
-        out_dir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
-        " --gate {params.gate:q} {params.protocols:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
+        " --gate {params.gate:q} {params.protocols:q} --threads {threads}"
+        " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 
 rule baseline_broadcast:
@@ -47,7 +44,7 @@ rule baseline_broadcast:
     conda:
         "../../envs/avvp.yaml"
     params:
-        cfg=as_json(EVAL_CFG),
-        split=EVAL_CFG["split"],
+        cfg=as_json(STAGE_CFG["evaluate"]),
+        split=STAGE_CFG["evaluate"]["split"],
     shell:
         "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"

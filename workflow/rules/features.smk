@@ -20,15 +20,13 @@ if FEATURE_SOURCE == "extract":
             out("logs/extract_visual/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_visual/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
         resources:
             gpu=1,
         params:
-            cfg=as_json(VISUAL_CFG),
+            cfg=as_json(STAGE_CFG["features_visual"]),
         message:
             "extract_visual: shard {wildcards.shard}, ResNet-152 and R(2+1)D-18 features of its videos; log: {log}"
         shell:
@@ -46,15 +44,13 @@ if FEATURE_SOURCE == "extract":
             out("logs/extract_audio/shard-{shard}.log"),
         benchmark:
             out("benchmarks/extract_audio/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
         resources:
             gpu=1,
         params:
-            cfg=as_json(AUDIO_CFG),
+            cfg=as_json(STAGE_CFG["features_audio"]),
         message:
             "extract_audio: shard {wildcards.shard}, VGGish features of its videos; log: {log}"
         shell:
@@ -74,16 +70,13 @@ else:
             out("logs/import_features/{kind}/shard-{shard}.log"),
         benchmark:
             out("benchmarks/import_features/{kind}/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
-            kind="|".join(FEATURE_KINDS),
         conda:
             "../../envs/avvp.yaml"
         # one reader per job: shards import side by side (faster than threads within one job)
         threads: 1
         params:
             released_dir=DATA.released_dir,
-            cfg=as_json({"version": STAGE_VERSIONS["features_import"]}),
+            cfg=as_json(STAGE_CFG["features_import"]),
             ids=shard_ids,
             out=lambda w: f"--out-{cli_flag(w.kind)[2:]}",
         # the ids come after --: YouTube ids may start with '-'

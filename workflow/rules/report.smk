@@ -71,8 +71,6 @@ rule figures:
         out("logs/figures/{model}.log"),
     benchmark:
         out("benchmarks/figures/{model}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
     conda:
         "../../envs/avvp.yaml"
     params:
@@ -93,8 +91,6 @@ rule video_page:
         out("logs/video_page/{model}.log"),
     benchmark:
         out("benchmarks/video_page/{model}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
     conda:
         "../../envs/avvp.yaml"
     params:
@@ -115,8 +111,6 @@ rule parse:
         out("logs/parse/{model}.log"),
     benchmark:
         out("benchmarks/parse/{model}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
     conda:
         "../../envs/avvp.yaml"
     threads: 2

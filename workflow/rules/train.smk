@@ -16,9 +16,6 @@ rule train:
         out(f"logs/train/{RUN_LOG}.log"),
     benchmark:
         out(f"benchmarks/train/{RUN_LOG}.tsv")
-    wildcard_constraints:
-        model=model_constraint(),
-        seed=r"\d+",
     conda:
         "../../envs/avvp.yaml"
     threads: 2
@@ -47,13 +44,6 @@ rule train:
 REFINE = config["refine"]
 REFINE_TRAIN_CSV = f"{DATA.annotations_dir}/AVVP_train.csv"  # the rows the released indices refer to
 if REFINE["source"] == "file":
-    if not REFINE["file"]:
-        raise WorkflowError(
-            "refine.source is file but refine.file is not set: give the path of the CM-Co "
-            "release's need_to_change_cmco.pkl (docs/refined-labels.md)"
-        )
-    if not os.path.isfile(REFINE["file"]):
-        raise WorkflowError(f"refine.file {REFINE['file']}: no such file (docs/refined-labels.md)")
 
     rule refine_labels:
         input:
@@ -94,8 +84,6 @@ else:
             out("logs/refine_labels/seed-{seed}.log") if SEEDS else out("logs/refine_labels.log"),
         benchmark:
             out("benchmarks/refine_labels/seed-{seed}.tsv") if SEEDS else out("benchmarks/refine_labels.tsv")
-        wildcard_constraints:
-            seed=r"\d+",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
@@ -154,15 +142,13 @@ if PSEUDO_LABELS["source"] == "teachers":
             out("logs/teach_pseudo_labels/shard-{shard}.log"),
         benchmark:
             out("benchmarks/teach_pseudo_labels/shard-{shard}.tsv")
-        wildcard_constraints:
-            shard=r"\d{4}",
         conda:
             "../../envs/avvp.yaml"
         threads: 2
         resources:
             gpu=1,
         params:
-            cfg=as_json({**TEACHER_CFG, "version": STAGE_VERSIONS["pseudo_labels_teachers"]}),
+            cfg=as_json(STAGE_CFG["pseudo_labels_teachers"]),
         message:
             "teach_pseudo_labels: shard {wildcards.shard}, CLIP and CLAP label its training videos; log: {log}"
         shell:
