@@ -8,93 +8,16 @@ training and evaluation (plus the report that reads them), and that speed-only s
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import pytest
 import yaml
+from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake
 
 from avvp_pipeline.models.rows import PAPER_ROWS
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-TINY = {
-    "dataset": {
-        "annotations_dir": None,  # the demo set, rendered into resources/demo/
-        "videos_dir": None,
-        "legacy_eval_audio": False,
-        "synth": {
-            "enabled": True,
-            "seed": 5,
-            "n_train": 6,
-            "n_val": 3,
-            "n_test": 3,
-            "width": 64,
-            "height": 48,
-            "fps": 12.0,
-        },
-    },
-    "features": {
-        "shard_size": 7,
-        "weights": "random",
-        "weights_dir": None,
-        "seed": 0,
-        "precision": "bf16",
-        "batch_videos": 4,
-        "visual": {"fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
-        "audio": {"sample_rate": 16000, "example_hop": 1.0},
-    },
-    "train": {
-        "models": list(PAPER_ROWS),  # all 21 rows of the CM-Co paper's tables
-        "options": {"epochs": 2, "batch_size": 4, "feature_norm": "standardize", "init_epoch": 1},
-    },
-    "evaluate": {"split": "test", "gate": "auto"},
-}
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
-    """Rule names in the 'Job stats' table of a dry run."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return set()
-    table = text.split("Job stats:")[1].split("total")[0]
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)}
-
-
-def planned_outputs(proc: subprocess.CompletedProcess, rule: str) -> list[str]:
-    """The 'output:' line of each job of ``rule`` in a dry run."""
-    outputs, inside = [], False
-    for line in proc.stdout.splitlines():
-        if line.startswith(("rule ", "localrule ", "[")):
-            inside = line == f"rule {rule}:"
-        elif inside and line.strip().startswith("output: "):
-            outputs.append(line.strip()[len("output: ") :])
-    return outputs
 
 
 @pytest.fixture(scope="module")
@@ -202,11 +125,7 @@ def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path)
 
 
 def test_lint_is_clean():
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)],
-        capture_output=True,
-        text=True,
-    )
+    proc = snakemake(REPO, "--lint", cores=None, check=False)
     assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
