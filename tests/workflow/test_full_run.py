@@ -13,7 +13,7 @@ import re
 import h5py
 import pytest
 import yaml
-from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake
+from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake, total_jobs
 
 from avvp_pipeline.models.rows import PAPER_ROWS
 
@@ -27,7 +27,9 @@ def finished_run(tmp_path_factory):
     # names the shell would glob `ma*` into, were a rule to pass a model name unquoted
     (workdir / "ma_notes.txt").write_text("notes")
     (workdir / "ma_base_old").mkdir()
-    snakemake(workdir)
+    proc = snakemake(workdir)
+    # the console a person watches: `snakemake --cores all` without flags, as the README writes it
+    (workdir / "console.log").write_text(proc.stdout + proc.stderr)
     return workdir
 
 
@@ -61,6 +63,15 @@ def test_outputs_of_a_full_run(finished_run):
         assert f["frame_prob"].shape == (3, 10, 2, 25)
     for log in ("results/logs/index.log", "results/logs/train/han.log", "results/logs/extract_visual/shard-0000.log"):
         assert (wd / log).is_file()
+
+
+def test_console_shows_a_short_block_per_job_and_no_input_lists(finished_run):
+    """Jobs whose input is a list of videos (extraction, synthesis) show their message instead."""
+    lines = (finished_run / "console.log").read_text().splitlines()
+    listing = [line for line in lines if line.count(".mp4") > 2]
+    assert not listing, f"{len(listing)} console lines list videos, e.g. {listing[0][:200]}"
+    jobs = total_jobs("\n".join(lines))
+    assert len(lines) <= 16 * jobs, f"{len(lines)} console lines for {jobs} jobs"
 
 
 def test_model_names_reach_the_commands_unglobbed(finished_run):
