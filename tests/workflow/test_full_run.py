@@ -13,7 +13,7 @@ import re
 import h5py
 import pytest
 import yaml
-from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake, total_jobs
+from snakerun import TINY, planned_outputs, planned_rules, snakemake, total_jobs
 
 from avvp_pipeline.models.rows import PAPER_ROWS
 
@@ -135,11 +135,6 @@ def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path)
     assert "extract_visual" in rules and not rules & {"synth", "index", "extract_audio", "baseline_broadcast"}
 
 
-def test_lint_is_clean():
-    proc = snakemake(REPO, "--lint", cores=None, check=False)
-    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-
-
 def test_ma_rows_train_on_refined_labels(finished_run):
     with h5py.File(finished_run / "results/refined/labels.h5") as f:
         weak_sum = f["audio_labels"].shape
@@ -183,36 +178,3 @@ def test_parse_rule_over_a_folder_of_videos(finished_run, tmp_path):
         assert (finished_run / "results/parsed/han/holiday" / name).is_file()
     assert "notes.mp4" in (finished_run / "results/parsed/han/index.html").read_text()
     assert "notes.mp4" in (finished_run / "results/parsed/han/failures.tsv").read_text()
-
-
-def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
-    """All of LLP planned from the official CSVs (workflow/configs/llp.yaml); absent videos are reported
-    and skipped. Timing is in docs/benchmarks.md (`snakemake -n` of this command)."""
-    from conftest import llp_dir
-
-    from avvp_pipeline.data import llp
-
-    ann = llp_dir()
-    if not (ann / "AVVP_train.csv").is_file():
-        pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
-    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
-    assert len(ids) == 11_849
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for vid in ids[:-7]:
-        (videos / f"{vid}.mp4").touch()
-    proc = snakemake(
-        tmp_path,
-        "-n",
-        "--cores",
-        "8",
-        "--configfile",
-        str(REPO / "workflow/configs/llp.yaml"),
-        "--config",
-        f"annotations_dir={ann}",
-        f"videos_dir={videos}",
-    )
-    text = proc.stdout + proc.stderr
-    assert "7 of 11849 videos are missing" in text
-    table = text.split("Job stats:")[1]
-    assert re.search(r"^extract_visual\s+12\s*$", table, re.M)  # 11,842 videos in shards of 1024

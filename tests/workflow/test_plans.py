@@ -1,5 +1,6 @@
 """What the workflow plans and refuses in a dry run: speed options as flags, numbers inside `--config`,
-the workstation profile, and refined labels imported from a file instead of trained through ma_base."""
+the workstation profile, refined labels imported from a file instead of trained through ma_base, all of
+LLP with some videos missing; and `snakemake --lint`."""
 
 from __future__ import annotations
 
@@ -79,3 +80,42 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
     assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
         snakemake(tmp_path, "-n"), "train"
     )
+
+
+@pytest.mark.slow
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint", cores=None, check=False)
+    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
+    """All of LLP planned from the official CSVs (workflow/configs/llp.yaml); absent videos are reported
+    and skipped. Timing is in docs/benchmarks.md (`snakemake -n` of this command)."""
+    from conftest import llp_dir
+
+    from avvp_pipeline.data import llp
+
+    ann = llp_dir()
+    if not (ann / "AVVP_train.csv").is_file():
+        pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
+    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
+    assert len(ids) == 11_849
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for vid in ids[:-7]:
+        (videos / f"{vid}.mp4").touch()
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(REPO / "workflow/configs/llp.yaml"),
+        "--config",
+        f"annotations_dir={ann}",
+        f"videos_dir={videos}",
+        cores="8",
+    )
+    text = proc.stdout + proc.stderr
+    assert "7 of 11849 videos are missing" in text
+    table = text.split("Job stats:")[1]
+    assert re.search(r"^extract_visual\s+12\s*$", table, re.M)  # 11,842 videos in shards of 1024
