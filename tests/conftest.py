@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny synthetic clips made by the package's own generator."""
+"""Shared fixtures (tiny synthetic clips made by the package's own generator) and the markers of the
+heavy tests: `workflow` (everything under tests/workflow/ runs Snakemake), `media` (tests that render
+or decode videos with ffmpeg), `browser` (tests that drive Chromium)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_TESTS = REPO / "tests" / "workflow"
+# a test using one of these fixtures needs ffmpeg (it renders or decodes videos)
+MEDIA_FIXTURES = {"real_clip", "tiny_set"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if WORKFLOW_TESTS in Path(item.path).parents:
+            item.add_marker(pytest.mark.workflow)
+        if MEDIA_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.media)
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
 
 
 def llp_dir() -> Path:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -110,16 +108,3 @@ def test_every_config_example_in_the_docs_is_accepted(doc):
     for entries in config_examples(doc.read_text()):
         config = demo_config(*entries)
         prepare_config(config, SCHEMA)
-
-
-def test_a_nested_numeric_config_plans(tmp_path):
-    """`snakemake -n` with numbers inside a `--config` value, as docs/seeds.md writes them."""
-    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--snakefile", str(REPO / "Snakefile")]
-        + ["--directory", str(tmp_path), "--config", "train={models: [han], seeds: [1, 2], options: {epochs: 3}}"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "results/runs/han/seed-2/model.pt" in proc.stdout

@@ -18,6 +18,8 @@ from avvp_pipeline.media.decode import frame_indices, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.media.probe import probe
 
+pytestmark = pytest.mark.media  # the decoders: nearly every test here runs ffmpeg or decord
+
 W, H, BITS = 160, 96, 10
 
 

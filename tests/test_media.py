@@ -12,6 +12,8 @@ from avvp_pipeline.media.decode import frame_indices, sample_frames
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 from avvp_pipeline.media.probe import MediaError, probe
 
+pytestmark = pytest.mark.media  # the decoders: nearly every test here runs ffmpeg or decord
+
 
 def test_frame_indices_pick_the_frame_on_screen():
     # 25 fps source: frame k starts at k/25; at 8 fps we want the frame shown at t = j/8

@@ -120,18 +120,6 @@ def test_a_speed_option_left_in_train_options_names_its_new_place(key, value):
         prepare_config(config, SCHEMA)
 
 
-def test_the_train_rule_passes_speed_options_as_flags(tmp_path):
-    """train.runtime reaches `avvp train` as flags beside --threads, outside the recorded --config."""
-    from test_workflow import TINY, snakemake
-
-    cfg = copy.deepcopy(TINY)
-    cfg["train"].update(models=["han"], runtime={"cuda_graphs": True, "eval_batch_size": 8})
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    text = snakemake(tmp_path, "-n", "-p").stdout
-    command = next(line for line in text.splitlines() if "avvp train " in line)
-    assert "--eval-batch-size 8 --cuda-graphs 1" in command and "cuda_graphs" not in command
-
-
 def test_speed_options_stay_out_of_the_recorded_options():
     train = copy.deepcopy(_demo()["train"])
     before = {row: train_params(row, train) for row in MODELS}

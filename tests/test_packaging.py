@@ -87,44 +87,6 @@ def test_cli_error_is_one_clear_line(tmp_path):
     assert out.returncode == 1 and "AVVP_train.csv" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_demo_dag_plans_with_the_workstation_profile(tmp_path):
-    import os
-    import shutil
-
-    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--profile",
-            str(REPO / "workflow/profiles/default"),
-            "-n",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    stats = out.stdout.split("Job stats:")[1]
-    for rule in (
-        "synth",
-        "index",
-        "extract_visual",
-        "extract_audio",
-        "train",
-        "evaluate",
-        "baseline_broadcast",
-        "report",
-    ):
-        assert re.search(rf"^{rule}\s+\d+", stats, re.M), rule
-
-
 def test_bench_train_reports_epoch_times():
     from avvp_pipeline.bench.train import bench_train
 

@@ -12,7 +12,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-import yaml
 from conftest import llp_dir
 
 from avvp_pipeline.cli import main
@@ -338,38 +337,6 @@ def test_real_file_drops_3509_visual_and_1583_audio_labels(released_file, tmp_pa
 
 
 # ---- the workflow ------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
-    from test_workflow import TINY, planned_outputs, planned_rules, snakemake
-
-    cfg = json.loads(json.dumps(TINY))
-    cfg["train"]["models"] = ["han", "ma*", "ma*+ours"]
-    (tmp_path / "released dir").mkdir()
-    (tmp_path / "released dir/need_to_change_cmco.pkl").write_bytes(b"not read by a dry run")
-    cfg["refine"] = {"source": "file", "file": "released dir/need_to_change_cmco.pkl"}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake(tmp_path, "-n", "-p")
-    assert "refine_labels" in planned_rules(proc)
-    assert sorted(planned_outputs(proc, "train")) == sorted(
-        f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma*+ours")
-    )
-    assert (
-        "avvp import refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
-        "--annotations-dir resources/demo/annotations --out results/refined/labels.h5"
-    ) in proc.stdout
-
-    cfg["refine"] = {"source": "file", "file": "absent.pkl"}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake(tmp_path, "-n", check=False)
-    assert proc.returncode != 0 and "refine.file absent.pkl: no such file" in proc.stdout + proc.stderr
-
-    del cfg["refine"]  # the default: computed through ma_base
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
-        snakemake(tmp_path, "-n"), "train"
-    )
 
 
 def test_a_fifo_given_as_the_refined_labels_is_refused_not_waited_on(tmp_path, fifo):

@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from avvp_pipeline.data.index import build_index, load_split
 from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.data.pseudo_labels import (
     merge_pseudo_labels,
-    pseudo_label_provenance,
     read_all_pseudo_labels,
     write_pseudo_labels,
 )
@@ -200,44 +198,6 @@ def test_merge_joins_shards_and_refuses_other_settings(tmp_path):
     write_pseudo_labels(tmp_path / "c.h5", ["ddddddddddd"], z, z, {**prov, "random": False})
     with pytest.raises(ValueError, match=r"c\.h5: made with other settings .*\(differs in random\)"):
         merge_pseudo_labels([tmp_path / "a.h5", tmp_path / "c.h5"], [], tmp_path / "x.h5", tmp_path / "x.tsv")
-
-
-@pytest.mark.slow
-def test_workflow_teaches_pseudo_labels_trains_and_evaluates_valor(tiny_set, tmp_path):
-    from test_workflow import TINY, planned_rules, snakemake
-
-    videos, annotations, _ = tiny_set
-    cfg = json.loads(json.dumps(TINY))
-    cfg["dataset"]["synth"]["enabled"] = False
-    cfg["features"].update(shard_size=3)
-    cfg["train"] = {
-        "models": ["valor"],
-        "options": {"epochs": 2, "batch_size": 4, "warmup_epochs": 1, "feature_norm": "standardize"},
-    }
-    cfg["pseudo_labels"] = {"source": "teachers", "clap": {"thresholds": {"Dog": 1.0}}}
-    wd = tmp_path / "wd"
-    wd.mkdir()
-    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
-    config = ["--config", f"annotations_dir={annotations}", f"videos_dir={videos}"]
-    plan = snakemake(wd, "-n", *config)
-    assert {"teach_pseudo_labels", "merge_pseudo_labels", "train", "evaluate", "report"} <= planned_rules(plan)
-    snakemake(wd, *config)
-    assert planned_rules(snakemake(wd, "-n", *config)) == set()
-    labels = wd / "results/pseudo_labels/labels.h5"
-    prov = pseudo_label_provenance(labels)
-    assert prov["random"] is True and prov["clap"]["thresholds"][CLASSES.index("Dog")] == 1.0
-    ids, _, _, _ = read_all_pseudo_labels(labels)
-    n_train = len((annotations / "AVVP_train.csv").read_text().splitlines()) - 1
-    assert len(ids) == n_train
-    log = (wd / "results/logs/teach_pseudo_labels/shard-0000.log").read_text()
-    assert "RANDOM" in log
-    metrics = json.loads((wd / "results/runs/valor/metrics.json").read_text())
-    assert metrics["model"] == "valor"
-    summary = json.loads((wd / "results/runs/valor/history.json").read_text())["summary"]
-    assert summary["pseudo_labels"]["source"] == "teachers"
-    (wd / "other.yaml").write_text(yaml.safe_dump({"pseudo_labels": {"clip": {"thresholds": {"Dog": 3.0}}}}))
-    changed = snakemake(wd, "-n", "--configfile", str(wd / "config.yaml"), str(wd / "other.yaml"), *config)
-    assert {"teach_pseudo_labels", "merge_pseudo_labels", "train"} <= planned_rules(changed)
 
 
 @pytest.fixture(scope="module")

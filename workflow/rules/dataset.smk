@@ -1,5 +1,5 @@
 # Dataset stage: (demo only) render the synthetic clips into demo/, then index splits and labels.
-# The user's data folders are only ever read.
+# The user's data folders are only ever read. synth shows a message, not its (long) list of videos.
 ANNOTATIONS = [
     f"{DATA.annotations_dir}/{name}"
     for name in (
@@ -28,6 +28,8 @@ if DATA.synthetic:
             cfg=as_json(STAGE_CFG["synth"]),
             videos_dir=lambda w, output: os.path.dirname(output.videos[0]),
             annotations_dir=lambda w, output: os.path.dirname(output.annotations[0]),
+        message:
+            "synth: renders the demo set ({params.videos_dir}, {params.annotations_dir}); log: {log}"
         shell:
             "avvp synth --jobs {threads} --videos-dir {params.videos_dir:q}"
             " --annotations-dir {params.annotations_dir:q}"

@@ -5,17 +5,15 @@ Also: workflow inputs with shell-special names, and planning errors that stop be
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import llp_dir
-from test_workflow import REPO, planned_rules
+from snakerun import REPO, environment, planned_rules, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +67,11 @@ def user_data(tmp_path):
     return ann, videos
 
 
-def _run(cmd: list[str], cwd: Path, tmp_path: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", TORCH_HOME=str(tmp_path / "no-weights"))
-    if cmd[0] == "snakemake":
-        cmd = [sys.executable, "-m", "snakemake", *cmd[1:]]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+def _run(cmd: list[str], cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``cmd`` (a `snakemake ...` command line) run in the checkout copy ``cwd``, with no pretrained weights."""
+    assert cmd[0] == "snakemake", cmd
+    env = environment(TORCH_HOME=str(tmp_path / "no-weights"))
+    return snakemake(None, *cmd[1:], check=False, cores=None, cwd=cwd, timeout=600, env=env)
 
 
 def test_readme_llp_command_never_writes_into_the_data_folders(user_data, tmp_path):

@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-import yaml
-from test_workflow import REPO, TINY, planned_rules, snakemake
+from snakerun import REPO, TINY, planned_rules, snakemake, start_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +39,6 @@ FAULT_CFG = copy.deepcopy(TINY)
 FAULT_CFG["train"]["models"] = ["han"]
 FAULT_CFG["train"]["options"]["epochs"] = 60  # long enough (about 10 s here) to be killed in the middle
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO avvp: avvp .* (started|finished after)", re.M)
-
-
-def new_workdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.yaml").write_text(yaml.safe_dump(FAULT_CFG))
-    return path
 
 
 def gpu_intervals(workdir: Path) -> dict[str, tuple[datetime, datetime]]:
@@ -74,19 +66,8 @@ def test_overlap_check_finds_intersections():
 
 def run_until_killed(workdir: Path, ready, args: list[str], timeout: float = 600) -> None:
     """Start snakemake, and kill -9 its whole process group (it and every job) once ``ready()``."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
     with open(workdir / "killed-run.log", "a") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = start_snakemake(workdir, *args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     try:
         while not ready():
@@ -128,7 +109,7 @@ def assert_same_outputs(a: Path, b: Path) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """One uninterrupted run under the default profile."""
-    workdir = new_workdir(tmp_path_factory.mktemp("reference"))
+    workdir = write_config(tmp_path_factory.mktemp("reference"), FAULT_CFG)
     snakemake(workdir, *DEFAULT_PROFILE)
     return workdir
 
@@ -141,14 +122,14 @@ def test_default_profile_never_runs_two_gpu_jobs_at_once(reference):
 
 def test_two_runs_from_scratch_are_identical(reference, tmp_path):
     """The second run declares two cards, so its GPU jobs do overlap: a different schedule, same bytes."""
-    again = new_workdir(tmp_path / "again")
+    again = write_config(tmp_path / "again", FAULT_CFG)
     snakemake(again, *ONE_THREAD, "--resources", "gpu=2")
     assert overlaps(gpu_intervals(again)), "with two GPUs declared, no GPU jobs overlapped"
     assert_same_outputs(reference, again)
 
 
 def test_kill_9_during_extraction_and_training_then_rerun(reference, tmp_path):
-    wd = new_workdir(tmp_path / "killed")
+    wd = write_config(tmp_path / "killed", FAULT_CFG)
 
     def extracting():
         return any("visual features of" in p.read_text() for p in (wd / "results/logs/extract_visual").glob("*.log"))

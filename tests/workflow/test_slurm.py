@@ -12,14 +12,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import TINY
+from snakerun import REPO, TINY, snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 GPU_RULES = ("extract_visual", "extract_audio", "train", "refine_labels", "evaluate", "parse")
 
@@ -85,24 +83,7 @@ def test_demo_workflow_runs_through_the_slurm_executor(slurm_cluster, tmp_path):
     cfg["train"]["models"] = ["han", "ma*+ours"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     profile = local_profile(tmp_path / "profile")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--profile",
-            str(profile),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1500,
-    )
+    proc = snakemake(tmp_path, "--profile", str(profile), check=False, cores=None, timeout=1500)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     for model in ("han", "ma*+ours"):

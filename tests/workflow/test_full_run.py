@@ -8,93 +8,16 @@ training and evaluation (plus the report that reads them), and that speed-only s
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import h5py
 import pytest
 import yaml
+from snakerun import TINY, planned_outputs, planned_rules, snakemake, total_jobs
 
 from avvp_pipeline.models.rows import PAPER_ROWS
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-TINY = {
-    "dataset": {
-        "annotations_dir": None,  # the demo set, rendered into resources/demo/
-        "videos_dir": None,
-        "legacy_eval_audio": False,
-        "synth": {
-            "enabled": True,
-            "seed": 5,
-            "n_train": 6,
-            "n_val": 3,
-            "n_test": 3,
-            "width": 64,
-            "height": 48,
-            "fps": 12.0,
-        },
-    },
-    "features": {
-        "shard_size": 7,
-        "weights": "random",
-        "weights_dir": None,
-        "seed": 0,
-        "precision": "bf16",
-        "batch_videos": 4,
-        "visual": {"fps": 8, "num_frames": 80, "resnet_resize": 32, "resnet_crop": 32, "r2plus1d_size": 16},
-        "audio": {"sample_rate": 16000, "example_hop": 1.0},
-    },
-    "train": {
-        "models": list(PAPER_ROWS),  # all 21 rows of the CM-Co paper's tables
-        "options": {"epochs": 2, "batch_size": 4, "feature_norm": "standardize", "init_epoch": 1},
-    },
-    "evaluate": {"split": "test", "gate": "auto"},
-}
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
-    return proc
-
-
-def planned_rules(proc: subprocess.CompletedProcess) -> set[str]:
-    """Rule names in the 'Job stats' table of a dry run."""
-    text = proc.stdout + proc.stderr
-    if "Nothing to be done" in text:
-        return set()
-    table = text.split("Job stats:")[1].split("total")[0]
-    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)}
-
-
-def planned_outputs(proc: subprocess.CompletedProcess, rule: str) -> list[str]:
-    """The 'output:' line of each job of ``rule`` in a dry run."""
-    outputs, inside = [], False
-    for line in proc.stdout.splitlines():
-        if line.startswith(("rule ", "localrule ", "[")):
-            inside = line == f"rule {rule}:"
-        elif inside and line.strip().startswith("output: "):
-            outputs.append(line.strip()[len("output: ") :])
-    return outputs
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +27,9 @@ def finished_run(tmp_path_factory):
     # names the shell would glob `ma*` into, were a rule to pass a model name unquoted
     (workdir / "ma_notes.txt").write_text("notes")
     (workdir / "ma_base_old").mkdir()
-    snakemake(workdir)
+    proc = snakemake(workdir)
+    # the console a person watches: `snakemake --cores all` without flags, as the README writes it
+    (workdir / "console.log").write_text(proc.stdout + proc.stderr)
     return workdir
 
 
@@ -138,6 +63,20 @@ def test_outputs_of_a_full_run(finished_run):
         assert f["frame_prob"].shape == (3, 10, 2, 25)
     for log in ("results/logs/index.log", "results/logs/train/han.log", "results/logs/extract_visual/shard-0000.log"):
         assert (wd / log).is_file()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 24 item 9: Snakemake's 'Reason:' line still lists the videos synth made (the default "
+    "profile, where `quiet: [reason]` would go, is not picked up without --profile)",
+)
+def test_console_shows_a_short_block_per_job_and_no_input_lists(finished_run):
+    """Jobs whose input or output is a list of videos (synth, extraction) show their message instead."""
+    lines = (finished_run / "console.log").read_text().splitlines()
+    listing = [line for line in lines if line.count(".mp4") > 2]
+    assert not listing, f"{len(listing)} console lines list videos, e.g. {listing[0][:200]}"
+    jobs = total_jobs("\n".join(lines))
+    assert len(lines) <= 16 * jobs, f"{len(lines)} console lines for {jobs} jobs"
 
 
 def test_model_names_reach_the_commands_unglobbed(finished_run):
@@ -201,15 +140,6 @@ def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path)
     assert "extract_visual" in rules and not rules & {"synth", "index", "extract_audio", "baseline_broadcast"}
 
 
-def test_lint_is_clean():
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-
-
 def test_ma_rows_train_on_refined_labels(finished_run):
     with h5py.File(finished_run / "results/refined/labels.h5") as f:
         weak_sum = f["audio_labels"].shape
@@ -253,36 +183,3 @@ def test_parse_rule_over_a_folder_of_videos(finished_run, tmp_path):
         assert (finished_run / "results/parsed/han/holiday" / name).is_file()
     assert "notes.mp4" in (finished_run / "results/parsed/han/index.html").read_text()
     assert "notes.mp4" in (finished_run / "results/parsed/han/failures.tsv").read_text()
-
-
-def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
-    """All of LLP planned from the official CSVs (workflow/configs/llp.yaml); absent videos are reported
-    and skipped. Timing is in docs/benchmarks.md (`snakemake -n` of this command)."""
-    from conftest import llp_dir
-
-    from avvp_pipeline.data import llp
-
-    ann = llp_dir()
-    if not (ann / "AVVP_train.csv").is_file():
-        pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
-    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
-    assert len(ids) == 11_849
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for vid in ids[:-7]:
-        (videos / f"{vid}.mp4").touch()
-    proc = snakemake(
-        tmp_path,
-        "-n",
-        "--cores",
-        "8",
-        "--configfile",
-        str(REPO / "workflow/configs/llp.yaml"),
-        "--config",
-        f"annotations_dir={ann}",
-        f"videos_dir={videos}",
-    )
-    text = proc.stdout + proc.stderr
-    assert "7 of 11849 videos are missing" in text
-    table = text.split("Job stats:")[1]
-    assert re.search(r"^extract_visual\s+12\s*$", table, re.M)  # 11,842 videos in shards of 1024

@@ -1,0 +1,121 @@
+"""What the workflow plans and refuses in a dry run: speed options as flags, numbers inside `--config`,
+the workstation profile, refined labels imported from a file instead of trained through ma_base, all of
+LLP with some videos missing; and `snakemake --lint`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake
+
+
+def test_the_train_rule_passes_speed_options_as_flags(tmp_path):
+    """train.runtime reaches `avvp train` as flags beside --threads, outside the recorded --config."""
+    cfg = copy.deepcopy(TINY)
+    cfg["train"].update(models=["han"], runtime={"cuda_graphs": True, "eval_batch_size": 8})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    text = snakemake(tmp_path, "-n", "-p").stdout
+    command = next(line for line in text.splitlines() if "avvp train " in line)
+    assert "--eval-batch-size 8 --cuda-graphs 1" in command and "cuda_graphs" not in command
+
+
+def test_a_nested_numeric_config_plans(tmp_path):
+    """`snakemake -n` with numbers inside a `--config` value, as docs/seeds.md writes them."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    config = "train={models: [han], seeds: [1, 2], options: {epochs: 3}}"
+    proc = snakemake(tmp_path, "-n", "--config", config, cores="1", check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "results/runs/han/seed-2/model.pt" in proc.stdout
+
+
+def test_demo_dag_plans_with_the_workstation_profile(tmp_path):
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    out = snakemake(tmp_path, "--profile", str(REPO / "workflow/profiles/default"), "-n", cores=None, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    stats = out.stdout.split("Job stats:")[1]
+    for rule in (
+        "synth",
+        "index",
+        "extract_visual",
+        "extract_audio",
+        "train",
+        "evaluate",
+        "baseline_broadcast",
+        "report",
+    ):
+        assert re.search(rf"^{rule}\s+\d+", stats, re.M), rule
+
+
+@pytest.mark.slow
+def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
+
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"]["models"] = ["han", "ma*", "ma*+ours"]
+    (tmp_path / "released dir").mkdir()
+    (tmp_path / "released dir/need_to_change_cmco.pkl").write_bytes(b"not read by a dry run")
+    cfg["refine"] = {"source": "file", "file": "released dir/need_to_change_cmco.pkl"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "-p")
+    assert "refine_labels" in planned_rules(proc)
+    assert sorted(planned_outputs(proc, "train")) == sorted(
+        f"results/runs/{m}/model.pt, results/runs/{m}/history.json" for m in ("han", "ma*", "ma*+ours")
+    )
+    assert (
+        "avvp import refined 'released dir/need_to_change_cmco.pkl' --index results/dataset/index.h5 "
+        "--annotations-dir resources/demo/annotations --out results/refined/labels.h5"
+    ) in proc.stdout
+
+    cfg["refine"] = {"source": "file", "file": "absent.pkl"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0 and "refine.file absent.pkl: no such file" in proc.stdout + proc.stderr
+
+    del cfg["refine"]  # the default: computed through ma_base
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert "results/runs/ma_base/model.pt, results/runs/ma_base/history.json" in planned_outputs(
+        snakemake(tmp_path, "-n"), "train"
+    )
+
+
+@pytest.mark.slow
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint", cores=None, check=False)
+    assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_full_llp_plans_with_missing_videos_skipped(tmp_path):
+    """All of LLP planned from the official CSVs (workflow/configs/llp.yaml); absent videos are reported
+    and skipped. Timing is in docs/benchmarks.md (`snakemake -n` of this command)."""
+    from conftest import llp_dir
+
+    from avvp_pipeline.data import llp
+
+    ann = llp_dir()
+    if not (ann / "AVVP_train.csv").is_file():
+        pytest.skip(f"LLP annotation CSVs not found in {ann} (set AVVP_LLP_DIR to the shared LLP folder)")
+    ids = sorted({llp.video_id(f) for split in llp.SPLIT_FILES.values() for f in llp.read_weak_labels(ann / split)[0]})
+    assert len(ids) == 11_849
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for vid in ids[:-7]:
+        (videos / f"{vid}.mp4").touch()
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(REPO / "workflow/configs/llp.yaml"),
+        "--config",
+        f"annotations_dir={ann}",
+        f"videos_dir={videos}",
+        cores="8",
+    )
+    text = proc.stdout + proc.stderr
+    assert "7 of 11849 videos are missing" in text
+    table = text.split("Job stats:")[1]
+    assert re.search(r"^extract_visual\s+12\s*$", table, re.M)  # 11,842 videos in shards of 1024
