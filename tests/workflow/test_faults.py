@@ -167,7 +167,8 @@ def test_damaged_or_deleted_shard_is_rebuilt(reference, tmp_path):
     assert not shard.exists() and shard.with_name("shard-0001.h5.corrupt").exists()
     planned = snakemake(wd, *DEFAULT_PROFILE, "-n")
     assert "extract_visual" in planned_rules(planned) and "extract_audio" not in planned_rules(planned)
-    assert len(re.findall(r"^rule extract_visual:", planned.stdout, re.M)) == 1  # that shard only
+    # that shard only (the job shows its one-line message)
+    assert len(re.findall(r"^\s*Job \d+: extract_visual: shard ", planned.stdout, re.M)) == 1
     snakemake(wd, *DEFAULT_PROFILE)
     assert_same_outputs(reference, wd)
 

@@ -89,7 +89,13 @@ def test_workflow_imports_clap_and_clip_features_trains_and_evaluates_valor_plus
     snakemake(wd, *config)
     assert planned_rules(snakemake(wd, "-n", *config)) == set()
     features = wd / "results/features"
-    assert sorted(p.name for p in features.iterdir()) == ["clap_htsat", "clip_vitl14", "failures", "r2plus1d_18"]
+    assert sorted(p.name for p in features.iterdir()) == [
+        "clap_htsat",
+        "clip_vitl14",
+        "failures",
+        "manifests",
+        "r2plus1d_18",
+    ]
     failures = "".join(p.read_text() for p in sorted((features / "failures").glob("import-clap_htsat-shard-*.tsv")))
     assert train_ids[1] in failures and "shape (10, 128), expected (64, 768) for CLAP/features" in failures
     trained = torch.load(wd / "results/runs/valor++/model.pt", weights_only=True)
