@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -349,6 +350,27 @@ def write_import_manifests(plan: VideoPlan, feature_dir: str) -> int:
                 lambda changed, shard=shard, kind=kind: shard_holds(shard, kind, plan.released_dir, changed),
             )
     return n
+
+
+def video_manifest_path(feature_dir: str, k: int) -> str:
+    """The manifest of shard ``k``'s videos: the input of its extraction and teacher jobs."""
+    return f"{feature_dir}/manifests/videos-shard-{k:04d}.tsv"
+
+
+def write_video_manifests(plan: VideoPlan, feature_dir: str, made_by_run: Callable[[int], list[str]] | None) -> int:
+    """Write the video manifest of every shard (``features/manifest.py``; a new time reruns the shard's
+    jobs); return how many changed. ``made_by_run``: for videos a job of the run renders (the demo), the
+    outputs of shard ``k`` the videos are checked against by time."""
+    from .features import manifest
+
+    return sum(
+        manifest.update(
+            video_manifest_path(feature_dir, k),
+            plan.shard_paths(k),
+            manifest.older_than(made_by_run(k)) if made_by_run else lambda changed: False,
+        )
+        for k in range(plan.num_shards)
+    )
 
 
 def write_pseudo_label_manifest(released_dir: str, video_ids: list[str], path: str, labels: str) -> bool:

@@ -40,6 +40,23 @@ def add_shard_args(p: argparse.ArgumentParser) -> None:
         )
 
 
+def add_video_args(p: argparse.ArgumentParser, what: str) -> None:
+    """The videos a stage reads: listed (``--videos``) or in a manifest file (``--video-list``, what the
+    workflow's rules pass: one short input per shard)."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--videos", nargs="+", metavar="VIDEO", help=what)
+    g.add_argument(
+        "--video-list", metavar="TSV", help="a file manifest listing them (features/manifests/videos-shard-K.tsv)"
+    )
+
+
+def video_paths(args) -> list[str]:
+    """The videos given by ``add_video_args``' options."""
+    from ..features.manifest import read_files
+
+    return args.videos if args.videos else read_files(args.video_list)
+
+
 def workflow_results() -> str | None:
     """The results folder of the Snakemake workflow running this command (its rules set the variable):
     only shards inside it are the workflow's to move aside when damaged."""

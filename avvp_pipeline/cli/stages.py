@@ -9,11 +9,13 @@ import time
 from .common import (
     add_runtime_args,
     add_shard_args,
+    add_video_args,
     decode_workers,
     json_arg,
     log,
     set_threads,
     shards,
+    video_paths,
     workflow_results,
 )
 
@@ -98,7 +100,7 @@ def add_extract(sub) -> None:
         "are listed in the failures file; the shard completes with the rest (docs/benchmarks.md: speed).",
     )
     p.add_argument("kind", choices=["visual", "audio"])
-    p.add_argument("--videos", nargs="+", required=True, metavar="MP4", help="the shard's video files")
+    add_video_args(p, "the shard's video files")
     p.add_argument(
         "--config",
         type=json_arg,
@@ -117,7 +119,7 @@ def add_extract(sub) -> None:
 def extract(args) -> int:
     from ..features.runner import extract_audio_shard, extract_visual_shard
 
-    paths = args.videos
+    paths = video_paths(args)
     set_threads(args.threads)
     cfg = {**args.config, "decode_workers": decode_workers(args.threads), "device": args.device}
     log.info("%s features of %d videos", args.kind, len(paths))
@@ -251,7 +253,7 @@ def add_teach_pseudo_labels(sub) -> None:
         '"clap": {"weights": "/w/clap-htsat-fused", "thresholds": {"Dog": 3}}}; defaults: VALOR\'s captions '
         "and thresholds, weights random (small networks; random_size: full for the published sizes).",
     )
-    p.add_argument("--videos", nargs="+", required=True, help="the shard's video files (<YouTube id>.mp4)")
+    add_video_args(p, "the shard's video files (<YouTube id>.mp4)")
     p.add_argument("--index", required=True, help="results/dataset/index.h5 (weak labels, training split)")
     p.add_argument("--config", type=json_arg, default={}, help="teacher settings as JSON (see below)")
     p.add_argument("--out", required=True, help="HDF5 file to write (the pseudo-labels format)")
@@ -266,7 +268,7 @@ def teach_pseudo_labels(args) -> int:
     set_threads(args.threads)
     t0 = time.perf_counter()
     stats = teach_shard(
-        args.videos,
+        video_paths(args),
         args.index,
         args.config,
         args.out,

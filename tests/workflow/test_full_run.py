@@ -65,11 +65,6 @@ def test_outputs_of_a_full_run(finished_run):
         assert (wd / log).is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 24 item 9: Snakemake's 'Reason:' line still lists the videos synth made (the default "
-    "profile, where `quiet: [reason]` would go, is not picked up without --profile)",
-)
 def test_console_shows_a_short_block_per_job_and_no_input_lists(finished_run):
     """Jobs whose input or output is a list of videos (synth, extraction) show their message instead."""
     lines = (finished_run / "console.log").read_text().splitlines()

@@ -13,6 +13,7 @@ from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, c
 from avvp_pipeline.plan import check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_needed
 from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseudo_label_manifest
+from avvp_pipeline.plan import video_manifest_path, write_video_manifests
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
@@ -122,12 +123,27 @@ def option(flag, value):
 
 
 def shard_videos(wildcards):
-    return PLAN.shard_paths(int(wildcards.shard))
+    """A shard's videos as its jobs' inputs: their manifest (one short path; it gets a new time when a
+    video is added, removed or changed), and for the demo the folder the synth job renders."""
+    videos = {"manifest": video_manifest_path(FEATURE_DIR, int(wildcards.shard))}
+    return {**videos, "rendered": DEMO_VIDEOS} if DATA.synthetic else videos
 
 
 def import_manifest(wildcards):
     """The source manifest of the shard's released .npy files of one feature kind (features.source: released)."""
     return manifest_path(FEATURE_DIR, wildcards.kind, int(wildcards.shard))
+
+
+def shard_outputs(k):
+    """What the jobs reading shard ``k``'s videos write: its feature shards and teacher labels."""
+    shards = [f"{FEATURE_DIR}/{kind}/shard-{k:04d}.h5" for kind in FEATURE_KINDS]
+    return [*shards, out(f"pseudo_labels/shards/shard-{k:04d}.h5")]
+
+
+# The demo's videos are one output of the synth job, its folder (not 100s of file names in the console).
+DEMO_VIDEOS = PLAN.videos_dir if DATA.synthetic else None
+if FEATURE_SOURCE == "extract":
+    write_video_manifests(PLAN, FEATURE_DIR, shard_outputs if DATA.synthetic else None)
 
 
 # Imports rerun when the content of their released files changes, whatever their times say: each job's

@@ -1,5 +1,5 @@
 # Dataset stage: (demo only) render the synthetic clips into demo/, then index splits and labels.
-# The user's data folders are only ever read. synth shows a message, not its (long) list of videos.
+# The user's data folders are only ever read. synth's output is the videos folder, not its (long) list of videos.
 ANNOTATIONS = [
     f"{DATA.annotations_dir}/{name}"
     for name in (
@@ -16,7 +16,7 @@ if DATA.synthetic:
     rule synth:
         output:
             annotations=ANNOTATIONS,
-            videos=[f"{PLAN.videos_dir}/{vid}.mp4" for vid in PLAN.video_ids],
+            videos=directory(PLAN.videos_dir),
         log:
             out("logs/synth.log"),
         benchmark:
@@ -26,12 +26,11 @@ if DATA.synthetic:
         threads: 2
         params:
             cfg=as_json(STAGE_CFG["synth"]),
-            videos_dir=lambda w, output: os.path.dirname(output.videos[0]),
             annotations_dir=lambda w, output: os.path.dirname(output.annotations[0]),
         message:
-            "synth: renders the demo set ({params.videos_dir}, {params.annotations_dir}); log: {log}"
+            "synth: renders the demo set ({output.videos}, {params.annotations_dir}); log: {log}"
         shell:
-            "avvp synth --jobs {threads} --videos-dir {params.videos_dir:q}"
+            "avvp synth --jobs {threads} --videos-dir {output.videos:q}"
             " --annotations-dir {params.annotations_dir:q}"
             " --config {params.cfg:q} 2> {log:q}"
 

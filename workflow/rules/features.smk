@@ -1,6 +1,6 @@
 # Feature stage: one job per shard and modality. Visual jobs decode each video once for
 # ResNet-152 (80 x 2048) and R(2+1)D-18 (10 x 512); audio jobs run VGGish (10 x 128).
-# Each job shows a one-line message, not its (long) list of input videos.
+# Each job's input is its shard's video manifest (common.smk: shard_videos), not the (long) list of videos.
 # Threads only change speed (decoder processes run beside the model), so a different
 # thread count never rebuilds a shard.
 # With `features.source: released` one import job per feature kind and shard writes the same shards
@@ -11,7 +11,7 @@ if FEATURE_SOURCE == "extract":
 
     rule extract_visual:
         input:
-            videos=shard_videos,
+            unpack(shard_videos),
         output:
             resnet152=f"{FEATURE_DIR}/resnet152/shard-{{shard}}.h5",
             r2plus1d_18=f"{FEATURE_DIR}/r2plus1d_18/shard-{{shard}}.h5",
@@ -30,13 +30,13 @@ if FEATURE_SOURCE == "extract":
         message:
             "extract_visual: shard {wildcards.shard}, ResNet-152 and R(2+1)D-18 features of its videos; log: {log}"
         shell:
-            "avvp extract visual --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
+            "avvp extract visual --video-list {input.manifest:q} --config {params.cfg:q} --threads {threads}"
             " --out-resnet152 {output.resnet152:q} --out-r2plus1d-18 {output.r2plus1d_18:q}"
             " --failures {output.failures:q} 2> {log:q}"
 
     rule extract_audio:
         input:
-            videos=shard_videos,
+            unpack(shard_videos),
         output:
             vggish=f"{FEATURE_DIR}/vggish/shard-{{shard}}.h5",
             failures=f"{FEATURE_DIR}/failures/audio-shard-{{shard}}.tsv",
@@ -54,7 +54,7 @@ if FEATURE_SOURCE == "extract":
         message:
             "extract_audio: shard {wildcards.shard}, VGGish features of its videos; log: {log}"
         shell:
-            "avvp extract audio --videos {input.videos:q} --config {params.cfg:q} --threads {threads}"
+            "avvp extract audio --video-list {input.manifest:q} --config {params.cfg:q} --threads {threads}"
             " --out-vggish {output.vggish:q} --failures {output.failures:q} 2> {log:q}"
 
 else:

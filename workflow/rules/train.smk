@@ -132,7 +132,7 @@ if PSEUDO_LABELS["source"] == "teachers":
 
     rule teach_pseudo_labels:
         input:
-            videos=shard_videos,
+            unpack(shard_videos),
             index=out("dataset/index.h5"),
             weights=teacher_weight_files,
         output:
@@ -152,7 +152,7 @@ if PSEUDO_LABELS["source"] == "teachers":
         message:
             "teach_pseudo_labels: shard {wildcards.shard}, CLIP and CLAP label its training videos; log: {log}"
         shell:
-            "avvp teach-pseudo-labels --videos {input.videos:q} --index {input.index:q} --config {params.cfg:q}"
+            "avvp teach-pseudo-labels --video-list {input.manifest:q} --index {input.index:q} --config {params.cfg:q}"
             " --threads {threads} --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
 
     rule merge_pseudo_labels:
