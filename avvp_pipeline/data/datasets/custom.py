@@ -51,13 +51,16 @@ def read_custom(
     problems = Problems(lenient)
     rows = {s: read_rows(root / SPLIT_FILES[s], WEAK_HEADER, problems) for s in SPLITS}
     classes = _classes(root, rows, problems)
+    if not classes:
+        problems.check()  # every label would be unknown: the class list's problem is the one to report
     entries = [(s, r[1][0], str(root / SPLIT_FILES[s]), r[0]) for s in SPLITS for r in rows[s] or []]
     check_disjoint(entries, problems)
-    problems.check()
     index = {c: i for i, c in enumerate(classes)}
-    splits = {s: _split(s, root / SPLIT_FILES[s], rows[s], index, problems) for s in SPLITS}
+    splits = {s: _split(s, root / SPLIT_FILES[s], r, index, problems) for s, r in rows.items() if r is not None}
     dense = [m for m in MODALITIES if (root / DENSE_FILES[m]).exists()]
-    if len(dense) == 1:
+    if len(splits) < len(SPLITS):
+        pass  # a split file could not be read: its problem is recorded
+    elif len(dense) == 1:
         other = DENSE_FILES[next(m for m in MODALITIES if m not in dense)]
         problems.refuse(root / DENSE_FILES[dense[0]], f"found without {other}: dense labels need both modalities")
     elif dense:
@@ -86,6 +89,7 @@ def _classes(root: Path, rows: dict[str, Rows | None], problems: Problems) -> tu
         problems.refuse(path, f"cannot read it ({exc})")
         return ()
     seen: dict[str, int] = {}
+    errors = len(problems.errors)
     for number, text in enumerate(lines, start=1):
         name = text.strip()
         if not name:
@@ -98,7 +102,7 @@ def _classes(root: Path, rows: dict[str, Rows | None], problems: Problems) -> tu
             seen[name] = number
     if not lines or not any(t.strip() for t in lines):
         problems.refuse(path, "empty class list")
-    return tuple(seen)
+    return () if len(problems.errors) > errors else tuple(seen)
 
 
 def _split(name: str, path: Path, rows: Rows, index: dict[str, int], problems: Problems) -> Split:
