@@ -3,6 +3,7 @@ and line, and the same problems handled with warnings when reading leniently."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,9 @@ def test_lenient_reading_still_refuses_an_unknown_dense_class(tmp_path):
     root = folder(tmp_path / "mine", dense_audio_tsv=HEADER + "walk_03\t0\t4\tcat\n")
     with pytest.raises(DatasetError, match=r"dense_audio.tsv:2: label 'cat' is not a class"):
         read_custom(root, lenient=True)
+
+
+def test_the_docs_show_this_example():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^`([a-z_]+\.(?:tsv|txt))`\n```\n(.*?)```", text, flags=re.S | re.M)
+    assert {name: body.replace("<TAB>", "\t") for name, body in blocks} == EXAMPLE
