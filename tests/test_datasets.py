@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import llp_dir
+from test_datasets_custom import folder as custom_folder
 from test_datasets_lfav import lfav_folder
 
 from avvp_pipeline.data import llp
@@ -104,8 +105,10 @@ def test_the_config_names_the_kind(tmp_path):
     assert dataset_from_config({"annotations_dir": str(folder), **demo_keys}).kind == "llp"  # the default
     lfav = dataset_from_config({"name": "lfav", "annotations_dir": str(lfav_folder(tmp_path / "lfav"))})
     assert lfav.kind == "lfav" and len(lfav.classes) == 35
-    lengths = {"bbbbbbbbbbb": 10}
+    lengths = {"bbbbbbbbbbb": 8}  # LLP clips are scored over 10 segments whatever the videos say
     assert dataset_from_config({"annotations_dir": str(folder)}, lengths=lengths).splits["val"].lengths == [10, 10]
+    custom = dataset_from_config({"name": "custom", "annotations_dir": str(custom_folder(tmp_path / "custom"))})
+    assert custom.kind == "custom" and custom.classes == ("speech", "dog", "doorbell")
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,8 @@ OTHER_KEYS = ("videos_dir", "synth")
 
 def dataset_from_config(cfg: Mapping, *, lengths: Mapping[str, int] | None = None) -> Dataset:
     """Read the data set ``cfg`` (the ``dataset`` section) names; ``lengths`` (segments per video id, where
-    known) lets events past a video's end be found. :class:`DatasetError` for a bad key or a bad file."""
+    known; lfav and custom) lets events past a video's end be found. :class:`DatasetError` for a bad key or
+    a bad file."""
     kind = cfg.get("name") or "llp"
     if kind not in KINDS:
         raise DatasetError([f"dataset.name {kind!r}: expected {', '.join(KINDS)}"])
@@ -53,9 +54,8 @@ def dataset_from_config(cfg: Mapping, *, lengths: Mapping[str, int] | None = Non
         raise DatasetError([f"dataset.annotations_dir is not set: the {kind} data set needs its annotations folder"])
     if not Path(folder).is_dir():
         raise DatasetError([f"dataset.annotations_dir {folder}: folder not found"])
-    if kind == "llp":
-        dataset = read_llp(folder, legacy_eval_audio=bool(cfg.get("legacy_eval_audio", False)))
-        return dataset.with_lengths(lengths) if lengths else dataset
+    if kind == "llp":  # LLP's protocol scores 10 segments per clip: ``lengths`` is not read
+        return read_llp(folder, legacy_eval_audio=bool(cfg.get("legacy_eval_audio", False)))
     if kind == "lfav":
         return read_lfav(folder, lengths)
     return read_custom(folder, lenient=bool(cfg.get("lenient", False)), lengths=lengths)

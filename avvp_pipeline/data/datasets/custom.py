@@ -57,17 +57,8 @@ def read_custom(
     check_disjoint(entries, problems)
     index = {c: i for i, c in enumerate(classes)}
     splits = {s: _split(s, root / SPLIT_FILES[s], r, index, problems) for s, r in rows.items() if r is not None}
-    dense = [m for m in MODALITIES if (root / DENSE_FILES[m]).exists()]
-    if len(splits) < len(SPLITS):
-        pass  # a split file could not be read: its problem is recorded
-    elif len(dense) == 1:
-        other = DENSE_FILES[next(m for m in MODALITIES if m not in dense)]
-        problems.refuse(root / DENSE_FILES[dense[0]], f"found without {other}: dense labels need both modalities")
-    elif dense:
-        for s in EVALUATED:
-            splits[s].dense = {m: [[] for _ in splits[s].filenames] for m in MODALITIES}
-        for m in MODALITIES:
-            _dense(root / DENSE_FILES[m], m, splits, index, segment_seconds, problems)
+    if len(splits) == len(SPLITS):  # else a split file could not be read: its problem is recorded
+        _add_dense(root, splits, index, segment_seconds, problems)
     problems.check()
     dataset = Dataset("custom", classes, splits, EXCLUSIVE, segment_seconds, lenient, problems.warnings)
     return dataset.with_lengths(lengths) if lengths else dataset
@@ -125,6 +116,19 @@ def _split(name: str, path: Path, rows: Rows, index: dict[str, int], problems: P
             out[i, cls] = 1
     videos = [video for _, (video, _) in rows]
     return Split(name, videos, list(videos), out)
+
+
+def _add_dense(root: Path, splits: dict[str, Split], index: dict[str, int], seconds: float, problems: Problems) -> None:
+    """The dense files' events added to the evaluated splits, when there are dense files."""
+    dense = [m for m in MODALITIES if (root / DENSE_FILES[m]).exists()]
+    if len(dense) == 1:
+        other = DENSE_FILES[next(m for m in MODALITIES if m not in dense)]
+        problems.refuse(root / DENSE_FILES[dense[0]], f"found without {other}: dense labels need both modalities")
+    elif dense:
+        for s in EVALUATED:
+            splits[s].dense = {m: [[] for _ in splits[s].filenames] for m in MODALITIES}
+        for m in MODALITIES:
+            _dense(root / DENSE_FILES[m], m, splits, index, seconds, problems)
 
 
 def _dense(
