@@ -3,6 +3,7 @@ and a data set built from the config's ``dataset`` keys (the lfav and custom rea
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from conftest import llp_dir
 from test_datasets_custom import folder as custom_folder
 from test_datasets_lfav import lfav_folder
 
+from avvp_pipeline.cli import run
 from avvp_pipeline.data import llp
 from avvp_pipeline.data.datasets.config import dataset_from_config, read_dataset
 from avvp_pipeline.data.datasets.description import INCLUSIVE, DatasetError, Event, Split, to_internal
@@ -150,3 +152,12 @@ def test_warnings_are_logged_and_written_and_nothing_is_written_when_refused(tmp
     with pytest.raises(DatasetError, match="val_audio.csv:2: label 'train' is not an LFAV class"):
         read_dataset({"name": "lfav", "annotations_dir": str(root)}, out)
     assert list(out.parent.iterdir()) == []
+
+
+def test_the_cli_reports_a_refused_data_set_in_one_line(tmp_path, caplog):
+    root = custom_folder(tmp_path / "custom", val_tsv=None)
+    cfg = {"name": "custom", "annotations_dir": str(root)}
+    args = argparse.Namespace(command="index", verbose=False, func=lambda _args: dataset_from_config(cfg))
+    assert run(args) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [f"{root}/val.tsv: file not found"]
