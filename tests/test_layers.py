@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.torch_files",
             "avvp_pipeline.device",
             "avvp_pipeline.data.llp",
+            "avvp_pipeline.data.datasets",
         ),
     ),
     ("media", ("avvp_pipeline.media",)),
