@@ -117,7 +117,7 @@ def snippet_average_precision(prob: np.ndarray, truth: np.ndarray, lengths: np.n
     best = np.maximum.accumulate(best[:, ::-1], axis=1)[:, ::-1]
     m = n_pos[cls].astype(np.float64)
     recall_step = hits / m - (hits - 1) / m  # as the official code computes it, float for float
-    ap = np.bincount(cls, weights=recall_step * best[cls, hits - 1], minlength=n_cls)
+    ap = np.bincount(cls, weights=recall_step * best[cls, hits - 1], minlength=n_cls).astype(np.float64)
     ap[n_pos == 0] = np.nan  # recall 0 / 0 in the official code
     return ap
 
