@@ -85,7 +85,7 @@ def lfav_predictions(
 
 def _pooled(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(N, C, Tmax) -> (C, S): per class, every valid snippet, video after video."""
-    return x.transpose(1, 0, 2)[:, valid]
+    return np.ascontiguousarray(x.transpose(1, 0, 2)[:, valid])  # row by row, for the sort
 
 
 def snippet_average_precision(prob: np.ndarray, truth: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
