@@ -19,6 +19,16 @@ Implementation (no Python loop over videos or classes): each 10-segment row is e
 events, tables built once (vectorised, ~10 ms) hold the runs of all 1024 codes (at most 5 each)
 and, for every pair of codes (a, b), how many runs of a reach IoU >= 0.5 with some run of b; the
 event TP/FP/FN of every (video, class) are then two gathers from that 1024 x 1024 table.
+
+Any clip length and class count (:func:`llp_f_scores_padded`, :func:`per_video_scores_padded`):
+videos of different lengths come as one array padded to the longest, ``(N, C, Tmax)``, with their
+lengths ``(N,)``; seconds past a video's length are ignored. Segment counts are counts of ones.
+Events are found on the flattened array (a run starts where a one follows a zero or a row start,
+ends where a zero or the row end follows), every pair of a predicted and a true run that overlap
+is listed with two ``searchsorted`` calls (both sides are sorted, disjoint intervals, so there are
+fewer such pairs than runs), and the pairs reaching ``2 * intersection >= union`` mark their
+predicted and true run as reached; ``bincount`` over the rows gives TP/FP/FN. When ``Tmax <= 10``
+the 1024-code tables above are used instead (faster at that size; ``avvp bench metrics``).
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ __all__ = [
     "llp_f_scores",
     "per_video_scores",
     "binarize_predictions",
+    "llp_f_scores_padded",
+    "per_video_scores_padded",
+    "valid_seconds",
 ]
 
 NUM_CLASSES = 25
@@ -127,6 +140,11 @@ def _check_binary(name: str, x: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"{name} must have shape (N, {NUM_CLASSES}, {NUM_SEGMENTS}) (video, class, second), got {a.shape}"
         )
+    return _as_bool(name, a)
+
+
+def _as_bool(name: str, a: np.ndarray) -> np.ndarray:
+    """``a`` as a bool array; it must hold only 0 and 1 (bool, integer or float)."""
     if a.dtype == bool:
         return a
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
@@ -139,10 +157,10 @@ def _check_binary(name: str, x: np.ndarray) -> np.ndarray:
 
 
 def _codes(x: np.ndarray) -> np.ndarray:
-    """(N, 25, 10) bool -> (N, 25) integer codes with bit t = segment t."""
+    """(N, C, T) bool, T <= 10 -> (N, C) integer codes with bit t = segment t."""
     u = x.view(np.uint8)
     code = u[..., 0].astype(np.intp)
-    for t in range(1, NUM_SEGMENTS):
+    for t in range(1, x.shape[-1]):
         code += u[..., t].astype(np.intp) << t
     return code
 
@@ -167,14 +185,90 @@ def _event_counts(cp: np.ndarray, cg: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return tp, n_runs[cp] - tp, n_runs[cg] - gt_reached
 
 
+def _dense_segment_counts(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segment-level TP, FP, FN per (video, class) of bool arrays (N, C, T), each (N, C) int."""
+    tp = np.count_nonzero(p & g, axis=-1)
+    return tp, np.count_nonzero(p, axis=-1) - tp, np.count_nonzero(g, axis=-1) - tp
+
+
+def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of ones of every row of ``x`` (..., T) bool, as half-open ``[start, end)``
+    positions in ``x.ravel()``, in order (a run never crosses a row end)."""
+    rows = x.reshape(-1, x.shape[-1])
+    first = rows.copy()
+    first[:, 1:] &= ~rows[:, :-1]
+    last = rows.copy()
+    last[:, :-1] &= ~rows[:, 1:]
+    return np.flatnonzero(first), np.flatnonzero(last) + 1
+
+
+def _dense_event_counts(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event-level TP, FP, FN per (video, class) of bool arrays (N, C, T), each (N, C) int.
+
+    Same rule as :func:`_event_counts`, on runs found in the flattened arrays.
+    """
+    shape, t = p.shape[:-1], p.shape[-1]
+    n_rows = int(np.prod(shape))
+    ps, pe = _runs(p)
+    gs, ge = _runs(g)
+    # The true runs overlapping predicted run i are lo[i] .. hi[i] - 1 (runs are sorted and disjoint).
+    lo = np.searchsorted(ge, ps, side="right")
+    hi = np.searchsorted(gs, pe, side="left")
+    k = hi - lo
+    pair_p = np.repeat(np.arange(ps.size), k)
+    pair_g = lo[pair_p] + np.arange(pair_p.size) - (np.cumsum(k) - k)[pair_p]
+    inter = np.minimum(pe[pair_p], ge[pair_g]) - np.maximum(ps[pair_p], gs[pair_g])
+    union = (pe - ps)[pair_p] + (ge - gs)[pair_g] - inter
+    hit = 2 * inter >= union  # IoU >= 0.5, exact in integers
+    p_hit = np.zeros(ps.size, dtype=bool)
+    p_hit[pair_p[hit]] = True
+    g_hit = np.zeros(gs.size, dtype=bool)
+    g_hit[pair_g[hit]] = True
+    p_row, g_row = ps // t, gs // t
+    tp = np.bincount(p_row[p_hit], minlength=n_rows)
+    fp = np.bincount(p_row, minlength=n_rows) - tp
+    fn = np.bincount(g_row, minlength=n_rows) - np.bincount(g_row[g_hit], minlength=n_rows)
+    return tp.reshape(shape), fp.reshape(shape), fn.reshape(shape)
+
+
 def _video_f(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """Per-video mean F over counted classes (1.0 when none is counted); inputs (N, 25)."""
+    """Per-video mean F over counted classes (1.0 when none is counted); inputs (N, C)."""
     denom = 2 * tp + fp + fn
     counted = denom > 0  # == (TP + FP > 0) or (TP + FN > 0) for non-negative counts
     f = np.divide(2.0 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=counted)
     n_counted = counted.sum(axis=-1)
     total = f.sum(axis=-1)
     return np.where(n_counted > 0, total / np.maximum(n_counted, 1), 1.0)
+
+
+def _scores(pa: np.ndarray, pv: np.ndarray, ga: np.ndarray, gv: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Per-video scores of bool arrays (N, C, T) of one shape: the tables up to 10 seconds, runs beyond."""
+    if pa.shape[-1] <= NUM_SEGMENTS:
+        pa, pv, ga, gv = _codes(pa), _codes(pv), _codes(ga), _codes(gv)
+        counters = (("segment", _segment_counts), ("event", _event_counts))
+    else:
+        counters = (("segment", _dense_segment_counts), ("event", _dense_event_counts))
+    pav, gav = pa & pv, ga & gv  # audio-visual = elementwise product of the 0/1 arrays
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for level, count in counters:
+        tpa, fpa, fna = count(pa, ga)
+        tpv, fpv, fnv = count(pv, gv)
+        tpav, fpav, fnav = count(pav, gav)
+        out[level] = {
+            "audio": _video_f(tpa, fpa, fna),
+            "visual": _video_f(tpv, fpv, fnv),
+            "av": _video_f(tpav, fpav, fnav),
+            "event": _video_f(tpa + tpv, fpa + fpv, fna + fnv),
+        }
+    return out
+
+
+def _same_shape(pa: np.ndarray, pv: np.ndarray, ga: np.ndarray, gv: np.ndarray) -> None:
+    if len({a.shape for a in (pa, pv, ga, gv)}) != 1:
+        raise ValueError(
+            "pred_audio, pred_visual, gt_audio, gt_visual must have the same shape, got "
+            f"{pa.shape}, {pv.shape}, {ga.shape}, {gv.shape}"
+        )
 
 
 def per_video_scores(
@@ -193,26 +287,74 @@ def per_video_scores(
     pv = _check_binary("pred_visual", pred_visual)
     ga = _check_binary("gt_audio", gt_audio)
     gv = _check_binary("gt_visual", gt_visual)
-    shapes = {a.shape for a in (pa, pv, ga, gv)}
-    if len(shapes) != 1:
-        raise ValueError(
-            "pred_audio, pred_visual, gt_audio, gt_visual must have the same shape, got "
-            f"{pa.shape}, {pv.shape}, {ga.shape}, {gv.shape}"
-        )
-    cpa, cpv, cga, cgv = _codes(pa), _codes(pv), _codes(ga), _codes(gv)
-    cpav, cgav = cpa & cpv, cga & cgv  # audio-visual = elementwise product of the 0/1 arrays
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for level, count in (("segment", _segment_counts), ("event", _event_counts)):
-        tpa, fpa, fna = count(cpa, cga)
-        tpv, fpv, fnv = count(cpv, cgv)
-        tpav, fpav, fnav = count(cpav, cgav)
-        out[level] = {
-            "audio": _video_f(tpa, fpa, fna),
-            "visual": _video_f(tpv, fpv, fnv),
-            "av": _video_f(tpav, fpav, fnav),
-            "event": _video_f(tpa + tpv, fpa + fpv, fna + fnv),
-        }
-    return out
+    _same_shape(pa, pv, ga, gv)
+    return _scores(pa, pv, ga, gv)
+
+
+def valid_seconds(lengths: np.ndarray | None, n: int, t_max: int) -> np.ndarray:
+    """``(N, Tmax)`` bool: second t of video i is inside it (``t < lengths[i]``).
+
+    ``lengths`` is ``(N,)`` integers in ``1 .. Tmax``; ``None`` means every video lasts ``Tmax``.
+    """
+    if lengths is None:
+        return np.ones((n, t_max), dtype=bool)
+    a = np.asarray(lengths)
+    if a.shape != (n,):
+        raise ValueError(f"lengths must have shape ({n},) (one per video), got {a.shape}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        if not (np.issubdtype(a.dtype, np.floating) and np.array_equal(a, np.round(a))):
+            raise ValueError(f"lengths must be whole numbers of seconds, got dtype {a.dtype}")
+    if a.size and (a.min() < 1 or a.max() > t_max):
+        bad = a[(a < 1) | (a > t_max)][0]
+        raise ValueError(f"lengths must lie in 1 .. {t_max} (the padded length), found {bad}")
+    return np.arange(t_max) < a.astype(np.int64)[:, None]
+
+
+def per_video_scores_padded(
+    pred_audio: np.ndarray,
+    pred_visual: np.ndarray,
+    gt_audio: np.ndarray,
+    gt_visual: np.ndarray,
+    lengths: np.ndarray | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-video scores in [0, 1] of videos of any length and any number of classes.
+
+    The four arrays are 0/1 ``(N, C, Tmax)`` (video, class, second), padded to the longest video;
+    ``lengths`` ``(N,)`` gives each video's number of seconds (``None``: all ``Tmax``); whatever the
+    arrays hold past a video's length is ignored. Returns what :func:`per_video_scores` returns, and
+    equals it for LLP's shape.
+    """
+    arrays = [np.asarray(x) for x in (pred_audio, pred_visual, gt_audio, gt_visual)]
+    names = ("pred_audio", "pred_visual", "gt_audio", "gt_visual")
+    for name, a in zip(names, arrays):
+        if a.ndim != 3 or 0 in a.shape[1:]:
+            raise ValueError(f"{name} must have shape (N, C, Tmax) (video, class, second), got {a.shape}")
+    pa, pv, ga, gv = (_as_bool(name, a) for name, a in zip(names, arrays))
+    _same_shape(pa, pv, ga, gv)
+    n, _, t_max = pa.shape
+    valid = valid_seconds(lengths, n, t_max)
+    if not valid.all():
+        pa, pv, ga, gv = (x & valid[:, None, :] for x in (pa, pv, ga, gv))
+    return _scores(pa, pv, ga, gv)
+
+
+def _dataset_scores(scores: dict[str, dict[str, np.ndarray]], caller: str) -> dict[str, float]:
+    """The ten scores in percent (``METRIC_KEYS``) from per-video scores."""
+    n = scores["segment"]["audio"].shape[0]
+    if n == 0:
+        raise ValueError(f"{caller} needs at least one video (N >= 1)")
+    result: dict[str, float] = {}
+    for level, prefix in (("segment", "seg"), ("event", "ev")):
+        s = scores[level]
+        audio = 100.0 * float(np.mean(s["audio"]))
+        visual = 100.0 * float(np.mean(s["visual"]))
+        av = 100.0 * float(np.mean(s["av"]))
+        result[f"{prefix}_audio"] = audio
+        result[f"{prefix}_visual"] = visual
+        result[f"{prefix}_av"] = av
+        result[f"{prefix}_type"] = (audio + visual + av) / 3.0
+        result[f"{prefix}_event"] = 100.0 * float(np.mean(s["event"]))
+    return {k: result[k] for k in METRIC_KEYS}
 
 
 def llp_f_scores(
@@ -229,22 +371,21 @@ def llp_f_scores(
     ev_av ev_type ev_event`` (100 x mean over videos; ``*_type`` = mean of audio, visual and av;
     ``*_event`` = the per-video score with audio and visual TP/FP/FN summed per class).
     """
-    scores = per_video_scores(pred_audio, pred_visual, gt_audio, gt_visual)
-    n = scores["segment"]["audio"].shape[0]
-    if n == 0:
-        raise ValueError("llp_f_scores needs at least one video (N >= 1)")
-    result: dict[str, float] = {}
-    for level, prefix in (("segment", "seg"), ("event", "ev")):
-        s = scores[level]
-        audio = 100.0 * float(np.mean(s["audio"]))
-        visual = 100.0 * float(np.mean(s["visual"]))
-        av = 100.0 * float(np.mean(s["av"]))
-        result[f"{prefix}_audio"] = audio
-        result[f"{prefix}_visual"] = visual
-        result[f"{prefix}_av"] = av
-        result[f"{prefix}_type"] = (audio + visual + av) / 3.0
-        result[f"{prefix}_event"] = 100.0 * float(np.mean(s["event"]))
-    return {k: result[k] for k in METRIC_KEYS}
+    return _dataset_scores(per_video_scores(pred_audio, pred_visual, gt_audio, gt_visual), "llp_f_scores")
+
+
+def llp_f_scores_padded(
+    pred_audio: np.ndarray,
+    pred_visual: np.ndarray,
+    gt_audio: np.ndarray,
+    gt_visual: np.ndarray,
+    lengths: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The ten F-scores of :func:`llp_f_scores` (the same protocol) for videos of any length and any
+    number of classes: 0/1 arrays ``(N, C, Tmax)`` padded to the longest video, and ``lengths``
+    ``(N,)`` as for :func:`per_video_scores_padded`."""
+    scores = per_video_scores_padded(pred_audio, pred_visual, gt_audio, gt_visual, lengths)
+    return _dataset_scores(scores, "llp_f_scores_padded")
 
 
 def binarize_predictions(
