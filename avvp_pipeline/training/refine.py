@@ -36,7 +36,8 @@ def ma_contrastive_loss(
     if mask is not None:
         return _padded_contrastive(sim, mask, smoothing)
     t = sim.shape[-1]
-    target = torch.full((t, t), smoothing / (t - 1), device=sim.device)
+    # with one segment there is no other t' (and its only term, log_softmax = 0, is 0 whatever the target)
+    target = torch.full((t, t), smoothing / max(t - 1, 1), device=sim.device)
     target.fill_diagonal_(1.0 - smoothing)
     return -(target * F.log_softmax(sim, dim=-1)).sum(-1).mean()
 
@@ -44,7 +45,6 @@ def ma_contrastive_loss(
 def _padded_contrastive(sim: torch.Tensor, mask: torch.Tensor, smoothing: float) -> torch.Tensor:
     """:func:`ma_contrastive_loss` of the similarities ``sim`` (B, T, T) of a padded batch."""
     pairs = mask[:, :, None] & mask[:, None, :]  # (b, t, t'): both real
-    # a video of one segment has no other t': its only term is log_softmax = 0 whatever the target
     others = (mask.sum(dim=1) - 1).clamp(min=1).to(sim.dtype)[:, None, None]
     eye = torch.eye(sim.shape[-1], dtype=torch.bool, device=sim.device)
     target = torch.where(eye, 1.0 - smoothing, smoothing / others) * pairs
