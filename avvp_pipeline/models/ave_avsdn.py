@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .cmco import CoOccurrence
 from .han import AVInputs
@@ -63,8 +64,11 @@ class BiLSTMEncoder(nn.Module):
         self.lstm_visual = nn.LSTM(d_model, d_model // 2, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x_a: torch.Tensor, x_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.dropout(self.lstm_audio(x_a)[0]), self.dropout(self.lstm_visual(x_v)[0])
+    def forward(
+        self, x_a: torch.Tensor, x_v: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out_a, out_v = run_lstm(self.lstm_audio, x_a, mask)[0], run_lstm(self.lstm_visual, x_v, mask)[0]
+        return self.dropout(out_a), self.dropout(out_v)
 
 
 class Seq2SeqEncoder(nn.Module):
@@ -78,13 +82,27 @@ class Seq2SeqEncoder(nn.Module):
         self.dec_visual = nn.LSTM(3 * d_model, d_model, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x_a: torch.Tensor, x_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h_a = self.enc_audio(x_a)[1][0][-1]  # (B, d) final hidden state
-        h_v = self.enc_visual(x_v)[1][0][-1]
+    def forward(
+        self, x_a: torch.Tensor, x_v: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h_a = run_lstm(self.enc_audio, x_a, mask)[1]  # (B, d) final hidden state
+        h_v = run_lstm(self.enc_visual, x_v, mask)[1]
         glob = torch.cat([h_a, h_v], dim=-1).unsqueeze(1).expand(-1, x_a.shape[1], -1)
-        out_a = self.dec_audio(torch.cat([x_a, glob], dim=-1))[0]
-        out_v = self.dec_visual(torch.cat([x_v, glob], dim=-1))[0]
+        out_a = run_lstm(self.dec_audio, torch.cat([x_a, glob], dim=-1), mask)[0]
+        out_v = run_lstm(self.dec_visual, torch.cat([x_v, glob], dim=-1), mask)[0]
         return self.dropout(out_a), self.dropout(out_v)
+
+
+def run_lstm(lstm: nn.LSTM, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(outputs, final hidden state of the last layer)`` of a batch-first ``lstm`` over ``x`` (B, T, d). With a
+    padding ``mask`` each video runs over its real segments only: a backward direction starts at its last
+    real segment, the final state is the one after it, and the outputs are 0 at the padding."""
+    if mask is None:
+        out, (h, _) = lstm(x)
+        return out, h[-1]
+    lengths = mask.sum(dim=1).cpu()  # packing needs the lengths on the host
+    out, (h, _) = lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0], h[-1]
 
 
 def _cooccurrence(mode: str | None, num_classes: int, d_model: int, occ_dim: int, occ_dropout: float):

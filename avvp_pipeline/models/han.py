@@ -33,10 +33,15 @@ class HANLayer(nn.Module):
         self.dropout_self = nn.Dropout(dropout)
         self.dropout_ffn = nn.Dropout(dropout)
 
-    def forward(self, query: torch.Tensor, other: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, query: torch.Tensor, other: torch.Tensor | None = None, padding: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``padding`` (B, T) True at padded segments: no query attends to them (both streams share it)."""
         # same order as the official layer (cross first, then self): dropout draws stay identical
-        c = self.cm_attn(query, other, other, need_weights=False)[0] if self.cm_attn is not None else None
-        s = self.self_attn(query, query, query, need_weights=False)[0]
+        c = None
+        if self.cm_attn is not None:
+            c = self.cm_attn(query, other, other, key_padding_mask=padding, need_weights=False)[0]
+        s = self.self_attn(query, query, query, key_padding_mask=padding, need_weights=False)[0]
         h = query + self.dropout_cm(c) + self.dropout_self(s) if c is not None else query + self.dropout_self(s)
         h = self.norm1(h)
         ffn = self.linear2(self.dropout(F.relu(self.linear1(h))))
@@ -59,12 +64,16 @@ class HANEncoder(nn.Module):
         self.layers = nn.ModuleList(HANLayer(**layer_kwargs) for _ in range(num_layers))
         self.stacking = stacking
 
-    def forward(self, x_a: torch.Tensor, x_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x_a: torch.Tensor, x_v: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mask`` (B, T): True for real segments (None: all real); padded segments are never attended to."""
+        padding = None if mask is None else ~mask
         out_a, out_v = x_a, x_v
         for layer in self.layers:
             src_a, src_v = (x_a, x_v) if self.stacking == "official" else (out_a, out_v)
-            out_a = layer(src_a, src_v)
-            out_v = layer(src_v, out_a if self.stacking == "valor" else src_a)
+            out_a = layer(src_a, src_v, padding)
+            out_v = layer(src_v, out_a if self.stacking == "valor" else src_a, padding)
         return out_a, out_v
 
 

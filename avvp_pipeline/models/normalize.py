@@ -33,16 +33,34 @@ class Standardized(nn.Module):
         return self.model.input_shapes
 
     @torch.no_grad()
-    def fit(self, audio: torch.Tensor, video_s: torch.Tensor, video_st: torch.Tensor, eps: float = 1e-6) -> None:
-        """Set the statistics from training features ``(N, T, D)``."""
+    def fit(
+        self,
+        audio: torch.Tensor,
+        video_s: torch.Tensor,
+        video_st: torch.Tensor,
+        eps: float = 1e-6,
+        mask: torch.Tensor | None = None,
+    ) -> None:
+        """Set the statistics from training features ``(N, rows, D)``; with a padding ``mask`` (N, T), from
+        the rows of real segments only."""
         for name, x in (("audio", audio), ("video_s", video_s), ("video_st", video_st)):
-            flat = x.reshape(-1, x.shape[-1]).float()
+            flat = (x.reshape(-1, x.shape[-1]) if mask is None else real_rows(name, x, mask)).float()
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
             getattr(self, f"{name}_std").copy_(flat.std(0).clamp_min(eps))
 
-    def forward(self, audio, video_s, video_st):
+    def forward(self, audio, video_s, video_st, mask: torch.Tensor | None = None):
+        """The wrapped model on the standardised inputs (with its padding ``mask``)."""
         return self.model(
             (audio - self.audio_mean) / self.audio_std,
             (video_s - self.video_s_mean) / self.video_s_std,
             (video_st - self.video_st_mean) / self.video_st_std,
+            mask,
         )
+
+
+def real_rows(name: str, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The ``(rows, D)`` rows of ``x`` ``(N, rows per video, D)`` that belong to the real segments of ``mask``."""
+    n, rows, _ = x.shape
+    if rows % mask.shape[1] or n != mask.shape[0]:
+        raise ValueError(f"{name} input of shape {tuple(x.shape)} does not split into the mask's {tuple(mask.shape)}")
+    return x[mask.repeat_interleave(rows // mask.shape[1], dim=1)]

@@ -32,6 +32,13 @@ def double_batch(audio, video_s, video_st, y_audio, y_visual, partners: torch.Te
     )
 
 
+def doubled_mask(mask: torch.Tensor, partners: torch.Tensor) -> torch.Tensor:
+    """The padding mask of :func:`double_batch`'s 2B videos: ``[m; m & m[r]]``. A swapped video is as long as
+    the shorter of its two streams: past it, one of them is padding, not a real segment."""
+    r = partners.to(mask.device)
+    return torch.cat([mask, mask & mask[r]])
+
+
 def cms_loss(
     f_audio: torch.Tensor,
     f_visual: torch.Tensor,

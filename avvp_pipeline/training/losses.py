@@ -63,8 +63,8 @@ def cms_term(
     out: MMILOutput, y_audio2: torch.Tensor, y_visual2: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """CM-S loss of a doubled batch: label-aware pooling with the pre-softmax MMIL logits, then Eq. 8."""
-    f_a = label_aware_pool(out.x_audio, out.frame_att_logits[:, :, 0], y_audio2)
-    f_v = label_aware_pool(out.x_visual, out.frame_att_logits[:, :, 1], y_visual2)
+    f_a = label_aware_pool(out.x_audio, out.frame_att_logits[:, :, 0], y_audio2, out.mask)
+    f_v = label_aware_pool(out.x_visual, out.frame_att_logits[:, :, 1], y_visual2, out.mask)
     return cms_loss(f_a, f_v, y_audio2, y_visual2, temperature)
 
 
@@ -72,8 +72,8 @@ def valor_loss(
     out: MMILOutput, y: torch.Tensor, pseudo_audio: torch.Tensor, pseudo_visual: torch.Tensor, present: torch.Tensor
 ) -> torch.Tensor:
     """VALOR's loss: ``BCE(global, y)`` plus, per modality, BCE-with-logits between the segment-level logits
-    ``(B, 10, 25)`` and the pseudo labels, each the mean over the videos that have pseudo labels
-    (``present`` (B,) 0/1), their seconds and classes (0 for a batch without any)."""
+    ``(B, T, 25)`` and the pseudo labels, each the mean over the videos that have pseudo labels
+    (``present`` (B,) 0/1), their real seconds (``out.mask``) and classes (0 for a batch without any)."""
     if out.frame_logits is None:
         raise ValueError(
             "VALOR's loss needs segment-level logits: the model must score segments with MMIL's own head (not CM-Co)"
@@ -82,6 +82,8 @@ def valor_loss(
         video = F.binary_cross_entropy(out.global_prob.float().clamp(EPS, 1 - EPS), y)
         logits = out.frame_logits.float()
         weight = present[:, None, None].expand_as(pseudo_audio)
+        if out.mask is not None:
+            weight = weight * out.mask[:, :, None]
         n = weight.sum().clamp(min=1.0)
         seg = sum(
             (F.binary_cross_entropy_with_logits(logits[:, :, m], target, reduction="none") * weight).sum() / n

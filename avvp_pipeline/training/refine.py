@@ -19,18 +19,38 @@ from ..data.refined_labels import write_refined_labels
 
 
 def ma_contrastive_loss(
-    x_audio: torch.Tensor, x_visual_in: torch.Tensor, temperature: float = 0.2, smoothing: float = 0.1
+    x_audio: torch.Tensor,
+    x_visual_in: torch.Tensor,
+    temperature: float = 0.2,
+    smoothing: float = 0.1,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Segment-level contrastive loss: post-HAN audio segment t should match pre-HAN visual segment t.
 
     ``sim[b, t, t'] = cos(x_a[b, t], x_v[b, t']) / temperature``; cross-entropy over t' with target
-    ``1 - smoothing`` on t and ``smoothing / (T - 1)`` on every other segment.
+    ``1 - smoothing`` on t and ``smoothing / (T - 1)`` on every other segment; the mean over all segments.
+    With a padding ``mask`` (B, T): t' runs over video b's real segments (T is its length), and the mean
+    is over the real segments of the batch.
     """
     sim = F.normalize(x_audio, dim=-1) @ F.normalize(x_visual_in, dim=-1).transpose(1, 2) / temperature
+    if mask is not None:
+        return _padded_contrastive(sim, mask, smoothing)
     t = sim.shape[-1]
-    target = torch.full((t, t), smoothing / (t - 1), device=sim.device)
+    # with one segment there is no other t' (and its only term, log_softmax = 0, is 0 whatever the target)
+    target = torch.full((t, t), smoothing / max(t - 1, 1), device=sim.device)
     target.fill_diagonal_(1.0 - smoothing)
     return -(target * F.log_softmax(sim, dim=-1)).sum(-1).mean()
+
+
+def _padded_contrastive(sim: torch.Tensor, mask: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """:func:`ma_contrastive_loss` of the similarities ``sim`` (B, T, T) of a padded batch."""
+    pairs = mask[:, :, None] & mask[:, None, :]  # (b, t, t'): both real
+    others = (mask.sum(dim=1) - 1).clamp(min=1).to(sim.dtype)[:, None, None]
+    eye = torch.eye(sim.shape[-1], dtype=torch.bool, device=sim.device)
+    target = torch.where(eye, 1.0 - smoothing, smoothing / others) * pairs
+    # padded t' get probability 0; a padded row t keeps finite logits and is dropped by its zero target
+    log_p = F.log_softmax(sim.masked_fill(~mask[:, None, :], float("-inf")), dim=-1).masked_fill(~pairs, 0.0)
+    return -(target * log_p).sum() / mask.sum()
 
 
 def label_disjoint_partners(labels: np.ndarray, rng: np.random.Generator, max_tries: int = 10_000) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..models.rows import spec
-from .cms import double_batch, swap_partners
+from .cms import double_batch, doubled_mask, swap_partners
 from .config import TrainConfig
 from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss
 from .refine import ma_contrastive_loss
@@ -36,9 +36,11 @@ def step_loss(
     epoch: int,
     cfg: TrainConfig,
     partners: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Loss of the batch ``idx`` of ``fs`` for the row ``name``: guided BCE, plus CM-S on a batch doubled
-    with ``partners`` (:func:`batch_partners`) when the row has it."""
+    with ``partners`` (:func:`batch_partners`) when the row has it. ``mask`` (B, T): the real segments of a
+    padded batch (None: every video is full length)."""
     s = spec(name)
     audio, video_s, video_st = fs.batch(idx)
     y = fs.labels[idx]
@@ -47,7 +49,7 @@ def step_loss(
             raise ValueError(
                 f"model {name} trains on segment-level pseudo labels: pass them (avvp train --pseudo-labels)"
             )
-        out = model(audio, video_s, video_st)
+        out = model(audio, video_s, video_st, mask)
         return valor_loss(out, y, fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
     if s.labels == "refined":
         if fs.labels_audio is None:
@@ -60,14 +62,14 @@ def step_loss(
     if s.cms and len(idx) >= 2 and partners is None:
         raise ValueError(f"model {name} doubles each batch for CM-S: pass its swap partners (batch_partners)")
     if not s.cms or len(idx) < 2:  # a last batch of one video has no partner to swap with
-        out = model(audio, video_s, video_st)
+        out = model(audio, video_s, video_st, mask)
         if s.ma_targets:  # MA: global target aliases the audio label; dropped visual classes get a hard 0
             loss = ma_guided_loss(out, y, y_audio, y_visual, s_a, s_v)
         else:
             loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
-        return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in) if s.ma_loss else loss
+        return loss + ma_contrastive_loss(out.x_audio, out.x_visual_in, mask=out.mask) if s.ma_loss else loss
     audio, video_s, video_st, y_audio2, y_visual2 = double_batch(audio, video_s, video_st, y_audio, y_visual, partners)
-    out = model(audio, video_s, video_st)
+    out = model(audio, video_s, video_st, None if mask is None else doubled_mask(mask, partners))
     loss = guided_loss(out, y_global, y_audio, y_visual, s_a, s_v)
     if epoch > cfg.init_epoch:
         loss = loss + cfg.cms_weight * cms_term(out, y_audio2, y_visual2, cfg.temperature)
