@@ -15,7 +15,25 @@ WORKFLOW_TESTS = REPO / "tests" / "workflow"
 MEDIA_FIXTURES = {"real_clip", "tiny_set"}
 
 
+def pytest_configure(config):
+    """Under pytest-xdist, each worker's share of the cores: its torch threads, and (``AVVP_TEST_CORES``) the
+    ``--cores`` of the snakemake runs it starts. Workers using every core each would oversubscribe the CPU,
+    which costs torch's thread pool about a third of its speed on two cores."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if not workers:
+        return
+    share = str(max(1, len(os.sched_getaffinity(0)) // workers))
+    for var in ("AVVP_TEST_CORES", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, share)
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def pytest_collection_modifyitems(items):
+    # files with slow tests first, so that under pytest-xdist the longest ones do not finish last
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
     for item in items:
         if WORKFLOW_TESTS in Path(item.path).parents:
             item.add_marker(pytest.mark.workflow)

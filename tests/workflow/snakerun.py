@@ -64,13 +64,14 @@ def snakemake(
     workdir: Path | None,
     *args: str,
     check: bool = True,
-    cores: str | None = "2",
+    cores: str | None = os.environ.get("AVVP_TEST_CORES", "2"),
     cwd: Path | None = None,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run snakemake to the end (``--cores 2`` unless ``cores`` says otherwise; None: no flag); with
-    ``check``, a failed run fails the test showing the end of its console."""
+    """Run snakemake to the end (``--cores 2``, or this pytest-xdist worker's share of the cores, unless
+    ``cores`` says otherwise; None: no flag); with ``check``, a failed run fails the test showing the end
+    of its console."""
     cmd = command(workdir, *(["--cores", cores] if cores else []), *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env or environment())
     if check and proc.returncode != 0:
