@@ -1,4 +1,4 @@
-"""Tests of the synthetic LLP-like demo data (avvp_pipeline.data.synth).
+"""Tests of the synthetic LLP-like demo data (the avvp_pipeline.data.synth package).
 
 Tiny specs (a handful of 64x48 clips) keep the whole file to a few seconds; the real LLP
 annotation files (``LLP_DIR``, when present) pin the exact CSV layout.
@@ -15,9 +15,14 @@ import numpy as np
 import pytest
 from conftest import llp_dir
 
-from avvp_pipeline.data import synth
 from avvp_pipeline.data.llp import CLASSES
-from avvp_pipeline.data.synth import Clip, SynthSpec, generate, plan, video_filenames
+from avvp_pipeline.data.synth.audio import render_audio
+from avvp_pipeline.data.synth.clip_file import write_clip
+from avvp_pipeline.data.synth.clip_plan import Clip, plan, video_filenames
+from avvp_pipeline.data.synth.frames import render_frames
+from avvp_pipeline.data.synth.generator import generate
+from avvp_pipeline.data.synth.signatures import ClassSignature, signatures
+from avvp_pipeline.data.synth.spec import SynthSpec
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
 LLP_DIR = llp_dir()
@@ -64,7 +69,7 @@ def colour_pixels(frames: np.ndarray, colour, tol: int = 60) -> np.ndarray:
     return (diff.max(axis=-1) < tol).sum(axis=(1, 2))
 
 
-def band_energy(x: np.ndarray, sr: int, sig: synth.ClassSignature, rel: float = 0.03) -> float:
+def band_energy(x: np.ndarray, sr: int, sig: ClassSignature, rel: float = 0.03) -> float:
     """Energy of ``x`` around the base frequency of ``sig`` (over the sweep of a chirp)."""
     top = sig.base_freq * (1.3 if sig.pattern == "chirp" else 1.0)
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
@@ -102,14 +107,14 @@ def test_from_dict_roundtrip_and_unknown_keys():
 
 def test_default_classes_are_llp_and_signatures_distinct():
     spec = SynthSpec()
-    sigs = synth.signatures(spec)
+    sigs = signatures(spec)
     assert list(sigs) == list(spec.classes) and len(spec.classes) == 6
     for attr in ("colour", "shape", "motion", "base_freq", "pattern"):
         assert len({getattr(s, attr) for s in sigs.values()}) == 6, attr
     freqs = sorted(s.base_freq for s in sigs.values())
     assert freqs[0] == pytest.approx(250) and freqs[-1] == pytest.approx(4000)
     all25 = SynthSpec(classes=tuple(CLASSES))
-    combos = {(s.colour, s.shape, s.motion) for s in synth.signatures(all25).values()}
+    combos = {(s.colour, s.shape, s.motion) for s in signatures(all25).values()}
     assert len(combos) == 25
 
 
@@ -228,21 +233,21 @@ def test_videos_decode(tiny):
 def test_render_deterministic():
     spec = SynthSpec(seed=4, **TINY)
     clip = plan(spec)[0]
-    f1, a1 = synth.render_frames(spec, clip), synth.render_audio(spec, clip)
+    f1, a1 = render_frames(spec, clip), render_audio(spec, clip)
     assert f1.shape == (240, 48, 64, 3) and f1.dtype == np.uint8
     assert a1.shape == (160000,) and a1.dtype == np.float32 and np.abs(a1).max() <= 1.0
-    assert np.array_equal(f1, synth.render_frames(spec, clip))
-    assert np.array_equal(a1, synth.render_audio(spec, clip))
+    assert np.array_equal(f1, render_frames(spec, clip))
+    assert np.array_equal(a1, render_audio(spec, clip))
     other = SynthSpec(seed=5, **TINY)
-    assert not np.array_equal(f1, synth.render_frames(other, clip))
-    assert not np.array_equal(a1, synth.render_audio(other, clip))
+    assert not np.array_equal(f1, render_frames(other, clip))
+    assert not np.array_equal(a1, render_audio(other, clip))
 
 
 def test_planted_events_are_in_the_media(tmp_path):
     import decord
 
     spec = SynthSpec(seed=0, **TINY)
-    sigs = synth.signatures(spec)
+    sigs = signatures(spec)
     # Speech: visual only in [2, 5); Dog: audio only in [6, 9); Car: audio-visual, apart in time.
     clip = Clip(
         "abc_DEF-123_0_10",
@@ -252,7 +257,7 @@ def test_planted_events_are_in_the_media(tmp_path):
         visual_events=(("Speech", 2, 5), ("Car", 7, 10)),
     )
     path = tmp_path / f"{clip.video_id}.mp4"
-    synth.write_clip(spec, clip, path)
+    write_clip(spec, clip, path)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary leftovers
 
     frames = decord.VideoReader(str(path)).get_batch(list(range(240))).asnumpy()
@@ -287,7 +292,7 @@ def test_ffmpeg_failure_names_clip(tmp_path, monkeypatch):
     clip = plan(spec)[0]
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="encoder exploded") as info:
-        synth.write_clip(spec, clip, out / "x.mp4")
+        write_clip(spec, clip, out / "x.mp4")
     assert clip.filename in str(info.value)
     assert list(out.iterdir()) == []
 

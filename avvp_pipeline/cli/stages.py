@@ -53,7 +53,8 @@ def add_synth(sub) -> None:
 
 
 def synth(args) -> int:
-    from ..data.synth import SynthSpec, generate
+    from ..data.synth.generator import generate
+    from ..data.synth.spec import SynthSpec
 
     spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k != "version"})
     t0 = time.perf_counter()
