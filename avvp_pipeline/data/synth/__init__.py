@@ -1,7 +1,7 @@
 """Synthetic LLP-like demo data: real mp4 clips with planted audio and visual events.
 
 ``avvp synth`` uses this package to write a small data set in the exact layout of LLP (Look, Listen and
-Parse): one ``<11-char id>.mp4`` per clip (H.264 yuv420p video, AAC audio, exactly ``duration`` s) and
+Parse): one ``<11-char id>.mp4`` per clip (H.264 yuv420p video, AAC audio, exactly the clip's length) and
 the tab-separated annotation files ``AVVP_train.csv``, ``AVVP_val_pd.csv``, ``AVVP_test_pd.csv``,
 ``AVVP_dataset_full.csv`` (weak, video-level labels), ``AVVP_eval_audio.csv`` and
 ``AVVP_eval_visual.csv`` (dense per-second labels, val and test only), plus ``synth_spec.json``.

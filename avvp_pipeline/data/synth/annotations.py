@@ -7,15 +7,36 @@ import json
 import os
 from pathlib import Path
 
-from avvp_pipeline.data.llp import EVAL_AUDIO, EVAL_VISUAL, FULL_FILE, SPLIT_FILES, write_dense_rows, write_weak_labels
+from avvp_pipeline.data.llp import (
+    CLASS_INDEX,
+    EVAL_AUDIO,
+    EVAL_VISUAL,
+    FULL_FILE,
+    NUM_SEGMENTS,
+    SPLIT_FILES,
+    write_dense_rows,
+    write_weak_labels,
+)
 from avvp_pipeline.data.synth.clip_plan import Clip
 from avvp_pipeline.data.synth.spec import SPLITS, SynthSpec
 from avvp_pipeline.fileio import write_text
 
 
+def check_llp_files(spec: SynthSpec) -> None:
+    """Raise ValueError unless the LLP annotation files can hold the set of ``spec``: LLP's classes and
+    clips of 10 s (the plan and the media take any class list and length)."""
+    others = [c for c in spec.classes if c not in CLASS_INDEX]
+    if others:
+        raise ValueError(f"synth: the LLP annotation files hold LLP's classes only, not {', '.join(others)}")
+    if spec.duration != NUM_SEGMENTS:
+        length = spec.to_dict()["duration"]
+        raise ValueError(f"synth: the LLP annotation files hold {NUM_SEGMENTS}-s clips only, not duration {length}")
+
+
 def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str]) -> None:
     """Write the LLP annotation CSVs for ``clips`` (through :mod:`avvp_pipeline.data.llp`) and
     ``synth_spec.json`` to ``annotations_dir``."""
+    check_llp_files(spec)
     out = Path(annotations_dir)
     out.mkdir(parents=True, exist_ok=True)
     by_split = {s: [c for c in clips if c.split == s] for s in SPLITS}

@@ -54,8 +54,8 @@ def _tone(sig: ClassSignature, t: np.ndarray, sr: int, phase: float) -> np.ndarr
 
 
 def render_audio(spec: SynthSpec, clip: Clip) -> np.ndarray:
-    """Mono audio of a clip, ``float32`` array of ``duration * sample_rate`` samples in [-1, 1]."""
-    sr, n = spec.sample_rate, spec.n_samples
+    """Mono audio of a clip, ``float32`` array of ``clip.duration * sample_rate`` samples in [-1, 1]."""
+    sr, n = spec.sample_rate, spec.n_samples(clip.duration)
     rng = streams.stream(spec.seed, streams.AUDIO, *streams.clip_key(clip.filename))
     out = rng.normal(0.0, _NOISE_STD, n)
     sigs = signatures(spec)

@@ -81,7 +81,7 @@ def write_clip(spec: SynthSpec, clip: Clip, path: str | os.PathLike[str]) -> Non
         str(spec.sample_rate),
         "-shortest",
         "-t",
-        str(spec.duration),
+        str(clip.duration),
         "-threads",
         "1",
         "-f",

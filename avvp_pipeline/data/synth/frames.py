@@ -72,16 +72,17 @@ def _trajectory(
     raise ValueError(f"unknown motion {motion!r}")  # pragma: no cover
 
 
-def _frame_range(spec: SynthSpec, onset: float, offset: float) -> np.ndarray:
-    """Indices of the frames whose time ``f / fps`` lies in ``[onset, offset)``."""
-    first = max(0, math.ceil(onset * spec.fps - 1e-6))
-    stop = min(spec.n_frames, math.ceil(offset * spec.fps - 1e-6))
+def _frame_range(fps: float, n: int, onset: float, offset: float) -> np.ndarray:
+    """Indices (below ``n``) of the frames whose time ``f / fps`` lies in ``[onset, offset)``."""
+    first = max(0, math.ceil(onset * fps - 1e-6))
+    stop = min(n, math.ceil(offset * fps - 1e-6))
     return np.arange(first, stop)
 
 
 def render_frames(spec: SynthSpec, clip: Clip) -> np.ndarray:
-    """RGB frames of a clip, ``uint8`` array of shape ``(n_frames, height, width, 3)``."""
-    W, H, n = spec.width, spec.height, spec.n_frames
+    """RGB frames of a clip, ``uint8`` array of shape ``(n_frames, height, width, 3)``, ``n_frames`` those of
+    ``clip.duration`` at ``spec.fps``."""
+    W, H, n = spec.width, spec.height, spec.n_frames(clip.duration)
     rng = streams.stream(spec.seed, streams.VIDEO, *streams.clip_key(clip.filename))
     # Background: dark grey with a static noise texture plus a cycled bank of temporal noise.
     base = _BG_GREY + np.round(rng.normal(0.0, 3.0, (H, W))).astype(np.int16)
@@ -112,7 +113,7 @@ def render_frames(spec: SynthSpec, clip: Clip) -> np.ndarray:
         xs, ys, sizes = _trajectory(sig.motion, t_all, phase, cx, cy, ax, ay, base_size)
         colour = np.array(sig.colour, np.uint8)
         for _, onset, offset in (e for e in clip.visual_events if e[0] == cls):
-            for f in _frame_range(spec, onset, offset):
+            for f in _frame_range(spec.fps, n, onset, offset):
                 size = max(2, int(round(sizes[f])))
                 mask = _sprite(sig.shape, size)
                 x0 = int(round(xs[f] - size / 2.0))

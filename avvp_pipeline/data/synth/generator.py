@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from avvp_pipeline.data.synth.annotations import write_annotations
+from avvp_pipeline.data.synth.annotations import check_llp_files, write_annotations
 from avvp_pipeline.data.synth.clip_file import write_clip
 from avvp_pipeline.data.synth.clip_plan import Clip, plan
 from avvp_pipeline.data.synth.spec import SynthSpec
@@ -29,7 +29,8 @@ def generate(
     """Render every clip of ``plan(spec)`` to ``videos_dir/<id>.mp4`` and write the annotations.
 
     Clips are rendered by a pool of ``jobs`` processes (in-process when ``jobs == 1``) with a
-    tqdm progress bar when ``progress``; the annotation files are written once all clips exist.
+    tqdm progress bar when ``progress``; the annotation files are written once all clips exist. A spec
+    the LLP files cannot hold (:func:`.annotations.check_llp_files`) is refused before any clip is made.
     Workers are started with ``spawn`` (safe when torch is loaded), so a script calling this with
     ``jobs > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     """
@@ -37,6 +38,7 @@ def generate(
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_llp_files(spec)
     clips = plan(spec)
     vdir = Path(videos_dir).resolve()
     vdir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 
 # Tags that separate the random streams derived from one seed.
-NAMES, PLAN, VIDEO, AUDIO = 0x4E41, 0x504C, 0x5649, 0x4155
+NAMES, PLAN, VIDEO, AUDIO, LENGTH = 0x4E41, 0x504C, 0x5649, 0x4155, 0x4C45
 
 
 def clip_key(filename: str) -> list[int]:
