@@ -149,7 +149,8 @@ class VideoPlan:
 
 
 def _synth_filenames(synth_cfg: dict) -> list[str]:
-    from .data.synth import SynthSpec, video_filenames
+    from .data.synth.clip_plan import video_filenames
+    from .data.synth.spec import SynthSpec
 
     names = video_filenames(SynthSpec.from_dict(synth_cfg))
     return [f for split in ("train", "val", "test") for f in names[split]]

@@ -62,7 +62,8 @@ TINY_SYNTH = dict(seed=3, n_train=4, n_val=2, n_test=2, width=64, height=48, fps
 @pytest.fixture(scope="session")
 def tiny_set(tmp_path_factory):
     """A tiny rendered synthetic set: ``(videos_dir, annotations_dir, spec)``."""
-    from avvp_pipeline.data.synth import SynthSpec, generate
+    from avvp_pipeline.data.synth.generator import generate
+    from avvp_pipeline.data.synth.spec import SynthSpec
 
     root = tmp_path_factory.mktemp("tiny_set")
     spec = SynthSpec.from_dict(TINY_SYNTH)

@@ -1,4 +1,4 @@
-"""Tests of the synthetic LLP-like demo data (avvp_pipeline.data.synth).
+"""Tests of the synthetic LLP-like demo data (the avvp_pipeline.data.synth package).
 
 Tiny specs (a handful of 64x48 clips) keep the whole file to a few seconds; the real LLP
 annotation files (``LLP_DIR``, when present) pin the exact CSV layout.
@@ -6,6 +6,8 @@ annotation files (``LLP_DIR``, when present) pin the exact CSV layout.
 
 from __future__ import annotations
 
+import colorsys
+import itertools
 import json
 import re
 import subprocess
@@ -15,9 +17,14 @@ import numpy as np
 import pytest
 from conftest import llp_dir
 
-from avvp_pipeline.data import synth
 from avvp_pipeline.data.llp import CLASSES
-from avvp_pipeline.data.synth import Clip, SynthSpec, generate, plan, video_filenames
+from avvp_pipeline.data.synth.audio import render_audio
+from avvp_pipeline.data.synth.clip_file import write_clip
+from avvp_pipeline.data.synth.clip_plan import Clip, plan, video_filenames
+from avvp_pipeline.data.synth.frames import render_frames
+from avvp_pipeline.data.synth.generator import generate
+from avvp_pipeline.data.synth.signatures import ClassSignature, signatures
+from avvp_pipeline.data.synth.spec import SynthSpec
 from avvp_pipeline.media.ffmpeg_bin import ffmpeg_exe
 
 LLP_DIR = llp_dir()
@@ -64,7 +71,7 @@ def colour_pixels(frames: np.ndarray, colour, tol: int = 60) -> np.ndarray:
     return (diff.max(axis=-1) < tol).sum(axis=(1, 2))
 
 
-def band_energy(x: np.ndarray, sr: int, sig: synth.ClassSignature, rel: float = 0.03) -> float:
+def band_energy(x: np.ndarray, sr: int, sig: ClassSignature, rel: float = 0.03) -> float:
     """Energy of ``x`` around the base frequency of ``sig`` (over the sweep of a chirp)."""
     top = sig.base_freq * (1.3 if sig.pattern == "chirp" else 1.0)
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
@@ -102,15 +109,101 @@ def test_from_dict_roundtrip_and_unknown_keys():
 
 def test_default_classes_are_llp_and_signatures_distinct():
     spec = SynthSpec()
-    sigs = synth.signatures(spec)
+    sigs = signatures(spec)
     assert list(sigs) == list(spec.classes) and len(spec.classes) == 6
     for attr in ("colour", "shape", "motion", "base_freq", "pattern"):
         assert len({getattr(s, attr) for s in sigs.values()}) == 6, attr
     freqs = sorted(s.base_freq for s in sigs.values())
     assert freqs[0] == pytest.approx(250) and freqs[-1] == pytest.approx(4000)
     all25 = SynthSpec(classes=tuple(CLASSES))
-    combos = {(s.colour, s.shape, s.motion) for s in synth.signatures(all25).values()}
+    combos = {(s.colour, s.shape, s.motion) for s in signatures(all25).values()}
     assert len(combos) == 25
+
+
+MADE_UP = tuple(f"Kazoo_{i:02d}" for i in range(40))
+
+
+def made_up_spec(**kw) -> SynthSpec:
+    """40 classes of a vocabulary of their own and clips of 4..30 s (the LLP files hold neither)."""
+    return SynthSpec(vocabulary=MADE_UP, classes=MADE_UP, duration=[4, 30], **kw)
+
+
+def test_class_list_and_clip_length_are_spec_fields():
+    spec = made_up_spec(seed=2)
+    assert spec.duration == (4, 30) and spec.classes == MADE_UP
+    assert SynthSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    assert SynthSpec(duration=[10, 10]) == SynthSpec() and "vocabulary" not in SynthSpec().to_dict()
+    with pytest.raises(ValueError, match="Kazoo_00"):
+        SynthSpec(classes=MADE_UP)  # not LLP classes
+    with pytest.raises(ValueError, match="Speech"):
+        SynthSpec(vocabulary=MADE_UP)  # the default classes are not in this vocabulary
+    for bad in ([5, 3], [0, 4], [4, 8, 9], "10"):
+        with pytest.raises(ValueError, match="duration"):
+            SynthSpec(duration=bad)
+    with pytest.raises(ValueError, match="shortest"):
+        SynthSpec(duration=[1, 20])  # min_event 2 does not fit a 1-s clip
+    with pytest.raises(ValueError, match="usable"):
+        SynthSpec(vocabulary=("a,b",), classes=("a,b",))
+
+
+@pytest.mark.parametrize("n", [37, 40, 64, 73, 100, 108])
+def test_signatures_stay_distinguishable_up_to_about_100_classes(n):
+    """Classes that share a shape and a motion differ in hue by >= 100 degrees; classes that share a sound
+    pattern differ in base frequency by >= 10 %."""
+    names = [f"c{i}" for i in range(n)]
+    sigs = list(signatures(SynthSpec(vocabulary=names, classes=names)).values())
+
+    def hue(s: ClassSignature) -> float:
+        return colorsys.rgb_to_hsv(*(c / 255 for c in s.colour))[0] * 360
+
+    for a, b in itertools.combinations(sigs, 2):
+        if (a.shape, a.motion) == (b.shape, b.motion):
+            d = abs(hue(a) - hue(b))
+            assert min(d, 360 - d) >= 100, (a, b)
+        if a.pattern == b.pattern:
+            assert max(a.base_freq, b.base_freq) >= 1.1 * min(a.base_freq, b.base_freq), (a, b)
+
+
+def test_plan_keeps_events_inside_each_clips_length():
+    spec = made_up_spec(seed=4, n_train=150, n_val=25, n_test=25)
+    clips = plan(spec)
+    assert plan(made_up_spec(seed=4, n_train=150, n_val=25, n_test=25)) == clips
+    lengths = [c.duration for c in clips]
+    assert min(lengths) == 4 and max(lengths) == 30 and len(set(lengths)) > 15
+    for c in clips:
+        start, end = map(int, NAME_RE.match(c.filename).groups())
+        assert end - start == c.duration and set(c.labels) <= set(MADE_UP)
+        for _, on, off in c.audio_events + c.visual_events:
+            assert 0 <= on < off <= c.duration and spec.min_event <= off - on <= min(spec.max_event, c.duration)
+    # the names' ids do not depend on the lengths
+    fixed = SynthSpec(seed=4, n_train=150, n_val=25, n_test=25)
+    assert [c.video_id for c in clips] == [c.video_id for c in plan(fixed)]
+
+
+@pytest.mark.media
+def test_a_clip_of_a_drawn_length_is_rendered_that_long(tmp_path):
+    import decord
+
+    from avvp_pipeline.media.probe import probe
+
+    spec = made_up_spec(seed=1, n_train=12, n_val=0, n_test=0, width=16, height=16, fps=4.0)
+    clips = sorted(plan(spec), key=lambda c: c.duration)
+    assert clips[0].duration < 10 < clips[-1].duration
+    for clip in (clips[0], clips[-1]):
+        path = tmp_path / f"{clip.video_id}.mp4"
+        write_clip(spec, clip, path)
+        assert probe(path).duration == pytest.approx(clip.duration, abs=0.1)
+        assert len(decord.VideoReader(str(path))) == spec.n_frames(clip.duration)
+        assert abs(len(decode_audio(path)) - spec.n_samples(clip.duration)) <= 1600
+
+
+def test_generate_refuses_a_set_the_llp_files_cannot_hold(tmp_path):
+    tiny = dict(n_train=1, n_val=1, n_test=1, width=16, height=16)
+    with pytest.raises(ValueError, match="LLP's classes only, not Kazoo_00"):
+        generate(made_up_spec(**tiny), tmp_path / "v", tmp_path / "a", progress=False)
+    with pytest.raises(ValueError, match=r"10-s clips only, not duration \[4, 8\]"):
+        generate(SynthSpec(duration=[4, 8], **tiny), tmp_path / "v", tmp_path / "a", progress=False)
+    assert not (tmp_path / "v").exists() and not (tmp_path / "a").exists()
 
 
 def test_filenames_deterministic_unique_llp_style():
@@ -228,21 +321,21 @@ def test_videos_decode(tiny):
 def test_render_deterministic():
     spec = SynthSpec(seed=4, **TINY)
     clip = plan(spec)[0]
-    f1, a1 = synth.render_frames(spec, clip), synth.render_audio(spec, clip)
+    f1, a1 = render_frames(spec, clip), render_audio(spec, clip)
     assert f1.shape == (240, 48, 64, 3) and f1.dtype == np.uint8
     assert a1.shape == (160000,) and a1.dtype == np.float32 and np.abs(a1).max() <= 1.0
-    assert np.array_equal(f1, synth.render_frames(spec, clip))
-    assert np.array_equal(a1, synth.render_audio(spec, clip))
+    assert np.array_equal(f1, render_frames(spec, clip))
+    assert np.array_equal(a1, render_audio(spec, clip))
     other = SynthSpec(seed=5, **TINY)
-    assert not np.array_equal(f1, synth.render_frames(other, clip))
-    assert not np.array_equal(a1, synth.render_audio(other, clip))
+    assert not np.array_equal(f1, render_frames(other, clip))
+    assert not np.array_equal(a1, render_audio(other, clip))
 
 
 def test_planted_events_are_in_the_media(tmp_path):
     import decord
 
     spec = SynthSpec(seed=0, **TINY)
-    sigs = synth.signatures(spec)
+    sigs = signatures(spec)
     # Speech: visual only in [2, 5); Dog: audio only in [6, 9); Car: audio-visual, apart in time.
     clip = Clip(
         "abc_DEF-123_0_10",
@@ -252,7 +345,7 @@ def test_planted_events_are_in_the_media(tmp_path):
         visual_events=(("Speech", 2, 5), ("Car", 7, 10)),
     )
     path = tmp_path / f"{clip.video_id}.mp4"
-    synth.write_clip(spec, clip, path)
+    write_clip(spec, clip, path)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary leftovers
 
     frames = decord.VideoReader(str(path)).get_batch(list(range(240))).asnumpy()
@@ -287,7 +380,7 @@ def test_ffmpeg_failure_names_clip(tmp_path, monkeypatch):
     clip = plan(spec)[0]
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="encoder exploded") as info:
-        synth.write_clip(spec, clip, out / "x.mp4")
+        write_clip(spec, clip, out / "x.mp4")
     assert clip.filename in str(info.value)
     assert list(out.iterdir()) == []
 

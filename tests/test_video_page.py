@@ -1,7 +1,7 @@
 """Pages of parsed and evaluated videos and the event exports; the pages are driven in headless Chromium.
 
 The browser tests open the page of a synthetic clip whose events are the planted ground truth
-(``avvp_pipeline.data.synth``), seek by clicking a lane and through the player, and read the "now"
+(the ``avvp_pipeline.data.synth`` package), seek by clicking a lane and through the player, and read the "now"
 panel, the playhead, the captions and the hover tooltip from the DOM; every request the page makes is
 recorded (only ``file://`` URLs are allowed). They skip, saying why, where no Chromium is installed.
 ``AVVP_SCREENSHOT=PATH`` keeps the screenshot (docs/images/parse-page.png is made this way).
@@ -70,7 +70,9 @@ def _planted(clip) -> dict:
 @pytest.fixture(scope="module")
 def parsed_clip(tmp_path_factory):
     """A rendered synthetic clip with several planted events, parsed into a folder as `avvp parse` does."""
-    from avvp_pipeline.data.synth import SynthSpec, plan, write_clip
+    from avvp_pipeline.data.synth.clip_file import write_clip
+    from avvp_pipeline.data.synth.clip_plan import plan
+    from avvp_pipeline.data.synth.spec import SynthSpec
 
     spec = SynthSpec.from_dict(SPEC)
     clip = max(plan(spec), key=lambda c: (len(c.audio_events) + len(c.visual_events), c.filename))

@@ -1,4 +1,5 @@
-"""What the ``avvp`` commands share: the logger, JSON options, the per-kind shard options, the speed options."""
+"""What the ``avvp`` commands share: the logger, JSON options, the option shapes several commands take (config,
+model inputs, outputs and failures, threads), the per-kind shard options, the speed options."""
 
 from __future__ import annotations
 
@@ -21,6 +22,29 @@ def json_arg(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("expected a JSON object")
     return value
+
+
+def add_config_arg(p: argparse.ArgumentParser, text: str) -> None:
+    """``--config JSON``: a stage's options as one JSON object (``{}`` when not given)."""
+    p.add_argument("--config", type=json_arg, default={}, help=text)
+
+
+def add_model_inputs(p: argparse.ArgumentParser, model_help: str) -> None:
+    """What a command that runs a model reads: ``--model``, ``--index`` and the feature shards."""
+    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--index", required=True)
+    add_shard_args(p)
+
+
+def add_output_args(p: argparse.ArgumentParser, out_help: str, failures_help: str) -> None:
+    """A command's output file (``--out``) and the TSV of what it left out (``--failures``)."""
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--failures", required=True, help=failures_help)
+
+
+def add_threads_arg(p: argparse.ArgumentParser, text: str) -> None:
+    """``--threads N`` (default 2)."""
+    p.add_argument("--threads", type=int, default=2, help=text)
 
 
 def shards(args) -> dict[str, list[str]]:
@@ -67,7 +91,7 @@ def workflow_results() -> str | None:
 
 def add_runtime_args(p: argparse.ArgumentParser, threads_help: str) -> None:
     """Speed-only options: never recorded in outputs, so changing them reruns nothing."""
-    p.add_argument("--threads", type=int, default=2, help=threads_help)
+    add_threads_arg(p, threads_help)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from ..features.kinds import KINDS, cli_flag
-from .common import json_arg, log
+from .common import add_config_arg, add_output_args, add_threads_arg, log
 
 
 def add_parsers(sub) -> None:
@@ -51,13 +51,8 @@ def add_features(sub) -> None:
         metavar="ID",
         help="11-character YouTube ids of the shard; put -- before them, as ids may start with '-'",
     )
-    p.add_argument(
-        "--config",
-        type=json_arg,
-        default={},
-        help="recorded in the shards with source and released_dir (the workflow passes the stage version)",
-    )
-    p.add_argument("--threads", type=int, default=2, help="reader threads")
+    add_config_arg(p, "recorded in the shards with source and released_dir (the workflow passes the stage version)")
+    add_threads_arg(p, "reader threads")
     for name in KINDS:
         p.add_argument("--out-" + cli_flag(name)[2:], dest=f"out_{name}", metavar="H5", help=f"the {name} shard")
     p.add_argument("--failures", required=True, metavar="TSV", help="TSV listing bad files and why")
@@ -138,9 +133,8 @@ def add_pseudo_labels(sub) -> None:
     )
     p.add_argument("--released-dir", required=True, help="folder holding CLIP/ and CLAP/")
     p.add_argument("--index", required=True, help="results/dataset/index.h5 (avvp index)")
-    p.add_argument("--out", required=True, help="HDF5 file to write (results/pseudo_labels/labels.h5)")
-    p.add_argument("--failures", required=True, help="TSV of the files left out")
-    p.add_argument("--threads", type=int, default=2, help="file readers")
+    add_output_args(p, "HDF5 file to write (results/pseudo_labels/labels.h5)", "TSV of the files left out")
+    add_threads_arg(p, "file readers")
     p.set_defaults(func=pseudo_labels)
 
 

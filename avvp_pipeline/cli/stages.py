@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 
 from .common import (
+    add_config_arg,
+    add_model_inputs,
+    add_output_args,
     add_runtime_args,
-    add_shard_args,
     add_video_args,
     decode_workers,
-    json_arg,
     log,
     set_threads,
     shards,
@@ -45,7 +46,7 @@ def add_synth(sub) -> None:
         description="Render an LLP-like set of 10-s H.264/AAC clips with planted audio, visual and "
         "audio-visual events, and write its annotations in the LLP CSV format (README.md: the demo).",
     )
-    p.add_argument("--config", type=json_arg, default={}, help="synth options as JSON (config.yaml dataset.synth)")
+    add_config_arg(p, "synth options as JSON (config.yaml dataset.synth)")
     p.add_argument("--videos-dir", required=True)
     p.add_argument("--annotations-dir", required=True)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -53,7 +54,8 @@ def add_synth(sub) -> None:
 
 
 def synth(args) -> int:
-    from ..data.synth import SynthSpec, generate
+    from ..data.synth.generator import generate
+    from ..data.synth.spec import SynthSpec
 
     spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k != "version"})
     t0 = time.perf_counter()
@@ -101,12 +103,9 @@ def add_extract(sub) -> None:
     )
     p.add_argument("kind", choices=["visual", "audio"])
     add_video_args(p, "the shard's video files")
-    p.add_argument(
-        "--config",
-        type=json_arg,
-        default={},
-        help="feature options as a flat JSON object (what config.yaml `features` sets for this kind); "
-        "recorded in the shard",
+    add_config_arg(
+        p,
+        "feature options as a flat JSON object (what config.yaml `features` sets for this kind); recorded in the shard",
     )
     add_runtime_args(p, "threads: torch threads; with N > 1, N-1 decoder processes run beside the model")
     p.add_argument("--out-resnet152")
@@ -162,15 +161,8 @@ def add_train(sub) -> None:
         description="Train MODEL on the train split (features held in memory), select the best "
         "epoch on the validation split, write model.pt and history.json (docs/models-and-evaluation.md).",
     )
-    p.add_argument("--model", required=True, help="model name (avvp models)")
-    p.add_argument("--index", required=True)
-    add_shard_args(p)
-    p.add_argument(
-        "--config",
-        type=json_arg,
-        default={},
-        help="training options as JSON (recipe + config.yaml `train.options`); defaults are HAN's recipe",
-    )
+    add_model_inputs(p, "model name (avvp models)")
+    add_config_arg(p, "training options as JSON (recipe + config.yaml `train.options`); defaults are HAN's recipe")
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import pseudo-labels) for the VALOR rows")
     add_runtime_args(p, "torch threads")
@@ -213,9 +205,7 @@ def add_refine(sub) -> None:
         "(MA, Wu & Yang, CVPR 2021). Writes audio and visual labels per training video "
         "(docs/models-and-evaluation.md, section 7).",
     )
-    p.add_argument("--model", required=True, help="results/runs/ma_base/model.pt")
-    p.add_argument("--index", required=True)
-    add_shard_args(p)
+    add_model_inputs(p, "results/runs/ma_base/model.pt")
     p.add_argument("--seed", type=int, default=0, help="seed of the partner draws (unseeded in the published code)")
     p.add_argument("--out", required=True, help="HDF5 file to write")
     add_runtime_args(p, "torch threads")
@@ -255,9 +245,8 @@ def add_teach_pseudo_labels(sub) -> None:
     )
     add_video_args(p, "the shard's video files (<YouTube id>.mp4)")
     p.add_argument("--index", required=True, help="results/dataset/index.h5 (weak labels, training split)")
-    p.add_argument("--config", type=json_arg, default={}, help="teacher settings as JSON (see below)")
-    p.add_argument("--out", required=True, help="HDF5 file to write (the pseudo-labels format)")
-    p.add_argument("--failures", required=True, help="TSV of the videos left out")
+    add_config_arg(p, "teacher settings as JSON (see below)")
+    add_output_args(p, "HDF5 file to write (the pseudo-labels format)", "TSV of the videos left out")
     add_runtime_args(p, "torch threads; with 2 or more, threads - 1 decoder processes run beside the teachers")
     p.set_defaults(func=teach_pseudo_labels)
 
@@ -298,8 +287,7 @@ def add_merge_pseudo_labels(sub) -> None:
     )
     p.add_argument("--shards", nargs="+", required=True, metavar="H5")
     p.add_argument("--shard-failures", nargs="+", required=True, metavar="TSV")
-    p.add_argument("--out", required=True, help="results/pseudo_labels/labels.h5")
-    p.add_argument("--failures", required=True, help="results/pseudo_labels/failures.tsv")
+    add_output_args(p, "results/pseudo_labels/labels.h5", "results/pseudo_labels/failures.tsv")
     p.set_defaults(func=merge_pseudo_labels)
 
 
@@ -326,9 +314,7 @@ def add_evaluate(sub) -> None:
         description="Predict a split and score it with the LLP protocol: writes metrics.json "
         "(ten F-scores) and predictions.h5 (per-second probabilities; docs/models-and-evaluation.md, section 10).",
     )
-    p.add_argument("--model", required=True, help="results/runs/NAME/model.pt")
-    p.add_argument("--index", required=True)
-    add_shard_args(p)
+    add_model_inputs(p, "results/runs/NAME/model.pt")
     p.add_argument("--split", default="test")
     p.add_argument(
         "--gate",

@@ -1,0 +1,58 @@
+"""The annotations of a synthetic set: the LLP CSVs (written through :mod:`avvp_pipeline.data.llp`)
+and ``synth_spec.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from avvp_pipeline.data.llp import (
+    CLASS_INDEX,
+    EVAL_AUDIO,
+    EVAL_VISUAL,
+    FULL_FILE,
+    NUM_SEGMENTS,
+    SPLIT_FILES,
+    write_dense_rows,
+    write_weak_labels,
+)
+from avvp_pipeline.data.synth.clip_plan import Clip
+from avvp_pipeline.data.synth.spec import SPLITS, SynthSpec
+from avvp_pipeline.fileio import write_text
+
+
+def check_llp_files(spec: SynthSpec) -> None:
+    """Raise ValueError unless the LLP annotation files can hold the set of ``spec``: LLP's classes and
+    clips of 10 s (the plan and the media take any class list and length)."""
+    others = [c for c in spec.classes if c not in CLASS_INDEX]
+    if others:
+        raise ValueError(f"synth: the LLP annotation files hold LLP's classes only, not {', '.join(others)}")
+    if spec.duration != NUM_SEGMENTS:
+        length = spec.to_dict()["duration"]
+        raise ValueError(f"synth: the LLP annotation files hold {NUM_SEGMENTS}-s clips only, not duration {length}")
+
+
+def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str]) -> None:
+    """Write the LLP annotation CSVs for ``clips`` (through :mod:`avvp_pipeline.data.llp`) and
+    ``synth_spec.json`` to ``annotations_dir``."""
+    check_llp_files(spec)
+    out = Path(annotations_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_split = {s: [c for c in clips if c.split == s] for s in SPLITS}
+
+    def weak(cs: list[Clip]) -> list[tuple[str, tuple[str, ...]]]:
+        return [(c.filename, c.labels) for c in cs]
+
+    def dense(attr: str) -> list[tuple[str, int, int, str]]:
+        # LLP lists test clips first
+        return [
+            (c.filename, on, off, cls) for c in by_split["test"] + by_split["val"] for cls, on, off in getattr(c, attr)
+        ]
+
+    for split, name in SPLIT_FILES.items():
+        write_weak_labels(out / name, weak(by_split[split]))
+    write_weak_labels(out / FULL_FILE, weak(by_split["train"] + by_split["val"] + by_split["test"]))
+    write_dense_rows(out / EVAL_AUDIO, dense("audio_events"))
+    write_dense_rows(out / EVAL_VISUAL, dense("visual_events"))
+    write_text(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2) + "\n")
