@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.fileio",
             "avvp_pipeline.torch_files",
             "avvp_pipeline.device",
+            "avvp_pipeline.fetch",
             "avvp_pipeline.data.llp",
             "avvp_pipeline.data.datasets",
         ),
