@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.config_schema",
             "avvp_pipeline.results_lock",
             "avvp_pipeline.provenance",
+            "avvp_pipeline.releases",
         ),
     ),
     ("cli", ("avvp_pipeline.cli", "avvp_pipeline.__main__")),  # the top: avvp_pipeline/cli/, one module per audience

@@ -3,8 +3,8 @@
 Every member is checked before anything is written: absolute names, ``..`` components, links (tar's
 symbolic and hard links, zip entries marked as symbolic links) and devices or pipes are refused with
 one line naming the archive and the member. The archive is unpacked into a temporary folder beside the
-destination; its entries are moved in only when all were written, and a marker records the archive's
-sha256, so a second call with the same archive does nothing.
+destination; its entries are moved in only when all were written, and a marker beside the archive
+records its sha256, so a second call with the same archive does nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ class UnsafeArchive(ValueError):
     """An archive that is damaged or whose members would land outside the destination."""
 
 
-def marker_path(dest: Path, archive: Path) -> Path:
-    return dest / f".unpacked-{archive.name}.json"
+def marker_path(archive: Path) -> Path:
+    """Beside the archive: which sha256 was unpacked, and its top-level names."""
+    return archive.with_name(archive.name + ".unpacked.json")
 
 
 def unpack(archive: str | Path, dest: str | Path) -> list[str]:
@@ -31,7 +32,7 @@ def unpack(archive: str | Path, dest: str | Path) -> list[str]:
     return the top-level names it holds."""
     archive, dest = Path(archive), Path(dest)
     digest = sha256_file(archive)
-    marker = marker_path(dest, archive)
+    marker = marker_path(archive)
     if marker.is_file() and read_json(marker).get("sha256") == digest:
         return read_json(marker)["entries"]
     dest.mkdir(parents=True, exist_ok=True)
