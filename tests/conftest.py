@@ -95,3 +95,21 @@ def fifo():
             os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
         except OSError:
             pass
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """Tests never reach the internet: offline mode is on unless a test turns it off (the download tests,
+    which serve their files from 127.0.0.1)."""
+    monkeypatch.setenv("AVVP_OFFLINE", "1")
+
+
+@pytest.fixture
+def file_server(monkeypatch):
+    """A :class:`file_server.FileServer` on 127.0.0.1, with offline mode off."""
+    from file_server import FileServer
+
+    monkeypatch.setenv("AVVP_OFFLINE", "0")
+    server = FileServer()
+    yield server
+    server.close()

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.fileio",
             "avvp_pipeline.torch_files",
             "avvp_pipeline.device",
+            "avvp_pipeline.fetch",
             "avvp_pipeline.data.llp",
             "avvp_pipeline.data.datasets",
         ),
@@ -45,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.config_schema",
             "avvp_pipeline.results_lock",
             "avvp_pipeline.provenance",
+            "avvp_pipeline.releases",
         ),
     ),
     ("cli", ("avvp_pipeline.cli", "avvp_pipeline.__main__")),  # the top: avvp_pipeline/cli/, one module per audience

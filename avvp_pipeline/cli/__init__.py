@@ -11,11 +11,12 @@ import os
 import sys
 import time
 
-from . import bench, imports, stages, tools
+from . import bench, downloads, imports, stages, tools
 from .common import log
 
 GROUPS = [
     ("stages (the workflow's rules run these)", stages),
+    ("downloads (from the internet: docs/downloads.md)", downloads),
     ("imports (released data and models)", imports),
     ("tools", tools),
     ("benchmarks", bench),

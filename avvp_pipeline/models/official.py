@@ -117,6 +117,13 @@ def han_train_config() -> dict:
     return full_options(MODEL_NAME)
 
 
+def check_official_han(path: str | Path) -> list[str]:
+    """Check the released ``MMIL_Net.pt`` at ``path`` as the import does (:class:`OfficialModelError` naming
+    the file and the key); return the keys it would ignore."""
+    official = read_torch_file(Path(path), kind=FILE_KIND)
+    return map_state_dict(path, official, build_model(MODEL_NAME, han_train_config()).state_dict())[1]
+
+
 def import_official_han(path: str | Path, out: str | Path) -> dict:
     """Write the released ``MMIL_Net.pt`` at ``path`` as our ``model.pt`` at ``out``; return its provenance."""
     path = Path(path)
