@@ -51,6 +51,7 @@ def test_every_benchmark_has_a_smallest_setting():
 @pytest.mark.parametrize(
     "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in SMALLEST], ids=str
 )
+@pytest.mark.slow
 def test_smallest_setting_exits_0(name, tiny_set, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "avvp_pipeline.cli", "-q", "bench", name, *SMALLEST[name](tiny_set, tmp_path)],

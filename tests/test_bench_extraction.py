@@ -24,6 +24,7 @@ def test_bench_decode_checks_both_decoders_agree(tiny_set):
     assert r["now, videos per CPU-second (ffmpeg subprocesses included)"] > 0
 
 
+@pytest.mark.slow
 def test_bench_extract_reports_stages_and_both_paths(tiny_set):
     from avvp_pipeline.bench.extract import bench_extract
 

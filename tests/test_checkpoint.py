@@ -123,6 +123,7 @@ def _one_error(caplog, path) -> str:
 # --- crafted pickles -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_crafted_model_is_refused_by_load_model(crafted, marker):
     with pytest.raises(CheckpointError) as exc:
         load_model(crafted)
@@ -132,6 +133,7 @@ def test_crafted_model_is_refused_by_load_model(crafted, marker):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_crafted_model_is_refused_by_parse_and_provenance(tmp_path, crafted, marker):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not decoded: the model is refused first")

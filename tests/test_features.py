@@ -85,6 +85,7 @@ def test_preprocess_shapes():
     assert visual.preprocess_3d(frames, 16).shape == (2, 3, 8, 16, 16)
 
 
+@pytest.mark.slow
 def test_extract_shards_with_a_corrupt_video(tiny_set, tmp_path):
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:3]
@@ -118,6 +119,7 @@ def test_extraction_is_deterministic(tiny_set, tmp_path):
     assert np.array_equal(store.read_shard(tmp_path / "a.h5")[1], store.read_shard(tmp_path / "b.h5")[1])
 
 
+@pytest.mark.slow
 def test_a_hanging_decode_is_skipped_and_the_rest_completes():
     import subprocess
 
@@ -152,6 +154,7 @@ def test_pca_parameters_from_a_weights_file(tmp_path):
         vggish.build_postprocess("whiten", w)
 
 
+@pytest.mark.slow
 def test_bf16_features_stay_close_to_fp32(tiny_set):
     """bf16 autocast + channels_last: per-video features within 2% relative L2 error of fp32 (stated tolerance)."""
     from avvp_pipeline.media.decode import sample_frames

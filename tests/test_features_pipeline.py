@@ -27,6 +27,7 @@ SMALL = {
 }
 
 
+@pytest.mark.slow
 def test_run_gives_the_features_of_the_sequential_form(tiny_set):
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:3]
@@ -42,6 +43,7 @@ def test_run_gives_the_features_of_the_sequential_form(tiny_set):
     assert all(v >= 0 for v in times.seconds.values()) and times.seconds["ResNet-152"] > 0
 
 
+@pytest.mark.slow
 def test_one_driver_writes_visual_and_audio_shards_with_stage_times(tiny_set, tmp_path):
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:3]
@@ -73,6 +75,7 @@ def test_one_driver_writes_visual_and_audio_shards_with_stage_times(tiny_set, tm
     assert store.read_full_shard(tmp_path / "v.h5").extra["has_audio"].tolist() == [True, True, True]
 
 
+@pytest.mark.slow
 def test_visual_frames_travel_through_shared_memory_and_are_timed(tiny_set, tmp_path):
     videos, _, _ = tiny_set
     paths = sorted(str(p) for p in videos.glob("*.mp4"))[:2]
@@ -130,6 +133,7 @@ def test_normalisation_constants_are_built_once_per_device():
     visual._normalise(x.requires_grad_(), visual.IMAGENET_MEAN, visual.IMAGENET_STD).sum().backward()
 
 
+@pytest.mark.slow
 def test_r2plus1d_in_channels_last_3d_stays_within_the_tolerances(tiny_set):
     videos, _, _ = tiny_set
     frames = torch.from_numpy(sample_frames(sorted(videos.glob("*.mp4"))[0]))

@@ -39,6 +39,7 @@ def test_tsne_keeps_separated_clusters_apart():
         tsne(x[:3])
 
 
+@pytest.mark.slow
 def test_model_figures_from_predictions_and_history(tmp_path):
     rng = np.random.default_rng(0)
     n = 12

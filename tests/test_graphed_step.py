@@ -32,10 +32,12 @@ ROWS = {
     "avsdn+ours": {"epochs": 2, "init_epoch": 1, "batch_size": 8},  # LSTMs (cuDNN on a GPU)
 }
 CMS_ROWS = ("han+cms", "ma*+ours", "avsdn+ours")
+# narrower features for the CPU runs: the step's mechanics do not depend on the widths, the time does
+NARROW = {"audio": (10, 32), "visual_2d": (80, 64), "visual_3d": (10, 32)}
 
 
 def _train_set(name: str, n: int, device: torch.device):
-    fs = random_feature_set(n, seed=3, label_rate=0.15)
+    fs = random_feature_set(n, seed=3, label_rate=0.15, shapes=NARROW if device.type == "cpu" else None)
     for f in ("audio", "video_s", "video_st", "labels"):
         setattr(fs, f, getattr(fs, f).to(device))
     keep = torch.rand(fs.labels.shape, generator=torch.Generator().manual_seed(5)) < 0.7
@@ -82,7 +84,9 @@ def _assert_same(a, b, atol: float):
             torch.testing.assert_close(x[k].float(), y[k].float(), atol=atol, rtol=0, msg=f"optimizer {k}")
 
 
-@pytest.mark.parametrize("name", list(ROWS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("ma*+ours", "avsdn+ours") else n for n in ROWS]
+)
 def test_graphed_step_follows_the_eager_trajectory_on_cpu(name):
     cpu = torch.device("cpu")
     eager = _run(name, 37, cpu)  # 37 videos: every epoch ends with a smaller batch, run eagerly

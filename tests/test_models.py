@@ -171,6 +171,7 @@ def test_standardized_applies_training_statistics():
     assert torch.allclose(out, ref, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_named_layer_rows():
     assert len(build_model("han_2layers", {}).encoder.layers) == 2
     assert len(build_model("han_3layers", {"num_layers": 1}).encoder.layers) == 3  # the name wins

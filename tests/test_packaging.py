@@ -87,6 +87,7 @@ def test_cli_error_is_one_clear_line(tmp_path):
     assert out.returncode == 1 and "AVVP_train.csv" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_bench_train_reports_epoch_times():
     from avvp_pipeline.bench.train import bench_train
 

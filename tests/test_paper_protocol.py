@@ -54,6 +54,7 @@ def _train(tmp_path, monkeypatch, name, **options):
     return train(name, _tiny_set("train", 8, 0), _tiny_set("val", 3, 1), cfg, tmp_path, provenance={}, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ma", "ma+cmco"])
 def test_ma_rows_keep_their_last_epoch_by_default(tmp_path, monkeypatch, name):
     assert spec(name).select == "last" and keeps_last_epoch(name)
@@ -66,6 +67,7 @@ def test_ma_recipe_is_mas_twelve_epochs():
     assert train_options("ma")["epochs"] == train_options("ma_base")["epochs"] == 12
 
 
+@pytest.mark.slow
 def test_select_option_overrides_the_rows_default(tmp_path, monkeypatch):
     assert _train(tmp_path / "ma", monkeypatch, "ma", select="best")["selected_epoch"] == 1
     assert _train(tmp_path / "han", monkeypatch, "han")["selected_epoch"] == 1

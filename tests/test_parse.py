@@ -107,6 +107,7 @@ def test_validate_events_rejects_bad_documents():
             validate_events(bad)
 
 
+@pytest.mark.slow
 def test_parse_short_long_silent_and_bad_files(model_path, tmp_path):
     short = _clip(tmp_path / "short.mp4", 4)
     long = _clip(tmp_path / "long.mp4", 23.5)
@@ -149,6 +150,7 @@ def test_parse_and_evaluation_share_one_forward_pass(model_path):
         np.testing.assert_allclose(windows[key], value, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_each_video_is_probed_once(model_path, tmp_path, monkeypatch):
     """Decoding, the soundtrack and the page's web copy share one probe of the file."""
     from avvp_pipeline.media import probe, web_copy
@@ -170,6 +172,7 @@ def test_each_video_is_probed_once(model_path, tmp_path, monkeypatch):
     assert [str(p) for p in reads] == [str(clip)]
 
 
+@pytest.mark.slow
 def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):
     from avvp_pipeline.media.decode import iter_frames, sample_frames
 
@@ -192,6 +195,7 @@ def test_long_videos_are_decoded_a_few_windows_at_a_time(model_path, tmp_path):
         assert at_once[key].shape == (25, 24)
 
 
+@pytest.mark.slow
 def test_parse_the_real_llp_clip(model_path, real_clip, tmp_path):
     status = parse_videos([real_clip], model_path, tmp_path, progress=False)
     assert status == {str(real_clip): "ok"}
@@ -199,6 +203,7 @@ def test_parse_the_real_llp_clip(model_path, real_clip, tmp_path):
     assert doc["windows"] == 1  # 10.03 s: the 0.03-s remainder adds no window
 
 
+@pytest.mark.slow
 def test_refuses_a_model_whose_features_cannot_be_reproduced(model_path, tmp_path):
     ckpt = torch.load(model_path, weights_only=False)
     ckpt["features"]["resnet152"]["weights_sha256"] = "0123abcd"

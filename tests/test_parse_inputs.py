@@ -101,6 +101,7 @@ def test_tsv_survives_tabs_newlines_and_carriage_returns(tmp_path):
     assert (tmp_path / "t.tsv").read_bytes().startswith(b"video\treason\n")
 
 
+@pytest.mark.slow
 def test_same_stems_and_dotted_names_keep_every_result_inside_out(model_path, tmp_path):  # noqa: F811
     src = tmp_path / "in"
     for sub in ("a", "b"):
@@ -127,6 +128,7 @@ def test_same_stems_and_dotted_names_keep_every_result_inside_out(model_path, tm
     assert _read_tsv(out / "failures.tsv") == [["video", "reason"]]
 
 
+@pytest.mark.slow
 def test_cli_lists_skipped_entries_and_odd_names_in_failures(model_path, tmp_path):  # noqa: F811
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -190,6 +192,7 @@ def test_subfolders_are_one_line_and_never_failed_videos(tmp_path, caplog):
         main(["-q", "parse", str(folder / "a"), "--model", "never-read.pt", "--out", str(tmp_path / "out")])
 
 
+@pytest.mark.slow
 def test_parse_stops_a_hanging_decode_and_goes_on(model_path, tmp_path, hanging_ffmpeg, monkeypatch):  # noqa: F811
     monkeypatch.setattr(audio_mod, "AUDIO_TIMEOUT_BASE", 1.0)
     monkeypatch.setattr(audio_mod, "AUDIO_TIMEOUT_PER_SECOND", 0.0)
@@ -228,6 +231,7 @@ def test_a_file_name_that_is_not_utf8_is_decoded_and_shown_escaped(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [clip.name]  # no alias left behind
 
 
+@pytest.mark.slow
 def test_parse_writes_pages_for_a_file_name_that_is_not_utf8(model_path, tmp_path):  # noqa: F811
     clip = _clip(tmp_path / os.fsdecode(b"caf\xe9 <b>.mp4"), 1)
     out = tmp_path / "out"

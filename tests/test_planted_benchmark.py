@@ -85,6 +85,7 @@ def test_broadcast_scores_perfect_when_every_event_fills_both_modalities():
     assert broadcast_scores(test)["seg_visual"] < 100.0
 
 
+@pytest.mark.slow
 def test_benchmark_trains_rows_and_writes_table(tmp_path):
     result = run_benchmark(["han", "ma*"], SMALL, tmp_path, epochs=1, progress=False)
     saved = json.loads((tmp_path / "results.json").read_text())

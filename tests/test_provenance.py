@@ -14,6 +14,7 @@ from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.trainer import train
 
 
+@pytest.mark.slow
 def test_shard_model_and_metrics(tmp_path):
     shard = tmp_path / "shard-0000.h5"
     store.write_shard(

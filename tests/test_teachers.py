@@ -48,6 +48,7 @@ def test_valor_sampling_of_frames_and_seconds():
     assert [int(s[0]) for s in odd][:3] == [0, 48001, 96002] and odd[-1].shape == (48001,)
 
 
+@pytest.mark.slow
 def test_random_teachers_give_0_1_labels_masked_to_the_weak_label(teachers):
     audio, visual = teachers.labels(FRAMES, WAVE, True, WEAK)
     for x in (audio, visual):
@@ -151,6 +152,7 @@ def test_teacher_config_defaults_are_valors():
     assert cfg["clip"]["thresholds"][0] == 20.0 and cfg["clap"]["captions"][0] == "This is a sound of speech"
 
 
+@pytest.mark.slow
 def test_a_shard_labels_its_training_videos_and_lists_a_corrupt_one(tiny_set, tmp_path, teachers):
     videos, annotations, _ = tiny_set
     index = tmp_path / "index.h5"

@@ -187,6 +187,7 @@ def _clip(path: Path, args: list[str]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_only_unplayable_videos_get_a_capped_h264_copy(tmp_path):
     from avvp_pipeline.reporting.parse_pages import player_source
 
@@ -291,6 +292,7 @@ def _now_panel(b) -> list[dict]:
     )
 
 
+@pytest.mark.slow
 def test_page_plays_seeks_and_lists_the_events_active_now(browser, parsed_clip):
     b, clip = browser, parsed_clip["clip"]
     b.requests.clear()
