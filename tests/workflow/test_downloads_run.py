@@ -1,7 +1,7 @@
 """`dataset.download` in the workflow: the clips the annotation CSVs name are fetched (from a 127.0.0.1
 server standing in for YouTube), cut and listed per shard; the ones that cannot be had are listed with
 their reason; HAN trains on the rest and the report says on how many clips of each split. `offline: true`
-with downloading stops planning in one line."""
+reaches the jobs, and with downloading stops planning in one line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakerun import TINY, snakemake
+from snakerun import TINY, environment, snakemake
 
 from avvp_pipeline.data import llp
 from avvp_pipeline.features.manifest import read_files
@@ -55,6 +55,21 @@ def test_downloading_offline_is_refused_at_planning(tmp_path):
         "offline is true but dataset.download.enabled is true: downloading the clips needs the network; "
         "set offline: false, or download.enabled: false with the clips already in videos_dir"
     ]
+
+
+@pytest.mark.slow
+def test_offline_reaches_the_jobs_that_fetch_weights(tmp_path):
+    """`offline: true` alone (no AVVP_OFFLINE in the environment snakemake starts with) stops the
+    extraction job that would fetch a missing pretrained weight file before it opens a socket."""
+    cfg = copy.deepcopy(TINY)
+    cfg["features"].update(weights="pretrained", shard_size=16)
+    cfg["train"]["models"] = ["han"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**cfg, "offline": True}))
+    env = environment(TORCH_HOME=str(tmp_path / "torch"), AVVP_BASE_URL_GITHUB="http://127.0.0.1:9")
+    env.pop("AVVP_OFFLINE")
+    proc = snakemake(tmp_path, "--until", "extract_audio", check=False, env=env)
+    assert proc.returncode != 0
+    assert "offline mode is on" in (tmp_path / "results/logs/extract_audio/shard-0000.log").read_text()
 
 
 @pytest.mark.slow
