@@ -1,5 +1,6 @@
 # Dataset stage: (demo only) render the synthetic clips into demo/, then index splits and labels.
-# The user's data folders are only ever read. synth's output is the videos folder, not its (long) list of videos.
+# The user's data folders are only ever read, but for videos_dir with dataset.download (download_videos below).
+# synth's output is the videos folder, not its (long) list of videos.
 ANNOTATIONS = [
     f"{DATA.annotations_dir}/{name}"
     for name in (
