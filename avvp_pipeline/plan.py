@@ -8,7 +8,9 @@ Everything a run would trip over later (a missing folder, no videos, an unknown 
 name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
 
 The pipeline never writes into the user's data folders: the synthetic demo set is rendered into
-:data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured.
+:data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured. The one exception
+is the folder the user names for downloading: with ``dataset.download.enabled`` the clips are fetched
+into ``videos_dir``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class DataSource:
     videos_dir: str | None
     synth: dict | None = None  # synth options (without ``enabled``) when the demo set is rendered
     released_dir: str | None = None
+    download: dict | None = None  # dataset.download's options (without ``enabled``) when the clips are fetched
 
     @property
     def synthetic(self) -> bool:
@@ -52,6 +55,10 @@ class DataSource:
     @property
     def released(self) -> bool:
         return self.released_dir is not None
+
+    @property
+    def downloads(self) -> bool:
+        return self.download is not None
 
 
 def feature_source(features_cfg: dict | None) -> str:
@@ -87,10 +94,22 @@ def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSour
     data, whatever a merged config file says about the demo. With ``features.source: released`` the
     data is ``annotations_dir`` and ``features.released_dir`` (no videos, no demo).
     """
+    download = _download_options(dataset_cfg)
     if feature_source(features_cfg) == "released":
+        if download is not None:
+            raise PlanError(
+                "dataset.download.enabled is true but features.source is released: the released features "
+                "need no videos; set one of them"
+            )
         return _released_source(dataset_cfg, features_cfg)
     ann, vids = dataset_cfg.get("annotations_dir"), dataset_cfg.get("videos_dir")
     synth = dataset_cfg.get("synth") or {}
+    if download is not None and (ann is None or vids is None):
+        raise PlanError(
+            "dataset.download.enabled is true but dataset.annotations_dir and dataset.videos_dir are not both "
+            "set: the clips the annotation CSVs name are fetched into videos_dir (--config annotations_dir=DIR "
+            "videos_dir=DIR)"
+        )
     if ann is None and vids is None:
         if not synth.get("enabled", False):
             raise PlanError(
@@ -105,7 +124,22 @@ def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSour
         raise PlanError(f"dataset.{given} is set but dataset.{missing} is not: real data needs both folders")
     if synth.get("enabled", False):
         log.info("data folders are given (%s, %s): the synthetic demo set is not rendered", ann, vids)
-    return DataSource(str(ann), str(vids))
+    return DataSource(str(ann), str(vids), download=download)
+
+
+def _download_options(dataset_cfg: dict) -> dict | None:
+    """``dataset.download`` without ``enabled`` when it is enabled, else None."""
+    download = dataset_cfg.get("download") or {}
+    return {k: v for k, v in download.items() if k != "enabled"} if download.get("enabled", False) else None
+
+
+def check_offline(config: dict) -> None:
+    """PlanError for ``offline: true`` with ``dataset.download.enabled``: downloading needs the network."""
+    if config.get("offline") and _download_options(config.get("dataset") or {}) is not None:
+        raise PlanError(
+            "offline is true but dataset.download.enabled is true: downloading the clips needs the network; "
+            "set offline: false, or download.enabled: false with the clips already in videos_dir"
+        )
 
 
 @dataclass
@@ -119,6 +153,7 @@ class VideoPlan:
     missing: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)  # id -> file; default <videos_dir>/<id>.mp4
     unusable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) found but skipped
+    names: dict[str, str] = field(default_factory=dict)  # id -> LLP file name, when the clips are downloaded
     released_dir: str | None = None  # the release's folder when the features are imported
     kinds: tuple[str, ...] = DEFAULT_KINDS  # the feature kinds the run reads (imported ones: each shard's)
 
@@ -140,6 +175,10 @@ class VideoPlan:
         """Video file paths of shard ``k``."""
         return [self.path(vid) for vid in self.shard(k)]
 
+    def shard_names(self, k: int) -> list[str]:
+        """The LLP file names (``<id>_<start>_<end>``) of shard ``k``'s clips, for their download."""
+        return [self.names[vid] for vid in self.shard(k)]
+
     def shard_released_files(self, k: int, kind: str | None = None) -> list[str]:
         """The released .npy files of shard ``k``: of feature kind ``kind``, or of every kind the run reads."""
         from .features.released import release_path
@@ -158,10 +197,15 @@ def _synth_filenames(synth_cfg: dict) -> list[str]:
 
 def _annotation_ids(annotations_dir: str) -> list[str]:
     """Sorted unique YouTube ids of the three split files; PlanError for a name without a valid id."""
+    return sorted(_annotation_names(annotations_dir))
+
+
+def _annotation_names(annotations_dir: str) -> dict[str, str]:
+    """``{YouTube id: LLP file name}`` of the three split files; PlanError for a name without a valid id."""
     d = Path(annotations_dir)
     if not d.is_dir():
         raise PlanError(f"annotations_dir {d}: folder not found")
-    ids = set()
+    names = {}
     paths = [d / split_file for split_file in llp.SPLIT_FILES.values()]
     for path in paths:
         if not path.is_file():
@@ -180,8 +224,8 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
                     f"{path}: filename {name!r} does not start with an 11-character YouTube id "
                     "(letters, digits, '-' and '_')"
                 )
-            ids.add(vid)
-    return sorted(ids)
+            names[vid] = name
+    return names
 
 
 def _unusable(entry: os.DirEntry, path: str) -> str | None:
@@ -315,12 +359,16 @@ def plan_videos(
     """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped.
 
     With ``features.source: released`` a video is there when the release has its file of each of
-    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`).
+    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`). With
+    ``dataset.download.enabled`` every annotated clip is planned, present or not.
     """
     source = data_source(dataset_cfg, features_cfg)
     if source.synthetic:  # rendered by the synth rule
         ids = sorted({llp.video_id(f) for f in _synth_filenames(source.synth)})
         return VideoPlan(source.videos_dir, ids, shard_size)
+    if source.downloads:  # every annotated clip: the download jobs fetch the ones not there yet
+        names = _annotation_names(source.annotations_dir)
+        return VideoPlan(source.videos_dir, sorted(names), shard_size, names=names)
     ids = _annotation_ids(source.annotations_dir)
     if source.released:
         return _plan_released(source, ids, shard_size, tuple(kinds))
