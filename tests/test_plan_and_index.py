@@ -72,10 +72,11 @@ def test_index_records_each_videos_length(tiny_set, tmp_path):
     gt = np.zeros((2, 3, 40), np.uint8)
     gt[0, 1, :3] = 1
     test = Split("test", ["a.mp4", "b.mp4"], ["a", "b"], np.eye(2, 3, dtype=np.uint8), gt, gt, np.array([3, 40]))
-    write_index(tmp_path / "any.h5", [test], ("x", "y", "z"))
+    write_index(tmp_path / "any.h5", [test], ("x", "y", "z"), segment_seconds=0.5)
     back = load_split(tmp_path / "any.h5", "test")
     assert back.lengths.tolist() == [3, 40] and np.array_equal(back.gt_audio, gt)
-    assert index_classes(tmp_path / "any.h5") == ("x", "y", "z")
+    assert index_classes(tmp_path / "any.h5") == (("x", "y", "z"), 0.5)
+    assert index_classes(tmp_path / "llp.h5")[1] == 1.0
     with h5py.File(tmp_path / "llp.h5", "r+") as f:  # an index written before lengths were recorded
         del f["test/lengths"]
     assert load_split(tmp_path / "llp.h5", "test").lengths.tolist() == [10] * spec.n_test

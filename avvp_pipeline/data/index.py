@@ -6,7 +6,8 @@ Per split ``S``: ``S/filenames``, ``S/video_ids`` (first 11 characters), ``S/lab
 ``S/lengths`` (N,) each video's duration in segments (10 for LLP; an index written before it was
 recorded reads as every video lasting the dense truth's length, or 10) and, for val and test,
 ``S/gt_audio`` / ``S/gt_visual`` (N, C, T), padded with zeros past a shorter video's length to the
-longest. The attribute ``classes`` lists the C classes (LLP's 25). A YouTube id may appear in one split
+longest. The attributes ``classes`` (the C classes, LLP's 25) and ``segment_seconds`` (1 for LLP) describe
+the data set. A YouTube id may appear in one split
 only, once. :func:`write_index` writes splits of any data set; :func:`build_index` LLP's.
 """
 
@@ -100,9 +101,15 @@ def build_index(annotations_dir: str | Path, out_path: str | Path, *, legacy_eva
     return write_index(out_path, splits, llp.CLASSES, attrs)
 
 
-def write_index(out_path: str | Path, splits: list[Split], classes: Sequence[str], attrs: dict | None = None) -> dict:
-    """Write ``splits`` (each with its videos' lengths) of a data set of ``classes`` as an index file,
-    atomically; return the counts per split."""
+def write_index(
+    out_path: str | Path,
+    splits: list[Split],
+    classes: Sequence[str],
+    attrs: dict | None = None,
+    segment_seconds: float = 1.0,
+) -> dict:
+    """Write ``splits`` (each with its videos' lengths) of a data set of ``classes`` and segments of
+    ``segment_seconds`` as an index file, atomically; return the counts per split."""
     for s in splits:
         s.check()
         if s.labels.shape[1:] != (len(classes),):
@@ -110,6 +117,7 @@ def write_index(out_path: str | Path, splits: list[Split], classes: Sequence[str
     with atomic_output(out_path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["classes"] = ",".join(classes)
+            f.attrs["segment_seconds"] = float(segment_seconds)
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
             for s in splits:
@@ -124,10 +132,12 @@ def write_index(out_path: str | Path, splits: list[Split], classes: Sequence[str
     return {s.name: len(s) for s in splits}
 
 
-def index_classes(index_path: str | Path) -> tuple[str, ...]:
-    """The classes of an index file, in label order."""
+def index_classes(index_path: str | Path) -> tuple[tuple[str, ...], float]:
+    """The classes of an index file, in label order, and its segment length in seconds (1 in an index
+    written before it was recorded)."""
     with open_hdf5(index_path, "an index file (avvp index)") as f:
-        return tuple(str(f.attrs["classes"]).split(",")) if "classes" in f.attrs else llp.CLASSES
+        classes = tuple(str(f.attrs["classes"]).split(",")) if "classes" in f.attrs else llp.CLASSES
+        return classes, float(f.attrs.get("segment_seconds", 1.0))
 
 
 def load_split(index_path: str | Path, split: str) -> Split:
