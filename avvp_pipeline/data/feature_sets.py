@@ -63,7 +63,14 @@ class FeatureSet:
     def __post_init__(self) -> None:
         if self.lengths is not None:
             self.lengths = np.asarray(self.lengths, dtype=np.int64)
-            self._device_lengths = torch.from_numpy(self.lengths).to(self.labels.device)
+        self._on_device: torch.Tensor | None = None
+
+    def _device_lengths(self) -> torch.Tensor:
+        """``lengths`` on the features' device (copied once)."""
+        device = self.audio.device
+        if self._on_device is None or self._on_device.device != device:
+            self._on_device = torch.from_numpy(self.lengths).to(device)
+        return self._on_device
 
     @property
     def segments(self) -> int:
@@ -139,11 +146,11 @@ class FeatureSet:
         """``(B, segments)`` True at the real segments of the videos ``idx``; None when nothing is padded."""
         if self.uniform:
             return None
-        return _first(self._device_lengths[idx], segments)
+        return _first(self._device_lengths()[idx], segments)
 
     def mask(self) -> torch.Tensor | None:
         """``(N, T)`` True at every video's real segments; None when nothing is padded."""
-        return None if self.uniform else _first(self._device_lengths, self.segments)
+        return None if self.uniform else _first(self._device_lengths(), self.segments)
 
 
 def _first(lengths: torch.Tensor, segments: int) -> torch.Tensor:
