@@ -133,8 +133,9 @@ class FeatureSet:
         return len(self.video_ids)
 
     def batch(self, idx: torch.Tensor, segments: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The features of the videos ``idx``, cut to their first ``segments`` (None: all T)."""
-        if segments is None or segments == self.segments:
+        """The features of the videos ``idx``, cut to their first ``segments`` (None, or a set without
+        ``lengths``: all its rows)."""
+        if segments is None or self.lengths is None or segments == self.segments:
             return self.audio[idx], self.video_s[idx], self.video_st[idx]
         return tuple(t[idx, : t.shape[1] // self.segments * segments] for t in self._tensors())
 
