@@ -150,4 +150,7 @@ def test_a_model_file_without_classes_reads_as_llp(tmp_path):
     save_torch_file(ckpt, tmp_path / "old.pt")
     old = load_trained(tmp_path / "old.pt")
     assert old.classes == CLASSES and old.segment_seconds == 1.0
+    ckpt["classes"] = []  # as some files written before the heads were sized from it hold
+    save_torch_file(ckpt, tmp_path / "empty.pt")
+    assert load_trained(tmp_path / "empty.pt").classes == CLASSES
     assert build_model("han", {}, num_classes=7).mmil.fc_prob.out_features == 7

@@ -148,9 +148,10 @@ def model_inputs(record: dict | None) -> tuple[tuple[str, str, str], dict[str, t
 
 
 def model_classes(ckpt: dict) -> tuple[str, ...]:
-    """The classes a ``model.pt`` predicts, in output order (a file without them: LLP's 25)."""
+    """The classes a ``model.pt`` predicts, in output order (a file without them, or with an empty list as
+    files written before they sized the heads may hold: LLP's 25)."""
     classes = ckpt.get("classes")
-    return CLASSES if classes is None else tuple(str(c) for c in classes)
+    return tuple(str(c) for c in classes) if classes else CLASSES
 
 
 def file_kind(obj) -> str:
