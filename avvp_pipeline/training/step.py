@@ -40,9 +40,9 @@ def step_loss(
 ) -> torch.Tensor:
     """Loss of the batch ``idx`` of ``fs`` for the row ``name``: guided BCE, plus CM-S on a batch doubled
     with ``partners`` (:func:`batch_partners`) when the row has it. ``mask`` (B, T): the real segments of a
-    padded batch (None: every video is full length)."""
+    padded batch, whose features are cut to its T segments (None: every video is full length)."""
     s = spec(name)
-    audio, video_s, video_st = fs.batch(idx)
+    audio, video_s, video_st = fs.batch(idx, None if mask is None else mask.shape[1])
     y = fs.labels[idx]
     if s.pseudo_labels:  # VALOR: video-level BCE + segment-level BCE against the pseudo labels
         if fs.pseudo_audio is None:
