@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,7 +227,7 @@ def _annotation_names(annotations_dir: str) -> dict[str, str]:
     return names
 
 
-def _unusable(entry: os.DirEntry, path: str) -> str | None:
+def unusable_entry(entry: os.DirEntry, path: str) -> str | None:
     """Why a folder entry named like an input cannot be read (a dangling link, not a file), or None."""
     if entry.is_symlink() and not os.path.exists(path):
         return f"dangling symbolic link (to {os.readlink(path)})"
@@ -254,7 +253,7 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
         if stem not in wanted:
             continue
         path = os.path.join(videos_dir, entry.name)
-        problem = _unusable(entry, path)
+        problem = unusable_entry(entry, path)
         if problem:
             unusable.append((path, problem))
         else:
@@ -298,7 +297,7 @@ def _scan_released(
             if ext != ".npy" or stem not in wanted:
                 continue
             path = os.path.join(sub, entry.name)
-            problem = _unusable(entry, path)
+            problem = unusable_entry(entry, path)
             if problem:
                 unusable.append((path, problem))
             else:
@@ -376,69 +375,6 @@ def plan_videos(
     missing = _report(ids, paths, unusable, "videos_dir", source.videos_dir, f"is there (expected e.g. {ids[0]}.mp4)")
     present = [v for v in ids if v in paths]
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
-
-
-def manifest_path(feature_dir: str, kind: str, k: int) -> str:
-    """The source manifest of the import job of shard ``k`` of feature kind ``kind``."""
-    return f"{feature_dir}/manifests/{kind}-shard-{k:04d}.tsv"
-
-
-def write_import_manifests(plan: VideoPlan, feature_dir: str) -> int:
-    """Write the source manifest of every import job (``features/manifest.py``; a new time reruns the
-    job); return how many changed."""
-    from .features import manifest
-    from .features.released import shard_holds
-
-    n = 0
-    for k in range(plan.num_shards):
-        for kind in plan.kinds:
-            shard = f"{feature_dir}/{kind}/shard-{k:04d}.h5"
-            n += manifest.update(
-                manifest_path(feature_dir, kind, k),
-                plan.shard_released_files(k, kind),
-                lambda changed, shard=shard, kind=kind: shard_holds(shard, kind, plan.released_dir, changed),
-            )
-    return n
-
-
-def video_manifest_path(feature_dir: str, k: int) -> str:
-    """The manifest of shard ``k``'s videos: the input of its extraction and teacher jobs."""
-    return f"{feature_dir}/manifests/videos-shard-{k:04d}.tsv"
-
-
-def write_video_manifests(plan: VideoPlan, feature_dir: str, made_by_run: Callable[[int], list[str]] | None) -> int:
-    """Write the video manifest of every shard (``features/manifest.py``; a new time reruns the shard's
-    jobs); return how many changed. ``made_by_run``: for videos a job of the run renders (the demo), the
-    outputs of shard ``k`` the videos are checked against by time."""
-    from .features import manifest
-
-    return sum(
-        manifest.update(
-            video_manifest_path(feature_dir, k),
-            plan.shard_paths(k),
-            manifest.older_than(made_by_run(k)) if made_by_run else lambda changed: False,
-        )
-        for k in range(plan.num_shards)
-    )
-
-
-def write_pseudo_label_manifest(released_dir: str, video_ids: list[str], path: str, labels: str) -> bool:
-    """Scan the released pseudo-label folders for the files of ``video_ids`` (entries that cannot be read,
-    e.g. a FIFO, are reported and left out) and write the import's source manifest; True when it changed."""
-    from .data.pseudo_labels import RELEASE_FOLDERS, labels_hold
-    from .features import manifest
-
-    wanted, files, unusable = set(video_ids), [], []
-    for folder in RELEASE_FOLDERS.values():
-        sub = os.path.join(released_dir, folder)
-        for entry in sorted(os.scandir(sub), key=lambda e: e.name):
-            stem, ext = os.path.splitext(entry.name)
-            if ext == ".npy" and stem in wanted:
-                problem = _unusable(entry, entry.path)
-                (unusable.append((entry.path, problem)) if problem else files.append(entry.path))
-    for bad, reason in unusable:
-        log.warning("skipping %s: %s", bad, reason)
-    return manifest.update(path, files, lambda changed: labels_hold(labels, released_dir, changed))
 
 
 def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:

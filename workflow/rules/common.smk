@@ -13,8 +13,8 @@ from avvp_pipeline.fetch.http import OFFLINE_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
 from avvp_pipeline.plan import check_offline, check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_needed
-from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseudo_label_manifest
-from avvp_pipeline.plan import video_manifest_path, write_video_manifests
+from avvp_pipeline.plan_manifests import manifest_path, write_import_manifests, write_pseudo_label_manifest
+from avvp_pipeline.plan_manifests import video_manifest_path, write_video_manifests
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
