@@ -206,11 +206,8 @@ class VideoParser:
         duration = info.duration
         if duration <= 0:
             raise MediaError(f"{path}: the container states no duration")
-        seg, window = self.trained.segment_seconds, self.trained.parse_window
-        if window is None:  # trained on videos of any length: the whole video in one pass
-            passes, span = 1, covered_segments(duration, seg)
-        else:  # a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no window
-            passes, span = max(1, math.ceil((duration - 0.5) / (window * seg))), window
+        seg = self.trained.segment_seconds
+        passes, span = model_passes(duration, seg, self.trained.parse_window)
         inputs, has_audio = self._features(path, info, passes * span * seg)
         probs = predict_arrays(self.trained.net, *(x.reshape(passes, -1, x.shape[-1]) for x in inputs))
         pa, pv = binarize_probs(probs, self.gate)
@@ -269,9 +266,14 @@ class VideoParser:
         )
 
 
-def covered_segments(duration: float, segment_seconds: float) -> int:
-    """The segments parsed of a video of ``duration`` seconds: a remainder under half a segment adds none."""
-    return max(1, math.ceil((duration - 0.5 * segment_seconds) / segment_seconds))
+def model_passes(duration: float, segment_seconds: float, window: int | None) -> tuple[int, int]:
+    """``(passes, segments per pass)`` of the model over a video of ``duration`` seconds: windows of ``window``
+    segments, where a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no
+    window; with no ``window`` (a model trained on videos of any length), one pass over the whole video,
+    where a remainder under half a segment adds no segment."""
+    if window is None:
+        return 1, max(1, math.ceil((duration - 0.5 * segment_seconds) / segment_seconds))
+    return max(1, math.ceil((duration - 0.5) / (window * segment_seconds))), window
 
 
 def events_json(result: dict, video: str | Path, model_name: str, model_path: str | Path, gate: str) -> dict:

@@ -223,53 +223,44 @@ def tsne_figure(
 
 
 def model_figures(predictions: str | Path, history: str | Path, out_dir: str | Path, n_videos: int = 3) -> list[Path]:
-    """The four figures of one evaluated model from its ``predictions.h5`` and ``history.json``."""
+    """The four figures of one evaluated model from its ``predictions.h5`` and ``history.json``, saved as PNG."""
+    figs = model_figure_set(predictions, history, n_videos)
+    return [save(figs[name], Path(out_dir) / name) for name in FIGURES]
+
+
+def model_figure_set(predictions: str | Path, history: str | Path, n_videos: int = 3) -> dict:
+    """``{file name of :data:`FIGURES`: figure}`` of one evaluated model, with the classes, segment length and
+    video lengths its ``predictions.h5`` records."""
     from ..evaluation.predictions import prediction_classes, read_predictions
     from ..fileio import read_json
 
     ids, _, d = read_predictions(predictions)
     classes, segment_seconds = prediction_classes(predictions)
-    lengths = d["lengths"]
     agg = (d["agg_audio"], d["agg_visual"]) if "agg_audio" in d else None
     hist = read_json(history)
     name = hist["summary"]["model"]
-    out_dir = Path(out_dir)
     # the busiest videos: most (class, modality) pairs in the truth, first by index on ties
     busy = (d["gt_audio"].any(2).sum(1) + d["gt_visual"].any(2).sum(1)).astype(int)
     pick = sorted(range(len(ids)), key=lambda i: (-busy[i], i))[:n_videos]
-    videos = [_video(ids[i], d, i, int(lengths[i])) for i in pick]
-    timeline_png, curves_png, cooccurrence_png, tsne_png = (out_dir / f for f in FIGURES)
-    paths = [
-        save(
-            timelines(
-                videos,
-                f"{name}: truth (grey) and predictions, {len(videos)} test videos",
-                classes,
-                segment_seconds=segment_seconds,
-            ),
-            timeline_png,
+    videos = [_video(ids[i], d, i, int(d["lengths"][i])) for i in pick]
+    title = f"{name}: truth (grey) and predictions, {len(videos)} test videos"
+    together = f"{name}: which classes occur together in a video"
+    timeline_png, curves_png, cooccurrence_png, tsne_png = FIGURES
+    figs = {
+        timeline_png: timelines(videos, title, classes, segment_seconds=segment_seconds),
+        curves_png: training_curves(hist, f"{name}: training"),
+        cooccurrence_png: cooccurrence(
+            d["pred_audio"], d["pred_visual"], d["gt_audio"], d["gt_visual"], together, classes
         ),
-        save(training_curves(hist, f"{name}: training"), curves_png),
-        save(
-            cooccurrence(
-                d["pred_audio"],
-                d["pred_visual"],
-                d["gt_audio"],
-                d["gt_visual"],
-                f"{name}: which classes occur together in a video",
-                classes,
-            ),
-            cooccurrence_png,
-        ),
-    ]
+    }
     if agg is not None and len(ids) >= 4:
         fig = tsne_figure(agg[0], agg[1], d["labels"], f"{name}: t-SNE of aggregated features, by label set", classes)
     else:
         fig, ax = plt.subplots(figsize=(5, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, "t-SNE needs at least 4 evaluated videos with aggregated features", ha="center")
-    paths.append(save(fig, tsne_png))
-    return paths
+    figs[tsne_png] = fig
+    return figs
 
 
 def _video(title: str, d: dict[str, np.ndarray], i: int, n: int) -> dict:
