@@ -272,3 +272,21 @@ def test_events_take_class_names_and_segment_length():
     ]
     with pytest.raises(ValueError, match="2 classes, but 25 class names"):
         events_from(pred, None, 11.0)
+
+
+def test_refined_labels_name_the_data_sets_classes(tmp_path):
+    """The refined-labels file names the classes whose labels refinement dropped by the data set's list."""
+    from avvp_pipeline.data.refined_labels import read_refined_labels, write_refined_labels
+
+    weak = np.array([[1, 0, 1, 1], [0, 1, 0, 1]], np.uint8)
+    audio = np.array([[1, 0, 0, 1], [0, 1, 0, 1]], np.uint8)
+    visual = np.array([[1, 0, 1, 1], [0, 0, 0, 1]], np.uint8)
+    path = tmp_path / "labels.h5"
+    write_refined_labels(path, ["a.mp4", "b.mp4"], ["a", "b"], weak, audio, visual, {}, MINE)
+    import h5py
+
+    with h5py.File(path) as f:
+        assert json.loads(f.attrs["dropped_rows"]) == {"audio": {"Rain": [0]}, "visual": {"Kettle": [1]}}
+    assert read_refined_labels(path, ["b"])[1].tolist() == [[0, 0, 0, 1]]
+    with pytest.raises(ValueError, match="for 25 classes"):
+        write_refined_labels(path, ["a.mp4", "b.mp4"], ["a", "b"], weak, audio, visual, {})
