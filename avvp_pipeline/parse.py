@@ -59,7 +59,6 @@ from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
 
-WINDOW = 10  # seconds per model input
 RUN_FILES = ("index.tsv", "failures.tsv", "index.html")  # written into OUT beside the folders
 MARKER = ".avvp-parse"  # in OUT and in each folder made for a video: what avvp parse wrote there
 MAX_NAME_BYTES = 180  # of a folder name before any hash suffix (file systems allow 255)
@@ -201,50 +200,90 @@ class VideoParser:
         return self.trained.gate
 
     def predict(self, path: str | Path, info: MediaInfo | None = None) -> dict:
-        """Per-second probabilities and binarised events of one video (all windows); ``info``: its probe,
+        """Per-segment probabilities and binarised events of one video (all passes); ``info``: its probe,
         probed here when not given."""
         info = probe(path) if info is None else info
         duration = info.duration
         if duration <= 0:
             raise MediaError(f"{path}: the container states no duration")
-        # a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no window
-        windows = max(1, math.ceil((duration - 0.5) / WINDOW))
-        per = self.visual_cfg.num_frames
-        frames = iter_frames(path, self.visual_cfg.fps, windows * per, info=info)  # probed once
-        feats2d, feats3d = [], []
-        for first in range(0, windows, self.windows_per_pass):  # decoded frames of one pass in memory
-            group = [
-                np.stack([next(frames) for _ in range(per)]) for _ in range(min(self.windows_per_pass, windows - first))
-            ]
-            y2d, y3d = self.visual(group)
-            feats2d.append(y2d)
-            feats3d.append(y3d)
-        y2d, y3d = np.concatenate(feats2d), np.concatenate(feats3d)
-        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(windows * WINDOW), info=info)
-        emb = self.audio(samples.reshape(windows, -1))
-        probs = predict_arrays(self.trained.net, emb, y2d, y3d)
+        seg = self.trained.segment_seconds
+        passes, span = model_passes(duration, seg, self.trained.parse_window)
+        inputs, has_audio = self._features(path, info, passes * span * seg)
+        probs = predict_arrays(self.trained.net, *(x.reshape(passes, -1, x.shape[-1]) for x in inputs))
         pa, pv = binarize_probs(probs, self.gate)
-        seconds = min(windows * WINDOW, math.ceil(duration - 1e-6))
-        duration = min(duration, float(seconds))
+        segments = min(passes * span, math.ceil(duration / seg - 1e-6))
+        duration = min(duration, segments * seg)
 
-        def joined(x: np.ndarray) -> np.ndarray:  # (W, 25, 10) -> (25, seconds)
-            return np.concatenate(list(x), axis=1)[:, :seconds]
+        def joined(x: np.ndarray) -> np.ndarray:  # (passes, C, span) -> (C, segments)
+            return np.concatenate(list(x), axis=1)[:, :segments]
 
         return {
             "duration": duration,
-            "seconds": seconds,
-            "windows": windows,
+            "seconds": segments,
+            "windows": passes,
             "has_audio": has_audio,
+            "classes": self.trained.classes,
+            "segment_seconds": seg,
             "pred_audio": joined(pa),
             "pred_visual": joined(pv),
             "prob_audio": joined(probs["frame_prob"][:, :, 0].transpose(0, 2, 1)),
             "prob_visual": joined(probs["frame_prob"][:, :, 1].transpose(0, 2, 1)),
         }
 
+    def _features(self, path: str | Path, info: MediaInfo, seconds: float) -> tuple[list[np.ndarray], bool]:
+        """The audio, 2D and 3D features of the first ``seconds`` of a video, each ``(rows, width)``, and
+        whether it has sound. They are extracted in clips of the extractors' length (10 s; the last one
+        padded by repeating its last frame and with silence), a few clips of frames in memory at a time."""
+        clip = self.visual_cfg.num_frames / self.visual_cfg.fps
+        clips = math.ceil(seconds / clip - 1e-9)
+        per = self.visual_cfg.num_frames
+        frames = iter_frames(path, self.visual_cfg.fps, clips * per, info=info)  # probed once
+        feats2d, feats3d = [], []
+        for first in range(0, clips, self.windows_per_pass):  # decoded frames of one group in memory
+            group = [
+                np.stack([next(frames) for _ in range(per)]) for _ in range(min(self.windows_per_pass, clips - first))
+            ]
+            y2d, y3d = self.visual(group)
+            feats2d.append(y2d)
+            feats3d.append(y3d)
+        samples, has_audio = load_audio(path, self.audio_cfg.sample_rate, float(clips * clip), info=info)
+        emb = self.audio(samples.reshape(clips, -1))
+        out = []
+        for x in (emb, np.concatenate(feats2d), np.concatenate(feats3d)):
+            rows = round(x.shape[1] / clip * seconds)  # the clips' rows cover whole seconds
+            out.append(x.reshape(-1, x.shape[-1])[:rows])
+        return out, has_audio
+
+    def weights_note(self, model_path: str | Path) -> str:
+        """Which weights parse: the model file's, and the feature extractors' (random ones said so)."""
+        used = {"ResNet-152": self.visual.resnet_w, "R(2+1)D-18": self.visual.r21d_w, "VGGish": self.audio.weights}
+        random = [name for name, w in used.items() if w.is_random]
+        return (
+            f"Weights: the model's from {shown(model_path)}; features by "
+            + ", ".join(f"{name} {w.weights_id}" for name, w in used.items())
+            + (f" (RANDOM weights for {', '.join(random)}: not pretrained features)" if random else "")
+            + "."
+        )
+
+
+def model_passes(duration: float, segment_seconds: float, window: int | None) -> tuple[int, int]:
+    """``(passes, segments per pass)`` of the model over a video of ``duration`` seconds: windows of ``window``
+    segments, where a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no
+    window; with no ``window`` (a model trained on videos of any length), one pass over the whole video,
+    where a remainder under half a segment adds no segment."""
+    if window is None:
+        return 1, max(1, math.ceil((duration - 0.5 * segment_seconds) / segment_seconds))
+    return max(1, math.ceil((duration - 0.5) / (window * segment_seconds))), window
+
 
 def events_json(result: dict, video: str | Path, model_name: str, model_path: str | Path, gate: str) -> dict:
     """The ``events.json`` document of one parsed video."""
     both = result["pred_audio"] & result["pred_visual"]
+
+    def found(pred: np.ndarray, prob: np.ndarray) -> list[dict]:
+        classes, seconds = result.get("classes", CLASSES), result.get("segment_seconds", 1.0)  # LLP's by default
+        return events_from(pred, prob, result["duration"], classes, seconds)
+
     return {
         "video": str(video),
         "model": model_name,
@@ -253,22 +292,23 @@ def events_json(result: dict, video: str | Path, model_name: str, model_path: st
         "duration": round(result["duration"], 3),
         "windows": result["windows"],
         "has_audio": result["has_audio"],
-        "audio": events_from(result["pred_audio"], result["prob_audio"], result["duration"]),
-        "visual": events_from(result["pred_visual"], result["prob_visual"], result["duration"]),
+        "audio": found(result["pred_audio"], result["prob_audio"]),
+        "visual": found(result["pred_visual"], result["prob_visual"]),
         # heard and seen in the same seconds; score: the lower of the two segment probabilities
-        "audio_visual": events_from(both, np.minimum(result["prob_audio"], result["prob_visual"]), result["duration"]),
+        "audio_visual": found(both, np.minimum(result["prob_audio"], result["prob_visual"])),
     }
 
 
-def validate_events(doc: dict) -> None:
-    """Raise ValueError unless ``doc`` follows the events.json schema (docs/parse.md)."""
+def validate_events(doc: dict, classes: tuple[str, ...] = CLASSES) -> None:
+    """Raise ValueError unless ``doc`` follows the events.json schema (docs/parse.md), its labels among
+    ``classes`` (the model's)."""
     for key in EVENT_KEYS:
         if not isinstance(doc.get(key), list):
             raise ValueError(f"events.json: {key!r} must be a list")
         for e in doc[key]:
             if set(e) != {"label", "onset", "offset", "score"}:
                 raise ValueError(f"events.json: {key} event with keys {sorted(e)}")
-            if e["label"] not in CLASSES:
+            if e["label"] not in classes:
                 raise ValueError(f"events.json: unknown label {e['label']!r}")
             if not (0 <= e["onset"] < e["offset"]):
                 raise ValueError(f"events.json: {key} event {e} needs 0 <= onset < offset")
@@ -338,7 +378,7 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     target.mkdir(parents=True, exist_ok=True)
     mark_written(target, ("events.json", "timeline.png", *PAGE_FILES))  # first, so a later run may write here again
     doc = events_json(result, video, name, model_path, vp.gate)
-    validate_events(doc)
+    validate_events(doc, result["classes"])
     write_json(doc, target / "events.json")
     fig = timelines(
         [
@@ -351,10 +391,12 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
             }
         ],
         f"{name}: events parsed from {shown(Path(video).name)} ({result['duration']:.1f} s)",
+        result["classes"],
         seconds=result["duration"],
+        segment_seconds=result["segment_seconds"],
     )
     save(fig, target / "timeline.png")
-    write_video_outputs(target, doc, result, video, info)
+    write_video_outputs(target, doc, result, video, info, vp.weights_note(model_path))
 
 
 def parse_videos(

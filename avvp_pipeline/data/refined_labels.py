@@ -2,13 +2,14 @@
 
 Written by computed refinement (``avvp refine``) and by the import of released refined labels
 (``avvp import refined``); read by training. Datasets ``video_ids``, ``filenames``, ``audio_labels`` /
-``visual_labels`` (N, 25) uint8; attributes ``stats`` and ``dropped_rows`` (JSON: modality -> class ->
-rows, in this file's order, whose weak label lost the class).
+``visual_labels`` (N, C) uint8 (LLP: C = 25); attributes ``stats`` and ``dropped_rows`` (JSON: modality ->
+class name -> rows, in this file's order, whose weak label lost the class).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
@@ -26,13 +27,17 @@ def write_refined_labels(
     audio_labels: np.ndarray,
     visual_labels: np.ndarray,
     stats: dict,
+    classes: Sequence[str] = CLASSES,
 ) -> None:
-    """Write the refined labels of the videos ``video_ids`` (rows in that order), atomically."""
+    """Write the refined labels of the videos ``video_ids`` (rows in that order; one column per name of
+    ``classes``), atomically."""
     weak = np.asarray(weak).astype(np.uint8)
+    if weak.shape[1:] != (len(classes),):
+        raise ValueError(f"{path}: weak labels of shape {weak.shape} for {len(classes)} classes")
     dropped = {
         m: {
             c: np.flatnonzero(weak[:, i] & (1 - lab[:, i])).tolist()
-            for i, c in enumerate(CLASSES)
+            for i, c in enumerate(classes)
             if (weak[:, i] & (1 - lab[:, i])).any()
         }
         for m, lab in (("audio", audio_labels), ("visual", visual_labels))
@@ -47,7 +52,7 @@ def write_refined_labels(
 
 
 def read_refined_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(audio, visual)`` refined labels (N, 25) float32 of ``video_ids``, rows matched by id; a
+    """``(audio, visual)`` refined labels (N, C) float32 of ``video_ids``, rows matched by id; a
     ValueError naming the file when some video has none."""
     with open_hdf5(path, "a refined-labels file") as f:
         row = {vid: i for i, vid in enumerate(read_strings(f["video_ids"]))}

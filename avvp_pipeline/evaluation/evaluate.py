@@ -13,7 +13,7 @@ from ..data.index import load_split
 from ..device import resolve_device
 from ..inference import predict
 from ..models.checkpoint import load_trained
-from .metrics import binarize_probs, llp_f_scores, llp_f_scores_padded, per_class_segment_f, valid_seconds
+from .metrics import binarize_probs, llp_f_scores_padded, per_class_segment_f, valid_seconds
 from .predictions import write_predictions
 from .protocols import PROTOCOLS, protocol_result
 from .results_file import write_results
@@ -28,6 +28,16 @@ def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "gl
         raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
     pa, pv = binarize_probs(probs, gate)
     return llp_f_scores_padded(pa, pv, fs.gt_audio, fs.gt_visual, fs.lengths)
+
+
+def require_classes(model_path, model_classes: tuple[str, ...], index_path, index_classes: tuple[str, ...]) -> None:
+    """A ValueError unless a model's classes are the index's, in the same order (its outputs are read by position)."""
+    if tuple(model_classes) != tuple(index_classes):
+        raise ValueError(
+            f"{model_path}: the model predicts {len(model_classes)} classes ({', '.join(model_classes[:4])}, ...), "
+            f"but {index_path} lists {len(index_classes)} ({', '.join(index_classes[:4])}, ...); evaluate it "
+            "on the data set it was trained on"
+        )
 
 
 def binarized(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +85,7 @@ def evaluate_model(
     )
     trained.require_features(provenance, split)
     fs = sets[split]
+    require_classes(model_path, trained.classes, index_path, fs.classes)
     gate = gate or trained.gate
     probs = predict(trained.net, fs, batch_size, aggregate=True)
     scores = evaluate_probs(probs, fs, gate)
@@ -86,8 +97,11 @@ def evaluate_model(
             )
         tset = sets[tune_on]
         tprobs = probs if tune_on == split else predict(trained.net, tset, batch_size)
-        tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on)
-    by_protocol = {p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning) for p in dict.fromkeys(protocols)}
+        tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on, tset.lengths)
+    by_protocol = {
+        p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning, fs.lengths, fs.classes)
+        for p in dict.fromkeys(protocols)
+    }
     pa, pv = binarized(probs, fs, gate)
     per_class = {
         m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(fs.classes, f)}
@@ -106,6 +120,8 @@ def evaluate_model(
             "labels": fs.labels.cpu().numpy().astype(np.uint8),
         },
         fs.lengths,
+        fs.classes,
+        fs.segment_seconds,
     )
     result = {
         "model": trained.name,
@@ -132,7 +148,7 @@ def broadcast_baseline(index_path: str | Path, split: str, out_path: str | Path)
     if s.gt_audio is None:
         raise ValueError(f"split {split!r} has no dense labels to evaluate against")
     pred = np.repeat(s.labels[:, :, None], s.gt_audio.shape[-1], axis=2).astype(np.uint8)
-    scores = llp_f_scores(pred, pred, s.gt_audio, s.gt_visual)
+    scores = llp_f_scores_padded(pred, pred, s.gt_audio, s.gt_visual, s.lengths)
     result = {
         "model": "broadcast",
         "split": split,

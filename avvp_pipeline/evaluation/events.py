@@ -1,4 +1,4 @@
-"""Events from per-second predictions: runs of positive seconds per class, as ``events.json`` lists them.
+"""Events from per-segment predictions: runs of positive segments per class, as ``events.json`` lists them.
 
 Torch-free, so the report's pages form their events without loading a model stack."""
 
@@ -16,15 +16,23 @@ def runs(row: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def events_from(pred: np.ndarray, prob: np.ndarray | None, duration: float) -> list[dict]:
-    """Runs of ones in ``pred`` (25, S) as ``{label, onset, offset, score}``, sorted by onset then label;
-    ``offset`` capped at ``duration``; ``score`` the mean of ``prob`` over the run (None without ``prob``,
-    e.g. for the truth)."""
+def events_from(
+    pred: np.ndarray,
+    prob: np.ndarray | None,
+    duration: float,
+    classes: tuple[str, ...] = CLASSES,
+    segment_seconds: float = 1.0,
+) -> list[dict]:
+    """Runs of ones in ``pred`` (C, S), one row per name of ``classes``, as ``{label, onset, offset, score}``
+    in seconds (``segment_seconds`` per column), sorted by onset then label; ``offset`` capped at
+    ``duration``; ``score`` the mean of ``prob`` over the run (None without ``prob``, e.g. for the truth)."""
+    if pred.shape[0] != len(classes):
+        raise ValueError(f"predictions for {pred.shape[0]} classes, but {len(classes)} class names")
     events = [
         {
-            "label": CLASSES[c],
-            "onset": float(a),
-            "offset": round(min(float(b), duration), 3),
+            "label": classes[c],
+            "onset": round(a * segment_seconds, 3),
+            "offset": round(min(b * segment_seconds, duration), 3),
             "score": None if prob is None else round(float(np.clip(prob[c, a:b].mean(), 0.0, 1.0)), 4),
         }
         for c in range(pred.shape[0])

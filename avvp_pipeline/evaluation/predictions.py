@@ -6,16 +6,20 @@ Datasets: ``video_ids``, ``filenames``; ``global_prob`` / ``audio_prob`` / ``vis
 (binarised events) and ``gt_audio`` / ``gt_visual`` (the truth), (N, C, T) uint8; ``labels`` (N, C)
 uint8, the video-level labels (LLP: C = 25, T = 10). ``lengths`` (N,): each video's seconds, written when
 they are not all T (the per-second arrays are 0 past a shorter video's length); a file without it (every
-LLP file) reads as every video lasting T.
+LLP file) reads as every video lasting T. The attributes ``classes`` (the C class names, in order) and
+``segment_seconds`` are written when they are not LLP's 25 classes and 1 s; a file without them reads as
+LLP's (:func:`prediction_classes`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ..data.llp import CLASSES
 from ..fileio import atomic_output, open_hdf5, read_strings, write_strings
 
 FRAME_PROB_LAYOUT = "(video, second, modality 0=audio 1=visual, class)"
@@ -35,10 +39,12 @@ def write_predictions(
     filenames: list[str],
     arrays: dict[str, np.ndarray],
     lengths: np.ndarray | None = None,
+    classes: tuple[str, ...] = CLASSES,
+    segment_seconds: float = 1.0,
 ) -> None:
     """Write ``arrays`` (the datasets of the module docstring; uint8 arrays stay uint8, the rest become
-    float32) with the videos' ids and file names and, for videos of different lengths, their ``lengths``,
-    atomically."""
+    float32) with the videos' ids and file names, for videos of different lengths their ``lengths`` and,
+    for another data set than LLP, its ``classes`` and ``segment_seconds``, atomically."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         write_strings(f, "video_ids", video_ids)
         write_strings(f, "filenames", filenames)
@@ -48,6 +54,9 @@ def write_predictions(
             f.create_dataset(k, data=v if v.dtype == np.uint8 else v.astype(np.float32), compression="gzip")
         f.attrs["frame_prob_layout"] = FRAME_PROB_LAYOUT
         f.attrs["pred_layout"] = PRED_LAYOUT
+        if tuple(classes) != CLASSES or float(segment_seconds) != 1.0:  # LLP's files stay as they were
+            f.attrs["classes"] = json.dumps(list(classes))
+            f.attrs["segment_seconds"] = float(segment_seconds)
 
 
 def read_predictions(
@@ -74,3 +83,15 @@ def _lengths(f: h5py.File, n: int) -> np.ndarray:
         return f[LENGTHS][:].astype(np.int64)
     full = f["frame_prob"].shape[1] if "frame_prob" in f else f["pred_audio"].shape[2] if "pred_audio" in f else 10
     return np.full(n, full, dtype=np.int64)
+
+
+def prediction_classes(path: str | Path) -> tuple[tuple[str, ...], float]:
+    """``(classes, segment_seconds)`` of a predictions file (a file without them: LLP's 25 classes, 1 s; a
+    ValueError naming the file when its per-class arrays do not have one entry per class)."""
+    with open_hdf5(path, "a predictions file") as f:
+        classes = tuple(json.loads(f.attrs["classes"])) if "classes" in f.attrs else CLASSES
+        seconds = float(f.attrs.get("segment_seconds", 1.0))
+        width = f["global_prob"].shape[-1] if "global_prob" in f else len(classes)
+    if width != len(classes):
+        raise ValueError(f"{path}: predictions for {width} classes, but it names {len(classes)}")
+    return classes, seconds

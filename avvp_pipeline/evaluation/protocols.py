@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.llp import CLASSES
-from .metrics import NUM_CLASSES, binarize_predictions, binarize_probs, llp_f_scores, per_video_scores
+from .metrics import binarize_predictions, binarize_probs, llp_f_scores_padded, per_video_scores_padded
 
 __all__ = [
     "PROTOCOLS",
@@ -43,27 +43,29 @@ GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
 @dataclass
 class Thresholds:
     """The tuned protocol's thresholds: segment (both modalities), audio video-level, visual video-level
-    per class (25)."""
+    per class (one per name of ``classes``)."""
 
     segment: float = 0.5
     audio: float = 0.5
-    visual: np.ndarray | None = None  # (25,), 0.5 each when None
+    visual: np.ndarray | None = None  # (C,), 0.5 each when None
+    classes: tuple[str, ...] = CLASSES
 
     def __post_init__(self):
-        self.visual = np.full(NUM_CLASSES, 0.5) if self.visual is None else np.asarray(self.visual, float).copy()
-        if self.visual.shape != (NUM_CLASSES,):
-            raise ValueError(f"visual thresholds must have shape ({NUM_CLASSES},), got {self.visual.shape}")
+        n = len(self.classes)
+        self.visual = np.full(n, 0.5) if self.visual is None else np.asarray(self.visual, float).copy()
+        if self.visual.shape != (n,):
+            raise ValueError(f"visual thresholds must have shape ({n},), got {self.visual.shape}")
 
     def as_dict(self) -> dict:
         return {
             "segment": self.segment,
             "audio": self.audio,
-            "visual": {c: float(v) for c, v in zip(CLASSES, self.visual)},
+            "visual": {c: float(v) for c, v in zip(self.classes, self.visual)},
         }
 
 
 def binarize_thresholds(probs: dict[str, np.ndarray], th: Thresholds) -> tuple[np.ndarray, np.ndarray]:
-    """``(pred_audio, pred_visual)`` uint8 ``(N, 25, 10)``: ``1[P[t, m, c] >= th.segment]`` gated by
+    """``(pred_audio, pred_visual)`` uint8 ``(N, C, T)``: ``1[P[t, m, c] >= th.segment]`` gated by
     ``p_a[c] >= th.audio`` (audio) and ``p_v[c] >= th.visual[c]`` (visual); thresholds inclusive."""
     fp = np.asarray(probs["frame_prob"])
     seg_a = (fp[:, :, 0, :] >= th.segment).transpose(0, 2, 1)
@@ -91,7 +93,12 @@ def _best(values, score) -> float:
 
 
 def tune_thresholds(
-    probs: dict[str, np.ndarray], gt_audio: np.ndarray, gt_visual: np.ndarray, grid: tuple[float, ...] = GRID
+    probs: dict[str, np.ndarray],
+    gt_audio: np.ndarray,
+    gt_visual: np.ndarray,
+    grid: tuple[float, ...] = GRID,
+    lengths: np.ndarray | None = None,
+    classes: tuple[str, ...] = CLASSES,
 ) -> Thresholds:
     """The tuned protocol's thresholds, chosen on one split (the validation split), one at a time from
     ``grid``, starting from 0.5 everywhere:
@@ -103,13 +110,15 @@ def tune_thresholds(
 
     Every step keeps the others fixed; the current value is tried first, so a threshold moves only
     when another value scores strictly higher (ties go to the current value, then the smaller one).
+    Each video is scored over its ``lengths`` (None: the arrays' full length).
     """
     _check(probs)
-    th = Thresholds()
+    th = Thresholds(classes=classes)
+    n_classes = len(classes)
 
     def seg(key: str, cand: Thresholds) -> float:
         pa, pv = binarize_thresholds(probs, cand)
-        s = per_video_scores(pa, pv, gt_audio, gt_visual)["segment"]
+        s = per_video_scores_padded(pa, pv, gt_audio, gt_visual, lengths)["segment"]
         if key == "type":
             return float(np.mean(s["audio"]) + np.mean(s["visual"]) + np.mean(s["av"]))
         return float(np.mean(s[key]))
@@ -117,16 +126,16 @@ def tune_thresholds(
     def first(current: float) -> tuple[float, ...]:
         return (current, *(v for v in grid if v != current))
 
-    th.segment = _best(first(th.segment), lambda v: seg("type", Thresholds(v, th.audio, th.visual)))
-    th.audio = _best(first(th.audio), lambda v: seg("audio", Thresholds(th.segment, v, th.visual)))
-    all_v = _best(first(0.5), lambda v: seg("visual", Thresholds(th.segment, th.audio, np.full(NUM_CLASSES, v))))
-    th.visual = np.full(NUM_CLASSES, all_v)
-    for c in range(NUM_CLASSES):
+    th.segment = _best(first(th.segment), lambda v: seg("type", Thresholds(v, th.audio, th.visual, classes)))
+    th.audio = _best(first(th.audio), lambda v: seg("audio", Thresholds(th.segment, v, th.visual, classes)))
+    all_v = _best(first(0.5), lambda v: seg("visual", Thresholds(th.segment, th.audio, np.full(n_classes, v), classes)))
+    th.visual = np.full(n_classes, all_v)
+    for c in range(n_classes):
 
         def per_class(v, c=c):
             vis = th.visual.copy()
             vis[c] = v
-            return seg("visual", Thresholds(th.segment, th.audio, vis))
+            return seg("visual", Thresholds(th.segment, th.audio, vis, classes))
 
         th.visual[c] = _best(first(float(th.visual[c])), per_class)
     return th
@@ -137,22 +146,25 @@ def protocol_result(
     probs: dict[str, np.ndarray],
     gt_audio: np.ndarray,
     gt_visual: np.ndarray,
-    tuning: tuple[dict, np.ndarray, np.ndarray, str] | None = None,
+    tuning: tuple | None = None,
+    lengths: np.ndarray | None = None,
+    classes: tuple[str, ...] = CLASSES,
 ) -> dict:
     """One protocol's entry of ``metrics.json``: ``f_scores`` and how the predictions were made
     (``gate``; for ``tuned`` the ``thresholds``, the split they were chosen on and its size).
-    ``tuning`` = (probabilities, audio truth, visual truth, split name) of the tuning split, needed by
-    ``tuned``."""
+    ``tuning`` = (probabilities, audio truth, visual truth, split name[, lengths]) of the tuning split,
+    needed by ``tuned``. Each video is scored over its ``lengths`` (None: the arrays' full length);
+    ``classes`` names the arrays' classes."""
     if name in PROTOCOL_GATES:
         gate = PROTOCOL_GATES[name]
         pa, pv = binarize_probs(probs, gate)
-        return {"gate": gate, "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual)}
+        return {"gate": gate, "f_scores": llp_f_scores_padded(pa, pv, gt_audio, gt_visual, lengths)}
     if name != "tuned":
         raise ValueError(f"unknown post-processing protocol {name!r}; known: {', '.join(PROTOCOLS)}")
     if tuning is None:
         raise ValueError("protocol tuned needs the validation split's probabilities and truth to tune on")
-    tprobs, tga, tgv, tsplit = tuning
-    th = tune_thresholds(tprobs, tga, tgv)
+    tprobs, tga, tgv, tsplit = tuning[:4]
+    th = tune_thresholds(tprobs, tga, tgv, lengths=tuning[4] if len(tuning) > 4 else None, classes=classes)
     _check(probs)
     pa, pv = binarize_thresholds(probs, th)
     return {
@@ -160,5 +172,5 @@ def protocol_result(
         "thresholds": th.as_dict(),
         "tuned_on": tsplit,
         "n_tuning_videos": len(tga),
-        "f_scores": llp_f_scores(pa, pv, gt_audio, gt_visual),
+        "f_scores": llp_f_scores_padded(pa, pv, gt_audio, gt_visual, lengths),
     }

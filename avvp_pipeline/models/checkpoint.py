@@ -6,7 +6,10 @@ A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, `
 -> ``{"kind", "shape"}``: the feature kind and the (rows, width) of a 10-segment video the network was built
 for; a file without it was written before kinds were recorded and reads HAN's three kinds),
 ``segment_seconds`` (the data set's segment length; the heads are sized from ``classes``: a file without
-them reads as LLP's 25 classes and 1-second segments), and for a model imported from elsewhere
+them reads as LLP's 25 classes and 1-second segments), ``train_lengths`` (``[shortest, longest]``, in
+segments, of the training videos; a file without it reads as LLP's 10-segment clips when it predicts LLP's
+classes in 1-second segments, and as videos of any length otherwise: :attr:`TrainedModel.parse_window`),
+and for a model imported from elsewhere
 (``avvp import model``) ``imported_from``: where its weights came from. Files are
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
@@ -27,7 +30,7 @@ import torch
 
 from .. import __version__
 from ..data.llp import CLASSES
-from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
+from ..features.kinds import DEFAULT_KINDS, SEGMENTS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
 from .options import DEFAULTS, OPTIONS
 from .registry import build_model
@@ -69,6 +72,7 @@ _MODEL_FIELDS = {
     "imported_from": (dict, None),
     "inputs": (dict, None),
     "segment_seconds": (int, float, None),
+    "train_lengths": (list, None),
 }
 _RESUME_FIELDS = {
     "run_hash": (str,),
@@ -101,9 +105,11 @@ def write_model(
     imported_from: dict | None = None,
     inputs: dict | None = None,
     segment_seconds: float = 1.0,
+    train_lengths: tuple[int, int] | None = None,
 ) -> None:
     """Write a trained model as ``model.pt`` (see the module docstring for its keys); ``inputs`` defaults
-    to HAN's three kinds with their shapes."""
+    to HAN's three kinds with their shapes; ``train_lengths``: the shortest and longest training video, in
+    segments (None: not recorded)."""
     if inputs is None:
         inputs = {slot: {"kind": k, "shape": list(default_shapes()[slot])} for slot, k in zip(SLOTS, DEFAULT_KINDS)}
     model_inputs(inputs)  # refuse to write a record that could not be read back
@@ -122,6 +128,8 @@ def write_model(
     }
     if imported_from is not None:
         ckpt["imported_from"] = plain(imported_from)
+    if train_lengths is not None:
+        ckpt["train_lengths"] = [int(n) for n in train_lengths]
     save_torch_file(ckpt, path)
 
 
@@ -380,6 +388,18 @@ class TrainedModel:
     inputs: dict | None = None  # slot -> {"kind", "shape"}; None: written before kinds were recorded
     classes: tuple[str, ...] = CLASSES  # in output order
     segment_seconds: float = 1.0
+    train_lengths: tuple[int, int] | None = None  # shortest and longest training video, in segments
+
+    @property
+    def parse_window(self) -> int | None:
+        """The segments of one model pass when parsing a video: the training videos' one length when they
+        all had it (LLP's 10; a file that does not record them reads so when it predicts LLP's classes in
+        1-second segments), None (the whole video in one pass) for a model trained on videos of any length."""
+        if self.train_lengths is None:
+            llp = self.classes == CLASSES and self.segment_seconds == 1.0
+            return SEGMENTS if llp else None
+        shortest, longest = self.train_lengths
+        return shortest if shortest == longest else None
 
     @property
     def kinds(self) -> tuple[str, str, str]:
@@ -444,4 +464,19 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
         ckpt.get("inputs"),
         model_classes(ckpt),
         float(ckpt.get("segment_seconds") or 1.0),
+        _train_lengths(path, ckpt.get("train_lengths")),
     )
+
+
+def _train_lengths(path, record) -> tuple[int, int] | None:
+    """A ``model.pt``'s ``train_lengths`` as ``(shortest, longest)``; a :class:`CheckpointError` unless it is two
+    whole numbers 1 <= shortest <= longest."""
+    if record is None:
+        return None
+    if not (
+        len(record) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in record)
+        and 1 <= record[0] <= record[1]
+    ):
+        raise CheckpointError(f"{path}: its train_lengths is {record!r}, expected [shortest, longest] segments >= 1")
+    return int(record[0]), int(record[1])

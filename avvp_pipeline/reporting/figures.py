@@ -51,13 +51,18 @@ def draw_timeline(
     gt_visual=None,
     classes: tuple[str, ...] = CLASSES,
     seconds: float | None = None,
+    segment_seconds: float = 1.0,
 ) -> None:
     """Draw one video on two axes (audio, visual): per class, truth (grey, when given) above the prediction.
 
-    ``pred_*``/``gt_*`` are (25, T) 0/1; ``prob_*`` (25, T) segment probabilities shade the bars and
-    give the score printed on each predicted event.
+    ``pred_*``/``gt_*`` are (C, T) 0/1, one row per name of ``classes``, one column per segment of
+    ``segment_seconds``; ``prob_*`` (C, T) segment probabilities shade the bars and give the score
+    printed on each predicted event.
     """
-    t = pred_audio.shape[1]
+    if pred_audio.shape[0] != len(classes):
+        raise ValueError(f"{title}: predictions for {pred_audio.shape[0]} classes, but {len(classes)} class names")
+    t = pred_audio.shape[1] * segment_seconds
+    step = segment_seconds
     shown = _shown_classes(pred_audio, pred_visual, gt_audio, gt_visual)
     panels = (
         (axes[0], "heard (audio)", pred_audio, prob_audio, gt_audio, AUDIO_COLOUR),
@@ -68,12 +73,12 @@ def draw_timeline(
             y = len(shown) - 1 - row
             if gt is not None:
                 for a, b in _runs(gt[c]):
-                    ax.broken_barh([(a, b - a)], (y + 0.52, 0.36), color=TRUTH_COLOUR)
+                    ax.broken_barh([(a * step, (b - a) * step)], (y + 0.52, 0.36), color=TRUTH_COLOUR)
             for a, b in _runs(pred[c]):
                 score = float(prob[c, a:b].mean()) if prob is not None else 1.0
-                ax.broken_barh([(a, b - a)], (y + 0.08, 0.4), color=colour, alpha=0.35 + 0.65 * score)
+                ax.broken_barh([(a * step, (b - a) * step)], (y + 0.08, 0.4), color=colour, alpha=0.35 + 0.65 * score)
                 if prob is not None:
-                    ax.text(a + 0.05, y + 0.28, f"{score:.2f}", va="center", fontsize=7, color="white")
+                    ax.text(a * step + 0.05, y + 0.28, f"{score:.2f}", va="center", fontsize=7, color="white")
         ax.set_yticks([len(shown) - 1 - r + 0.5 for r in range(len(shown))])
         ax.set_yticklabels([classes[c].replace("_", " ") for c in shown], fontsize=8)
         ax.set_ylim(0, max(1, len(shown)))
@@ -85,8 +90,15 @@ def draw_timeline(
     axes[1].set_xlabel("time (s)")
 
 
-def timelines(videos: list[dict], title: str, classes: tuple[str, ...] = CLASSES, seconds: float | None = None):
-    """A figure of several videos' timelines; each dict holds ``draw_timeline``'s arguments."""
+def timelines(
+    videos: list[dict],
+    title: str,
+    classes: tuple[str, ...] = CLASSES,
+    seconds: float | None = None,
+    segment_seconds: float = 1.0,
+):
+    """A figure of several videos' timelines; each dict holds ``draw_timeline``'s arguments (``seconds``:
+    one time axis for all; None: each video's own length)."""
     heights = [
         max(1, len(_shown_classes(v["pred_audio"], v["pred_visual"], v.get("gt_audio"), v.get("gt_visual"))))
         for v in videos
@@ -99,7 +111,9 @@ def timelines(videos: list[dict], title: str, classes: tuple[str, ...] = CLASSES
         squeeze=False,
     )
     for k, v in enumerate(videos):
-        draw_timeline(axes[2 * k : 2 * k + 2, 0], classes=classes, seconds=seconds, **v)
+        draw_timeline(
+            axes[2 * k : 2 * k + 2, 0], classes=classes, seconds=seconds, segment_seconds=segment_seconds, **v
+        )
     handles = [Patch(color=AUDIO_COLOUR, label="predicted, heard"), Patch(color=VISUAL_COLOUR, label="predicted, seen")]
     if any(v.get("gt_audio") is not None for v in videos):
         handles.insert(0, Patch(color=TRUTH_COLOUR, label="ground truth"))
@@ -148,7 +162,7 @@ def cooccurrence(pred_audio, pred_visual, gt_audio, gt_visual, title: str, class
     """Video-level class co-occurrence (share of videos with both classes) of the truth and the predictions."""
 
     def matrix(a, v):
-        present = (a.any(axis=2) | v.any(axis=2)).astype(float)  # (N, 25)
+        present = (a.any(axis=2) | v.any(axis=2)).astype(float)  # (N, C)
         return present.T @ present / max(1, len(present)), present.sum(0)
 
     truth, counts = matrix(gt_audio, gt_visual)
@@ -209,50 +223,54 @@ def tsne_figure(
 
 
 def model_figures(predictions: str | Path, history: str | Path, out_dir: str | Path, n_videos: int = 3) -> list[Path]:
-    """The four figures of one evaluated model from its ``predictions.h5`` and ``history.json``."""
-    from ..evaluation.predictions import read_predictions
+    """The four figures of one evaluated model from its ``predictions.h5`` and ``history.json``, saved as PNG."""
+    figs = model_figure_set(predictions, history, n_videos)
+    return [save(figs[name], Path(out_dir) / name) for name in FIGURES]
+
+
+def model_figure_set(predictions: str | Path, history: str | Path, n_videos: int = 3) -> dict:
+    """``{file name of :data:`FIGURES`: figure}`` of one evaluated model, with the classes, segment length and
+    video lengths its ``predictions.h5`` records."""
+    from ..evaluation.predictions import prediction_classes, read_predictions
     from ..fileio import read_json
 
     ids, _, d = read_predictions(predictions)
+    classes, segment_seconds = prediction_classes(predictions)
     agg = (d["agg_audio"], d["agg_visual"]) if "agg_audio" in d else None
     hist = read_json(history)
     name = hist["summary"]["model"]
-    out_dir = Path(out_dir)
     # the busiest videos: most (class, modality) pairs in the truth, first by index on ties
     busy = (d["gt_audio"].any(2).sum(1) + d["gt_visual"].any(2).sum(1)).astype(int)
     pick = sorted(range(len(ids)), key=lambda i: (-busy[i], i))[:n_videos]
-    videos = [
-        {
-            "title": ids[i],
-            "pred_audio": d["pred_audio"][i],
-            "pred_visual": d["pred_visual"][i],
-            "prob_audio": d["frame_prob"][i, :, 0].T,
-            "prob_visual": d["frame_prob"][i, :, 1].T,
-            "gt_audio": d["gt_audio"][i],
-            "gt_visual": d["gt_visual"][i],
-        }
-        for i in pick
-    ]
-    timeline_png, curves_png, cooccurrence_png, tsne_png = (out_dir / f for f in FIGURES)
-    paths = [
-        save(timelines(videos, f"{name}: truth (grey) and predictions, {len(videos)} test videos"), timeline_png),
-        save(training_curves(hist, f"{name}: training"), curves_png),
-        save(
-            cooccurrence(
-                d["pred_audio"],
-                d["pred_visual"],
-                d["gt_audio"],
-                d["gt_visual"],
-                f"{name}: which classes occur together in a video",
-            ),
-            cooccurrence_png,
+    videos = [_video(ids[i], d, i, int(d["lengths"][i])) for i in pick]
+    title = f"{name}: truth (grey) and predictions, {len(videos)} test videos"
+    together = f"{name}: which classes occur together in a video"
+    timeline_png, curves_png, cooccurrence_png, tsne_png = FIGURES
+    figs = {
+        timeline_png: timelines(videos, title, classes, segment_seconds=segment_seconds),
+        curves_png: training_curves(hist, f"{name}: training"),
+        cooccurrence_png: cooccurrence(
+            d["pred_audio"], d["pred_visual"], d["gt_audio"], d["gt_visual"], together, classes
         ),
-    ]
+    }
     if agg is not None and len(ids) >= 4:
-        fig = tsne_figure(agg[0], agg[1], d["labels"], f"{name}: t-SNE of aggregated features, by label set")
+        fig = tsne_figure(agg[0], agg[1], d["labels"], f"{name}: t-SNE of aggregated features, by label set", classes)
     else:
         fig, ax = plt.subplots(figsize=(5, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, "t-SNE needs at least 4 evaluated videos with aggregated features", ha="center")
-    paths.append(save(fig, tsne_png))
-    return paths
+    figs[tsne_png] = fig
+    return figs
+
+
+def _video(title: str, d: dict[str, np.ndarray], i: int, n: int) -> dict:
+    """``draw_timeline``'s arguments for video ``i`` of a predictions file's arrays ``d``, cut to its ``n`` segments."""
+    return {
+        "title": title,
+        "pred_audio": d["pred_audio"][i, :, :n],
+        "pred_visual": d["pred_visual"][i, :, :n],
+        "prob_audio": d["frame_prob"][i, :n, 0].T,
+        "prob_visual": d["frame_prob"][i, :n, 1].T,
+        "gt_audio": d["gt_audio"][i, :, :n],
+        "gt_visual": d["gt_visual"][i, :, :n],
+    }

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation.events import events_from
-from ..evaluation.predictions import read_predictions
+from ..evaluation.predictions import prediction_classes, read_predictions
 from ..media.inputs import VIDEO_EXTENSIONS
 from .event_exports import vtt_cues
 from .video_page import class_probs, lanes, relative_url, write_page
@@ -42,22 +42,30 @@ def model_page(predictions: str | Path, out_path: str | Path, model: str, videos
     """Write the page of ``model`` over its evaluated videos found in ``videos_dir``; return
     ``{"videos": evaluated, "shown": with a file}``."""
     out_path = Path(out_path)
-    ids, _, d = read_predictions(predictions, ("frame_prob", "pred_audio", "pred_visual", "gt_audio", "gt_visual"))
+    ids, _, d = read_predictions(
+        predictions, ("frame_prob", "pred_audio", "pred_visual", "gt_audio", "gt_visual", "lengths")
+    )
+    classes, segment_seconds = prediction_classes(predictions)
     files = find_videos(videos_dir, ids)
     entries = []
     for i, vid in enumerate(ids):
         if vid not in files:
             continue
-        pa, pv = d["pred_audio"][i].astype(bool), d["pred_visual"][i].astype(bool)
-        prob_a, prob_v = d["frame_prob"][i, :, 0].T, d["frame_prob"][i, :, 1].T  # (25, S)
-        ga, gv = d["gt_audio"][i].astype(bool), d["gt_visual"][i].astype(bool)
-        duration = float(pa.shape[1])
+        n = int(d["lengths"][i])  # the arrays are padded past a shorter video's length
+        pa, pv = d["pred_audio"][i, :, :n].astype(bool), d["pred_visual"][i, :, :n].astype(bool)
+        prob_a, prob_v = d["frame_prob"][i, :n, 0].T, d["frame_prob"][i, :n, 1].T  # (C, S)
+        ga, gv = d["gt_audio"][i, :, :n].astype(bool), d["gt_visual"][i, :, :n].astype(bool)
+        duration = float(n * segment_seconds)
+
+        def found(pred, prob, duration=duration):
+            return events_from(pred, prob, duration, classes, segment_seconds)
+
         events = {
-            "audio": events_from(pa, prob_a, duration),
-            "visual": events_from(pv, prob_v, duration),
-            "audio_visual": events_from(pa & pv, np.minimum(prob_a, prob_v), duration),
-            "gt_audio": events_from(ga, None, duration),
-            "gt_visual": events_from(gv, None, duration),
+            "audio": found(pa, prob_a),
+            "visual": found(pv, prob_v),
+            "audio_visual": found(pa & pv, np.minimum(prob_a, prob_v)),
+            "gt_audio": found(ga, None),
+            "gt_visual": found(gv, None),
         }
         wrong_a, wrong_v = int((pa != ga).sum()), int((pv != gv).sum())
         entries.append(
@@ -70,7 +78,7 @@ def model_page(predictions: str | Path, out_path: str | Path, model: str, videos
                 "vtt": None,
                 "cues": vtt_cues(events),
                 "lanes": lanes(events),
-                "probs": class_probs(events, prob_a, prob_v),
+                "probs": class_probs(events, prob_a, prob_v, classes),
                 "subtitle": f"{model} on {vid}: predictions (heard, seen, heard and seen) and the truth",
                 "choice": f"{vid}: {wrong_a + wrong_v} wrong class-seconds",
                 "wrong": wrong_a + wrong_v,

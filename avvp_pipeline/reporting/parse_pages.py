@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from ..data.llp import CLASSES
 from ..fileio import shown, write_text
 from ..media.probe import MediaError, MediaInfo, probe
 from ..media.web_copy import browser_copy, playable_as_is, thumbnail
@@ -49,11 +50,17 @@ def player_source(
 
 
 def write_video_outputs(
-    folder: str | Path, doc: dict, result: dict, video: str | Path, info: MediaInfo | None = None
+    folder: str | Path,
+    doc: dict,
+    result: dict,
+    video: str | Path,
+    info: MediaInfo | None = None,
+    weights: str | None = None,
 ) -> Path:
     """Write the exports, the thumbnail and the page of one parsed video into ``folder`` (beside its
-    ``events.json`` document ``doc``; ``result`` holds the per-second ``prob_audio``/``prob_visual``;
-    ``info``: the video's probe, probed here when not given)."""
+    ``events.json`` document ``doc``; ``result`` holds the per-segment ``prob_audio``/``prob_visual`` and
+    the model's ``classes`` (LLP's when it does not); ``info``: the video's probe, probed here when not
+    given; ``weights``: which weights parsed it, said on the page)."""
     folder, video = Path(folder), Path(video)
     write_exports(doc, folder)
     duration = float(doc["duration"])
@@ -63,6 +70,7 @@ def write_video_outputs(
     except MediaError as exc:
         log.warning("no thumbnail for %s: %s", video, exc)
     events = {key: doc[key] for key in MODALITIES}
+    classes = tuple(result.get("classes", CLASSES))
     counts = ", ".join(f"{len(doc[key])} {words}" for key, words in MODALITIES.items())
     links = [
         {"href": quote(name), "text": name}
@@ -77,10 +85,10 @@ def write_video_outputs(
         "vtt": VTT_NAME,
         "cues": vtt_cues(doc),
         "lanes": lanes(events),
-        "probs": class_probs(events, np.asarray(result["prob_audio"]), np.asarray(result["prob_visual"])),
+        "probs": class_probs(events, *(np.asarray(result[k]) for k in ("prob_audio", "prob_visual")), classes),
         "subtitle": f"{shown(doc['video'])}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
         + ("" if doc.get("has_audio", True) else "; no audio track"),
-        "info": f"Events: {counts}.",
+        "info": f"Events: {counts}." + (f" {weights}" if weights else ""),
         "links": links,
     }
     return write_page(

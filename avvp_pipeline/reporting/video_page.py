@@ -85,12 +85,18 @@ def lanes(events: dict[str, list[dict]]) -> list[dict]:
     ]
 
 
-def class_probs(events: dict[str, list[dict]], prob_audio: np.ndarray, prob_visual: np.ndarray) -> dict:
-    """Per-second audio and visual probabilities (rounded to 3 places) of every class that occurs in a lane."""
-    shown = sorted({e["label"] for evs in events.values() for e in evs}, key=CLASSES.index)
+def class_probs(
+    events: dict[str, list[dict]],
+    prob_audio: np.ndarray,
+    prob_visual: np.ndarray,
+    classes: tuple[str, ...] = CLASSES,
+) -> dict:
+    """Per-segment audio and visual probabilities (rounded to 3 places; ``prob_*`` (C, S), one row per name
+    of ``classes``) of every class that occurs in a lane."""
+    shown = sorted({e["label"] for evs in events.values() for e in evs}, key=classes.index)
     out = {}
     for label in shown:
-        c = CLASSES.index(label)
+        c = classes.index(label)
         out[label] = {
             "audio": np.round(prob_audio[c].astype(float), 3).tolist(),
             "visual": np.round(prob_visual[c].astype(float), 3).tolist(),

@@ -86,7 +86,7 @@ def kappa(prob: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Return ``(audio_labels, visual_labels)`` (N, 25) uint8 for the training set ``fs`` and statistics."""
+    """Return ``(audio_labels, visual_labels)`` (N, C) uint8 for the training set ``fs`` and statistics."""
     model.eval()
     y = fs.labels.cpu().numpy().astype(np.uint8)
     partners = torch.from_numpy(label_disjoint_partners(y, np.random.default_rng(seed))).to(fs.audio.device)
@@ -116,4 +116,5 @@ def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tupl
 
 def write_refined(path, fs: FeatureSet, audio_labels: np.ndarray, visual_labels: np.ndarray, stats: dict) -> None:
     """Refined labels of the training set ``fs`` to HDF5 (see :func:`write_refined_labels`)."""
-    write_refined_labels(path, fs.filenames, fs.video_ids, fs.labels.cpu().numpy(), audio_labels, visual_labels, stats)
+    labels = fs.labels.cpu().numpy()
+    write_refined_labels(path, fs.filenames, fs.video_ids, labels, audio_labels, visual_labels, stats, fs.classes)
