@@ -57,6 +57,9 @@ def test_a_variable_length_split_trains_predicts_and_scores_video_by_video(tmp_p
     assert 0 < epoch["padding"] < 0.5
     trained = load_trained(tmp_path / "model.pt")
     assert trained.classes == CLASS_NAMES and trained.net.mmil.fc_frame_att.out_features == 7
+    # trained on videos of several lengths: a new video is parsed whole, not in windows
+    lengths = train_set.lengths
+    assert trained.train_lengths == (lengths.min(), lengths.max()) and trained.parse_window is None
 
     probs = predict(trained.net, val, batch_size=4, aggregate=True)
     assert probs["frame_prob"].shape == (6, 40, 2, 7) and probs["agg_audio"].shape == (6, 32)

@@ -78,6 +78,13 @@ class FeatureSet:
         return SEGMENTS if self.lengths is None else int(self.lengths.max())
 
     @property
+    def length_range(self) -> tuple[int, int]:
+        """The shortest and longest video, in segments."""
+        if self.lengths is None:
+            return SEGMENTS, SEGMENTS
+        return int(self.lengths.min()), int(self.lengths.max())
+
+    @property
     def uniform(self) -> bool:
         """Whether every video has the same length (no batch needs padding)."""
         return self.lengths is None or bool((self.lengths == self.lengths[0]).all())

@@ -215,9 +215,11 @@ def save_trained(
     inputs: dict | None = None,
     classes: tuple[str, ...] = CLASSES,
     segment_seconds: float = 1.0,
+    train_lengths: tuple[int, int] | None = None,
 ) -> None:
     """The final outputs of a run: ``model.pt`` (the selected epoch, with ``inputs``: the feature kind and
-    shape of each input slot, and the data set's ``classes`` and ``segment_seconds``) and ``history.json``."""
+    shape of each input slot, the data set's ``classes`` and ``segment_seconds``, and ``train_lengths``: the
+    shortest and longest training video, which decide how a video is parsed) and ``history.json``."""
     write_model(
         out_dir / "model.pt",
         model_name=model_name,
@@ -230,6 +232,7 @@ def save_trained(
         run_hash=run_hash_,
         inputs=inputs,
         segment_seconds=segment_seconds,
+        train_lengths=train_lengths,
     )
     write_json({"summary": summary, "epochs": history}, out_dir / "history.json")
 
@@ -370,6 +373,7 @@ def train(
         train_set.inputs(),
         train_set.classes,
         train_set.segment_seconds,
+        train_set.length_range,
     )
     ckpt_path.unlink(missing_ok=True)
     return summary
