@@ -80,12 +80,19 @@ def write_video_outputs(
         "probs": class_probs(events, np.asarray(result["prob_audio"]), np.asarray(result["prob_visual"])),
         "subtitle": f"{shown(doc['video'])}: {duration:.1f} s, parsed by {doc['model']} (gate {doc['gate']})"
         + ("" if doc.get("has_audio", True) else "; no audio track"),
-        "info": f"Events: {counts}.",
+        "info": f"Events: {counts}." + _weights_note(doc),
         "links": links,
     }
     return write_page(
         folder / PAGE_NAME, {"title": "avvp parse", "videos": [entry]}, f"{shown(video.name)}: parsed events"
     )
+
+
+def _weights_note(doc: dict) -> str:
+    """The weights that made the features, as ``events.json`` records them (none in older files)."""
+    used = doc.get("weights") or {}
+    shown_ids = [f"{name} {w['weights_id']} (sha256 {w['weights_sha256'][:12]})" for name, w in used.items()]
+    return f" Features made with the weights: {'; '.join(shown_ids)}." if shown_ids else ""
 
 
 def _row(folder: str, out_dir: Path) -> str:
