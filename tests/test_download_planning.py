@@ -1,19 +1,24 @@
 """`dataset.download` at planning and in the jobs it plans: every annotated clip is planned whether its file
 is there or not, `offline: true` refuses it in one line, the download command writes the shard's video
-manifest of the clips it has, and the report counts the available clips of each split from the manifests
-and the failures files."""
+manifest of the clips it has, the report counts the available clips of each split from the manifests
+and the failures files, and the broadcast baseline scores only the clips that have features."""
 
 from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.data import llp
-from avvp_pipeline.data.index import build_index
+from avvp_pipeline.data.index import build_index, load_split
 from avvp_pipeline.evaluation.availability import NOT_FOUND, clips_markdown, split_clips
+from avvp_pipeline.evaluation.metrics import llp_f_scores
+from avvp_pipeline.evaluation.results_file import read_results
+from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.features.manifest import listing, read_files
+from avvp_pipeline.features.store import write_shard
 from avvp_pipeline.media.clip_download import read_failures
 from avvp_pipeline.plan import PlanError, check_offline, plan_videos
 
@@ -94,3 +99,26 @@ def test_the_report_counts_available_clips_per_split(tiny_set, tmp_path):
     assert counts["val"].available == counts["val"].listed
     text = clips_markdown(list(counts.values()))
     assert f"| test | {len(test)} | {len(test) - 1} | 1 (http 404: 1) |" in text
+
+
+def test_the_broadcast_baseline_scores_the_clips_the_models_have(tiny_set, tmp_path):
+    """A test clip that could not be had has no features (here: still in one kind's shards, as a clip
+    whose other extractions failed): the baseline leaves it out, as evaluation does, and scores the rest."""
+    _, annotations, _ = tiny_set
+    index = tmp_path / "index.h5"
+    build_index(annotations, index)
+    test = load_split(index, "test")
+    everything = [v for s in ("train", "val", "test") for v in load_split(index, s).video_ids]
+    gone = test.video_ids[0]
+    argv = ["baseline", "--index", str(index), "--split", "test", "--out", str(tmp_path / "metrics.json")]
+    for kind in ("vggish", "resnet152", "r2plus1d_18"):
+        ids = [v for v in everything if v != gone or kind == "r2plus1d_18"]
+        write_shard(tmp_path / f"{kind}.h5", ids, np.zeros((len(ids), 10, 4)), {"extractor": kind})
+        argv += [cli_flag(kind), str(tmp_path / f"{kind}.h5")]
+    assert main(argv) == 0
+
+    result = read_results(tmp_path / "metrics.json")
+    keep = [i for i, v in enumerate(test.video_ids) if v != gone]
+    broadcast = np.repeat(test.labels[keep][:, :, None], test.gt_audio.shape[-1], axis=2).astype(np.uint8)
+    assert result["n_videos"] == len(keep) == len(test) - 1 and result["skipped_videos"] == [gone]
+    assert result["f_scores"] == llp_f_scores(broadcast, broadcast, test.gt_audio[keep], test.gt_visual[keep])
