@@ -122,3 +122,36 @@ def test_the_broadcast_baseline_scores_the_clips_the_models_have(tiny_set, tmp_p
     broadcast = np.repeat(test.labels[keep][:, :, None], test.gt_audio.shape[-1], axis=2).astype(np.uint8)
     assert result["n_videos"] == len(keep) == len(test) - 1 and result["skipped_videos"] == [gone]
     assert result["f_scores"] == llp_f_scores(broadcast, broadcast, test.gt_audio[keep], test.gt_visual[keep])
+
+
+def test_retrying_failed_clips_changes_only_the_shards_that_gained_one(tiny_set, file_server, tmp_path):
+    """`avvp download retry` after a run: shard 0's clip is served now, shard 1's is still gone. Only shard
+    0's manifest (its extraction jobs' input) and failures file get a new time; shard 1's are untouched,
+    so snakemake extracts shard 0 again and nothing of shard 1."""
+    videos_src, annotations, _ = tiny_set
+    have0, late, have1 = sorted(_names(annotations))[:3]
+    gone = "gone_clip03"
+    for vid in (have0, have1):
+        file_server.files[f"/{vid}.mp4"] = (videos_src / f"{vid}.mp4").read_bytes()
+    results, out = tmp_path / "results", tmp_path / "videos"
+    manifests = [results / f"features/manifests/videos-shard-{k:04d}.tsv" for k in (0, 1)]
+    failures = [results / f"downloads/failures-shard-{k:04d}.tsv" for k in (0, 1)]
+    options = ["--url-template", file_server.url + "/{id}.mp4", "--retries", "0", "--jobs", "1"]
+    for k, shard in enumerate([(have0, late), (have1, gone)]):
+        manifests[k].parent.mkdir(parents=True, exist_ok=True)
+        failures[k].parent.mkdir(parents=True, exist_ok=True)
+        argv = ["-q", "download", "videos", "--out", str(out), "--manifest", str(manifests[k])]
+        assert main([*argv, "--failures", str(failures[k]), *options, "--", *(f"{v}_0_10" for v in shard)]) == 0
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in manifests + failures}
+    assert [f.video_id for f in read_failures(failures[0])] == [late]
+
+    file_server.files[f"/{late}.mp4"] = (videos_src / f"{late}.mp4").read_bytes()
+    requests = len(file_server.requests)
+    assert main(["-q", "download", "retry", "--results", str(results), "--out", str(out), *options]) == 0
+    assert {path for _, path, _ in file_server.requests[requests:]} == {f"/{late}.mp4", f"/{gone}.mp4"}
+    assert read_files(manifests[0]) == [str(out / f"{v}.mp4") for v in (have0, late)]
+    assert read_failures(failures[0]) == []
+    assert manifests[0].stat().st_mtime_ns > before[manifests[0]][1]
+    for unchanged in (manifests[1], failures[1]):  # nothing gained: same bytes, same time
+        assert (unchanged.read_bytes(), unchanged.stat().st_mtime_ns) == before[unchanged]
+    assert not list(failures[1].parent.glob("*.retry"))
