@@ -144,13 +144,17 @@ class VideoParser:
     windows_per_pass: int = 6  # 10-s windows decoded and extracted together: a minute of frames in memory
 
     @classmethod
-    def load(cls, model_path: str | Path, device: str = "auto") -> VideoParser:
-        """Load ``model.pt`` and build its extractors; :class:`ModelMismatch` if they would differ."""
+    def load(cls, model_path: str | Path, device: str = "auto", extraction: dict | None = None) -> VideoParser:
+        """Load ``model.pt`` and build its extractors; :class:`ModelMismatch` if they would differ.
+        ``extraction``: feature configs to extract with instead of the model's own, for a model trained on
+        features this pipeline cannot reproduce (the official HAN: named_models.py); not checked."""
         from .device import resolve_device
 
         dev = resolve_device(device)
         trained = load_trained(model_path, dev)
         check_extractable(model_path, trained.kinds)
+        if extraction is not None:
+            return cls._build(trained, extraction, dev)
         configs = trained.feature_configs
         released = [
             k
@@ -170,30 +174,28 @@ class VideoParser:
                 f"{model_path}: the model does not record how its features were extracted "
                 "(trained before avvp-pipeline saved feature configs); retrain it"
             )
-        vis_cfg = ExtractConfig.from_dict({**configs["resnet152"], "device": str(dev), "decode_workers": 0})
-        aud_cfg = ExtractConfig.from_dict({**configs["vggish"], "device": str(dev), "decode_workers": 0})
-        visual, audio = VisualExtractor(vis_cfg), AudioExtractor(aud_cfg)
-        now = {
-            "resnet152": (visual.resnet_w, configs["resnet152"]),
-            "r2plus1d_18": (visual.r21d_w, configs["r2plus1d_18"]),
-            "vggish": (audio.weights, configs["vggish"]),
-        }
+        vp = cls._build(trained, configs, dev)
         problems = trained.extraction_mismatches(
-            {
-                name: {
-                    "weights_id": w.weights_id,
-                    "weights_sha256": w.sha256,
-                    "config_hash": store.config_hash(stage_cfg),
-                }
-                for name, (w, stage_cfg) in now.items()
-            }
+            {name: {**weights, "config_hash": store.config_hash(configs[name])} for name, weights in vp.weights.items()}
         )
         if problems:
             raise ModelMismatch(
                 f"{model_path}: cannot extract features the way the model was trained "
                 f"({'; '.join(problems)}); put the same weight files in weights_dir or retrain"
             )
-        return cls(trained, visual, audio, vis_cfg, aud_cfg, dev)
+        return vp
+
+    @classmethod
+    def _build(cls, trained: TrainedModel, configs: dict, dev: torch.device) -> VideoParser:
+        vis_cfg = ExtractConfig.from_dict({**configs["resnet152"], "device": str(dev), "decode_workers": 0})
+        aud_cfg = ExtractConfig.from_dict({**configs["vggish"], "device": str(dev), "decode_workers": 0})
+        return cls(trained, VisualExtractor(vis_cfg), AudioExtractor(aud_cfg), vis_cfg, aud_cfg, dev)
+
+    @property
+    def weights(self) -> dict[str, dict[str, str]]:
+        """Each extractor's ``weights_id`` and ``weights_sha256``: what makes the features of a parse."""
+        used = {"resnet152": self.visual.resnet_w, "r2plus1d_18": self.visual.r21d_w, "vggish": self.audio.weights}
+        return {name: {"weights_id": w.weights_id, "weights_sha256": w.sha256} for name, w in used.items()}
 
     @property
     def gate(self) -> str:
@@ -377,7 +379,7 @@ def _parse_one(vp: VideoParser, video: str, target: Path, name: str, model_path:
     result = vp.predict(video, info)
     target.mkdir(parents=True, exist_ok=True)
     mark_written(target, ("events.json", "timeline.png", *PAGE_FILES))  # first, so a later run may write here again
-    doc = events_json(result, video, name, model_path, vp.gate)
+    doc = {**events_json(result, video, name, model_path, vp.gate), "weights": vp.weights}
     validate_events(doc, result["classes"])
     write_json(doc, target / "events.json")
     fig = timelines(
@@ -406,14 +408,15 @@ def parse_videos(
     device: str = "auto",
     progress: bool = True,
     skipped: dict[str, str] | None = None,
+    extraction: dict | None = None,
 ) -> dict[str, str]:
     """Parse each video into its own ``out_dir/<name>/`` (see the module doc); return ``{video: "ok" or the
     error}``. One bad file never stops the others. ``out_dir/index.tsv`` maps each video to its folder;
     failures, and the inputs in ``skipped`` (``{input: reason}``, e.g. from :func:`collect_inputs`), are
-    written to ``out_dir/failures.tsv``."""
+    written to ``out_dir/failures.tsv``. ``extraction``: see :meth:`VideoParser.load`."""
     from tqdm import tqdm
 
-    vp = VideoParser.load(model_path, device)
+    vp = VideoParser.load(model_path, device, extraction)
     name = vp.trained.name
     out_dir = Path(out_dir)
     claim_out_dir(out_dir)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from .plan import VideoPlan, unusable_entry
 
@@ -73,3 +74,45 @@ def write_pseudo_label_manifest(released_dir: str, video_ids: list[str], path: s
     for bad, reason in unusable:
         log.warning("skipping %s: %s", bad, reason)
     return manifest.update(path, files, lambda changed: labels_hold(labels, released_dir, changed))
+
+
+def retry_downloads(results_dir: str, videos_dir: str, opts, *, progress: bool = True) -> dict[int, int]:
+    """Fetch again the clips each shard's download failures file lists (``opts``: the download options);
+    rewrite the file with those still missing and the shard's video manifest with the clips it has now.
+    A file or manifest is rewritten only when it changes, so only the shards that gained a clip are
+    extracted again by the next run. Returns ``{shard: clips gained}``."""
+    from .media.clip_download import read_failures
+
+    found = sorted(Path(results_dir, "downloads").glob("failures-shard-*.tsv"))
+    if not found:
+        raise ValueError(
+            f"{Path(results_dir, 'downloads')}: no failures-shard-K.tsv files; give the results folder of a "
+            "run with dataset.download.enabled"
+        )
+    gained = {}
+    for path in found:
+        k = int(path.stem.rsplit("-", 1)[1])
+        names = [f.filename for f in read_failures(path)]
+        gained[k] = _retry_shard(
+            names, path, video_manifest_path(f"{results_dir}/features", k), videos_dir, opts, progress
+        )
+    return gained
+
+
+def _retry_shard(names: list[str], failures: Path, listed: str, videos_dir: str, opts, progress: bool) -> int:
+    """Retry one shard's failed clips; the number gained."""
+    from .features import manifest
+    from .media.clip_download import download_clips, present_clips
+
+    if not names:
+        return 0
+    staged = failures.with_name(failures.name + ".retry")
+    counts = download_clips(names, videos_dir, staged, opts, progress=progress)
+    if staged.read_bytes() == failures.read_bytes():
+        staged.unlink()
+    else:
+        os.replace(staged, failures)
+    if counts["done"] or counts["kept"]:  # a clip fetched now, or put in the folder by hand since
+        files = dict.fromkeys(manifest.read_files(listed) + [str(p) for p in present_clips(names, videos_dir)])
+        manifest.update(listed, sorted(files, key=lambda p: Path(p).name))
+    return counts["done"] + counts["kept"]

@@ -1,19 +1,24 @@
 """`dataset.download` at planning and in the jobs it plans: every annotated clip is planned whether its file
 is there or not, `offline: true` refuses it in one line, the download command writes the shard's video
-manifest of the clips it has, and the report counts the available clips of each split from the manifests
-and the failures files."""
+manifest of the clips it has, the report counts the available clips of each split from the manifests
+and the failures files, and the broadcast baseline scores only the clips that have features."""
 
 from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.data import llp
-from avvp_pipeline.data.index import build_index
+from avvp_pipeline.data.index import build_index, load_split
 from avvp_pipeline.evaluation.availability import NOT_FOUND, clips_markdown, split_clips
+from avvp_pipeline.evaluation.metrics import llp_f_scores
+from avvp_pipeline.evaluation.results_file import read_results
+from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.features.manifest import listing, read_files
+from avvp_pipeline.features.store import write_shard
 from avvp_pipeline.media.clip_download import read_failures
 from avvp_pipeline.plan import PlanError, check_offline, plan_videos
 
@@ -94,3 +99,59 @@ def test_the_report_counts_available_clips_per_split(tiny_set, tmp_path):
     assert counts["val"].available == counts["val"].listed
     text = clips_markdown(list(counts.values()))
     assert f"| test | {len(test)} | {len(test) - 1} | 1 (http 404: 1) |" in text
+
+
+def test_the_broadcast_baseline_scores_the_clips_the_models_have(tiny_set, tmp_path):
+    """A test clip that could not be had has no features (here: still in one kind's shards, as a clip
+    whose other extractions failed): the baseline leaves it out, as evaluation does, and scores the rest."""
+    _, annotations, _ = tiny_set
+    index = tmp_path / "index.h5"
+    build_index(annotations, index)
+    test = load_split(index, "test")
+    everything = [v for s in ("train", "val", "test") for v in load_split(index, s).video_ids]
+    gone = test.video_ids[0]
+    argv = ["baseline", "--index", str(index), "--split", "test", "--out", str(tmp_path / "metrics.json")]
+    for kind in ("vggish", "resnet152", "r2plus1d_18"):
+        ids = [v for v in everything if v != gone or kind == "r2plus1d_18"]
+        write_shard(tmp_path / f"{kind}.h5", ids, np.zeros((len(ids), 10, 4)), {"extractor": kind})
+        argv += [cli_flag(kind), str(tmp_path / f"{kind}.h5")]
+    assert main(argv) == 0
+
+    result = read_results(tmp_path / "metrics.json")
+    keep = [i for i, v in enumerate(test.video_ids) if v != gone]
+    broadcast = np.repeat(test.labels[keep][:, :, None], test.gt_audio.shape[-1], axis=2).astype(np.uint8)
+    assert result["n_videos"] == len(keep) == len(test) - 1 and result["skipped_videos"] == [gone]
+    assert result["f_scores"] == llp_f_scores(broadcast, broadcast, test.gt_audio[keep], test.gt_visual[keep])
+
+
+def test_retrying_failed_clips_changes_only_the_shards_that_gained_one(tiny_set, file_server, tmp_path):
+    """`avvp download retry` after a run: shard 0's clip is served now, shard 1's is still gone. Only shard
+    0's manifest (its extraction jobs' input) and failures file get a new time; shard 1's are untouched,
+    so snakemake extracts shard 0 again and nothing of shard 1."""
+    videos_src, annotations, _ = tiny_set
+    have0, late, have1 = sorted(_names(annotations))[:3]
+    gone = "gone_clip03"
+    for vid in (have0, have1):
+        file_server.files[f"/{vid}.mp4"] = (videos_src / f"{vid}.mp4").read_bytes()
+    results, out = tmp_path / "results", tmp_path / "videos"
+    manifests = [results / f"features/manifests/videos-shard-{k:04d}.tsv" for k in (0, 1)]
+    failures = [results / f"downloads/failures-shard-{k:04d}.tsv" for k in (0, 1)]
+    options = ["--url-template", file_server.url + "/{id}.mp4", "--retries", "0", "--jobs", "1"]
+    for k, shard in enumerate([(have0, late), (have1, gone)]):
+        manifests[k].parent.mkdir(parents=True, exist_ok=True)
+        failures[k].parent.mkdir(parents=True, exist_ok=True)
+        argv = ["-q", "download", "videos", "--out", str(out), "--manifest", str(manifests[k])]
+        assert main([*argv, "--failures", str(failures[k]), *options, "--", *(f"{v}_0_10" for v in shard)]) == 0
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in manifests + failures}
+    assert [f.video_id for f in read_failures(failures[0])] == [late]
+
+    file_server.files[f"/{late}.mp4"] = (videos_src / f"{late}.mp4").read_bytes()
+    requests = len(file_server.requests)
+    assert main(["-q", "download", "retry", "--results", str(results), "--out", str(out), *options]) == 0
+    assert {path for _, path, _ in file_server.requests[requests:]} == {f"/{late}.mp4", f"/{gone}.mp4"}
+    assert read_files(manifests[0]) == [str(out / f"{v}.mp4") for v in (have0, late)]
+    assert read_failures(failures[0]) == []
+    assert manifests[0].stat().st_mtime_ns > before[manifests[0]][1]
+    for unchanged in (manifests[1], failures[1]):  # nothing gained: same bytes, same time
+        assert (unchanged.read_bytes(), unchanged.stat().st_mtime_ns) == before[unchanged]
+    assert not list(failures[1].parent.glob("*.retry"))

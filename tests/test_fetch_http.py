@@ -59,6 +59,28 @@ def test_resume_after_a_kill(file_server, tmp_path):
     assert file_server.requests[-1] == ("GET", "/data.bin", f"bytes={have}-")
 
 
+def test_processes_fetching_one_file_take_turns_and_leave_no_lock(file_server, tmp_path):
+    file_server.files["/data.bin"] = DATA
+    file_server.delay = 0.01  # about half a second for the file: the others wait on the lock meanwhile
+    target = tmp_path / "data.bin"
+    code = (
+        "from avvp_pipeline.fetch import http;"
+        f"http.download({file_server.url + '/data.bin'!r}, {str(target)!r}, "
+        f"http.Expect(sha256={SHA!r}), progress=False)"
+    )
+    env = {**os.environ, "AVVP_OFFLINE": "0"}
+    children = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(3)]
+    assert [child.wait(timeout=60) for child in children] == [0, 0, 0]
+    assert target.read_bytes() == DATA and len(file_server.requests) == 1  # the others found it done
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]  # no TARGET.lock, no TARGET.part
+
+
+def test_a_failed_fetch_leaves_no_lock(file_server, tmp_path):
+    with pytest.raises(FetchError, match="HTTP 404"):
+        _get(file_server, tmp_path / "data.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_server_without_range_restarts_the_file(file_server, tmp_path):
     file_server.files["/data.bin"] = DATA
     file_server.ranges = False

@@ -48,6 +48,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.results_lock",
             "avvp_pipeline.provenance",
             "avvp_pipeline.releases",
+            "avvp_pipeline.named_models",
         ),
     ),
     ("cli", ("avvp_pipeline.cli", "avvp_pipeline.__main__")),  # the top: avvp_pipeline/cli/, one module per audience

@@ -64,6 +64,25 @@ def add_download(sub) -> None:
         metavar="TSV",
         help="also write a video manifest of the clips OUT has (what the workflow's extraction jobs read)",
     )
+    _add_download_options(p)
+    p.set_defaults(func=download)
+    r = what.add_parser(
+        "retry",
+        help="fetch again the clips a workflow run could not have",
+        description="For each RESULTS/downloads/failures-shard-K.tsv of a run with dataset.download, fetch "
+        "the clips it lists into OUT again, then rewrite it with those still missing and the shard's video "
+        "manifest (RESULTS/features/manifests/videos-shard-K.tsv) with the clips the shard has now. Each "
+        "is rewritten only when it changes: the next snakemake run extracts again only the shards that "
+        "gained a clip. docs/downloads.md.",
+    )
+    r.add_argument("--results", required=True, metavar="DIR", help="the run's results folder")
+    r.add_argument("--out", required=True, metavar="DIR", help="folder of the clips (the run's dataset.videos_dir)")
+    _add_download_options(r)
+    r.set_defaults(func=retry)
+
+
+def _add_download_options(p) -> None:
+    """How clips are fetched: the options of ``videos`` and ``retry``."""
     p.add_argument("--jobs", type=int, default=4, help="clips fetched at once")
     p.add_argument("--rate-limit", metavar="RATE", help="bytes per second per clip, e.g. 2M or 500K")
     p.add_argument(
@@ -76,14 +95,28 @@ def add_download(sub) -> None:
         metavar="URL",
         help="where a clip's source is, with {id} for its YouTube id (default or empty: YouTube's watch URL)",
     )
-    p.set_defaults(func=download)
+
+
+def _download_options(args):
+    """The :class:`DownloadOptions` of the parsed options (empty values, which the workflow's rule
+    passes for unset ones, mean unset)."""
+    from ..media.clip_download import DownloadOptions
+
+    rate = None
+    if args.rate_limit:
+        from yt_dlp.utils import parse_bytes
+
+        rate = parse_bytes(args.rate_limit)
+        if rate is None:
+            raise ValueError(f"--rate-limit {args.rate_limit!r}: not a rate like 2M or 500K")
+    return DownloadOptions(args.url_template or None, args.jobs, rate, args.cookies or None, args.retries, args.backoff)
 
 
 def download(args) -> int:
     from pathlib import Path
 
     from ..data.llp import read_weak_labels
-    from ..media.clip_download import DownloadOptions, download_clips, present_clips
+    from ..media.clip_download import download_clips, present_clips
 
     names = list(args.names)
     for csv in args.csv:
@@ -92,15 +125,7 @@ def download(args) -> int:
         names += [line.strip() for line in Path(args.list).read_text().splitlines() if line.strip()]
     if not names:
         raise ValueError("avvp download videos: no clips given (NAME ..., --csv or --list)")
-    rate = None
-    if args.rate_limit:
-        from yt_dlp.utils import parse_bytes
-
-        rate = parse_bytes(args.rate_limit)
-        if rate is None:
-            raise ValueError(f"--rate-limit {args.rate_limit!r}: not a rate like 2M or 500K")
-    # empty values (the workflow's rule passes every option) mean unset
-    opts = DownloadOptions(args.url_template or None, args.jobs, rate, args.cookies or None, args.retries, args.backoff)
+    opts = _download_options(args)
     failures = args.failures or str(Path(args.out) / "failures.tsv")
     counts = download_clips(names, args.out, failures, opts, progress=not args.quiet)
     log.info(
@@ -115,4 +140,17 @@ def download(args) -> int:
         from ..features import manifest
 
         manifest.update(args.manifest, [str(p) for p in present_clips(names, args.out)])
+    return 0
+
+
+def retry(args) -> int:
+    from ..plan_manifests import retry_downloads
+
+    gained = retry_downloads(args.results, args.out, _download_options(args), progress=not args.quiet)
+    more = {k: n for k, n in gained.items() if n}
+    log.info(
+        "%d clips gained%s; the other shards are unchanged",
+        sum(more.values()),
+        f" (shards {', '.join(str(k) for k in more)}: run snakemake to extract them again)" if more else "",
+    )
     return 0

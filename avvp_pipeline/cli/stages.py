@@ -11,6 +11,7 @@ from .common import (
     add_model_inputs,
     add_output_args,
     add_runtime_args,
+    add_shard_args,
     add_video_args,
     decode_workers,
     log,
@@ -361,10 +362,12 @@ def add_baseline(sub) -> None:
     p = sub.add_parser(
         "baseline",
         help="score the broadcast baseline (video label on every second)",
-        description="Score the broadcast baseline: each video's weak label on every second "
-        "(docs/models-and-evaluation.md, section 8).",
+        description="Score the broadcast baseline: each video's weak label on every second, over the "
+        "split's videos that the feature shards given hold in every kind (those a model is scored on; "
+        "all of the split's videos without shards; docs/models-and-evaluation.md, section 8).",
     )
     p.add_argument("--index", required=True)
+    add_shard_args(p)
     p.add_argument("--split", default="test")
     p.add_argument("--out", required=True, help="metrics.json to write")
     p.set_defaults(func=baseline)
@@ -373,7 +376,7 @@ def add_baseline(sub) -> None:
 def baseline(args) -> int:
     from ..evaluation.evaluate import broadcast_baseline
 
-    result = broadcast_baseline(args.index, args.split, args.out)
+    result = broadcast_baseline(args.index, args.split, args.out, shards(args))
     log.info(
         "broadcast baseline on %s: %s", args.split, " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items())
     )

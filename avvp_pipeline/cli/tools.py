@@ -38,7 +38,13 @@ def add_parse(sub) -> None:
     p.add_argument(
         "videos", nargs="+", metavar="VIDEO", help="video files, or folders of them (not searched recursively)"
     )
-    p.add_argument("--model", required=True, help="results/runs/NAME/model.pt")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="results/runs/NAME/model.pt, or han-official: the HAN authors' released model, fetched and "
+        "converted on first use into $AVVP_CACHE_DIR (default ~/.cache/avvp), its features extracted with "
+        "the pretrained weights (docs/parse.md)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.set_defaults(func=parse)
@@ -46,13 +52,19 @@ def add_parse(sub) -> None:
 
 def parse(args) -> int:
     from ..media.inputs import collect_inputs
+    from ..named_models import is_named, resolve_model
     from ..parse import ModelMismatch, is_own_output, parse_videos
 
     videos, skipped = collect_inputs(args.videos, leave_out=is_own_output)
     if not videos and not skipped:
         raise SystemExit("avvp parse: no video files among the inputs (folders are searched one level deep)")
+    model, extraction = (
+        resolve_model(args.model, progress=not args.quiet) if is_named(args.model) else (args.model, None)
+    )
     try:
-        status = parse_videos(videos, args.model, args.out, args.device, progress=not args.quiet, skipped=skipped)
+        status = parse_videos(
+            videos, model, args.out, args.device, progress=not args.quiet, skipped=skipped, extraction=extraction
+        )
     except ModelMismatch as exc:
         log.error("%s", exc)
         return 2

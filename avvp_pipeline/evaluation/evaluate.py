@@ -11,6 +11,7 @@ from .. import __version__
 from ..data.feature_sets import FeatureSet, load_feature_sets, require_shards
 from ..data.index import load_split
 from ..device import resolve_device
+from ..features import store
 from ..inference import predict
 from ..models.checkpoint import load_trained
 from .metrics import binarize_probs, llp_f_scores_padded, per_class_segment_f, valid_seconds
@@ -142,20 +143,50 @@ def evaluate_model(
     return result
 
 
-def broadcast_baseline(index_path: str | Path, split: str, out_path: str | Path) -> dict:
-    """Baseline: the video-level label is predicted for every second, in both modalities."""
+def broadcast_baseline(
+    index_path: str | Path, split: str, out_path: str | Path, shards: dict[str, list[str]] | None = None
+) -> dict:
+    """Baseline: the video-level label is predicted for every second, in both modalities, of the split's
+    videos that have features in the shards of every kind given (the videos a model is scored on: a
+    clip that could not be had or extracted is left out, as evaluation leaves it out); every video
+    of the split when no shards are given."""
     s = load_split(index_path, split)
     if s.gt_audio is None:
         raise ValueError(f"split {split!r} has no dense labels to evaluate against")
-    pred = np.repeat(s.labels[:, :, None], s.gt_audio.shape[-1], axis=2).astype(np.uint8)
-    scores = llp_f_scores_padded(pred, pred, s.gt_audio, s.gt_visual, s.lengths)
+    keep = _with_features(s.video_ids, shards) if shards else list(range(len(s)))
+    kept = set(keep)
+    skipped = [v for i, v in enumerate(s.video_ids) if i not in kept]
+    if skipped:
+        shown_ids = ", ".join(skipped[:10])
+        log.warning("%s: %d of %d videos have no features and are left out: %s", split, len(skipped), len(s), shown_ids)
+    if not keep:
+        raise ValueError(f"{split}: none of its {len(s)} videos has features")
+    labels, gt_audio, gt_visual = s.labels[keep], s.gt_audio[keep], s.gt_visual[keep]
+    lengths = s.lengths[keep]
+    pred = np.repeat(labels[:, :, None], gt_audio.shape[-1], axis=2).astype(np.uint8)
+    scores = llp_f_scores_padded(pred, pred, gt_audio, gt_visual, lengths)
     result = {
         "model": "broadcast",
         "split": split,
-        "n_videos": len(s),
+        "n_videos": len(keep),
+        "skipped_videos": skipped,
         "f_scores": scores,
         "description": "video-level label broadcast to every second of both modalities",
         "avvp_pipeline_version": __version__,
     }
     write_results(result, out_path)
     return result
+
+
+def _with_features(video_ids: list[str], shards: dict[str, list[str]]) -> list[int]:
+    """The positions of ``video_ids`` that every kind's shards hold."""
+    held = None
+    for paths in shards.values():
+        ids = set()
+        for path in paths:
+            read = store.read_shard_ids(path)
+            if read is None:
+                raise ValueError(f"{path}: not a readable feature shard (no video_ids)")
+            ids.update(read[0])
+        held = ids if held is None else held & ids
+    return [i for i, v in enumerate(video_ids) if v in held]

@@ -139,13 +139,38 @@ def part_path(target: str | Path) -> Path:
     return target.with_name(target.name + ".part")
 
 
+def lock_path(target: str | Path) -> Path:
+    """The lock file two processes fetching ``target`` take turns through (there only during a fetch)."""
+    target = Path(target)
+    return target.with_name(target.name + ".lock")
+
+
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    """Hold ``TARGET.lock`` so that two processes fetching one file (parallel jobs) take turns."""
+    """Hold ``TARGET.lock`` so that two processes fetching one file (parallel jobs) take turns; the
+    holder deletes it when done, so none is left beside the file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_name(target.name + ".lock"), "a") as fh:
+    lock = lock_path(target)
+    while True:
+        fh = open(lock, "a")
         fcntl.flock(fh, fcntl.LOCK_EX)
+        if _same_file(fh, lock):
+            break
+        fh.close()  # the holder before us deleted it: a waiter on the old file must lock the new one
+    try:
         yield
+    finally:
+        lock.unlink(missing_ok=True)  # before the lock is released: nobody can lock a path we delete
+        fh.close()
+
+
+def _same_file(fh, path: Path) -> bool:
+    """Whether the open file ``fh`` is still the file at ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return os.path.samestat(os.fstat(fh.fileno()), st)
 
 
 def download(

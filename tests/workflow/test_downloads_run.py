@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakerun import TINY, environment, snakemake
+from snakerun import TINY, environment, planned_rules, snakemake
 
+from avvp_pipeline.cli import main
 from avvp_pipeline.data import llp
 from avvp_pipeline.features.manifest import read_files
 from avvp_pipeline.media.clip_download import read_failures
@@ -78,7 +79,7 @@ def test_clips_are_downloaded_in_the_dag_and_the_report_counts_them(tiny_set, fi
     ids = _annotations(annotations_src, tmp_path / "annotations")
     for vid in ids:
         file_server.files[f"/{vid}.mp4"] = (videos_src / f"{vid}.mp4").read_bytes()
-    file_server.faults[f"/{MISSING['test'][0]}.mp4"] = [410] * 3
+    file_server.faults[f"/{MISSING['test'][0]}.mp4"] = [410] * 20
     videos, wd = tmp_path / "videos", tmp_path / "run"
     cfg = _config(tmp_path / "annotations", videos, url_template=file_server.url + "/{id}.mp4", retries=0, jobs=2)
     wd.mkdir()
@@ -104,6 +105,23 @@ def test_clips_are_downloaded_in_the_dag_and_the_report_counts_them(tiny_set, fi
     cfg["dataset"]["download"].update(jobs=1, rate_limit="4M")
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert "Nothing to be done" in snakemake(wd, "-n").stdout
+
+    # `avvp download retry`: a retry that gains nothing plans nothing; a clip gained re-extracts its shard
+    retry = ["-q", "download", "retry", "--results", str(results), "--out", str(videos), "--retries", "0"]
+    retry += ["--url-template", file_server.url + "/{id}.mp4"]
+    assert main(retry) == 0
+    assert "Nothing to be done" in snakemake(wd, "-n").stdout
+    file_server.files[f"/{MISSING['train'][0]}.mp4"] = file_server.files[f"/{ids[0]}.mp4"]
+    assert main(retry) == 0
+    assert str(videos / f"{MISSING['train'][0]}.mp4") in read_files(
+        results / "features/manifests/videos-shard-0000.tsv"
+    )
+    planned = planned_rules(snakemake(wd, "-n"))
+    assert {"extract_audio", "extract_visual", "report"} <= planned and "download_videos" not in planned
+    del file_server.files[f"/{MISSING['train'][0]}.mp4"]
+    (videos / f"{MISSING['train'][0]}.mp4").unlink()
+    requests = len(file_server.requests)
+
     snakemake(wd, "--forcerun", "download_videos", "--until", "download_videos")  # fetches only what is missing
     assert sorted(path for _, path, _ in file_server.requests[requests:]) == sorted(
         f"/{vid}.mp4" for vid, _ in MISSING.values()

@@ -132,7 +132,7 @@ def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path)
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     rules = planned_rules(snakemake(finished_run, "-n", "--configfile", str(changed)))
-    assert "extract_visual" in rules and not rules & {"synth", "index", "extract_audio", "baseline_broadcast"}
+    assert "extract_visual" in rules and not rules & {"synth", "index", "extract_audio"}
 
 
 def test_ma_rows_train_on_refined_labels(finished_run):

@@ -32,8 +32,10 @@ rule evaluate:
         " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 
+# scored on the videos the shards hold in every kind the run makes: those the models are scored on
 rule baseline_broadcast:
     input:
+        unpack(lambda w: {kind: all_shards(kind) for kind in FEATURE_KINDS}),
         index=out("dataset/index.h5"),
     output:
         metrics=out("baselines/broadcast/metrics.json"),
@@ -46,5 +48,7 @@ rule baseline_broadcast:
     params:
         cfg=as_json(STAGE_CFG["evaluate"]),
         split=STAGE_CFG["evaluate"]["split"],
+        shards=lambda w, input: [a for kind in FEATURE_KINDS for a in (cli_flag(kind), *getattr(input, kind))],
     shell:
-        "avvp baseline --index {input.index:q} --split {params.split:q} --out {output.metrics:q} 2> {log:q}"
+        "avvp baseline --index {input.index:q} {params.shards:q} --split {params.split:q}"
+        " --out {output.metrics:q} 2> {log:q}"
