@@ -44,18 +44,28 @@ class AudioExtractor:
         self.post = post.to(self.device) if post is not None else None
 
     def job(self, path: str) -> tuple:
-        return path, self.cfg.sample_rate, self.cfg.segments
+        return path, self.cfg.sample_rate, None if self.cfg.any_length else self.cfg.segments
+
+    def embed(self, waves: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """Waveforms of whole segments -> ``(B, segments, 128)``; of different lengths (``any_length``),
+        one ``(segments, 128)`` array per video."""
+        if not self.cfg.any_length:
+            return self(np.stack(waves))
+        if len({len(w) for w in waves}) == 1:
+            return self(np.stack(waves), len(waves[0]) // self.cfg.sample_rate)
+        return [self(w[None], len(w) // self.cfg.sample_rate)[0] for w in waves]
 
     @torch.inference_mode()
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
-        """``(B, segments * sample_rate)`` float32 -> ``(B, segments, 128)``."""
+    def __call__(self, waves: np.ndarray, segments: int | None = None) -> np.ndarray:
+        """``(B, segments * sample_rate)`` float32 -> ``(B, segments, 128)`` (``segments``: the config's)."""
         cfg = self.cfg
-        examples = self.front(to_device(np.ascontiguousarray(waves, dtype=np.float32), self.device))
+        segments = cfg.segments if segments is None else segments
+        examples = self.front(to_device(np.ascontiguousarray(waves, dtype=np.float32), self.device), segments)
         with visual.autocast(self.device, cfg.precision):
             emb = self.model(examples.flatten(0, 1)).float()  # log-mel front end stays in fp32
         if self.post is not None:
             emb = self.post(emb)
-        return emb.view(len(waves), cfg.segments, -1).cpu().numpy()
+        return emb.view(len(waves), segments, -1).cpu().numpy()
 
     def run(
         self, batches: Iterator[Decoded], times: StageTimes | None = None
@@ -65,10 +75,10 @@ class AudioExtractor:
                 if not present:
                     log.warning("%s: no audio track, using silence (has_audio=0)", path)
             if times is None:
-                yield batch, {"vggish": self(np.stack([r[0] for _, r in batch]))}
+                yield batch, {"vggish": self.embed([r[0] for _, r in batch])}
             else:
                 with times.host("VGGish"):
-                    emb = self(np.stack([r[0] for _, r in batch]))
+                    emb = self.embed([r[0] for _, r in batch])
                 yield batch, {"vggish": emb}
 
     def extras(self, batch: Decoded) -> dict[str, list]:
