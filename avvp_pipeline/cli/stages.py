@@ -43,11 +43,15 @@ def add_parsers(sub) -> None:
 def add_synth(sub) -> None:
     p = sub.add_parser(
         "synth",
-        help="write the synthetic demo set (mp4 clips + LLP-format CSVs)",
-        description="Render an LLP-like set of 10-s H.264/AAC clips with planted audio, visual and "
-        "audio-visual events, and write its annotations in the LLP CSV format (README.md: the demo).",
+        help="write the synthetic demo set (mp4 clips + LLP-format CSVs or a custom data set's files)",
+        description="Render an LLP-like set of H.264/AAC clips with planted audio, visual and "
+        "audio-visual events, and write its annotations in the LLP CSV format (10-s clips of LLP classes) "
+        'or, with "layout": "custom" in --config, as a custom data set (any classes and lengths; '
+        "docs/datasets.md). README.md: the demo.",
     )
-    add_config_arg(p, "synth options as JSON (config.yaml dataset.synth)")
+    add_config_arg(
+        p, "synth options as JSON (config.yaml dataset.synth); layout: custom writes a custom data set's files"
+    )
     p.add_argument("--videos-dir", required=True)
     p.add_argument("--annotations-dir", required=True)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -58,9 +62,10 @@ def synth(args) -> int:
     from ..data.synth.generator import generate
     from ..data.synth.spec import SynthSpec
 
-    spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k != "version"})
+    spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k not in ("version", "layout")})
     t0 = time.perf_counter()
-    generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet)
+    layout = args.config.get("layout", "llp")
+    generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet, layout=layout)
     log.info(
         "wrote %d clips to %s in %.1f s",
         spec.n_train + spec.n_val + spec.n_test,
