@@ -24,7 +24,7 @@ CUSTOM_DEMO["dataset"]["name"] = "custom"
 CUSTOM_DEMO["dataset"]["synth"].update(
     classes=CLASSES, duration=[4, 20], n_train=12, n_val=4, n_test=4, width=32, height=32, fps=8.0, max_event=4
 )
-CUSTOM_DEMO["features"]["shard_size"] = 10
+CUSTOM_DEMO["features"].update(shard_size=20, precision="fp32")  # one shard: each model built once
 CUSTOM_DEMO["train"]["models"] = ["han"]
 
 
