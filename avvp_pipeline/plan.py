@@ -190,7 +190,8 @@ def _synth_filenames(synth_cfg: dict) -> list[str]:
     from .data.synth.clip_plan import video_filenames
     from .data.synth.spec import SynthSpec
 
-    names = video_filenames(SynthSpec.from_dict(synth_cfg))
+    # the names follow from the seed, the split sizes and the lengths: a custom class list is the synth job's
+    names = video_filenames(SynthSpec.from_dict({k: v for k, v in synth_cfg.items() if k != "classes"}))
     return [f for split in ("train", "val", "test") for f in names[split]]
 
 
@@ -353,12 +354,17 @@ def _report(
 
 
 def plan_videos(
-    dataset_cfg: dict, shard_size: int, features_cfg: dict | None = None, kinds: tuple[str, ...] = DEFAULT_KINDS
+    dataset_cfg: dict,
+    shard_size: int,
+    features_cfg: dict | None = None,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
+    video_ids: list[str] | None = None,
 ) -> VideoPlan:
     """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped.
 
-    With ``features.source: released`` a video is there when the release has its file of each of
-    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`). With
+    ``video_ids``: the videos a data set description lists (lfav, custom: ``dataset_plan.py``); None:
+    those of LLP's split files. With ``features.source: released`` a video is there when the release has
+    its file of each of ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`). With
     ``dataset.download.enabled`` every annotated clip is planned, present or not.
     """
     source = data_source(dataset_cfg, features_cfg)
@@ -368,7 +374,9 @@ def plan_videos(
     if source.downloads:  # every annotated clip: the download jobs fetch the ones not there yet
         names = _annotation_names(source.annotations_dir)
         return VideoPlan(source.videos_dir, sorted(names), shard_size, names=names)
-    ids = _annotation_ids(source.annotations_dir)
+    ids = _annotation_ids(source.annotations_dir) if video_ids is None else video_ids
+    if not ids:
+        raise PlanError(f"dataset.annotations_dir {source.annotations_dir}: its split files list no videos")
     if source.released:
         return _plan_released(source, ids, shard_size, tuple(kinds))
     paths, unusable = _scan_videos(source.videos_dir, set(ids))

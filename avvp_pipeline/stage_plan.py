@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 
 from . import STAGE_VERSIONS
+from .data.datasets.config import check_keys
+from .dataset_plan import synth_config
 from .plan import DataSource, PlanError
 from .teachers.vocabulary import teacher_config
 
@@ -26,9 +28,11 @@ def stage_configs(config: dict, data: DataSource) -> dict[str, dict | None]:
     None for a stage this config does not run (``synth`` without the demo, the teachers without
     ``pseudo_labels.source: teachers``)."""
     features = config["features"]
-    common = {k: features[k] for k in COMMON_FEATURE_KEYS}
+    kind = check_keys(config["dataset"])
+    # lfav and custom videos are read whole, whatever their length (LLP's: num_frames / fps seconds)
+    common = {k: features[k] for k in COMMON_FEATURE_KEYS} | ({} if kind == "llp" else {"any_length": True})
     return {
-        "synth": _versioned(data.synth, "synth") if data.synthetic else None,
+        "synth": _versioned(synth_config(data.synth, kind), "synth") if data.synthetic else None,
         "features_visual": _versioned({**common, **features["visual"]}, "features_visual"),
         "features_audio": _versioned({**common, **features["audio"]}, "features_audio"),
         "features_import": _versioned({}, "features_import"),

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.plan_manifests",
             "avvp_pipeline.train_plan",
             "avvp_pipeline.stage_plan",
+            "avvp_pipeline.dataset_plan",
             "avvp_pipeline.config_schema",
             "avvp_pipeline.results_lock",
             "avvp_pipeline.provenance",

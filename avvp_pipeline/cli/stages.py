@@ -14,6 +14,7 @@ from .common import (
     add_shard_args,
     add_video_args,
     decode_workers,
+    json_arg,
     log,
     set_threads,
     shards,
@@ -43,11 +44,15 @@ def add_parsers(sub) -> None:
 def add_synth(sub) -> None:
     p = sub.add_parser(
         "synth",
-        help="write the synthetic demo set (mp4 clips + LLP-format CSVs)",
-        description="Render an LLP-like set of 10-s H.264/AAC clips with planted audio, visual and "
-        "audio-visual events, and write its annotations in the LLP CSV format (README.md: the demo).",
+        help="write the synthetic demo set (mp4 clips + LLP-format CSVs or a custom data set's files)",
+        description="Render an LLP-like set of H.264/AAC clips with planted audio, visual and "
+        "audio-visual events, and write its annotations in the LLP CSV format (10-s clips of LLP classes) "
+        'or, with "layout": "custom" in --config, as a custom data set (any classes and lengths; '
+        "docs/datasets.md). README.md: the demo.",
     )
-    add_config_arg(p, "synth options as JSON (config.yaml dataset.synth)")
+    add_config_arg(
+        p, "synth options as JSON (config.yaml dataset.synth); layout: custom writes a custom data set's files"
+    )
     p.add_argument("--videos-dir", required=True)
     p.add_argument("--annotations-dir", required=True)
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -58,9 +63,10 @@ def synth(args) -> int:
     from ..data.synth.generator import generate
     from ..data.synth.spec import SynthSpec
 
-    spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k != "version"})
+    spec = SynthSpec.from_dict({k: v for k, v in args.config.items() if k not in ("version", "layout")})
     t0 = time.perf_counter()
-    generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet)
+    layout = args.config.get("layout", "llp")
+    generate(spec, args.videos_dir, args.annotations_dir, jobs=args.jobs, progress=not args.quiet, layout=layout)
     log.info(
         "wrote %d clips to %s in %.1f s",
         spec.n_train + spec.n_val + spec.n_test,
@@ -73,24 +79,37 @@ def synth(args) -> int:
 def add_index(sub) -> None:
     p = sub.add_parser(
         "index",
-        help="build results/dataset/index.h5 from LLP annotation CSVs",
+        help="build results/dataset/index.h5 from LLP annotation CSVs or a data set's files",
         description="Read the split CSVs and the dense eval CSVs of an LLP-layout folder into one "
-        "HDF5 index (splits, weak labels, dense truth for val/test; docs/paper-protocol.md).",
+        "HDF5 index (splits, weak labels, dense truth for val/test; docs/paper-protocol.md); with --dataset, "
+        "the files of an lfav or custom data set (docs/datasets.md), each video as long as its features.",
     )
-    p.add_argument("--annotations-dir", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--annotations-dir", help="an LLP annotation folder")
+    g.add_argument("--dataset", type=json_arg, help="the config's dataset section as JSON (name, annotations_dir, ...)")
     p.add_argument("--out", required=True)
     p.add_argument(
         "--legacy-eval-audio",
         action="store_true",
         help="drop the 3 audio rows the 2021 AVVP_eval_audio.csv lost (to compare with published numbers)",
     )
+    p.add_argument("--lengths-from", nargs="+", default=[], metavar="H5", help="--dataset: the videos' feature shards")
+    p.add_argument("--warnings", help="--dataset: the TSV of the problems handled in its files (file, line, ...)")
     p.set_defaults(func=index)
 
 
 def index(args) -> int:
-    from ..data.index import build_index
+    from ..data.datasets.config import read_dataset
+    from ..data.index import build_index, shard_segments, write_dataset_index
 
-    counts = build_index(args.annotations_dir, args.out, legacy_eval_audio=args.legacy_eval_audio)
+    if args.dataset is None:
+        counts = build_index(args.annotations_dir, args.out, legacy_eval_audio=args.legacy_eval_audio)
+    else:
+        if not args.warnings:
+            raise ValueError("avvp index --dataset needs --warnings (where the handled problems are listed)")
+        lengths = shard_segments(args.lengths_from)
+        dataset = read_dataset(args.dataset, args.warnings, lengths=lengths)
+        counts = write_dataset_index(args.out, dataset, {"annotations_dir": str(args.dataset["annotations_dir"])})
     log.info("index %s: %s", args.out, ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 

@@ -6,13 +6,17 @@ Per split ``S``: ``S/filenames``, ``S/video_ids`` (first 11 characters), ``S/lab
 ``S/lengths`` (N,) each video's duration in segments (10 for LLP; an index written before it was
 recorded reads as every video lasting the dense truth's length, or 10) and, for val and test,
 ``S/gt_audio`` / ``S/gt_visual`` (N, C, T), padded with zeros past a shorter video's length to the
-longest. The attributes ``classes`` (the C classes, LLP's 25) and ``segment_seconds`` (1 for LLP) describe
+longest, and, for a data set with weak labels per modality (LFAV), ``S/labels_audio`` / ``S/labels_visual``.
+The attributes ``classes`` (the C classes, LLP's 25) and ``segment_seconds`` (1 for LLP) describe
 the data set. A YouTube id may appear in one split
-only, once. :func:`write_index` writes splits of any data set; :func:`build_index` LLP's.
+only, once. :func:`write_index` writes splits of any data set; :func:`build_index` LLP's;
+:func:`write_dataset_index` a data set description's (``data/datasets/``), with the lengths the feature
+shards hold.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +24,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..features.store import read_segments
 from ..fileio import atomic_output, open_hdf5, read_strings, write_strings
 from . import llp
+from .datasets.description import Dataset
+from .datasets.description import Split as DatasetSplit
 
 SPLITS = ("train", "val", "test")
 
@@ -37,6 +44,8 @@ class Split:
     gt_audio: np.ndarray | None = None
     gt_visual: np.ndarray | None = None
     lengths: np.ndarray | None = None  # (N,) segments per video; None: all as long as the dense truth, or 10
+    labels_audio: np.ndarray | None = None  # (N, C) weak labels per modality, where the data set has them
+    labels_visual: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.lengths is None:
@@ -129,7 +138,45 @@ def write_index(
                 if s.gt_audio is not None:
                     g.create_dataset("gt_audio", data=s.gt_audio)
                     g.create_dataset("gt_visual", data=s.gt_visual)
+                if s.labels_audio is not None:
+                    g.create_dataset("labels_audio", data=s.labels_audio)
+                    g.create_dataset("labels_visual", data=s.labels_visual)
     return {s.name: len(s) for s in splits}
+
+
+def write_dataset_index(out_path: str | Path, dataset: Dataset, attrs: dict | None = None) -> dict:
+    """Write the index of a data set description (its videos' lengths recorded, :meth:`Dataset.with_lengths`);
+    a video whose length is not known (no features: its extraction failed) is listed as long as its dense
+    labels reach, at least one segment. Returns the counts per split."""
+    splits = [_index_split(split) for split in dataset.splits.values()]
+    attrs = {"dataset": dataset.kind, **(attrs or {})}
+    return write_index(out_path, splits, dataset.classes, attrs, dataset.segment_seconds)
+
+
+def _index_split(split: DatasetSplit) -> Split:
+    dense = list((split.dense or {}).values())
+    reach = [max((ev.offset for evs in dense for ev in evs[i]), default=1) for i in range(len(split))]
+    lengths = [n if n is not None else reach[i] for i, n in enumerate(split.lengths)]
+    known = dataclasses.replace(split, lengths=lengths)
+    out = Split(split.name, list(split.filenames), list(split.video_ids), split.weak, lengths=np.array(lengths))
+    out.labels_audio, out.labels_visual = split.weak_audio, split.weak_visual
+    if split.dense is not None:
+        longest = max(lengths, default=1)
+        gt = {m: np.zeros((len(split), split.weak.shape[1], longest), dtype=np.uint8) for m in split.dense}
+        for m, array in gt.items():
+            for i, n in enumerate(lengths):
+                array[i, :, :n] = known.truth(m, i)
+        out.gt_audio, out.gt_visual = gt["audio"], gt["visual"]
+    return out
+
+
+def shard_segments(paths: Sequence[str | Path]) -> dict[str, int]:
+    """Each video's segments in the feature shards ``paths`` (of one or more kinds: the fewest a video has)."""
+    lengths: dict[str, int] = {}
+    for path in paths:
+        for vid, n in read_segments(path).items():
+            lengths[vid] = min(n, lengths.get(vid, n))
+    return lengths
 
 
 def index_classes(index_path: str | Path) -> tuple[tuple[str, ...], float]:
@@ -154,4 +201,6 @@ def load_split(index_path: str | Path, split: str) -> Split:
             g["gt_audio"][:] if "gt_audio" in g else None,
             g["gt_visual"][:] if "gt_visual" in g else None,
             g["lengths"][:] if "lengths" in g else None,
+            g["labels_audio"][:] if "labels_audio" in g else None,
+            g["labels_visual"][:] if "labels_visual" in g else None,
         )

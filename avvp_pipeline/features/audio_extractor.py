@@ -44,18 +44,34 @@ class AudioExtractor:
         self.post = post.to(self.device) if post is not None else None
 
     def job(self, path: str) -> tuple:
-        return path, self.cfg.sample_rate, self.cfg.segments
+        return path, self.cfg.sample_rate, None if self.cfg.any_length else self.cfg.segments
+
+    @torch.inference_mode()
+    def embed(self, waves: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """Waveforms of whole segments -> ``(B, segments, 128)``; with ``any_length``, one
+        ``(segments, 128)`` array per video (the examples of all of them in one pass)."""
+        if not self.cfg.any_length:
+            return self(np.stack(waves))
+        segments = [len(w) // self.cfg.sample_rate for w in waves]
+        examples = [self.front(self._wave(w[None]), n).flatten(0, 1) for w, n in zip(waves, segments)]
+        return np.split(self._embeddings(torch.cat(examples)), np.cumsum(segments)[:-1])
+
+    def _wave(self, waves: np.ndarray) -> torch.Tensor:
+        return to_device(np.ascontiguousarray(waves, dtype=np.float32), self.device)
+
+    def _embeddings(self, examples: torch.Tensor) -> np.ndarray:
+        """``(N, 1, 96, 64)`` log-mel examples -> ``(N, 128)``."""
+        with visual.autocast(self.device, self.cfg.precision):
+            emb = self.model(examples).float()  # log-mel front end stays in fp32
+        if self.post is not None:
+            emb = self.post(emb)
+        return emb.cpu().numpy()
 
     @torch.inference_mode()
     def __call__(self, waves: np.ndarray) -> np.ndarray:
         """``(B, segments * sample_rate)`` float32 -> ``(B, segments, 128)``."""
-        cfg = self.cfg
-        examples = self.front(to_device(np.ascontiguousarray(waves, dtype=np.float32), self.device))
-        with visual.autocast(self.device, cfg.precision):
-            emb = self.model(examples.flatten(0, 1)).float()  # log-mel front end stays in fp32
-        if self.post is not None:
-            emb = self.post(emb)
-        return emb.view(len(waves), cfg.segments, -1).cpu().numpy()
+        examples = self.front(self._wave(waves))
+        return self._embeddings(examples.flatten(0, 1)).reshape(len(waves), self.cfg.segments, -1)
 
     def run(
         self, batches: Iterator[Decoded], times: StageTimes | None = None
@@ -65,10 +81,10 @@ class AudioExtractor:
                 if not present:
                     log.warning("%s: no audio track, using silence (has_audio=0)", path)
             if times is None:
-                yield batch, {"vggish": self(np.stack([r[0] for _, r in batch]))}
+                yield batch, {"vggish": self.embed([r[0] for _, r in batch])}
             else:
                 with times.host("VGGish"):
-                    emb = self(np.stack([r[0] for _, r in batch]))
+                    emb = self.embed([r[0] for _, r in batch])
                 yield batch, {"vggish": emb}
 
     def extras(self, batch: Decoded) -> dict[str, list]:

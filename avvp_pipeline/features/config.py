@@ -35,6 +35,7 @@ class ExtractConfig:
     sample_rate: int = 16000
     example_hop: float = 1.0
     postprocess: str = "none"
+    any_length: bool = False  # each video whole (its segments: media/probe.py's video_segments), not num_frames / fps s
     decode_timeout: float = 300.0
     transport: str = "shm"  # decoded frames reach the models through shared memory (shm) or the pool's pipe
     overlap: bool = True  # on CUDA: copies on their own stream, batch k+1 prepared while batch k runs
@@ -49,6 +50,7 @@ class ExtractConfig:
 
     @property
     def segments(self) -> int:
+        """A video's segments (``num_frames / fps``); with :attr:`any_length` each video's own instead."""
         return int(round(self.num_frames / self.fps))
 
     def torch_device(self) -> torch.device:

@@ -33,7 +33,8 @@ class Extractor(Protocol):
     def run(
         self, batches: Iterator[Decoded], times: StageTimes | None = None
     ) -> Iterator[tuple[Decoded, dict[str, np.ndarray]]]:
-        """Features of each decoded batch, in order: ``(batch, {shard name: (B, T, D) float32})``."""
+        """Features of each decoded batch, in order: ``(batch, {shard name: (B, T, D) float32})``; videos
+        of different lengths give a list of ``(T_i, D)`` arrays instead."""
 
     def extras(self, batch: Decoded) -> dict[str, list]:
         """Per-video values of ``extra_dtypes`` for ``batch``."""

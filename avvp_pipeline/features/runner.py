@@ -2,8 +2,9 @@
 
 One driver, :func:`extract_shard`, for every extractor (``features/extractor.py``): the visual one
 decodes each video once (80 frames at 8 fps) for both ResNet-152 and R(2+1)D-18, the audio one
-loads 16 kHz mono for VGGish; decoded videos are batched per forward. A video that fails to decode
-is listed in the shard's failures file (id, path, reason) and left out of the shard; the rest of
+loads 16 kHz mono for VGGish; decoded videos are batched per forward. With ``any_length`` each video is
+read whole (its segments: ``media/probe.py: video_segments``) and the shards store the lengths. A video
+that fails to decode is listed in the shard's failures file (id, path, reason) and left out of the shard; the rest of
 the shard completes.
 """
 
@@ -24,6 +25,7 @@ from .audio_extractor import AudioExtractor
 from .config import ExtractConfig
 from .extractor import Extractor
 from .failures import write_failures
+from .kinds import kind
 from .stage_times import StageTimes
 from .visual_extractor import VisualExtractor
 
@@ -154,7 +156,7 @@ def extract_shard(
         for batch, out in extractor.run(_good_batches(results, cfg, failures, bar, times), times):
             ids += [_video_id(p) for p, _ in batch]
             for name in extractor.shards:
-                feats[name].append(out[name])
+                feats[name] += list(out[name])  # one (rows, width) array per video
             for name, values in extractor.extras(batch).items():
                 extras[name] += values
             if times is not None:
@@ -162,12 +164,23 @@ def extract_shard(
     with times.host("write") if times is not None else ExitStack():
         extra = {name: np.array(values, dtype=extractor.extra_dtypes[name]) for name, values in extras.items()}
         for name in extractor.shards:
-            data = np.concatenate(feats[name]) if feats[name] else extractor.empty(name)
-            store.write_shard(
-                outputs[name], ids, data, extractor.shard_attrs(name, stage_cfg, len(failures)), extra=extra or None
-            )
+            data, lengths = _padded(name, feats[name]) if feats[name] else (extractor.empty(name), None)
+            attrs = extractor.shard_attrs(name, stage_cfg, len(failures))
+            store.write_shard(outputs[name], ids, data, attrs, extra=extra or None, lengths=lengths)
         write_failures(failures_path, failures)
     return failures
+
+
+def _padded(name: str, videos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video ``(rows, width)`` features of kind ``name`` as ``(n, longest, width)`` (zeros past a
+    shorter video's rows) and each video's segments."""
+    rows = np.array([len(v) for v in videos])
+    if (rows == rows[0]).all():
+        return np.stack(videos), rows // kind(name).rows_per_second
+    out = np.zeros((len(videos), int(rows.max()), videos[0].shape[1]), dtype=np.float32)
+    for i, v in enumerate(videos):
+        out[i, : len(v)] = v
+    return out, rows // kind(name).rows_per_second
 
 
 def extract_visual_shard(

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from ..fileio import DamagedFile, FileLocked, atomic_output, open_hdf5, read_strings
+from .kinds import kind
 
 
 def config_hash(cfg: Mapping) -> str:
@@ -242,6 +243,17 @@ def read_shard(path: str | Path, verify: bool = True) -> tuple[list[str], np.nda
     included: :func:`read_full_shard`); :class:`CorruptShard` when it is damaged."""
     shard = read_full_shard(path, verify)
     return shard.video_ids, shard.features, shard.attrs
+
+
+def read_segments(path: str | Path) -> dict[str, int]:
+    """Each video's segments in one shard (from its rows and ``lengths``; the features are not read)."""
+    with open_hdf5(path, "a feature shard") as f:
+        ids, rows = read_strings(f["video_ids"]), f["features"].shape[1]
+        lengths = f[LENGTHS][()] if LENGTHS in f else None
+        per_second = kind(str(f.attrs["extractor"])).rows_per_second
+    if per_second is None:
+        raise ValueError(f"{path}: whole-clip features hold no video lengths")
+    return dict(zip(ids, (video_rows(rows, lengths, len(ids)) // per_second).tolist()))
 
 
 def read_shard_ids(path: str | Path) -> tuple[list[str], dict] | None:

@@ -70,12 +70,14 @@ class LogMelFrontEnd(nn.Module):
         frames = wave.unfold(-1, WINDOW, HOP) * self.window
         return torch.fft.rfft(frames, n=N_FFT).abs()
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+    def forward(self, wave: torch.Tensor, n_examples: int | None = None) -> torch.Tensor:
+        """``n_examples``: this many instead of the front end's own (a video of another length)."""
+        n_examples = self.n_examples if n_examples is None else n_examples
         logmel = torch.log(self.spectrogram(wave) @ self.mel + LOG_OFFSET)  # (B, frames, 64)
-        starts = [int(round(i * self.hop_frames)) for i in range(self.n_examples)]
+        starts = [int(round(i * self.hop_frames)) for i in range(n_examples)]
         need = starts[-1] + EXAMPLE_FRAMES
         if logmel.shape[1] < need:
-            raise ValueError(f"audio too short for {self.n_examples} examples: {logmel.shape[1]} < {need} frames")
+            raise ValueError(f"audio too short for {n_examples} examples: {logmel.shape[1]} < {need} frames")
         return torch.stack([logmel[:, s : s + EXAMPLE_FRAMES] for s in starts], dim=1).unsqueeze(2)
 
 

@@ -26,6 +26,8 @@ from .weights import resolve
 
 log = logging.getLogger(__name__)
 
+CLIP_FRAMES = 8  # the frames of one R(2+1)D clip: one segment
+
 
 class VisualExtractor:
     """Decode each video once (``num_frames`` at ``fps``) and feed both ResNet-152 and R(2+1)D-18."""
@@ -55,7 +57,7 @@ class VisualExtractor:
         self._copies = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
 
     def job(self, path: str) -> tuple:
-        return path, self.cfg.fps, self.cfg.num_frames
+        return path, self.cfg.fps, None if self.cfg.any_length else self.cfg.num_frames
 
     def _inputs(self, on_device: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
@@ -66,10 +68,20 @@ class VisualExtractor:
         return x2d, x3d.contiguous(memory_format=self.r21d_format)
 
     @torch.inference_mode()
-    def __call__(self, frames: list, times: StageTimes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, frames: list, times: StageTimes | None = None) -> tuple:
         """``num_frames`` uint8 RGB frames per video -> ``(B, num_frames, 2048)``, ``(B, segments, 512)``,
-        each stage after the other (host timers)."""
-        cfg, device, n = self.cfg, self.device, len(frames)
+        each stage after the other (host timers). Videos of different frame counts (``any_length``) give
+        a list of ``(frames, 2048)`` and one of ``(segments, 512)`` arrays instead."""
+        counts = [len(f) for f in frames]
+        if len(set(counts)) > 1:
+            y2d, y3d = self._uniform(frames, times, 1, sum(counts))
+            split2d = np.cumsum(counts)[:-1]
+            return np.split(y2d[0], split2d), np.split(y3d[0], split2d // CLIP_FRAMES)
+        return self._uniform(frames, times, len(frames), counts[0])
+
+    def _uniform(self, frames: list, times: StageTimes | None, n: int, per_video: int) -> tuple[np.ndarray, np.ndarray]:
+        """Features of ``n`` videos of ``per_video`` frames each: ``(n, per_video, 2048)``, ``(n, segments, 512)``."""
+        cfg, device = self.cfg, self.device
         timed = times.host if times is not None else (lambda name: nullcontext())
         sync = torch.cuda.synchronize if device.type == "cuda" and times is not None else (lambda: None)
         with timed("copy to device"):
@@ -80,10 +92,10 @@ class VisualExtractor:
             sync()
         with visual.autocast(device, cfg.precision):
             with timed("ResNet-152"):
-                y2d = self.resnet(x2d).float().view(n, cfg.num_frames, -1)
+                y2d = self.resnet(x2d).float().view(n, per_video, -1)
                 sync()
             with timed("R(2+1)D-18"):
-                y3d = self.r21d(x3d).float().view(n, cfg.segments, -1)
+                y3d = self.r21d(x3d).float().view(n, per_video // CLIP_FRAMES, -1)
                 sync()
         with timed("copy to host"):
             return y2d.cpu().numpy(), y3d.cpu().numpy()
@@ -92,7 +104,7 @@ class VisualExtractor:
         self, batches: Iterator[Decoded], times: StageTimes | None = None
     ) -> Iterator[tuple[Decoded, dict[str, np.ndarray]]]:
         """Features of each batch of ``(path, frames)``, in order (overlapped on CUDA, see module doc)."""
-        if self._copies is None or not self.cfg.overlap:
+        if self._copies is None or not self.cfg.overlap or self.cfg.any_length:
             for batch in batches:
                 y2d, y3d = self([f for _, f in batch], times)
                 yield batch, {"resnet152": y2d, "r2plus1d_18": y3d}

@@ -10,7 +10,7 @@ import numpy as np
 from .audio import load_audio
 from .decode import iter_frames
 from .frame_ring import Slot, deliver
-from .probe import MediaError
+from .probe import MediaError, probe, video_segments
 
 
 def _guard(path: str, fn, *args):
@@ -22,21 +22,34 @@ def _guard(path: str, fn, *args):
         return path, None, f"{path}: {type(exc).__name__}: {exc}"
 
 
-def _frames(path: str, fps: float, num_frames: int, slot: Slot | None):
-    return deliver(iter_frames(path, fps, num_frames), num_frames, slot)
+def _frames(path: str, fps: float, num_frames: int | None, slot: Slot | None):
+    info = None
+    if num_frames is None:  # the whole video: fps frames for each of its segments
+        info = probe(path)
+        num_frames = video_segments(path, info) * round(fps)
+    return deliver(iter_frames(path, fps, num_frames, info=info), num_frames, slot)
 
 
 def decode_visual(job: tuple):
     """``(path, fps, num_frames[, slot])`` -> frames ``(num_frames, H, W, 3)`` uint8, or, given a
-    shared-memory :class:`~.frame_ring.Slot` they fit in, an ``InSlot`` saying they were written there."""
+    shared-memory :class:`~.frame_ring.Slot` they fit in, an ``InSlot`` saying they were written there.
+    ``num_frames`` None: the whole video, ``fps`` frames per one-second segment (:func:`~.probe.video_segments`)."""
     path, fps, num_frames, *slot = job
     return _guard(path, _frames, fps, num_frames, slot[0] if slot else None)
 
 
-def decode_audio(job: tuple[str, int, float]):
-    """``(path, sample_rate, duration)`` -> ``(samples, has_audio)``."""
+def _audio(path: str, sample_rate: int, duration: float | None):
+    if duration is not None:
+        return load_audio(path, sample_rate, duration)
+    info = probe(path, need_video=False)  # the whole soundtrack, as many seconds as the video has segments
+    return load_audio(path, sample_rate, float(video_segments(path, info)), info=info)
+
+
+def decode_audio(job: tuple[str, int, float | None]):
+    """``(path, sample_rate, duration)`` -> ``(samples, has_audio)``; ``duration`` None: the whole video's
+    segments (:func:`~.probe.video_segments`)."""
     path, sample_rate, duration = job
-    return _guard(path, load_audio, sample_rate, duration)
+    return _guard(path, _audio, sample_rate, duration)
 
 
 def _teacher_inputs(path: str, fps: float, num_frames: int, keep: tuple[int, ...], sample_rate: int, duration: float):

@@ -14,6 +14,7 @@ or damaged ("truncated or damaged media file").
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -82,6 +83,19 @@ class MediaInfo:
     video_codec: str | None = None
     pixel_format: str | None = None
     audio_codec: str | None = None
+
+
+#: A last part of a second shorter than this (a container's rounding, an audio priming frame) adds no segment.
+SEGMENT_SLACK = 0.1
+
+
+def video_segments(path: str | Path, info: MediaInfo) -> int:
+    """The one-second segments of a whole video: every second it has begun counts (the last one padded),
+    but a last part under :data:`SEGMENT_SLACK` s, so a "10-s" clip of 10.03 s has 10; MediaError when
+    the container states no duration."""
+    if info.duration <= 0:
+        raise MediaError(f"{path}: the container states no duration, so its length in segments is not known")
+    return max(1, math.ceil(info.duration - SEGMENT_SLACK))
 
 
 def check_file(path: Path) -> None:

@@ -16,6 +16,8 @@ from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_
 from avvp_pipeline.plan_manifests import manifest_path, write_import_manifests, write_pseudo_label_manifest
 from avvp_pipeline.plan_manifests import video_manifest_path, write_video_manifests
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
+from avvp_pipeline.data.datasets.config import annotation_files
+from avvp_pipeline.dataset_plan import dataset_kind, described_videos, index_dataset, read_planned
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
 from avvp_pipeline.stage_plan import check_refine, stage_configs
@@ -36,8 +38,18 @@ try:
     FEATURE_SOURCE = feature_source(config["features"])
     # the feature kinds the configured rows read: only these are imported (features.source: released)
     FEATURE_KINDS = feature_kinds(config["train"], config["refine"])
+    DATASET_KIND = dataset_kind(config)  # dataset.name: llp (the default), lfav or custom
     DATA = data_source(config["dataset"], config["features"])
-    PLAN = plan_videos(config["dataset"], config["features"]["shard_size"], config["features"], FEATURE_KINDS)
+    # lfav and custom files read and checked now (not the demo's: the synth job renders them)
+    DESCRIPTION = read_planned(config, DATA)
+    PLAN = plan_videos(
+        config["dataset"],
+        config["features"]["shard_size"],
+        config["features"],
+        FEATURE_KINDS,
+        described_videos(DESCRIPTION),
+    )
+    ANNOTATIONS = annotation_files(DATASET_KIND, DATA.annotations_dir, rendered=DATA.synthetic)
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
     check_refine(config["refine"])
     # each stage's config and version, recorded in its params (changing it reruns that stage)

@@ -1,17 +1,7 @@
 # Dataset stage: (demo only) render the synthetic clips into demo/, then index splits and labels.
 # The user's data folders are only ever read, but for videos_dir with dataset.download (download_videos below).
 # synth's output is the videos folder, not its (long) list of videos.
-ANNOTATIONS = [
-    f"{DATA.annotations_dir}/{name}"
-    for name in (
-        "AVVP_train.csv",
-        "AVVP_val_pd.csv",
-        "AVVP_test_pd.csv",
-        "AVVP_eval_audio.csv",
-        "AVVP_eval_visual.csv",
-    )
-]
-
+# ANNOTATIONS (common.smk): the files the data set of dataset.name is read from.
 if DATA.synthetic:
 
     rule synth:
@@ -36,23 +26,49 @@ if DATA.synthetic:
             " --config {params.cfg:q} 2> {log:q}"
 
 
-rule index:
-    input:
-        ANNOTATIONS,
-    output:
-        out("dataset/index.h5"),
-    log:
-        out("logs/index.log"),
-    benchmark:
-        out("benchmarks/index.tsv")
-    conda:
-        "../../envs/avvp.yaml"
-    params:
-        annotations_dir=lambda w, input: os.path.dirname(input[0]),
-        legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
-        version=STAGE_VERSIONS["index"],
-    shell:
-        "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy:q} 2> {log:q}"
+if DATASET_KIND == "llp":
+
+    rule index:
+        input:
+            ANNOTATIONS,
+        output:
+            out("dataset/index.h5"),
+        log:
+            out("logs/index.log"),
+        benchmark:
+            out("benchmarks/index.tsv")
+        conda:
+            "../../envs/avvp.yaml"
+        params:
+            annotations_dir=lambda w, input: os.path.dirname(input[0]),
+            legacy=["--legacy-eval-audio"] if config["dataset"]["legacy_eval_audio"] else [],
+            version=STAGE_VERSIONS["index"],
+        shell:
+            "avvp index --annotations-dir {params.annotations_dir:q} --out {output:q} {params.legacy:q} 2> {log:q}"
+
+else:
+
+    # lfav / custom: videos of any length, each as long as its features (the fewest segments of its kinds);
+    # the problems the reading handles are listed in dataset/warnings.tsv (docs/datasets.md)
+    rule index:
+        input:
+            annotations=ANNOTATIONS,
+            shards=[all_shards(kind) for kind in FEATURE_KINDS],
+        output:
+            index=out("dataset/index.h5"),
+            warnings=out("dataset/warnings.tsv"),
+        log:
+            out("logs/index.log"),
+        benchmark:
+            out("benchmarks/index.tsv")
+        conda:
+            "../../envs/avvp.yaml"
+        params:
+            dataset=as_json(index_dataset(config, DATA)),
+            version=STAGE_VERSIONS["index"],
+        shell:
+            "avvp index --dataset {params.dataset:q} --lengths-from {input.shards:q}"
+            " --warnings {output.warnings:q} --out {output.index:q} 2> {log:q}"
 
 
 # dataset.download: one job per shard fetches its clips into videos_dir (the one folder the pipeline

@@ -1,6 +1,4 @@
-"""A :class:`Dataset` from the config's ``dataset`` keys.
-
-Proposed keys (config.yaml and its schema do not have ``name`` and ``lenient`` yet)::
+"""A :class:`Dataset` from the config's ``dataset`` keys (docs/datasets.md)::
 
     dataset:
       name: llp                # llp (the default) | lfav | custom
@@ -9,7 +7,8 @@ Proposed keys (config.yaml and its schema do not have ``name`` and ``lenient`` y
       videos_dir: DIR          # as today
       legacy_eval_audio: false # llp only: drop the 3 audio rows the 2021 AVVP_eval_audio.csv lost
       lenient: false           # custom only: LFAV's handling of problems (each a warning) instead of refusing
-      synth: {...}             # as today: the demo is an LLP-shaped set
+      download: {...}          # llp only (planning checks it)
+      synth: {...}             # the demo: llp's CSVs or a custom set's files, rendered by the synth job
 
 The demo's folder is filled in by planning before this is called (``annotations_dir`` must be set).
 """
@@ -20,8 +19,11 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from .. import llp
+from .custom import files as custom_files
 from .custom import read_custom
-from .description import Dataset, DatasetError, write_warnings
+from .description import SPLITS, Dataset, DatasetError, write_warnings
+from .lfav import files as lfav_files
 from .lfav import read_lfav
 from .llp import read_llp
 
@@ -31,13 +33,12 @@ KINDS = ("llp", "lfav", "custom")
 #: The keys each kind reads besides ``name`` and ``annotations_dir``, with their defaults.
 OPTIONS = {"legacy_eval_audio": ("llp", False), "lenient": ("custom", False)}
 #: Keys of the ``dataset`` section read by planning, not here.
-OTHER_KEYS = ("videos_dir", "synth")
+OTHER_KEYS = ("videos_dir", "synth", "download")
 
 
-def dataset_from_config(cfg: Mapping, *, lengths: Mapping[str, int] | None = None) -> Dataset:
-    """Read the data set ``cfg`` (the ``dataset`` section) names; ``lengths`` (segments per video id, where
-    known; lfav and custom) lets events past a video's end be found. :class:`DatasetError` for a bad key or
-    a bad file."""
+def check_keys(cfg: Mapping) -> str:
+    """The kind ``cfg`` (the ``dataset`` section) names; :class:`DatasetError` for an unknown kind or key,
+    or an option set for a kind it does not apply to."""
     kind = cfg.get("name") or "llp"
     if kind not in KINDS:
         raise DatasetError([f"dataset.name {kind!r}: expected {', '.join(KINDS)}"])
@@ -49,6 +50,23 @@ def dataset_from_config(cfg: Mapping, *, lengths: Mapping[str, int] | None = Non
     for key, (owner, default) in OPTIONS.items():
         if cfg.get(key, default) != default and owner != kind:
             raise DatasetError([f"dataset.{key} is set for dataset.name {kind}: it applies to {owner} only"])
+    return kind
+
+
+def annotation_files(kind: str, folder: str | Path, rendered: bool = False) -> list[str]:
+    """The files a reading of the data set of ``kind`` in ``folder`` opens (a custom set's optional ones
+    where they are; ``rendered``: every one, as the demo's generator writes them)."""
+    if kind == "llp":
+        names = [*(llp.SPLIT_FILES[s] for s in SPLITS), llp.EVAL_AUDIO, llp.EVAL_VISUAL]
+        return [f"{folder}/{name}" for name in names]
+    return lfav_files(folder) if kind == "lfav" else custom_files(folder, every=rendered)
+
+
+def dataset_from_config(cfg: Mapping, *, lengths: Mapping[str, int] | None = None) -> Dataset:
+    """Read the data set ``cfg`` (the ``dataset`` section) names; ``lengths`` (segments per video id, where
+    known; lfav and custom) lets events past a video's end be found. :class:`DatasetError` for a bad key or
+    a bad file."""
+    kind = check_keys(cfg)
     folder = cfg.get("annotations_dir")
     if folder is None:
         raise DatasetError([f"dataset.annotations_dir is not set: the {kind} data set needs its annotations folder"])

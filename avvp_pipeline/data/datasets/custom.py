@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ...fileio import open_regular
+from ...fileio import open_regular, write_text
 from .description import EXCLUSIVE, MODALITIES, SPLITS, Dataset, Event, Problems, Split, check_disjoint, to_internal
 from .rows import Rows, read_rows
 
@@ -62,6 +62,39 @@ def read_custom(
     problems.check()
     dataset = Dataset("custom", classes, splits, EXCLUSIVE, segment_seconds, lenient, problems.warnings)
     return dataset.with_lengths(lengths) if lengths else dataset
+
+
+def files(folder: str | Path, every: bool = False) -> list[str]:
+    """The files of a custom data set in ``folder`` that a reading opens: the split files, and the dense
+    files and the class list where they are (``every``: all of them, as :func:`write_custom` writes)."""
+    root = Path(folder)
+    optional = [n for n in (*DENSE_FILES.values(), CLASSES_FILE) if every or (root / n).exists()]
+    return [str(root / name) for name in [*SPLIT_FILES.values(), *optional]]
+
+
+def write_custom(
+    folder: str | Path,
+    classes: Sequence[str],
+    weak: Mapping[str, Sequence[tuple[str, Sequence[str]]]],
+    dense: Mapping[str, Sequence[tuple[str, float, float, str]]],
+) -> list[str]:
+    """Write a custom data set's files into ``folder``: ``classes.txt``, each split's ``(video, labels)``
+    and each modality's ``(video, onset, offset, label)`` events (seconds, exclusive offsets); return
+    their paths."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    out = {CLASSES_FILE: "".join(f"{c}\n" for c in classes)}
+    for split, rows in weak.items():
+        out[SPLIT_FILES[split]] = _lines(WEAK_HEADER, [(name, ",".join(labels)) for name, labels in rows])
+    for modality, rows in dense.items():
+        out[DENSE_FILES[modality]] = _lines(DENSE_HEADER, [(n, f"{on:g}", f"{off:g}", c) for n, on, off, c in rows])
+    for name, text in out.items():
+        write_text(root / name, text)
+    return [str(root / name) for name in out]
+
+
+def _lines(header: list[str], rows: list[tuple[str, ...]]) -> str:
+    return "".join("\t".join(fields) + "\n" for fields in [header, *rows])
 
 
 def _classes(root: Path, rows: dict[str, Rows | None], problems: Problems) -> tuple[str, ...]:

@@ -81,6 +81,12 @@ _AS_OFFICIAL = "as the official code does"
 _WHOLE = re.compile(r"[0-9]+")
 
 
+def files(folder: str | Path) -> list[str]:
+    """The files of the LFAV folder a reading opens."""
+    names = [n for s in WEAK_FILES for n in WEAK_FILES[s]] + [n for d in DENSE_FILES.values() for n in d.values()]
+    return [str(Path(folder) / name) for name in names]
+
+
 def read_lfav(folder: str | Path, lengths: Mapping[str, int] | None = None) -> Dataset:
     """LFAV from its folder; with ``lengths`` (segments per video id, e.g. from the features) events past
     a video's end are cut there, each with a warning. :class:`DatasetError` lists what was refused."""

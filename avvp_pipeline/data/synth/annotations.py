@@ -1,5 +1,6 @@
-"""The annotations of a synthetic set: the LLP CSVs (written through :mod:`avvp_pipeline.data.llp`)
-and ``synth_spec.json``."""
+"""The annotations of a synthetic set: the LLP CSVs (written through :mod:`avvp_pipeline.data.llp`) or
+a custom data set's files (through :mod:`avvp_pipeline.data.datasets.custom`: any class list and clip
+length), and ``synth_spec.json``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from avvp_pipeline.data.datasets.custom import write_custom
 from avvp_pipeline.data.llp import (
     CLASS_INDEX,
     EVAL_AUDIO,
@@ -33,11 +35,30 @@ def check_llp_files(spec: SynthSpec) -> None:
         raise ValueError(f"synth: the LLP annotation files hold {NUM_SEGMENTS}-s clips only, not duration {length}")
 
 
-def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str]) -> None:
-    """Write the LLP annotation CSVs for ``clips`` (through :mod:`avvp_pipeline.data.llp`) and
-    ``synth_spec.json`` to ``annotations_dir``."""
-    check_llp_files(spec)
+#: The annotation layouts the generator writes: LLP's CSVs, or a custom data set's files.
+LAYOUTS = ("llp", "custom")
+
+
+def check_layout(spec: SynthSpec, layout: str) -> None:
+    """ValueError unless ``layout`` is one of :data:`LAYOUTS` and can hold the set of ``spec``."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"synth: annotation layout {layout!r}: expected {' or '.join(LAYOUTS)}")
+    if layout == "llp":
+        check_llp_files(spec)
+
+
+def write_annotations(
+    spec: SynthSpec, clips: list[Clip], annotations_dir: str | os.PathLike[str], layout: str = "llp"
+) -> None:
+    """Write the annotations of ``clips`` in ``layout`` (LLP's CSVs through :mod:`avvp_pipeline.data.llp`,
+    or a custom data set's files, each video named by its file's stem) and ``synth_spec.json`` to
+    ``annotations_dir``."""
+    check_layout(spec, layout)
     out = Path(annotations_dir)
+    if layout == "custom":
+        _write_custom(spec, clips, out)
+        write_text(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2) + "\n")
+        return
     out.mkdir(parents=True, exist_ok=True)
     by_split = {s: [c for c in clips if c.split == s] for s in SPLITS}
 
@@ -56,3 +77,13 @@ def write_annotations(spec: SynthSpec, clips: list[Clip], annotations_dir: str |
     write_dense_rows(out / EVAL_AUDIO, dense("audio_events"))
     write_dense_rows(out / EVAL_VISUAL, dense("visual_events"))
     write_text(out / "synth_spec.json", json.dumps(spec.to_dict(), indent=2) + "\n")
+
+
+def _write_custom(spec: SynthSpec, clips: list[Clip], out: Path) -> None:
+    weak = {s: [(c.video_id, c.labels) for c in clips if c.split == s] for s in SPLITS}
+    evaluated = [c for c in clips if c.split != "train"]
+    dense = {
+        m: [(c.video_id, on, off, cls) for c in evaluated for cls, on, off in getattr(c, f"{m}_events")]
+        for m in ("audio", "visual")
+    }
+    write_custom(out, spec.classes, weak, dense)

@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
-from avvp_pipeline.data.synth.annotations import check_llp_files, write_annotations
+from avvp_pipeline.data.synth.annotations import check_layout, write_annotations
 from avvp_pipeline.data.synth.clip_file import write_clip
 from avvp_pipeline.data.synth.clip_plan import Clip, plan
 from avvp_pipeline.data.synth.spec import SynthSpec
@@ -25,12 +25,14 @@ def generate(
     *,
     jobs: int = 1,
     progress: bool = True,
+    layout: str = "llp",
 ) -> None:
-    """Render every clip of ``plan(spec)`` to ``videos_dir/<id>.mp4`` and write the annotations.
+    """Render every clip of ``plan(spec)`` to ``videos_dir/<id>.mp4`` and write the annotations in
+    ``layout`` (``llp``: the LLP CSVs; ``custom``: a custom data set's files, docs/datasets.md).
 
     Clips are rendered by a pool of ``jobs`` processes (in-process when ``jobs == 1``) with a
     tqdm progress bar when ``progress``; the annotation files are written once all clips exist. A spec
-    the LLP files cannot hold (:func:`.annotations.check_llp_files`) is refused before any clip is made.
+    the layout cannot hold (:func:`.annotations.check_layout`) is refused before any clip is made.
     Workers are started with ``spawn`` (safe when torch is loaded), so a script calling this with
     ``jobs > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     """
@@ -38,7 +40,7 @@ def generate(
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    check_llp_files(spec)
+    check_layout(spec, layout)
     clips = plan(spec)
     vdir = Path(videos_dir).resolve()
     vdir.mkdir(parents=True, exist_ok=True)
@@ -62,4 +64,4 @@ def generate(
                     raise
     finally:
         bar.close()
-    write_annotations(spec, clips, annotations_dir)
+    write_annotations(spec, clips, annotations_dir, layout)
