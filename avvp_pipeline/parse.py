@@ -54,7 +54,7 @@ from .fileio import shown, write_json, write_tsv
 from .inference import predict_arrays
 from .media.audio import load_audio
 from .media.decode import iter_frames
-from .media.probe import MediaError, MediaInfo, probe
+from .media.probe import MediaError, MediaInfo, probe, segments_in
 from .models.checkpoint import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
@@ -271,10 +271,10 @@ class VideoParser:
 def model_passes(duration: float, segment_seconds: float, window: int | None) -> tuple[int, int]:
     """``(passes, segments per pass)`` of the model over a video of ``duration`` seconds: windows of ``window``
     segments, where a remainder under half a second (LLP's "10-s" clips are often 10.03 s long) adds no
-    window; with no ``window`` (a model trained on videos of any length), one pass over the whole video,
-    where a remainder under half a segment adds no segment."""
+    window; with no ``window`` (a model trained on videos of any length), one pass over the whole video in
+    the segments extraction gives a video of that length (:func:`~.media.probe.segments_in`)."""
     if window is None:
-        return 1, max(1, math.ceil((duration - 0.5 * segment_seconds) / segment_seconds))
+        return 1, segments_in(duration, segment_seconds)
     return max(1, math.ceil((duration - 0.5) / (window * segment_seconds))), window
 
 

@@ -98,6 +98,8 @@ def test_model_pt_says_how_a_video_is_parsed(tmp_path):
     assert model_passes(37.02, llp.segment_seconds, llp.parse_window) == (4, 10)
     assert model_passes(37.02, mine.segment_seconds, mine.parse_window) == (1, 37)
     assert model_passes(10.03, 1.0, 10) == (1, 10) and model_passes(37.6, 1.0, None) == (1, 38)
+    # a whole pass counts the segments extraction gives the same video (12.3 s: 13, the last one padded)
+    assert model_passes(12.3, 1.0, None) == (1, 13) and model_passes(10.03, 1.0, None) == (1, 10)
 
 
 def _whole_result(seconds: int) -> dict:

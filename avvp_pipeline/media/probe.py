@@ -85,17 +85,23 @@ class MediaInfo:
     audio_codec: str | None = None
 
 
-#: A last part of a second shorter than this (a container's rounding, an audio priming frame) adds no segment.
+#: A last part of a segment shorter than this many seconds (a container's rounding, an audio priming frame)
+#: adds no segment.
 SEGMENT_SLACK = 0.1
 
 
+def segments_in(duration: float, segment_seconds: float = 1.0) -> int:
+    """The segments of ``duration`` seconds: every segment begun counts (the last one padded), but a last
+    part under :data:`SEGMENT_SLACK` s, so a "10-s" clip of 10.03 s has 10 one-second segments; at least 1."""
+    return max(1, math.ceil((duration - SEGMENT_SLACK) / segment_seconds))
+
+
 def video_segments(path: str | Path, info: MediaInfo) -> int:
-    """The one-second segments of a whole video: every second it has begun counts (the last one padded),
-    but a last part under :data:`SEGMENT_SLACK` s, so a "10-s" clip of 10.03 s has 10; MediaError when
-    the container states no duration."""
+    """The one-second segments of a whole video (:func:`segments_in`); MediaError when the container
+    states no duration."""
     if info.duration <= 0:
         raise MediaError(f"{path}: the container states no duration, so its length in segments is not known")
-    return max(1, math.ceil(info.duration - SEGMENT_SLACK))
+    return segments_in(info.duration)
 
 
 def check_file(path: Path) -> None:
