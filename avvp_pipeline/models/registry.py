@@ -12,6 +12,7 @@ from ..features.kinds import default_shapes
 from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
+from .jomold import JoMoLDNet
 from .normalize import Standardized
 from .options import DEFAULTS
 from .rows import MODELS, full_options, spec
@@ -35,7 +36,7 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
     shapes = {**default_shapes(s.features), **(shapes or {})}
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
-    if (s.backbone != "han" or s.arch != "han") and width != {k: DEFAULTS[k] for k in width}:
+    if (s.backbone != "han" or s.arch not in ("han", "jomold")) and width != {k: DEFAULTS[k] for k in width}:
         raise ValueError(
             f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, got {width}"
         )
@@ -59,7 +60,7 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
             shapes=shapes,
         )
     else:
-        model = HAN(
+        han = dict(
             d_model=cfg["hidden"],
             num_layers=layers,
             nhead=cfg["heads"],
@@ -68,6 +69,8 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
             stacking=cfg["stacking"],
             shapes=shapes,
         )
+        # JoMoLD's estimator never uses the cross-modal attention; the denoised model does (but ranks without)
+        model = JoMoLDNet(cross_attention=s.jomold == "denoise", **han) if s.arch == "jomold" else HAN(**han)
     norm = cfg["feature_norm"]
     if norm == "standardize":
         return Standardized(model)

@@ -76,13 +76,14 @@ def train_epoch(
         order = order[:videos]
     partners = epoch_partners(model_name, len(order), cfg.batch_size, partner_rng, device)
     total = torch.zeros((), device=device)
+    batches = len(partners)
     for b, start in enumerate(range(0, len(order), cfg.batch_size)):
         idx = order[start : start + cfg.batch_size]
         if graphed is not None and len(idx) == cfg.batch_size:
             loss = graphed(idx, partners[b], epoch)
         else:
             with cfg.autocast(device):
-                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b])
+                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b], position=(b, batches))
             optimizer.zero_grad(set_to_none=True)
             backward_step(model, optimizer, loss, cfg)
         total += loss.detach() * len(idx)
@@ -195,11 +196,12 @@ def train(
     feature_configs: dict | None = None,
     run: RunOptions | None = None,
     labels: dict | None = None,
+    noise_ratios: dict | None = None,
 ) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
 
-    ``labels`` (the provenance of the pseudo labels a VALOR row trains on) enters the run hash and the
-    summary.
+    ``labels`` (the provenance of the pseudo labels a VALOR row trains on) and ``noise_ratios`` (that of the
+    noise ratios the jomold row flips labels with) enter the run hash and the summary.
 
     ``feature_configs`` (the extraction config per extractor) is saved with the model so that
     `avvp parse` can extract new videos exactly as the training features were. The device is the one
@@ -218,7 +220,8 @@ def train(
     device = train_set.audio.device
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
     selection = Selection(keeps_last_epoch(model_name, cfg.select))
-    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), labels)
+    hashed = {**(labels or {}), "noise_ratios": noise_ratios} if noise_ratios else labels
+    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), hashed)
     ckpt_path = resume_path(out_dir)
     history, start_epoch = [], 1
 
@@ -238,7 +241,11 @@ def train(
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
             selection, history = Selection(selection.keep_last), []
 
-    graphed = GraphedStep(model, model_name, train_set, optimizer, cfg) if run.cuda_graphs else None
+    graphed = None
+    if run.cuda_graphs and spec(model_name).jomold == "denoise":
+        log.warning("model %s flips a data-dependent number of labels per batch: it trains eagerly", model_name)
+    elif run.cuda_graphs:
+        graphed = GraphedStep(model, model_name, train_set, optimizer, cfg)
     bar = tqdm(
         range(start_epoch, cfg.epochs + 1),
         desc=f"train {model_name}",
@@ -295,6 +302,7 @@ def train(
         "n_select": len(select_set),
         "skipped_train": train_set.skipped,
         **({"pseudo_labels": labels} if labels else {}),
+        **({"noise_ratios": noise_ratios} if noise_ratios else {}),
     }
     save_trained(
         out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_, train_set.inputs()
