@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from factories import random_feature_set
 
+from avvp_pipeline.cli import main
 from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.data.noise_ratios import NoiseRatioError, import_official, read_noise_ratios, write_noise_ratios
 from avvp_pipeline.models.checkpoint import load_trained
@@ -29,6 +30,7 @@ from avvp_pipeline.training.jomold import (
     noise_ratios,
     ramped_ratios,
 )
+from avvp_pipeline.training.stages import noise_ratio_stage
 from avvp_pipeline.training.step import backward_step, step_loss
 from avvp_pipeline.training.trainer import build_optimizer, train
 
@@ -418,3 +420,15 @@ def test_three_stages_through_the_real_trainer(tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert summary["noise_ratios"] == {"id": 1} and len(history["epochs"]) == 2
     assert load_trained(tmp_path / "run" / "model.pt", torch.device("cpu")).net.cross_attention
+    with pytest.raises(ValueError, match="model.pt: a jomold model; .* come from a jomold-estimator"):
+        noise_ratio_stage(tmp_path / "run" / "model.pt", tmp_path / "index.h5", {}, tmp_path / "r2.h5")
+
+
+def test_cli_imports_the_official_npz_and_names_a_bad_one_in_one_line(tmp_path, caplog):
+    r = np.full(25, 0.25)
+    np.savez(tmp_path / "noise_ratios.npz", audio=r, visual=r)
+    assert main(["import", "noise-ratios", str(tmp_path / "noise_ratios.npz"), "--out", str(tmp_path / "r.h5")]) == 0
+    assert read_noise_ratios(tmp_path / "r.h5")[0].tolist() == r.tolist()
+    np.savez(tmp_path / "short.npz", audio=r[:3], visual=r)
+    assert main(["import", "noise-ratios", str(tmp_path / "short.npz"), "--out", str(tmp_path / "s.h5")]) == 1
+    assert "short.npz: audio ratios are a float64 array of shape (3,), expected 25 numbers" in caplog.text
