@@ -33,7 +33,8 @@ def predict_arrays(
 def predict(
     model: torch.nn.Module, fs: FeatureSet, batch_size: int = 256, aggregate: bool = False
 ) -> dict[str, np.ndarray]:
-    """Probabilities for every video of ``fs``: global/audio/visual (N,25) and frame (N,10,2,25).
+    """Probabilities for every video of ``fs``: global/audio/visual (N,C) and frame (N,T,2,C), 0 past a
+    shorter video's length (each batch is cut to its longest video and run with its padding mask).
 
     With ``aggregate``, also ``agg_audio`` / ``agg_visual`` (N, d): the post-encoder features pooled
     over time with the attention of the video's weak labels (CM-S Eq. 7; the t-SNE figure's input).
@@ -43,12 +44,25 @@ def predict(
     if aggregate:
         parts.update(agg_audio=[], agg_visual=[])
     for start in range(0, len(fs), batch_size):
-        idx = torch.arange(start, min(start + batch_size, len(fs)), device=fs.audio.device)
-        probs, out = _forward(model, fs.batch(idx))
+        stop = min(start + batch_size, len(fs))
+        idx = torch.arange(start, stop, device=fs.audio.device)
+        segments = fs.batch_length(np.arange(start, stop))
+        mask = fs.padding_mask(idx, segments)
+        if mask is None:
+            probs, out = _forward(model, fs.batch(idx))
+        else:
+            probs, out = _forward(model, (*fs.batch(idx, segments), mask))
+            probs["frame_prob"] = _pad_seconds(probs["frame_prob"], fs.segments)
         for k in PROBS:
             parts[k].append(probs[k])
         if aggregate:
             y = fs.labels[idx]
             for m, (k, x) in enumerate((("agg_audio", out.x_audio), ("agg_visual", out.x_visual))):
-                parts[k].append(label_aware_pool(x, out.frame_att_logits[:, :, m], y).float().cpu().numpy())
+                pooled = label_aware_pool(x, out.frame_att_logits[:, :, m], y, out.mask)
+                parts[k].append(pooled.float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _pad_seconds(frame_prob: np.ndarray, segments: int) -> np.ndarray:
+    """``frame_prob`` (B, T', 2, C) padded with zeros to ``segments`` seconds."""
+    return np.pad(frame_prob, [(0, 0), (0, segments - frame_prob.shape[1]), (0, 0), (0, 0)])

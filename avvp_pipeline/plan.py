@@ -8,7 +8,9 @@ Everything a run would trip over later (a missing folder, no videos, an unknown 
 name Snakemake cannot take) is a :class:`PlanError` here, naming the problem.
 
 The pipeline never writes into the user's data folders: the synthetic demo set is rendered into
-:data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured.
+:data:`SYNTH_DIR`, a folder of its own, and only when no data folders are configured. The one exception
+is the folder the user names for downloading: with ``dataset.download.enabled`` the clips are fetched
+into ``videos_dir``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class DataSource:
     videos_dir: str | None
     synth: dict | None = None  # synth options (without ``enabled``) when the demo set is rendered
     released_dir: str | None = None
+    download: dict | None = None  # dataset.download's options (without ``enabled``) when the clips are fetched
 
     @property
     def synthetic(self) -> bool:
@@ -52,6 +54,10 @@ class DataSource:
     @property
     def released(self) -> bool:
         return self.released_dir is not None
+
+    @property
+    def downloads(self) -> bool:
+        return self.download is not None
 
 
 def feature_source(features_cfg: dict | None) -> str:
@@ -87,10 +93,22 @@ def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSour
     data, whatever a merged config file says about the demo. With ``features.source: released`` the
     data is ``annotations_dir`` and ``features.released_dir`` (no videos, no demo).
     """
+    download = _download_options(dataset_cfg)
     if feature_source(features_cfg) == "released":
+        if download is not None:
+            raise PlanError(
+                "dataset.download.enabled is true but features.source is released: the released features "
+                "need no videos; set one of them"
+            )
         return _released_source(dataset_cfg, features_cfg)
     ann, vids = dataset_cfg.get("annotations_dir"), dataset_cfg.get("videos_dir")
     synth = dataset_cfg.get("synth") or {}
+    if download is not None and (ann is None or vids is None):
+        raise PlanError(
+            "dataset.download.enabled is true but dataset.annotations_dir and dataset.videos_dir are not both "
+            "set: the clips the annotation CSVs name are fetched into videos_dir (--config annotations_dir=DIR "
+            "videos_dir=DIR)"
+        )
     if ann is None and vids is None:
         if not synth.get("enabled", False):
             raise PlanError(
@@ -105,7 +123,22 @@ def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSour
         raise PlanError(f"dataset.{given} is set but dataset.{missing} is not: real data needs both folders")
     if synth.get("enabled", False):
         log.info("data folders are given (%s, %s): the synthetic demo set is not rendered", ann, vids)
-    return DataSource(str(ann), str(vids))
+    return DataSource(str(ann), str(vids), download=download)
+
+
+def _download_options(dataset_cfg: dict) -> dict | None:
+    """``dataset.download`` without ``enabled`` when it is enabled, else None."""
+    download = dataset_cfg.get("download") or {}
+    return {k: v for k, v in download.items() if k != "enabled"} if download.get("enabled", False) else None
+
+
+def check_offline(config: dict) -> None:
+    """PlanError for ``offline: true`` with ``dataset.download.enabled``: downloading needs the network."""
+    if config.get("offline") and _download_options(config.get("dataset") or {}) is not None:
+        raise PlanError(
+            "offline is true but dataset.download.enabled is true: downloading the clips needs the network; "
+            "set offline: false, or download.enabled: false with the clips already in videos_dir"
+        )
 
 
 @dataclass
@@ -119,6 +152,7 @@ class VideoPlan:
     missing: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)  # id -> file; default <videos_dir>/<id>.mp4
     unusable: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) found but skipped
+    names: dict[str, str] = field(default_factory=dict)  # id -> LLP file name, when the clips are downloaded
     released_dir: str | None = None  # the release's folder when the features are imported
     kinds: tuple[str, ...] = DEFAULT_KINDS  # the feature kinds the run reads (imported ones: each shard's)
 
@@ -140,6 +174,10 @@ class VideoPlan:
         """Video file paths of shard ``k``."""
         return [self.path(vid) for vid in self.shard(k)]
 
+    def shard_names(self, k: int) -> list[str]:
+        """The LLP file names (``<id>_<start>_<end>``) of shard ``k``'s clips, for their download."""
+        return [self.names[vid] for vid in self.shard(k)]
+
     def shard_released_files(self, k: int, kind: str | None = None) -> list[str]:
         """The released .npy files of shard ``k``: of feature kind ``kind``, or of every kind the run reads."""
         from .features.released import release_path
@@ -158,10 +196,15 @@ def _synth_filenames(synth_cfg: dict) -> list[str]:
 
 def _annotation_ids(annotations_dir: str) -> list[str]:
     """Sorted unique YouTube ids of the three split files; PlanError for a name without a valid id."""
+    return sorted(_annotation_names(annotations_dir))
+
+
+def _annotation_names(annotations_dir: str) -> dict[str, str]:
+    """``{YouTube id: LLP file name}`` of the three split files; PlanError for a name without a valid id."""
     d = Path(annotations_dir)
     if not d.is_dir():
         raise PlanError(f"annotations_dir {d}: folder not found")
-    ids = set()
+    names = {}
     paths = [d / split_file for split_file in llp.SPLIT_FILES.values()]
     for path in paths:
         if not path.is_file():
@@ -180,11 +223,11 @@ def _annotation_ids(annotations_dir: str) -> list[str]:
                     f"{path}: filename {name!r} does not start with an 11-character YouTube id "
                     "(letters, digits, '-' and '_')"
                 )
-            ids.add(vid)
-    return sorted(ids)
+            names[vid] = name
+    return names
 
 
-def _unusable(entry: os.DirEntry, path: str) -> str | None:
+def unusable_entry(entry: os.DirEntry, path: str) -> str | None:
     """Why a folder entry named like an input cannot be read (a dangling link, not a file), or None."""
     if entry.is_symlink() and not os.path.exists(path):
         return f"dangling symbolic link (to {os.readlink(path)})"
@@ -210,7 +253,7 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
         if stem not in wanted:
             continue
         path = os.path.join(videos_dir, entry.name)
-        problem = _unusable(entry, path)
+        problem = unusable_entry(entry, path)
         if problem:
             unusable.append((path, problem))
         else:
@@ -254,7 +297,7 @@ def _scan_released(
             if ext != ".npy" or stem not in wanted:
                 continue
             path = os.path.join(sub, entry.name)
-            problem = _unusable(entry, path)
+            problem = unusable_entry(entry, path)
             if problem:
                 unusable.append((path, problem))
             else:
@@ -315,12 +358,16 @@ def plan_videos(
     """Sorted unique video ids of all splits, split into shards; missing videos are reported and skipped.
 
     With ``features.source: released`` a video is there when the release has its file of each of
-    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`).
+    ``kinds`` (the feature kinds the configured rows read, :func:`feature_kinds`). With
+    ``dataset.download.enabled`` every annotated clip is planned, present or not.
     """
     source = data_source(dataset_cfg, features_cfg)
     if source.synthetic:  # rendered by the synth rule
         ids = sorted({llp.video_id(f) for f in _synth_filenames(source.synth)})
         return VideoPlan(source.videos_dir, ids, shard_size)
+    if source.downloads:  # every annotated clip: the download jobs fetch the ones not there yet
+        names = _annotation_names(source.annotations_dir)
+        return VideoPlan(source.videos_dir, sorted(names), shard_size, names=names)
     ids = _annotation_ids(source.annotations_dir)
     if source.released:
         return _plan_released(source, ids, shard_size, tuple(kinds))
@@ -328,69 +375,6 @@ def plan_videos(
     missing = _report(ids, paths, unusable, "videos_dir", source.videos_dir, f"is there (expected e.g. {ids[0]}.mp4)")
     present = [v for v in ids if v in paths]
     return VideoPlan(source.videos_dir, present, shard_size, missing, paths, unusable)
-
-
-def manifest_path(feature_dir: str, kind: str, k: int) -> str:
-    """The source manifest of the import job of shard ``k`` of feature kind ``kind``."""
-    return f"{feature_dir}/manifests/{kind}-shard-{k:04d}.tsv"
-
-
-def write_import_manifests(plan: VideoPlan, feature_dir: str) -> int:
-    """Write the source manifest of every import job (``features/manifest.py``; a new time reruns the
-    job); return how many changed."""
-    from .features import manifest
-    from .features.released import shard_holds
-
-    n = 0
-    for k in range(plan.num_shards):
-        for kind in plan.kinds:
-            shard = f"{feature_dir}/{kind}/shard-{k:04d}.h5"
-            n += manifest.update(
-                manifest_path(feature_dir, kind, k),
-                plan.shard_released_files(k, kind),
-                lambda changed, shard=shard, kind=kind: shard_holds(shard, kind, plan.released_dir, changed),
-            )
-    return n
-
-
-def video_manifest_path(feature_dir: str, k: int) -> str:
-    """The manifest of shard ``k``'s videos: the input of its extraction and teacher jobs."""
-    return f"{feature_dir}/manifests/videos-shard-{k:04d}.tsv"
-
-
-def write_video_manifests(plan: VideoPlan, feature_dir: str, made_by_run: Callable[[int], list[str]] | None) -> int:
-    """Write the video manifest of every shard (``features/manifest.py``; a new time reruns the shard's
-    jobs); return how many changed. ``made_by_run``: for videos a job of the run renders (the demo), the
-    outputs of shard ``k`` the videos are checked against by time."""
-    from .features import manifest
-
-    return sum(
-        manifest.update(
-            video_manifest_path(feature_dir, k),
-            plan.shard_paths(k),
-            manifest.older_than(made_by_run(k)) if made_by_run else lambda changed: False,
-        )
-        for k in range(plan.num_shards)
-    )
-
-
-def write_pseudo_label_manifest(released_dir: str, video_ids: list[str], path: str, labels: str) -> bool:
-    """Scan the released pseudo-label folders for the files of ``video_ids`` (entries that cannot be read,
-    e.g. a FIFO, are reported and left out) and write the import's source manifest; True when it changed."""
-    from .data.pseudo_labels import RELEASE_FOLDERS, labels_hold
-    from .features import manifest
-
-    wanted, files, unusable = set(video_ids), [], []
-    for folder in RELEASE_FOLDERS.values():
-        sub = os.path.join(released_dir, folder)
-        for entry in sorted(os.scandir(sub), key=lambda e: e.name):
-            stem, ext = os.path.splitext(entry.name)
-            if ext == ".npy" and stem in wanted:
-                problem = _unusable(entry, entry.path)
-                (unusable.append((entry.path, problem)) if problem else files.append(entry.path))
-    for bad, reason in unusable:
-        log.warning("skipping %s: %s", bad, reason)
-    return manifest.update(path, files, lambda changed: labels_hold(labels, released_dir, changed))
 
 
 def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:

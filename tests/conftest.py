@@ -31,9 +31,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    # files with slow tests first, so that under pytest-xdist the longest ones do not finish last
+    # the longest files first (Snakemake runs, then other slow tests), so that under pytest-xdist they do
+    # not finish last on one worker while the other waits
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    items.sort(key=lambda item: (WORKFLOW_TESTS not in Path(item.path).parents, item.path not in slow_files))
     for item in items:
         if WORKFLOW_TESTS in Path(item.path).parents:
             item.add_marker(pytest.mark.workflow)

@@ -363,3 +363,14 @@ def test_loading_and_evaluation_put_each_kind_in_its_slot(valor_pp_model, tmp_pa
         wrong = str(tmp_path / "wrong.h5")
         store.write_shard(wrong, ids, np.zeros((4, 10, 512), np.float32), {"extractor": "resnet152"})
         load_feature_sets(tmp_path / "index.h5", ["test"], {**shards, "clip_vitl14": [wrong]}, "cpu", VALOR_PP)
+
+
+def test_kinds_have_rows_per_second_not_a_fixed_length():
+    from avvp_pipeline.features.kinds import kind
+
+    assert kind("resnet152").rows(3) == 24 and kind("vggish").rows(40) == 40
+    assert kind("resnet152").segments(24) == 3 and kind("clap_htsat").segments(64) == 10
+    with pytest.raises(ValueError, match="resnet152 features of 20 rows: not a whole number of seconds"):
+        kind("resnet152").segments(20)
+    with pytest.raises(ValueError, match="clap_htsat features map a whole 10-second clip"):
+        kind("clap_htsat").rows(7)

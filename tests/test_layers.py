@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "avvp_pipeline.bench",
             "avvp_pipeline.plan",
+            "avvp_pipeline.plan_manifests",
             "avvp_pipeline.train_plan",
             "avvp_pipeline.stage_plan",
             "avvp_pipeline.config_schema",

@@ -59,3 +59,27 @@ def test_plan_all_of_llp_quickly(tmp_path):
     plan = plan_videos(cfg, shard_size=256)
     assert time.perf_counter() - t0 < 5.0  # generous bound: planning runs at every snakemake start
     assert len(plan.missing) == 11848 and plan.video_ids == ["BjCEufrlXm4"]
+
+
+def test_index_records_each_videos_length(tiny_set, tmp_path):
+    import h5py
+
+    from avvp_pipeline.data.index import Split, index_classes, write_index
+
+    _, annotations, spec = tiny_set
+    build_index(annotations, tmp_path / "llp.h5")
+    assert load_split(tmp_path / "llp.h5", "test").lengths.tolist() == [10] * spec.n_test
+    gt = np.zeros((2, 3, 40), np.uint8)
+    gt[0, 1, :3] = 1
+    test = Split("test", ["a.mp4", "b.mp4"], ["a", "b"], np.eye(2, 3, dtype=np.uint8), gt, gt, np.array([3, 40]))
+    write_index(tmp_path / "any.h5", [test], ("x", "y", "z"), segment_seconds=0.5)
+    back = load_split(tmp_path / "any.h5", "test")
+    assert back.lengths.tolist() == [3, 40] and np.array_equal(back.gt_audio, gt)
+    assert index_classes(tmp_path / "any.h5") == (("x", "y", "z"), 0.5)
+    assert index_classes(tmp_path / "llp.h5")[1] == 1.0
+    with h5py.File(tmp_path / "llp.h5", "r+") as f:  # an index written before lengths were recorded
+        del f["test/lengths"]
+    assert load_split(tmp_path / "llp.h5", "test").lengths.tolist() == [10] * spec.n_test
+    test.lengths = np.array([3, 41])
+    with pytest.raises(ValueError, match="split test: a video of 41 segments, but the dense truth covers 40"):
+        write_index(tmp_path / "bad.h5", [test], ("x", "y", "z"))

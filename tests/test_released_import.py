@@ -375,7 +375,7 @@ def _import_planned(root: Path, feature_dir: Path):
 def test_a_file_replaced_by_an_older_one_reruns_the_import_a_touch_does_not(tmp_path):
     """The import job's input (its manifest) gets a new time when a released file's content changes, even
     if the new file's time is older (cp -p, tar x, rsync -a); not when only the time changed."""
-    from avvp_pipeline.plan import manifest_path, write_import_manifests
+    from avvp_pipeline.plan_manifests import manifest_path, write_import_manifests
 
     root, feature_dir = tmp_path / "release", tmp_path / "features"
     write_release(root, GOOD, kinds=("vggish",))

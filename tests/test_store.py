@@ -331,3 +331,36 @@ def test_verify_without_shards_is_an_error(tmp_path):
     assert "1 shards checked, 0 corrupt, 2 paths with no shards" in both.stdout
     ok = subprocess.run(cli + [str(tmp_path / "full")], capture_output=True, text=True)
     assert ok.returncode == 0 and "1 shards checked, 0 corrupt" in ok.stdout
+
+
+def test_videos_of_different_lengths_keep_their_lengths_and_zero_padding(tmp_path):
+    x = np.random.default_rng(0).random((3, 40, 4), dtype=np.float32) + 1  # 5 segments of 8 rows at most
+    store.write_shard(tmp_path / "s.h5", ["a", "b", "c"], x, {"extractor": "resnet152"}, lengths=np.array([3, 5, 2]))
+    shard = store.read_full_shard(tmp_path / "s.h5")  # verified: the lengths are under the checksum
+    assert shard.rows.tolist() == [24, 40, 16]
+    assert np.array_equal(shard.features[0, :24], x[0, :24]) and not shard.features[0, 24:].any()
+    assert np.array_equal(shard.features[1], x[1]) and not shard.features[2, 16:].any()
+
+
+def test_equal_lengths_write_the_same_file_as_no_lengths(tmp_path):
+    """A shard of 10-second videos (every LLP shard) keeps its layout and checksum."""
+    x = np.random.default_rng(1).random((2, 80, 4), dtype=np.float32)
+    store.write_shard(tmp_path / "plain.h5", ["a", "b"], x, {"extractor": "resnet152"})
+    store.write_shard(tmp_path / "timed.h5", ["a", "b"], x, {"extractor": "resnet152"}, lengths=np.array([10, 10]))
+    assert (tmp_path / "plain.h5").read_bytes() == (tmp_path / "timed.h5").read_bytes()
+    assert store.read_full_shard(tmp_path / "plain.h5").rows.tolist() == [80, 80]
+
+
+def test_lengths_that_do_not_fit_the_features_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="s.h5: lengths must be 2 whole numbers"):
+        store.write_shard(tmp_path / "s.h5", ["a", "b"], np.zeros((2, 8, 4)), {}, lengths=np.array([1, 0]))
+    with pytest.raises(ValueError, match="s.h5: 9 feature rows are not a whole number per segment"):
+        store.write_shard(tmp_path / "s.h5", ["a", "b"], np.zeros((2, 9, 4)), {}, lengths=np.array([1, 2]))
+
+
+def test_load_padded_pads_shards_to_the_longest_video(tmp_path):
+    store.write_shard(tmp_path / "0.h5", ["a", "b"], np.ones((2, 3, 4)), {}, lengths=np.array([3, 1]))
+    store.write_shard(tmp_path / "1.h5", ["c"], np.ones((1, 6, 4)), {})  # no lengths: all rows real
+    index, x, rows, _ = store.load_padded([tmp_path / "0.h5", tmp_path / "1.h5"])
+    assert index == {"a": 0, "b": 1, "c": 2} and x.shape == (3, 6, 4) and rows.tolist() == [3, 1, 6]
+    assert x[0, :3].all() and not x[0, 3:].any() and not x[1, 1:].any() and x[2].all()

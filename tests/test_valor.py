@@ -249,7 +249,7 @@ def test_a_fifo_named_like_a_pseudo_label_file_is_a_failure_line_not_a_hang(tmp_
 def test_pseudo_labels_rewritten_in_place_rerun_the_import(tmp_path, fifo):
     """The import's input is a manifest of the files, not their folders (whose time a rewrite in place
     leaves alone); planning scans the folders and leaves out what cannot be read."""
-    from avvp_pipeline.plan import write_pseudo_label_manifest
+    from avvp_pipeline.plan_manifests import write_pseudo_label_manifest
 
     ids = ["goodvideo01", "goodvideo02"]
     root, labels, manifest = tmp_path / "rel", tmp_path / "labels.h5", tmp_path / "manifest.tsv"

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from avvp_pipeline.features.manifest import read_files
-from avvp_pipeline.plan import VideoPlan, video_manifest_path, write_video_manifests
+from avvp_pipeline.plan import VideoPlan
+from avvp_pipeline.plan_manifests import video_manifest_path, write_video_manifests
 
 
 def _videos(folder, names):

@@ -59,15 +59,22 @@ def add_download(sub) -> None:
     p.add_argument("--list", metavar="TXT", help="a file of LLP file names, one a line")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the clips (dataset.videos_dir)")
     p.add_argument("--failures", metavar="TSV", help="failures file (default: OUT/failures.tsv)")
+    p.add_argument(
+        "--manifest",
+        metavar="TSV",
+        help="also write a video manifest of the clips OUT has (what the workflow's extraction jobs read)",
+    )
     p.add_argument("--jobs", type=int, default=4, help="clips fetched at once")
     p.add_argument("--rate-limit", metavar="RATE", help="bytes per second per clip, e.g. 2M or 500K")
-    p.add_argument("--cookies", metavar="FILE", help="a Netscape cookies file for yt-dlp (sign-in, age checks)")
+    p.add_argument(
+        "--cookies", metavar="FILE", help="a Netscape cookies file for yt-dlp (sign-in, age checks; empty: none)"
+    )
     p.add_argument("--retries", type=int, default=3, help="tries after the first for network, 429 and 5xx failures")
     p.add_argument("--backoff", type=float, default=10.0, help="seconds before the first retry, doubled each time")
     p.add_argument(
         "--url-template",
         metavar="URL",
-        help="where a clip's source is, with {id} for its YouTube id (default: YouTube's watch URL)",
+        help="where a clip's source is, with {id} for its YouTube id (default or empty: YouTube's watch URL)",
     )
     p.set_defaults(func=download)
 
@@ -76,7 +83,7 @@ def download(args) -> int:
     from pathlib import Path
 
     from ..data.llp import read_weak_labels
-    from ..media.clip_download import DownloadOptions, download_clips
+    from ..media.clip_download import DownloadOptions, download_clips, present_clips
 
     names = list(args.names)
     for csv in args.csv:
@@ -92,7 +99,8 @@ def download(args) -> int:
         rate = parse_bytes(args.rate_limit)
         if rate is None:
             raise ValueError(f"--rate-limit {args.rate_limit!r}: not a rate like 2M or 500K")
-    opts = DownloadOptions(args.url_template, args.jobs, rate, args.cookies, args.retries, args.backoff)
+    # empty values (the workflow's rule passes every option) mean unset
+    opts = DownloadOptions(args.url_template or None, args.jobs, rate, args.cookies or None, args.retries, args.backoff)
     failures = args.failures or str(Path(args.out) / "failures.tsv")
     counts = download_clips(names, args.out, failures, opts, progress=not args.quiet)
     log.info(
@@ -103,4 +111,8 @@ def download(args) -> int:
         counts["failed"],
         failures,
     )
+    if args.manifest:
+        from ..features import manifest
+
+        manifest.update(args.manifest, [str(p) for p in present_clips(names, args.out)])
     return 0

@@ -433,6 +433,18 @@ def add_report(sub) -> None:
     p.add_argument("--csv", help="also write the table as CSV")
     p.add_argument("--per-class-csv", help="also write per-class segment-level F-scores as CSV")
     p.add_argument("--no-published", action="store_true", help="leave out the paper's published figures")
+    p.add_argument(
+        "--video-lists",
+        nargs="+",
+        default=[],
+        metavar="TSV",
+        help="the shards' video manifests: the report then states how many clips of each split were "
+        "available of those listed (needs --index)",
+    )
+    p.add_argument("--index", help="results/dataset/index.h5: the clips each split lists")
+    p.add_argument(
+        "--download-failures", nargs="+", default=[], metavar="TSV", help="why missing clips could not be downloaded"
+    )
     p.set_defaults(func=report)
 
 
@@ -441,6 +453,12 @@ def report(args) -> int:
     from ..fileio import write_text
 
     text = "# Results\n\n" + results_markdown(args.metrics, published=not args.no_published)
+    if args.video_lists:
+        from ..evaluation.availability import clips_markdown, split_clips
+
+        if not args.index:
+            raise ValueError("avvp report: --video-lists needs --index (the clips each split lists)")
+        text += "\n" + clips_markdown(split_clips(args.index, args.video_lists, args.download_failures))
     write_text(args.out, text)
     if args.csv:
         write_text(args.csv, results_csv(args.metrics, published=not args.no_published))

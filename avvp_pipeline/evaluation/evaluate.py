@@ -10,11 +10,10 @@ import numpy as np
 from .. import __version__
 from ..data.feature_sets import FeatureSet, load_feature_sets, require_shards
 from ..data.index import load_split
-from ..data.llp import CLASSES
 from ..device import resolve_device
 from ..inference import predict
 from ..models.checkpoint import load_trained
-from .metrics import binarize_probs, llp_f_scores, per_class_segment_f
+from .metrics import binarize_probs, llp_f_scores, llp_f_scores_padded, per_class_segment_f, valid_seconds
 from .predictions import write_predictions
 from .protocols import PROTOCOLS, protocol_result
 from .results_file import write_results
@@ -23,11 +22,21 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global") -> dict[str, float]:
-    """Ten LLP F-scores of predicted probabilities against the split's dense truth."""
+    """Ten LLP F-scores of predicted probabilities against the split's dense truth (each video over its
+    own length)."""
     if fs.gt_audio is None:
         raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
     pa, pv = binarize_probs(probs, gate)
-    return llp_f_scores(pa, pv, fs.gt_audio, fs.gt_visual)
+    return llp_f_scores_padded(pa, pv, fs.gt_audio, fs.gt_visual, fs.lengths)
+
+
+def binarized(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str) -> tuple[np.ndarray, np.ndarray]:
+    """The 0/1 predictions ``(N, C, T)`` of ``probs`` with ``gate``, 0 past each video's length."""
+    pa, pv = binarize_probs(probs, gate)
+    if fs.lengths is not None:
+        valid = valid_seconds(fs.lengths, len(fs), fs.segments)[:, None, :].astype(np.uint8)
+        pa, pv = pa * valid, pv * valid
+    return pa, pv
 
 
 def evaluate_model(
@@ -79,9 +88,9 @@ def evaluate_model(
         tprobs = probs if tune_on == split else predict(trained.net, tset, batch_size)
         tuning = (tprobs, tset.gt_audio, tset.gt_visual, tune_on)
     by_protocol = {p: protocol_result(p, probs, fs.gt_audio, fs.gt_visual, tuning) for p in dict.fromkeys(protocols)}
-    pa, pv = binarize_probs(probs, gate)
+    pa, pv = binarized(probs, fs, gate)
     per_class = {
-        m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(CLASSES, f)}
+        m: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in zip(fs.classes, f)}
         for m, f in per_class_segment_f(pa, pv, fs.gt_audio, fs.gt_visual).items()
     }
     write_predictions(
@@ -96,6 +105,7 @@ def evaluate_model(
             "gt_visual": fs.gt_visual.astype(np.uint8),
             "labels": fs.labels.cpu().numpy().astype(np.uint8),
         },
+        fs.lengths,
     )
     result = {
         "model": trained.name,

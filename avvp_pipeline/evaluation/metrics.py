@@ -397,25 +397,26 @@ def binarize_predictions(
     visual_prob: np.ndarray | None = None,
     threshold: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Binarise model outputs into LLP predictions ``(pred_audio, pred_visual)``, uint8 (N, 25, 10).
+    """Binarise model outputs into LLP predictions ``(pred_audio, pred_visual)``, uint8 (N, C, T) (LLP:
+    (N, 25, 10)).
 
-    ``frame_prob`` is ``(N, 10, 2, 25)`` segment probabilities (modality 0 audio, 1 visual).
+    ``frame_prob`` is ``(N, T, 2, C)`` segment probabilities (modality 0 audio, 1 visual).
     ``Pa[c, t] = 1[frame_prob[t, 0, c] >= threshold] * o_a[c]`` and likewise for visual, where
     with ``gate="global"`` (HAN / CM-Co) ``o_a = o_v = 1[global_prob >= threshold]`` and with
     ``gate="modality"`` (MA's released eval) ``o_a = 1[audio_prob >= threshold]``,
-    ``o_v = 1[visual_prob >= threshold]`` (each ``(N, 25)``). Thresholds are inclusive.
+    ``o_v = 1[visual_prob >= threshold]`` (each ``(N, C)``). Thresholds are inclusive.
     """
     fp = np.asarray(frame_prob)
-    if fp.ndim != 4 or fp.shape[1:] != (NUM_SEGMENTS, 2, NUM_CLASSES):
-        raise ValueError(f"frame_prob must have shape (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES}), got {fp.shape}")
-    n = fp.shape[0]
+    if fp.ndim != 4 or fp.shape[2] != 2 or 0 in fp.shape[1:]:
+        raise ValueError(f"frame_prob must have shape (N, T, 2, C) (video, second, modality, class), got {fp.shape}")
+    n, n_cls = fp.shape[0], fp.shape[3]
 
     def video_gate(name: str, x: np.ndarray | None) -> np.ndarray:
         if x is None:
             raise ValueError(f"{name} is required with gate={gate!r}")
         a = np.asarray(x)
-        if a.shape != (n, NUM_CLASSES):
-            raise ValueError(f"{name} must have shape ({n}, {NUM_CLASSES}), got {a.shape}")
+        if a.shape != (n, n_cls):
+            raise ValueError(f"{name} must have shape ({n}, {n_cls}), got {a.shape}")
         if np.isnan(a).any():
             raise ValueError(f"{name} contains NaN")
         return (a >= threshold).astype(np.uint8)
@@ -429,7 +430,7 @@ def binarize_predictions(
         raise ValueError(f"gate must be 'global' or 'modality', got {gate!r}")
     if np.isnan(fp).any():
         raise ValueError("frame_prob contains NaN")
-    seg = (fp >= threshold).astype(np.uint8)  # (N, 10, 2, 25)
+    seg = (fp >= threshold).astype(np.uint8)  # (N, T, 2, C)
     pred_audio = np.ascontiguousarray(seg[:, :, 0, :].transpose(0, 2, 1)) * o_a[:, :, None]
     pred_visual = np.ascontiguousarray(seg[:, :, 1, :].transpose(0, 2, 1)) * o_v[:, :, None]
     return pred_audio.astype(np.uint8), pred_visual.astype(np.uint8)
@@ -440,7 +441,8 @@ def per_class_segment_f(
 ) -> dict[str, np.ndarray]:
     """Segment-level F-score (%) per class, counts pooled over all videos and seconds.
 
-    Inputs are binary ``(N, 25, 10)``; returns ``{"audio", "visual", "av"}`` -> ``(25,)`` float arrays,
+    Inputs are binary ``(N, C, T)``, 0 past a shorter video's length; returns ``{"audio", "visual", "av"}``
+    -> ``(C,)`` float arrays,
     NaN for a class that is neither predicted nor present. (The LLP protocol's headline figures
     average per video; a per-class breakdown has to pool, since most videos lack most classes.)
     """
@@ -451,7 +453,7 @@ def per_class_segment_f(
     }
     out = {}
     for name, (p, g) in pairs.items():
-        p, g = _check_binary(f"pred_{name}", np.asarray(p)).astype(bool), np.asarray(g).astype(bool)
+        p, g = _as_bool(f"pred_{name}", np.asarray(p)), np.asarray(g).astype(bool)
         tp = (p & g).sum(axis=(0, 2))
         fp = (p & ~g).sum(axis=(0, 2))
         fn = (~p & g).sum(axis=(0, 2))

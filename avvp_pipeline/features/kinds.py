@@ -2,8 +2,11 @@
 
 A kind is one feature shard folder, ``results/features/<name>/shard-K.h5``. Each fills one of a
 model's three input slots: ``audio``, ``visual_2d`` (per-frame image features) or ``visual_3d``
-(per-second clip features). The shape is what one video's features hold, ``(rows, width)``; the
-release folder is where a released copy sits below ``features.released_dir``. Only the kinds
+(per-second clip features). A kind has a row width and a number of rows per second (ResNet-152: 8
+frames), so a video of L one-second segments holds ``(L * rows_per_second, width)`` features; a kind
+whose rows describe a whole clip (``clip_rows``, CLAP's map) has that many rows for LLP's 10-second clips
+only. ``shape`` is a 10-second (LLP) video's; the release folder is where a released copy sits below
+``features.released_dir``. Only the kinds
 marked ``extractable`` can be computed from raw video here; the others are imported.
 
 A row reads three kinds, one per slot (``rows.ModelSpec.features``); a model records the kinds and
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 
 #: The three input slots of every model, in the order the networks take them.
 SLOTS = ("audio", "visual_2d", "visual_3d")
-#: One second of features per segment: every slot is brought to this many rows.
+#: The segments of an LLP video (one second each): the length of the reference shapes (``FeatureKind.shape``,
+#: a model's recorded input shapes) and of a whole-clip feature map.
 SEGMENTS = 10
 
 
@@ -25,22 +29,51 @@ class FeatureKind:
     """One kind of feature shard."""
 
     name: str
-    shape: tuple[int, int]  # (rows, width) per video
+    width: int  # the length of one row
+    rows_per_second: int | None  # None: a whole-clip map of clip_rows rows
     slot: str  # one of SLOTS
     release_folder: str  # below features.released_dir
     extractable: bool  # computed from raw video by `avvp extract`
     description: str
+    clip_rows: int | None = None  # rows of a whole-clip map (10-second clips only)
+
+    def rows(self, segments: int) -> int:
+        """Rows of the features of a video of ``segments`` one-second segments; ValueError for a whole-clip
+        map of a video that is not :data:`SEGMENTS` long."""
+        if self.rows_per_second is not None:
+            return self.rows_per_second * segments
+        if segments != SEGMENTS:
+            raise ValueError(f"{self.name} features map a whole {SEGMENTS}-second clip; a video lasts {segments} s")
+        return self.clip_rows
+
+    def segments(self, rows: int) -> int:
+        """The segments ``rows`` rows of this kind cover (a whole-clip map: :data:`SEGMENTS`); ValueError
+        when they are not a whole number of seconds."""
+        if self.rows_per_second is None:
+            return SEGMENTS
+        if rows <= 0 or rows % self.rows_per_second:
+            raise ValueError(
+                f"{self.name} features of {rows} rows: not a whole number of seconds "
+                f"({self.rows_per_second} rows per second)"
+            )
+        return rows // self.rows_per_second
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, width)`` of a 10-second (LLP) video."""
+        return (self.rows(SEGMENTS), self.width)
 
 
 KINDS: dict[str, FeatureKind] = {
     k.name: k
     for k in (
-        FeatureKind("vggish", (10, 128), "audio", "vggish", True, "VGGish embedding, one per second"),
-        FeatureKind("resnet152", (80, 2048), "visual_2d", "res152", True, "ResNet-152 pooled frames, 8 per second"),
-        FeatureKind("r2plus1d_18", (10, 512), "visual_3d", "r2plus1d_18", True, "R(2+1)D-18 clip features, per second"),
+        FeatureKind("vggish", 128, 1, "audio", "vggish", True, "VGGish embedding, one per second"),
+        FeatureKind("resnet152", 2048, 8, "visual_2d", "res152", True, "ResNet-152 pooled frames, 8 per second"),
+        FeatureKind("r2plus1d_18", 512, 1, "visual_3d", "r2plus1d_18", True, "R(2+1)D-18 clip features, per second"),
         FeatureKind(
             "clip_vitl14",
-            (10, 768),
+            768,
+            1,
             "visual_2d",
             "CLIP/features",
             False,
@@ -48,11 +81,13 @@ KINDS: dict[str, FeatureKind] = {
         ),
         FeatureKind(
             "clap_htsat",
-            (64, 768),
+            768,
+            None,
             "audio",
             "CLAP/features",
             False,
             "CLAP HTS-AT (fusion) feature map of the clip, 2 x 32 positions",
+            clip_rows=64,
         ),
     )
 }

@@ -1,7 +1,10 @@
 """HDF5 feature shards: one file per (extractor, shard), written atomically.
 
 Layout: dataset ``video_ids`` (n,) utf-8, dataset ``features`` (n, T, D) float32, optional
-per-video datasets (e.g. ``has_audio``), and attributes describing what made the shard, among them
+per-video datasets (e.g. ``has_audio``; ``lengths``: each video's segments, written only when the videos
+of a shard differ in length: ``features`` then holds the longest video's rows, each shorter one padded with
+zeros; without it every video fills all T rows, as in every LLP shard), and attributes describing what
+made the shard, among them
 ``content_sha256``: a checksum of everything else in the shard (ids, features, the per-video datasets
 and the other attributes), verified whenever a shard is read, so a shard damaged or edited after it
 was written is detected; ``checksum_version`` says what the checksum covers. The stages that read
@@ -50,6 +53,8 @@ class ShardLocked(ValueError):
 #: the attributes.
 CHECKSUM_VERSION = 2
 _CORE = ("video_ids", "features")
+#: The per-video dataset of the videos' lengths in segments (present when they differ).
+LENGTHS = "lengths"
 
 
 @dataclass
@@ -60,6 +65,39 @@ class Shard:
     features: np.ndarray
     attrs: dict
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """``(n,)`` the rows of each video's features that are real (the rest is padding)."""
+        return video_rows(self.features.shape[1], self.extra.get(LENGTHS), len(self.video_ids))
+
+
+def video_rows(rows: int, lengths: np.ndarray | None, n: int) -> np.ndarray:
+    """Each of ``n`` videos' real rows when the longest of ``lengths`` (segments; None: all the same) fills
+    ``rows`` rows."""
+    if lengths is None:
+        return np.full(n, rows, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return lengths * (rows // int(lengths.max()))
+
+
+def _lengths(path: Path, lengths, features: np.ndarray) -> np.ndarray | None:
+    """The ``lengths`` dataset to store: None when every video has the same length; ValueError when they do
+    not fit ``features``."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    n, rows = features.shape[:2]
+    if lengths.shape != (n,) or lengths.dtype.kind not in "iu" or (n and lengths.min() < 1):
+        raise ValueError(f"{path}: lengths must be {n} whole numbers of segments >= 1, got {lengths!r}")
+    if n == 0 or lengths.min() == lengths.max():
+        return None
+    if rows % int(lengths.max()):
+        raise ValueError(
+            f"{path}: {rows} feature rows are not a whole number per segment of the longest video "
+            f"({int(lengths.max())} segments)"
+        )
+    return lengths.astype(np.int32)
 
 
 def content_sha256(
@@ -123,13 +161,23 @@ def write_shard(
     features: np.ndarray,
     attrs: Mapping,
     extra: Mapping[str, np.ndarray] | None = None,
+    lengths: np.ndarray | None = None,
 ) -> None:
-    """Write a shard under a temporary name and rename it into place when complete."""
+    """Write a shard under a temporary name and rename it into place when complete.
+
+    ``lengths`` (n,): each video's segments, for videos of different lengths; ``features`` then holds
+    ``(n, rows of the longest, D)`` and what lies past a shorter video's rows is written as zeros. Videos
+    all of one length are stored without it (the layout of every LLP shard)."""
     path = Path(path)
     features = np.asarray(features, dtype=np.float32)
     if len(video_ids) != features.shape[0]:
         raise ValueError(f"{path}: {len(video_ids)} ids for {features.shape[0]} feature rows")
     extra = {name: np.asarray(values) for name, values in (extra or {}).items()}
+    stored_lengths = _lengths(path, lengths, features)
+    if stored_lengths is not None:
+        real = np.arange(features.shape[1]) < video_rows(features.shape[1], stored_lengths, len(video_ids))[:, None]
+        features = np.where(real[:, :, None], features, np.float32(0))
+        extra[LENGTHS] = stored_lengths
     for name, values in extra.items():
         if values.ndim == 0 or values.shape[0] != len(video_ids):
             raise ValueError(f"{path}: per-video dataset {name!r} has shape {values.shape} for {len(video_ids)} videos")
@@ -219,33 +267,56 @@ def quarantine(path: str | Path) -> Path | None:
 def load_features(
     paths: Iterable[str | Path], workflow_results: str | Path | None = None
 ) -> tuple[dict[str, int], np.ndarray, list[dict]]:
-    """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``.
+    """Concatenate shards: ``(row index by video id, features (N, T, D), attrs per shard)``; shards of
+    different row counts are padded with zeros to the longest (:func:`load_padded` also says which rows are
+    real).
 
     A damaged shard raises :class:`CorruptShard`. One inside ``workflow_results`` (the results folder of
     the workflow running the stage, which made it and rebuilds it) is first moved aside
     (:func:`quarantine`); any other is the user's own and left as it is.
     """
+    index, features, _, attrs = load_padded(paths, workflow_results)
+    return index, features, attrs
+
+
+def load_padded(
+    paths: Iterable[str | Path], workflow_results: str | Path | None = None
+) -> tuple[dict[str, int], np.ndarray, np.ndarray, list[dict]]:
+    """:func:`load_features` with each video's real rows: ``(index, features (N, T, D), rows (N,), attrs)``."""
     ids: list[str] = []
-    arrays, attrs, origin = [], [], {}
+    shards, origin = [], {}
     for p in paths:
         try:
-            i, x, a = read_shard(p)
+            shard = read_full_shard(p)
         except CorruptShard as exc:
             if not _inside(p, workflow_results):
                 raise
             aside = quarantine(p)
             where = f"moved aside to {aside}" if aside else "already moved aside by another job"
             raise CorruptShard(f"{exc}; {where}: rerun snakemake to rebuild it") from exc
-        for vid in i:
+        for vid in shard.video_ids:
             if vid in origin:
                 raise ValueError(_duplicate(vid, origin[vid], p))
             origin[vid] = p
-        ids += i
-        arrays.append(x)
-        attrs.append(a)
-    if not arrays:
+        ids += shard.video_ids
+        shards.append(shard)
+    if not shards:
         raise ValueError("no feature shards given")
-    return {vid: n for n, vid in enumerate(ids)}, np.concatenate(arrays), attrs
+    return (
+        {vid: n for n, vid in enumerate(ids)},
+        _pad_concat([s.features for s in shards]),
+        np.concatenate([s.rows for s in shards]),
+        [s.attrs for s in shards],
+    )
+
+
+def _pad_concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """``arrays`` (n_i, T_i, ...) as one array, each padded with zeros to the largest T_i."""
+    longest = max(a.shape[1] for a in arrays)
+    if all(a.shape[1] == longest for a in arrays):
+        return np.concatenate(arrays)
+    pad = [np.pad(a, [(0, 0), (0, longest - a.shape[1])] + [(0, 0)] * (a.ndim - 2)) for a in arrays]
+    return np.concatenate(pad)
 
 
 def _inside(path: str | Path, folder: str | Path | None) -> bool:

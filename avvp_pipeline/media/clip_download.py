@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..data.llp import video_id
 from ..fetch import http
-from ..fileio import write_tsv
+from ..fileio import read_tsv, write_tsv
 from .ffmpeg_bin import ffmpeg_exe
 from .probe import run_ffmpeg
 
@@ -86,15 +86,47 @@ class _Failed(Exception):
         self.reason, self.detail = reason, detail
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One line of the failures file: a clip that could not be had, and why."""
+
+    filename: str
+    video_id: str
+    reason: str
+    detail: str
+
+
+def read_failures(path: str | Path) -> list[Failure]:
+    """The clips a failures file lists (ValueError naming the file when it is not one)."""
+    rows = read_tsv(path)
+    if not rows or rows[0] != FAILURES_HEADER:
+        raise ValueError(f"{path}: not a clip failures file (its header must be {' '.join(FAILURES_HEADER)})")
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(FAILURES_HEADER):
+            raise ValueError(f"{path}: line {n} has {len(row)} fields, expected {len(FAILURES_HEADER)}")
+    return [Failure(*row) for row in rows[1:]]
+
+
+def clip_path(out: str | Path, vid: str) -> Path:
+    """Where the clip of YouTube id ``vid`` is written in ``out``."""
+    return Path(out) / f"{vid}.mp4"
+
+
+def present_clips(names: list[str], out: str | Path) -> list[Path]:
+    """The clips of ``names`` that ``out`` has, in that order."""
+    paths = (clip_path(out, parse_name(n).video_id) for n in dict.fromkeys(names))
+    return [p for p in paths if p.is_file()]
+
+
 def download_clips(
     names: list[str], out: str | Path, failures: str | Path, opts: DownloadOptions, *, progress: bool = True
 ) -> dict[str, int]:
     """Fetch the clips ``names`` into ``out`` and write the failures file; counts of done / kept / failed."""
     clips = [parse_name(n) for n in dict.fromkeys(names)]
     out = Path(out)
-    todo = [c for c in clips if not (out / f"{c.video_id}.mp4").is_file()]
+    todo = [c for c in clips if not clip_path(out, c.video_id).is_file()]
     if todo:
-        http.require_online(opts.url(todo[0].video_id), out / f"{todo[0].video_id}.mp4")
+        http.require_online(opts.url(todo[0].video_id), clip_path(out, todo[0].video_id))
     out.mkdir(parents=True, exist_ok=True)
     failed: list[tuple[str, str, str, str]] = []
     with ThreadPoolExecutor(max(1, opts.jobs)) as pool, tqdm(total=len(todo), unit="clip", disable=not progress) as bar:
@@ -112,7 +144,7 @@ def _one(clip: Clip, out: Path, opts: DownloadOptions) -> _Failed | None:
     try:
         source = _with_retries(lambda: _fetch_source(opts.url(clip.video_id), work, opts), opts)
         _cut(source, clip, work / "clip.mp4")
-        (work / "clip.mp4").replace(out / f"{clip.video_id}.mp4")
+        (work / "clip.mp4").replace(clip_path(out, clip.video_id))
     except _Failed as exc:
         return exc
     shutil.rmtree(work, ignore_errors=True)

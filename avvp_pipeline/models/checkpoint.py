@@ -3,9 +3,11 @@ through :mod:`avvp_pipeline.torch_files`.
 
 A trained model is one dict: ``model_name``, ``state_dict``, ``train_config``, ``features``,
 ``feature_configs``, ``classes``, ``summary``, ``avvp_pipeline_version``, ``run_hash``, ``inputs`` (slot
--> ``{"kind", "shape"}``: the feature kind and the (rows, width) of each input the network was built
-for; a file without it was written before kinds were recorded and reads HAN's three kinds), and for a
-model imported from elsewhere (``avvp import model``) ``imported_from``: where its weights came from. Files are
+-> ``{"kind", "shape"}``: the feature kind and the (rows, width) of a 10-segment video the network was built
+for; a file without it was written before kinds were recorded and reads HAN's three kinds),
+``segment_seconds`` (the data set's segment length; the heads are sized from ``classes``: a file without
+them reads as LLP's 25 classes and 1-second segments), and for a model imported from elsewhere
+(``avvp import model``) ``imported_from``: where its weights came from. Files are
 only ever read with ``torch.load(weights_only=True)``: tensors and plain data, never arbitrary
 objects, so a crafted file cannot run code. Anything that is not what it should be is refused
 with a :class:`CheckpointError` naming the file and the problem.
@@ -24,6 +26,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..data.llp import CLASSES
 from ..features.kinds import DEFAULT_KINDS, SLOTS, check_kinds, default_shapes
 from ..torch_files import CheckpointError, plain, read_torch_file, save_torch_file, state_dict_problems
 from .options import DEFAULTS, OPTIONS
@@ -44,6 +47,7 @@ __all__ = [
     "load_trained",
     "features_match",
     "model_inputs",
+    "model_classes",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ _MODEL_FIELDS = {
     "run_hash": (str, None),
     "imported_from": (dict, None),
     "inputs": (dict, None),
+    "segment_seconds": (int, float, None),
 }
 _RESUME_FIELDS = {
     "run_hash": (str,),
@@ -95,6 +100,7 @@ def write_model(
     run_hash: str,
     imported_from: dict | None = None,
     inputs: dict | None = None,
+    segment_seconds: float = 1.0,
 ) -> None:
     """Write a trained model as ``model.pt`` (see the module docstring for its keys); ``inputs`` defaults
     to HAN's three kinds with their shapes."""
@@ -112,6 +118,7 @@ def write_model(
         "avvp_pipeline_version": __version__,
         "run_hash": run_hash,
         "inputs": plain(inputs),
+        "segment_seconds": float(segment_seconds),
     }
     if imported_from is not None:
         ckpt["imported_from"] = plain(imported_from)
@@ -138,6 +145,13 @@ def model_inputs(record: dict | None) -> tuple[tuple[str, str, str], dict[str, t
         kinds.append(entry.get("kind"))
         shapes[slot] = (shape[0], shape[1])
     return check_kinds(kinds), shapes
+
+
+def model_classes(ckpt: dict) -> tuple[str, ...]:
+    """The classes a ``model.pt`` predicts, in output order (a file without them, or with an empty list as
+    files written before they sized the heads may hold: LLP's 25)."""
+    classes = ckpt.get("classes")
+    return tuple(str(c) for c in classes) if classes else CLASSES
 
 
 def file_kind(obj) -> str:
@@ -209,8 +223,9 @@ def build_checked(path: str | Path, ckpt: dict, device: torch.device | str = "cp
         kinds, shapes = model_inputs(ckpt.get("inputs"))
     except ValueError as exc:
         raise CheckpointError(f"{path}: its input record cannot be read: {exc}") from None
+    classes = model_classes(ckpt)
     try:
-        model = build_model(name, ckpt["train_config"], shapes).to(device)
+        model = build_model(name, ckpt["train_config"], shapes, len(classes)).to(device)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: cannot build model {name!r} from the file's train_config: {exc}") from None
     problems = state_dict_problems(model.state_dict(), ckpt["state_dict"])
@@ -363,6 +378,8 @@ class TrainedModel:
     summary: dict
     imported_from: dict | None = None
     inputs: dict | None = None  # slot -> {"kind", "shape"}; None: written before kinds were recorded
+    classes: tuple[str, ...] = CLASSES  # in output order
+    segment_seconds: float = 1.0
 
     @property
     def kinds(self) -> tuple[str, str, str]:
@@ -425,4 +442,6 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
         ckpt["summary"],
         ckpt.get("imported_from"),
         ckpt.get("inputs"),
+        model_classes(ckpt),
+        float(ckpt.get("segment_seconds") or 1.0),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from ..data.llp import CLASSES
 from ..features.kinds import default_shapes
 from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
@@ -23,10 +24,13 @@ __all__ = [
 ]
 
 
-def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None = None) -> nn.Module:
+def build_model(
+    name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None = None, num_classes: int = len(CLASSES)
+) -> nn.Module:
     """Build the model called ``name`` with the architecture options in ``cfg`` (options it lacks take
     their :data:`rows.DEFAULTS` / recipe values) for inputs of ``shapes`` (slot -> (rows, width) of one
-    video, as the feature shards declare them; default: the table's shapes of the row's feature kinds).
+    10-segment video; default: the table's shapes of the row's feature kinds) and heads of ``num_classes``
+    classes (LLP's 25).
 
     With ``cfg['feature_norm'] == 'standardize'`` the model is wrapped in :class:`Standardized`
     (statistics are fitted by the trainer and saved with the weights).
@@ -43,6 +47,7 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
     if s.backbone in ("ave", "avsdn"):
         cls = AVE if s.backbone == "ave" else AVSDN
         model = cls(
+            num_classes=num_classes,
             dropout=cfg["dropout"],
             cooccurrence=s.cooccurrence if s.arch == "cmco" else None,
             occ_dim=cfg["occ_dim"],
@@ -51,6 +56,7 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
         )
     elif s.arch == "cmco":
         model = HANCoOccurrence(
+            num_classes=num_classes,
             dropout=cfg["dropout"],
             occ_dim=cfg["occ_dim"],
             occ_dropout=cfg["occ_dropout"],
@@ -61,6 +67,7 @@ def build_model(name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None 
         )
     else:
         han = dict(
+            num_classes=num_classes,
             d_model=cfg["hidden"],
             num_layers=layers,
             nhead=cfg["heads"],

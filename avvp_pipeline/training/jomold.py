@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data.feature_sets import FeatureSet
-from ..data.llp import CLASSES
 from ..data.noise_ratios import write_noise_ratios
+from ..inference import predict
 from ..models.mmil import MMILOutput
 from .losses import EPS, guided_loss, smooth
 
@@ -173,17 +173,6 @@ def noise_ratios(
     return out
 
 
-@torch.inference_mode()
-def _estimator_probs(model: torch.nn.Module, fs: FeatureSet, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    model.eval()
-    p_a, p_v = [], []
-    for s in range(0, len(fs), batch_size):
-        out = model(*fs.batch(torch.arange(s, min(s + batch_size, len(fs)), device=fs.audio.device)))
-        p_a.append(out.audio_prob.float().cpu().numpy())
-        p_v.append(out.visual_prob.float().cpu().numpy())
-    return np.concatenate(p_a), np.concatenate(p_v)
-
-
 def estimate_noise_ratios(
     model: torch.nn.Module,
     fs: FeatureSet,
@@ -195,12 +184,14 @@ def estimate_noise_ratios(
 ) -> dict:
     """Stage 2: :func:`noise_ratios` of the trained estimator ``model`` over the training set ``fs``, written
     to ``out`` (data/noise_ratios.py) with ``provenance`` and the settings; returns the statistics."""
-    p_a, p_v = _estimator_probs(model, fs, batch_size)
-    r = noise_ratios(p_a, p_v, fs.labels.cpu().numpy(), audio_threshold, visual_threshold, batch_size=batch_size)
+    probs = predict(model, fs, batch_size)  # each video seen alone: a padded batch runs with its mask
+    labels = fs.labels.cpu().numpy()
+    p_a, p_v = probs["audio_prob"], probs["visual_prob"]
+    r = noise_ratios(p_a, p_v, labels, audio_threshold, visual_threshold, batch_size=batch_size)
     stats = {
         "videos": len(fs),
         **{k: r[k].astype(int).tolist() for k in ("events", "noisy_audio", "noisy_visual")},
     }
     settings = {"audio_threshold": audio_threshold, "visual_threshold": visual_threshold, "batch_size": batch_size}
-    write_noise_ratios(out, list(CLASSES), r["audio"], r["visual"], {**provenance, **settings}, stats)
+    write_noise_ratios(out, list(fs.classes), r["audio"], r["visual"], {**provenance, **settings}, stats)
     return stats

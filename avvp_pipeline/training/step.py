@@ -42,10 +42,10 @@ def step_loss(
 ) -> torch.Tensor:
     """Loss of the batch ``idx`` of ``fs`` for the row ``name``: guided BCE, plus CM-S on a batch doubled
     with ``partners`` (:func:`batch_partners`) when the row has it. ``mask`` (B, T): the real segments of a
-    padded batch (None: every video is full length). ``position``: (0-based index of the batch, batches
-    in the epoch), which JoMoLD's label flips ramp in with."""
+    padded batch, whose features are cut to its T segments (None: every video is full length). ``position``:
+    (0-based index of the batch, batches in the epoch), which JoMoLD's label flips ramp in with."""
     s = spec(name)
-    audio, video_s, video_st = fs.batch(idx)
+    audio, video_s, video_st = fs.batch(idx, None if mask is None else mask.shape[1])
     y = fs.labels[idx]
     if s.jomold:
         return _jomold_loss(model, name, fs, (audio, video_s, video_st), y, epoch, cfg, mask, position)

@@ -1,7 +1,8 @@
 """Train a parsing model on in-memory features with the HAN recipe (Tian et al., ECCV 2020).
 
 Adam (AdamW for VALOR's recipe), StepLR (or warm-up then cosine) stepped per epoch, shuffled batches
-by index over tensors already on the device, validation with the LLP protocol after every epoch, keep the best
+by index over tensors already on the device (videos of different lengths: batches of similar lengths, each
+padded to its longest video, :func:`epoch_batches`), validation with the LLP protocol after every epoch, keep the best
 checkpoint (``>=``: ties
 replace). A per-epoch resume state next to the output (``checkpoint.pt``, :mod:`avvp_pipeline.models.checkpoint`)
 lets a killed run resume.
@@ -35,15 +36,58 @@ from .step import backward_step, batch_partners, step_loss
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train", "train_epoch", "epoch_partners", "Selection"]
+__all__ = ["train", "train_epoch", "epoch_partners", "epoch_batches", "padding_fraction", "Selection"]
+
+#: Videos of different lengths are sorted by length within windows of this many batches.
+BUCKET_BATCHES = 16
+
+
+def epoch_batches(
+    fs: FeatureSet, batch_size: int, shuffle: torch.Generator, videos: int | None = None
+) -> list[torch.Tensor]:
+    """The batches (video indices, on the CPU) of one epoch over ``fs`` (its first ``videos`` of the
+    shuffled order, when given).
+
+    The videos are shuffled; when they all have one length, the batches are consecutive slices of that
+    order (the random stream and batches of every run before lengths existed). Otherwise each window of
+    :data:`BUCKET_BATCHES` batches is sorted by length, so a batch holds videos of similar lengths and
+    little padding, and the batches are shuffled once more."""
+    order = torch.randperm(len(fs), generator=shuffle)
+    if videos is not None:
+        order = order[:videos]
+    if not fs.uniform:
+        lengths = torch.from_numpy(fs.lengths)[order]
+        window = BUCKET_BATCHES * batch_size
+        order = torch.cat(
+            [
+                order[s : s + window][torch.argsort(lengths[s : s + window], stable=True)]
+                for s in range(0, len(order), window)
+            ]
+        )
+    batches = list(torch.split(order, batch_size))
+    if not fs.uniform:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=shuffle).tolist()]
+    return batches
+
+
+def padding_fraction(fs: FeatureSet, batches: list[torch.Tensor]) -> float:
+    """The share of the segments of ``batches``, each padded to its longest video, that are padding."""
+    if fs.uniform:
+        return 0.0
+    real = padded = 0
+    for idx in batches:
+        lengths = fs.lengths[idx.numpy()]
+        real += int(lengths.sum())
+        padded += len(idx) * int(lengths.max())
+    return 1.0 - real / padded
 
 
 def epoch_partners(
-    model_name: str, n: int, batch_size: int, generator: torch.Generator, device: torch.device
+    model_name: str, sizes: list[int], generator: torch.Generator, device: torch.device
 ) -> list[torch.Tensor | None]:
-    """The CM-S swap partners of every batch of an epoch over ``n`` videos, drawn in batch order (as a step
-    would draw them) and sent to ``device`` in one copy: a step then never waits for the host."""
-    drawn = [batch_partners(model_name, min(batch_size, n - s), generator) for s in range(0, n, batch_size)]
+    """The CM-S swap partners of the batches of an epoch (of ``sizes`` videos), drawn in batch order (as a
+    step would draw them) and sent to ``device`` in one copy: a step then never waits for the host."""
+    drawn = [batch_partners(model_name, size, generator) for size in sizes]
     if all(p is None for p in drawn):
         return drawn
     flat = torch.cat([p for p in drawn if p is not None]).to(device)
@@ -65,29 +109,32 @@ def train_epoch(
     partner_rng: torch.Generator,
     videos: int | None = None,
     graphed: GraphedStep | None = None,
+    batches: list[torch.Tensor] | None = None,
 ) -> float:
     """One pass over ``train_set`` (its first ``videos`` of a shuffled order, when given) in shuffled
-    batches; the mean loss per video. The loss stays on the device until the end: no per-step sync.
-    With ``graphed``, full batches replay its CUDA graph; a smaller last batch runs eagerly."""
+    batches (``batches``: those of :func:`epoch_batches`, drawn here when None); the mean loss per video.
+    The loss stays on the device until the end: no per-step sync. With ``graphed``, full batches replay its
+    CUDA graph; a smaller last batch runs eagerly. A padded batch is cut to its longest video and its mask
+    given to the step."""
     device = train_set.audio.device
     model.train()
-    order = torch.randperm(len(train_set), generator=shuffle).to(device)
-    if videos is not None:
-        order = order[:videos]
-    partners = epoch_partners(model_name, len(order), cfg.batch_size, partner_rng, device)
+    if batches is None:
+        batches = epoch_batches(train_set, cfg.batch_size, shuffle, videos)
+    on_device = torch.cat(batches).to(device).split([len(b) for b in batches])
+    partners = epoch_partners(model_name, [len(b) for b in batches], partner_rng, device)
     total = torch.zeros((), device=device)
-    batches = len(partners)
-    for b, start in enumerate(range(0, len(order), cfg.batch_size)):
-        idx = order[start : start + cfg.batch_size]
+    for b, idx in enumerate(on_device):
         if graphed is not None and len(idx) == cfg.batch_size:
             loss = graphed(idx, partners[b], epoch)
         else:
+            mask = train_set.padding_mask(idx, train_set.batch_length(batches[b]))
             with cfg.autocast(device):
-                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b], position=(b, batches))
+                position = (b, len(batches))  # JoMoLD's flips ramp in over the epoch's batches
+                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b], mask, position)
             optimizer.zero_grad(set_to_none=True)
             backward_step(model, optimizer, loss, cfg)
         total += loss.detach() * len(idx)
-    return total.item() / len(order)
+    return total.item() / sum(len(b) for b in batches)
 
 
 @dataclass
@@ -114,9 +161,9 @@ def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, devic
     """Seeded model, optimizer, scheduler and the shuffle / partner generators of a run from scratch."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    model = build_model(model_name, asdict(cfg), train_set.shapes).to(device)
+    model = build_model(model_name, asdict(cfg), train_set.shapes, len(train_set.classes)).to(device)
     if isinstance(model, Standardized):
-        model.fit(train_set.audio, train_set.video_s, train_set.video_st)
+        model.fit(train_set.audio, train_set.video_s, train_set.video_st, mask=train_set.mask())
     optimizer, scheduler = build_optimizer(model, cfg, device)
     shuffle = torch.Generator(device="cpu").manual_seed(cfg.seed)
     partner_rng = torch.Generator(device="cpu").manual_seed(cfg.seed + 1)
@@ -167,9 +214,11 @@ def save_trained(
     feature_configs: dict | None,
     run_hash_: str,
     inputs: dict | None = None,
+    classes: tuple[str, ...] = CLASSES,
+    segment_seconds: float = 1.0,
 ) -> None:
     """The final outputs of a run: ``model.pt`` (the selected epoch, with ``inputs``: the feature kind and
-    shape of each input slot) and ``history.json``."""
+    shape of each input slot, and the data set's ``classes`` and ``segment_seconds``) and ``history.json``."""
     write_model(
         out_dir / "model.pt",
         model_name=model_name,
@@ -177,10 +226,11 @@ def save_trained(
         train_config=asdict(cfg),
         features=provenance,
         feature_configs=feature_configs,
-        classes=list(CLASSES),
+        classes=list(classes),
         summary=summary,
         run_hash=run_hash_,
         inputs=inputs,
+        segment_seconds=segment_seconds,
     )
     write_json({"summary": summary, "epochs": history}, out_dir / "history.json")
 
@@ -244,6 +294,8 @@ def train(
     graphed = None
     if run.cuda_graphs and spec(model_name).jomold == "denoise":
         log.warning("model %s flips a data-dependent number of labels per batch: it trains eagerly", model_name)
+    elif run.cuda_graphs and not train_set.uniform:
+        log.warning("train.runtime.cuda_graphs: the %s videos differ in length; training runs eagerly", train_set.split)
     elif run.cuda_graphs:
         graphed = GraphedStep(model, model_name, train_set, optimizer, cfg)
     bar = tqdm(
@@ -256,7 +308,13 @@ def train(
     )
     for epoch in bar:
         t0 = time.perf_counter()
-        loss = train_epoch(model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng, graphed=graphed)
+        batches = epoch_batches(train_set, cfg.batch_size, shuffle)
+        padding = padding_fraction(train_set, batches)
+        if not train_set.uniform:
+            log.info("epoch %d: %.1f%% of the batches' segments are padding", epoch, 100 * padding)
+        loss = train_epoch(
+            model, model_name, train_set, optimizer, epoch, cfg, shuffle, partner_rng, graphed=graphed, batches=batches
+        )
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         scores = plain(evaluate_probs(predict(model, select_set, run.eval_batch_size), select_set, cfg.gate))
@@ -268,6 +326,7 @@ def train(
                 "loss": loss,
                 "lr": float(lr),
                 "seconds": time.perf_counter() - t0,
+                **({} if train_set.uniform else {"padding": padding}),
                 f"{cfg.select_on}_{cfg.select_metric}": score,
                 cfg.select_on: scores,
             }
@@ -305,7 +364,18 @@ def train(
         **({"noise_ratios": noise_ratios} if noise_ratios else {}),
     }
     save_trained(
-        out_dir, model_name, cfg, selection, history, summary, provenance, feature_configs, hash_, train_set.inputs()
+        out_dir,
+        model_name,
+        cfg,
+        selection,
+        history,
+        summary,
+        provenance,
+        feature_configs,
+        hash_,
+        train_set.inputs(),
+        train_set.classes,
+        train_set.segment_seconds,
     )
     ckpt_path.unlink(missing_ok=True)
     return summary

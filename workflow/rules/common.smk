@@ -9,11 +9,12 @@ from avvp_pipeline.models.rows import MODELS as ALL_MODELS
 from avvp_pipeline.models.rows import spec
 from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
+from avvp_pipeline.fetch.http import OFFLINE_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
-from avvp_pipeline.plan import check_results_dir
+from avvp_pipeline.plan import check_offline, check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_needed
-from avvp_pipeline.plan import manifest_path, write_import_manifests, write_pseudo_label_manifest
-from avvp_pipeline.plan import video_manifest_path, write_video_manifests
+from avvp_pipeline.plan_manifests import manifest_path, write_import_manifests, write_pseudo_label_manifest
+from avvp_pipeline.plan_manifests import video_manifest_path, write_video_manifests
 from avvp_pipeline.plan import parse_inputs as plan_parse_inputs
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
@@ -24,6 +25,7 @@ from snakemake.exceptions import WorkflowError
 # Everything a run would trip over later stops here, at planning, with one message.
 try:
     check_results_dir(config, workflow.basedir)  # before anything is written there
+    check_offline(config)
     check_models(list(ALL_MODELS), config["train"], config["parse"])
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
     check_train_options(config["train"], rows_needed(config["train"], config["refine"]))
@@ -43,10 +45,15 @@ try:
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
     raise WorkflowError(str(_exc)) from None
 SHARDS = list(range(PLAN.num_shards))
+DOWNLOAD = DATA.download  # dataset.download's options when the clips are fetched (dataset.smk), else None
 RESULTS = config["results_dir"].rstrip("/")  # every output of the run lies below it
 # Tells the stages which shards are this workflow's (a damaged one is moved aside to be rebuilt); an
 # environment variable rather than an option, so that finished jobs keep their recorded commands.
 os.environ[WORKFLOW_RESULTS_ENV] = os.path.abspath(RESULTS)
+# `offline: true`: the jobs that could fetch (extraction: missing pretrained weights) open no socket;
+# an environment variable, like the one above, so that flipping it reruns nothing.
+if config["offline"]:
+    os.environ[OFFLINE_ENV] = "1"
 
 
 def out(path):
@@ -142,8 +149,31 @@ def shard_outputs(k):
 
 # The demo's videos are one output of the synth job, its folder (not 100s of file names in the console).
 DEMO_VIDEOS = PLAN.videos_dir if DATA.synthetic else None
-if FEATURE_SOURCE == "extract":
+# Downloaded clips: each shard's manifest is the output of its download job (dataset.smk), not written here.
+if FEATURE_SOURCE == "extract" and not DATA.downloads:
     write_video_manifests(PLAN, FEATURE_DIR, shard_outputs if DATA.synthetic else None)
+
+
+def download_failures(k):
+    """The failures file of shard ``k``'s download job (media/clip_download.py writes and reads it)."""
+    return out(f"downloads/failures-shard-{k:04d}.tsv")
+
+
+def report_clips(wildcards):
+    """The report's inputs on which clips the run had: the index (listed), the shards' video manifests
+    (available), the download failures (why not); none with released features."""
+    if FEATURE_SOURCE != "extract":
+        return {}
+    clips = {"index": out("dataset/index.h5"), "video_lists": [video_manifest_path(FEATURE_DIR, k) for k in SHARDS]}
+    return {**clips, "download_failures": [download_failures(k) for k in SHARDS]} if DATA.downloads else clips
+
+
+def report_clip_options(wildcards, input):
+    """``--index H5 --video-lists TSV ... [--download-failures TSV ...]`` for :func:`report_clips`' inputs."""
+    if FEATURE_SOURCE != "extract":
+        return []
+    options = ["--index", input.index, "--video-lists", *input.video_lists]
+    return [*options, "--download-failures", *input.download_failures] if DATA.downloads else options
 
 
 # Imports rerun when the content of their released files changes, whatever their times say: each job's

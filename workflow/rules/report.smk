@@ -5,6 +5,7 @@
 
 rule report:
     input:
+        unpack(report_clips),  # which clips of each split the run had
         models=run_files("metrics.json"),
         baselines=[out("baselines/broadcast/metrics.json")],
     output:
@@ -29,9 +30,10 @@ rule report:
         "../../envs/avvp.yaml"
     params:
         version=STAGE_VERSIONS["report"],
+        clips=report_clip_options,
     shell:
         "avvp report {input.baselines:q} {input.models:q} --out {output.md:q} --csv {output.csv:q}"
-        " --per-class-csv {output.per_class:q} > /dev/null 2> {log:q}"
+        " --per-class-csv {output.per_class:q} {params.clips:q} > /dev/null 2> {log:q}"
 
 
 rule figures:
