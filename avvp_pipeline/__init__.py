@@ -13,6 +13,7 @@ STAGE_VERSIONS = {
     "refine": 1,
     "pseudo_labels": 1,
     "pseudo_labels_teachers": 1,
+    "noise_ratios": 1,
     "train": 3,
     "evaluate": 2,
     "report": 2,

@@ -419,28 +419,38 @@ def check_pseudo_labels(train_cfg: dict, pseudo_cfg: dict | None) -> None:
             raise PlanError(f"pseudo_labels.dir {folder}: no {sub}/ folder")
 
 
-def rows_needed(train_cfg: dict, refine_cfg: dict | None) -> list[str]:
-    """The rows a run trains: ``train.models``, and MA's base model when an MA* row refines labels here."""
+#: The row whose trained model gives JoMoLD's noise ratios (``noise_ratios.source: computed``).
+NOISE_ESTIMATOR = "jomold-estimator"
+
+
+def rows_needed(train_cfg: dict, refine_cfg: dict | None, noise_cfg: dict | None = None) -> list[str]:
+    """The rows a run trains: ``train.models``, MA's base model when an MA* row refines labels here, and
+    JoMoLD's noise estimator when the jomold row's noise ratios are computed here."""
     rows = list(train_cfg.get("models") or [])
     computed = (refine_cfg or {}).get("source", "computed") == "computed"
     if computed and any(spec(m).labels == "refined" for m in rows) and "ma_base" not in rows:
         rows.append("ma_base")
+    estimated = (noise_cfg or {}).get("source", "computed") == "computed"
+    if estimated and any(spec(m).jomold == "denoise" for m in rows) and NOISE_ESTIMATOR not in rows:
+        rows.append(NOISE_ESTIMATOR)
     return rows
 
 
-def feature_kinds(train_cfg: dict, refine_cfg: dict | None = None) -> tuple[str, ...]:
-    """The feature kinds the rows of a run read (``train.models``, MA's base model when labels are
-    refined here), in the kinds table's order; HAN's three when no row is configured."""
-    wanted = {k for m in rows_needed(train_cfg, refine_cfg) for k in spec(m).features}
+def feature_kinds(train_cfg: dict, refine_cfg: dict | None = None, noise_cfg: dict | None = None) -> tuple[str, ...]:
+    """The feature kinds the rows of a run read (:func:`rows_needed`), in the kinds table's order; HAN's
+    three when no row is configured."""
+    wanted = {k for m in rows_needed(train_cfg, refine_cfg, noise_cfg) for k in spec(m).features}
     return tuple(k for k in KINDS if k in wanted) or DEFAULT_KINDS
 
 
-def check_feature_kinds(features_cfg: dict, train_cfg: dict, refine_cfg: dict | None = None) -> None:
+def check_feature_kinds(
+    features_cfg: dict, train_cfg: dict, refine_cfg: dict | None = None, noise_cfg: dict | None = None
+) -> None:
     """PlanError where a row of ``train.models`` reads feature kinds the configured feature source
     cannot provide (``features.source: extract`` computes only the extractable kinds from videos)."""
     if feature_source(features_cfg) != "extract":
         return
-    for row in rows_needed(train_cfg, refine_cfg):
+    for row in rows_needed(train_cfg, refine_cfg, noise_cfg):
         lacking = not_extractable(spec(row).features)
         if lacking:
             folders = " and ".join(f"{KINDS[k].release_folder}/" for k in lacking)
@@ -530,6 +540,7 @@ def input_folders(config: dict) -> dict[str, str]:
     """``{config key: path}`` for every folder (and file) the config reads."""
     dataset, features = config.get("dataset") or {}, config.get("features") or {}
     pseudo, refine = config.get("pseudo_labels") or {}, config.get("refine") or {}
+    noise = config.get("noise_ratios") or {}
     found = {
         "dataset.annotations_dir": dataset.get("annotations_dir"),
         "dataset.videos_dir": dataset.get("videos_dir"),
@@ -538,6 +549,7 @@ def input_folders(config: dict) -> dict[str, str]:
         "pseudo_labels.dir": pseudo.get("dir"),
         "parse.videos_dir": (config.get("parse") or {}).get("videos_dir"),
         "refine.file": refine.get("file"),  # a file: its folder may hold results/, not be it
+        "noise_ratios.file": noise.get("file"),
     }
     for kind in ("clip", "clap"):
         weights = (pseudo.get(kind) or {}).get("weights")

@@ -40,3 +40,15 @@ def test_ave_counts_its_80_frame_projections_once():
     # true count agree on it: no 8x factor on top of 80 rows
     assert table4_gmacs(ave, batch=1) == pytest.approx(table4_gmacs(ave, batch=1, published=False))
     assert table4_gmacs(ave, batch=1) < table4_gmacs(HAN(), batch=1) * 1.5
+
+
+def test_jomold_rows_cost_hans_and_the_estimator_skips_cross_attention():
+    """`avvp models`: JoMoLD's network is HAN's (Table 4: 2.4 M, 6.63 G); its estimator runs no cross-modal
+    attention, so its true FLOPs are fewer."""
+    from avvp_pipeline.models.registry import build_model
+
+    han, estimator, jomold = (build_model(name, {}) for name in ("han", "jomold-estimator", "jomold"))
+    assert table4_parameters(jomold) == table4_parameters(estimator) == 2_466_379
+    assert table4_gmacs(jomold) == table4_gmacs(estimator) == pytest.approx(6.634, abs=5e-4)
+    assert gflops_per_video(jomold) == pytest.approx(gflops_per_video(han))
+    assert gflops_per_video(estimator) < gflops_per_video(han)

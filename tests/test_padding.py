@@ -22,7 +22,8 @@ from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import MODELS, spec, train_options
 from avvp_pipeline.training.cms import cms_loss, doubled_mask
 from avvp_pipeline.training.config import TrainConfig
-from avvp_pipeline.training.losses import EPS, guided_loss, ma_guided_loss
+from avvp_pipeline.training.jomold import contrastive_loss, flip_labels, ramped_ratios
+from avvp_pipeline.training.losses import EPS, guided_loss, ma_guided_loss, smooth
 from avvp_pipeline.training.refine import ma_contrastive_loss
 from avvp_pipeline.training.step import batch_partners, step_loss
 
@@ -34,7 +35,8 @@ SHAPES = {"audio": (10, 16), "visual_2d": (80, 24), "visual_3d": (10, 16)}
 FEATURE_MAP_SHAPES = {"audio": (64, 16), "visual_2d": (10, 16), "visual_3d": (10, 16)}  # valor++: CLAP's map
 PER_SECOND_ROWS = [name for name in MODELS if spec(name).features[0] != "clap_htsat"]
 # one row per network part and loss term (the others combine the same parts); every row runs with -m slow
-COVERING = {"han", "han_3layers", "han+ours", "ma*+cms", "ma", "ave", "avsdn+ours", "valor+", "valor++"}
+COVERING = {"han", "han_3layers", "han+ours", "ma*+cms", "ma", "ave", "avsdn+ours", "valor+", "valor++", "jomold"}
+POSITION = (1, 3)  # the batch's place in its epoch: JoMoLD's flips run at their full ratios in EPOCH
 
 
 def _rows(names) -> list:
@@ -59,6 +61,7 @@ def _train_set(n: int, seconds: int, shapes: dict, seed: int = 3):
     fs.labels_visual = fs.labels * (torch.rand(fs.labels.shape, generator=g) < 0.7)
     fs.pseudo_audio, fs.pseudo_visual = ((torch.rand(n, seconds, 25, generator=g) < 0.3).float() for _ in range(2))
     fs.pseudo_present = (torch.arange(n) != 1).float()
+    fs.noise_ratios = tuple(torch.rand(25, generator=g, dtype=torch.float64) for _ in range(2))
     return fs
 
 
@@ -67,7 +70,7 @@ def _model(name: str, shapes: dict = SHAPES) -> torch.nn.Module:
     return build_model(name, dataclasses.asdict(_config(name)), shapes)
 
 
-def _alone(model, fs, video: int, length: int, visual_of: int | None = None) -> MMILOutput:
+def _alone(model, fs, video: int, length: int, visual_of: int | None = None, **kwargs) -> MMILOutput:
     """``model`` on the first ``length`` seconds of one video (its visual streams from ``visual_of``), unpadded."""
     v = video if visual_of is None else visual_of
     rows = [x.shape[1] // T for x in (fs.audio, fs.video_s, fs.video_st)]
@@ -75,7 +78,24 @@ def _alone(model, fs, video: int, length: int, visual_of: int | None = None) -> 
         fs.audio[video : video + 1, : rows[0] * length],
         fs.video_s[v : v + 1, : rows[1] * length],
         fs.video_st[v : v + 1, : rows[2] * length],
+        **kwargs,
     )
+
+
+def _jomold_reference(model, name: str, fs, alone: list, video: MMILOutput) -> torch.Tensor:
+    """JoMoLD's loss from each video run alone: the flips need only each video's modality probabilities (of
+    a pass without cross-modal attention), and the contrastive loss is a mean over the real segments."""
+    y, (s_a, s_v) = fs.labels, _config(name).smoothing(EPOCH)
+    contrast = sum(n * contrastive_loss(o.x_audio, o.x_visual) for o, n in zip(alone, LENGTHS)) / sum(LENGTHS)
+    if spec(name).jomold == "estimator":
+        return guided_loss(video, y, y, y, s_a, s_v) + contrast
+    ranked = [_alone(model, fs, b, n, cross=False) for b, n in enumerate(LENGTHS)]
+    ranked = MMILOutput(*(torch.cat([getattr(o, f) for o in ranked]) for f in VIDEO_FIELDS), None, None)
+    ratios = (ramped_ratios(r, EPOCH, *POSITION) for r in fs.noise_ratios)
+    t_a, t_v = flip_labels(ranked, smooth(y, s_a), smooth(y, s_v), *ratios)
+    a, v, g = (p.float().clamp(EPS, 1 - EPS) for p in (video.audio_prob, video.visual_prob, video.global_prob))
+    bce = 2 * F.binary_cross_entropy(a, t_a) + F.binary_cross_entropy(v, t_v) + F.binary_cross_entropy(g, y)
+    return bce + contrast
 
 
 def _reference_loss(model, name: str, fs, partners) -> torch.Tensor:
@@ -94,6 +114,8 @@ def _reference_loss(model, name: str, fs, partners) -> torch.Tensor:
     alone = [_alone(model, fs, b, n) for b, n in enumerate(LENGTHS)]
     video = MMILOutput(*(torch.cat([getattr(o, f) for o in alone]) for f in VIDEO_FIELDS), None, None)
     y = fs.labels
+    if s.jomold:
+        return _jomold_reference(model, name, fs, alone, video)
     if s.pseudo_labels:
         n = sum(float(fs.pseudo_present[b]) * length * 25 for b, length in enumerate(LENGTHS))
         seg = sum(
@@ -166,7 +188,7 @@ def test_a_padded_batch_gives_each_video_its_own_outputs_losses_and_gradients(na
             assert not getattr(out, f)[b, n:].any(), f"{f} is not 0 at the padding"
 
     partners = batch_partners(name, len(LENGTHS), torch.Generator().manual_seed(1))
-    loss = step_loss(model, name, fs, idx, EPOCH, _config(name), partners, mask)
+    loss = step_loss(model, name, fs, idx, EPOCH, _config(name), partners, mask, POSITION)
     want = _reference_loss(model, name, fs, partners)
     torch.testing.assert_close(loss.double(), want.double(), rtol=1e-6, atol=1e-7)
     _assert_gradients_close(_gradients(model, loss), _gradients(model, want))
@@ -186,7 +208,7 @@ def test_no_mask_and_an_all_true_mask_are_the_same_computation(name):
         partners = batch_partners(name, 4, torch.Generator().manual_seed(1))
         torch.manual_seed(5)
         out = model(*fs.batch(idx), mask)
-        loss = step_loss(model, name, fs, idx, EPOCH, cfg, partners, mask)
+        loss = step_loss(model, name, fs, idx, EPOCH, cfg, partners, mask, POSITION)
         results.append((out, loss, _gradients(model, loss)))
     (out, loss, grads), (out_t, loss_t, grads_t) = results
     assert out_t.mask is None

@@ -128,3 +128,15 @@ def test_benchmark_trains_valor_on_noisy_teacher_labels(tmp_path):
     )
     assert result["pseudo_labels"]["error_rate"] == 0.1 and result["pseudo_labels"]["entries"] > 0
     assert result["rows"]["valor"]["epochs_run"] == 1 and result["options"]["hidden"] == 32
+
+
+def test_benchmark_trains_jomold_through_its_estimator_and_noise_ratios(tmp_path):
+    """jomold alone: the estimator trains first and its noise ratios, beside the planted truth's share of
+    labels absent from each modality, reach the jomold row, as in the workflow."""
+    result = run_benchmark(["jomold"], SMALL, tmp_path, epochs=1, progress=False, options={"hidden": 32, "ffn": 32})
+    ratios = result["noise_ratios"]
+    assert ratios["videos"] == 60 and (tmp_path / "jomold-estimator" / "model.pt").is_file()
+    for m in ("audio", "visual"):
+        assert len(ratios[f"estimated_{m}"]) == len(ratios[f"planted_{m}"]) == 25
+        assert all(0 <= r <= 1 for r in ratios[f"planted_{m}"]) and 0 <= ratios[f"mean_abs_error_{m}"] <= 1
+    assert result["rows"]["jomold"]["epochs_run"] == 1 and set(result["rows"]) == {"jomold"}

@@ -11,8 +11,8 @@ from snakemake.utils import validate
 
 from avvp_pipeline import STAGE_VERSIONS
 from avvp_pipeline.config_schema import load_schema, prepare_config
-from avvp_pipeline.plan import PlanError, data_source
-from avvp_pipeline.stage_plan import check_refine, stage_configs
+from avvp_pipeline.plan import PlanError, data_source, rows_needed
+from avvp_pipeline.stage_plan import check_noise_ratios, check_refine, stage_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
@@ -61,6 +61,33 @@ def test_refine_file_that_is_missing_stops_planning(tmp_path):
     with pytest.raises(PlanError, match=f"refine.file {tmp_path / 'x.pkl'}: no such file"):
         check_refine({"source": "file", "file": str(tmp_path / "x.pkl")})
     check_refine({"source": "computed", "file": None})
+
+
+def test_jomold_plans_its_estimator_or_the_imported_ratios(tmp_path):
+    """The jomold row brings jomold-estimator into the run when its noise ratios are computed here, not
+    when they are imported; the noise-ratio stage is planned only for a jomold row."""
+    computed = _config(train={"models": ["han", "jomold"]})
+    assert rows_needed(computed["train"], computed["refine"], computed["noise_ratios"]) == [
+        "han",
+        "jomold",
+        "jomold-estimator",
+    ]
+    stage = stage_configs(computed, data_source(computed["dataset"], computed["features"]))["noise_ratios"]
+    assert stage == {"source": "computed", "version": STAGE_VERSIONS["noise_ratios"]}
+    imported = _config(train={"models": ["jomold"]}, noise_ratios={"source": "file", "file": "x.npz"})
+    assert rows_needed(imported["train"], imported["refine"], imported["noise_ratios"]) == ["jomold"]
+    han = _config(train={"models": ["han", "jomold-estimator"]})
+    assert stage_configs(han, data_source(han["dataset"], han["features"]))["noise_ratios"] is None
+
+
+def test_jomold_without_a_way_to_its_noise_ratios_stops_planning(tmp_path):
+    train = {"models": ["han", "jomold"]}
+    with pytest.raises(PlanError, match=r"^train.models has jomold, .* noise_ratios.file is not set: .*"):
+        check_noise_ratios(train, {"source": "file", "file": None})
+    with pytest.raises(PlanError, match=f"noise_ratios.file {tmp_path / 'x.npz'}: no such file"):
+        check_noise_ratios(train, {"source": "file", "file": str(tmp_path / "x.npz")})
+    check_noise_ratios(train, {"source": "computed", "file": None})
+    check_noise_ratios({"models": ["han"]}, {"source": "file", "file": None})  # no row needs them
 
 
 def test_rules_raise_planning_errors_only_through_the_wrappers():

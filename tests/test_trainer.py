@@ -181,6 +181,12 @@ def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
         cfg = TrainConfig.from_dict({**opts, "warmup_epochs": 1})
         tr.pseudo_audio = tr.pseudo_visual = tr.labels[:, None, :].repeat(1, 10, 1)
         tr.pseudo_present = torch.ones(len(tr))
+    if spec(name).jomold == "denoise":  # JoMoLD: labels flipped at a ratio of 0.3 per class and modality
+        from avvp_pipeline.data.noise_ratios import write_noise_ratios
+
+        ratios = np.full(len(tr.classes), 0.3)
+        write_noise_ratios(tmp_path / "ratios.h5", list(tr.classes), ratios, ratios, {"source": "test"})
+        tr.with_noise_ratios(tmp_path / "ratios.h5")
     train(name, tr, va, cfg, tmp_path, provenance={}, progress=False)
     losses = [e["loss"] for e in json.loads((tmp_path / "history.json").read_text())["epochs"]]
     assert losses[-1] < losses[0], losses

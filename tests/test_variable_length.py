@@ -12,13 +12,16 @@ from factories import random_feature_set
 from avvp_pipeline.data.feature_sets import FeatureSet, load_feature_sets
 from avvp_pipeline.data.index import Split, write_index
 from avvp_pipeline.data.llp import CLASSES
+from avvp_pipeline.data.noise_ratios import read_noise_ratios
 from avvp_pipeline.evaluation.evaluate import evaluate_probs
 from avvp_pipeline.evaluation.metrics import binarize_probs, llp_f_scores_padded
 from avvp_pipeline.evaluation.predictions import read_predictions, write_predictions
 from avvp_pipeline.features import store
 from avvp_pipeline.inference import predict
 from avvp_pipeline.models.checkpoint import load_trained
+from avvp_pipeline.models.rows import train_options
 from avvp_pipeline.training.config import RunOptions, TrainConfig
+from avvp_pipeline.training.jomold import estimate_noise_ratios, noise_ratios
 from avvp_pipeline.training.trainer import epoch_batches, padding_fraction, train
 
 CLASS_NAMES = ("bark", "bell", "car", "drum", "rain", "siren", "voice")
@@ -157,3 +160,35 @@ def test_a_model_file_without_classes_reads_as_llp(tmp_path):
     save_torch_file(ckpt, tmp_path / "empty.pt")
     assert load_trained(tmp_path / "empty.pt").classes == CLASSES
     assert build_model("han", {}, num_classes=7).mmil.fc_prob.out_features == 7
+
+
+@torch.no_grad()
+def _alone(net, fs: FeatureSet, i: int):
+    """``net``'s output for video ``i`` of ``fs`` run alone, cut to its own length (no padding)."""
+    length = int(fs.lengths[i])
+    return net(*(t[i : i + 1, : t.shape[1] // fs.segments * length] for t in fs.batch(torch.arange(len(fs)))))
+
+
+def test_jomold_stages_on_variable_length_videos_with_their_own_classes(tmp_path):
+    """JoMoLD's three stages on videos of 3 to 40 seconds over 7 classes: the noise ratios come from each
+    video's estimator output alone (padding unseen), the file holds the set's classes, and the jomold row
+    trains with it."""
+    train_set, val = _set("train", [3, 40, 17, 9, 25, 5, 12, 30, 4, 36, 8, 21], 0), _set("val", [3, 40, 17, 9], 1)
+    small = {"epochs": 1, "batch_size": 4, **SMALL}
+    cfg = TrainConfig.from_dict({**train_options("jomold-estimator"), **small})
+    train("jomold-estimator", train_set, val, cfg, tmp_path / "est", {}, progress=False)
+    net = load_trained(tmp_path / "est" / "model.pt").net.eval()
+    thresholds = (1.0, 0.9)  # near the class means: which side a video falls on shows in the ratios
+    estimate_noise_ratios(net, train_set, tmp_path / "r.h5", {"source": "test"}, *thresholds, batch_size=4)
+    outs = [_alone(net, train_set, i) for i in range(len(train_set))]
+    p_a, p_v = (torch.cat([getattr(o, k) for o in outs]).numpy() for k in ("audio_prob", "visual_prob"))
+    expected = noise_ratios(p_a, p_v, train_set.labels.numpy(), *thresholds, batch_size=4)
+    assert 0 < expected["audio"].mean() < 1 and 0 < expected["visual"].mean() < 1
+    audio, visual = read_noise_ratios(tmp_path / "r.h5", CLASS_NAMES)
+    np.testing.assert_allclose(audio, expected["audio"])
+    np.testing.assert_allclose(visual, expected["visual"])
+
+    train_set.with_noise_ratios(tmp_path / "r.h5")
+    cfg = TrainConfig.from_dict({**train_options("jomold"), **small})
+    summary = train("jomold", train_set, val, cfg, tmp_path / "run", {}, progress=False, noise_ratios={"id": 1})
+    assert summary["selected_epoch"] == 1

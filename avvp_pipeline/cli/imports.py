@@ -12,13 +12,13 @@ from .common import add_config_arg, add_output_args, add_threads_arg, log
 def add_parsers(sub) -> None:
     p = sub.add_parser(
         "import",
-        help="released features, model, pseudo labels or refined labels: avvp import KIND",
+        help="released features, model, pseudo labels, refined labels or noise ratios: avvp import KIND",
         description="Import what others released into the workflow's own formats; `avvp import KIND --help` "
         "for each (docs/released-features.md, docs/official-checkpoint.md, docs/teachers.md, "
         "docs/refined-labels.md).",
     )
     kinds = p.add_subparsers(dest="what", required=True, metavar="KIND")
-    for add in (add_features, add_model, add_pseudo_labels, add_refined):
+    for add in (add_features, add_model, add_pseudo_labels, add_refined, add_noise_ratios):
         add(kinds)
 
 
@@ -194,4 +194,25 @@ def refined(args) -> int:
             "%d drops of the file concern training videos the index does not hold (unused)",
             stats["released_drops_unused"],
         )
+    return 0
+
+
+def add_noise_ratios(sub) -> None:
+    p = sub.add_parser(
+        "noise-ratios",
+        help="JoMoLD's noise ratios from the official code's noise_ratios.npz",
+        description="Write the noise-ratio file (the `avvp noise-ratios` format) from the noise_ratios.npz "
+        "that JoMoLD's official main.py writes in its calculate_noise_ratio mode (arrays audio and "
+        "visual, 25 ratios in LLP class order). Read without unpickling: an object array is refused.",
+    )
+    p.add_argument("npz", metavar="NPZ", help="noise_ratios.npz")
+    p.add_argument("--out", required=True, help="HDF5 file to write")
+    p.set_defaults(func=noise_ratios)
+
+
+def noise_ratios(args) -> int:
+    from ..data.noise_ratios import import_official
+
+    import_official(args.npz, args.out)
+    log.info("imported noise ratios from %s (%s)", args.npz, args.out)
     return 0

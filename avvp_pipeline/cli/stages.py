@@ -30,6 +30,7 @@ def add_parsers(sub) -> None:
         add_extract,
         add_train,
         add_refine,
+        add_noise_ratios,
         add_teach_pseudo_labels,
         add_merge_pseudo_labels,
         add_evaluate,
@@ -185,6 +186,7 @@ def add_train(sub) -> None:
     add_config_arg(p, "training options as JSON (recipe + config.yaml `train.options`); defaults are HAN's recipe")
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import pseudo-labels) for the VALOR rows")
+    p.add_argument("--noise-ratios", help="JoMoLD's per-class noise ratios (avvp noise-ratios) for the jomold row")
     add_runtime_args(p, "torch threads")
     p.add_argument("--eval-batch-size", type=int, help="speed only: videos per forward pass when scoring (256)")
     p.add_argument("--cuda-graphs", type=int, choices=(0, 1), help="speed only: 1 replays each step as a CUDA graph")
@@ -206,6 +208,7 @@ def train(args) -> int:
         progress=not args.quiet,
         pseudo_labels=args.pseudo_labels,
         workflow_results=workflow_results(),
+        noise_ratios=args.noise_ratios,
     )
     return 0
 
@@ -242,6 +245,42 @@ def refine(args) -> int:
         shards(args),
         args.out,
         seed=args.seed,
+        device=args.device,
+        workflow_results=workflow_results(),
+    )
+    return 0
+
+
+def add_noise_ratios(sub) -> None:
+    p = sub.add_parser(
+        "noise-ratios",
+        help="JoMoLD's per-class noise ratios from a trained jomold-estimator",
+        description="Run the trained JoMoLD noise estimator over the train split and write, per class and "
+        "modality, the share of its labelled videos taken for label noise (JoMoLD, Cheng et al., ECCV 2022; "
+        "docs/models-and-evaluation.md, section 8.5). The jomold row trains with the file (avvp train "
+        "--noise-ratios).",
+    )
+    add_model_inputs(p, "results/runs/jomold-estimator/model.pt")
+    p.add_argument("--audio-threshold", type=float, default=0.6, help="a_thres of the official code (0.6)")
+    p.add_argument("--visual-threshold", type=float, default=1.8, help="v_thres of the official code (1.8)")
+    p.add_argument("--batch-size", type=int, default=128, help="batches whose means make a class's mean (128)")
+    p.add_argument("--out", required=True, help="HDF5 file to write")
+    add_runtime_args(p, "torch threads")
+    p.set_defaults(func=noise_ratios)
+
+
+def noise_ratios(args) -> int:
+    from ..training.stages import noise_ratio_stage
+
+    set_threads(args.threads)
+    noise_ratio_stage(
+        args.model,
+        args.index,
+        shards(args),
+        args.out,
+        args.audio_threshold,
+        args.visual_threshold,
+        args.batch_size,
         device=args.device,
         workflow_results=workflow_results(),
     )

@@ -19,6 +19,7 @@ from ..features.kinds import DEFAULT_KINDS, SEGMENTS, SLOTS, check_kinds, cli_fl
 from ..fileio import open_hdf5
 from .index import index_classes, load_split
 from .llp import CLASSES
+from .noise_ratios import read_noise_ratios
 from .pseudo_labels import read_pseudo_labels
 from .refined_labels import read_refined_labels
 
@@ -56,6 +57,8 @@ class FeatureSet:
     pseudo_visual: torch.Tensor | None = None
     pseudo_present: torch.Tensor | None = None
     kinds: tuple[str, str, str] = DEFAULT_KINDS  # the feature kind in each slot (audio, visual_2d, visual_3d)
+    # JoMoLD's per-class (audio, visual) noise ratios (C,) float64, train split only (data/noise_ratios.py)
+    noise_ratios: tuple[torch.Tensor, torch.Tensor] | None = None
     lengths: np.ndarray | None = None  # (N,) segments per video; None: all SEGMENTS long
     classes: tuple[str, ...] = CLASSES
     segment_seconds: float = 1.0
@@ -134,6 +137,12 @@ class FeatureSet:
         audio, visual = read_refined_labels(path, self.video_ids)
         dev = self.labels.device
         self.labels_audio, self.labels_visual = torch.from_numpy(audio).to(dev), torch.from_numpy(visual).to(dev)
+        return self
+
+    def with_noise_ratios(self, path: str | Path) -> FeatureSet:
+        """Attach the per-class noise ratios of ``path`` (the jomold row flips labels with them)."""
+        dev = self.labels.device
+        self.noise_ratios = tuple(torch.from_numpy(r).to(dev) for r in read_noise_ratios(path, self.classes))
         return self
 
     def __len__(self) -> int:

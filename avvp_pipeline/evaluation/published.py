@@ -1,6 +1,6 @@
 """F-scores the CM-Co paper (Lin et al., NeurIPS 2021) publishes for the rows we train, and those the
-VALOR paper (Lai et al., NeurIPS 2023) publishes for its rows (``SOURCES`` names the paper of each row
-that is not the CM-Co paper's).
+VALOR paper (Lai et al., NeurIPS 2023) and the JoMoLD paper (Cheng et al., ECCV 2022) publish for their rows
+(``SOURCES`` names the paper of each row that is not the CM-Co paper's).
 
 Values are the paper's, test split of LLP, in %, as (segment, event) pairs for Audio, Visual,
 Audio-visual, Type@AV and Event@AV (the paper's Tables 1-4). Table 4 reports segment-level
@@ -55,5 +55,13 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
 PUBLISHED["valor"] = _row((None, None), (None, None), (None, None), (62.0, 56.7), (61.5, 54.2))
 PUBLISHED["valor++"] = _row((None, None), (None, None), (None, None), (66.2, 60.4), (66.8, 59.0))
 
+# JoMoLD (Cheng et al., ECCV 2022), LLP test, its comparison with the state of the art (the row with the
+# contrastive loss, "w/ CL"; the figure static/results.png of the official repository shows the table)
+PUBLISHED["jomold"] = _row((61.3, 53.9), (63.8, 59.9), (57.2, 49.6), (60.8, 54.5), (59.9, 52.5))
+
 #: The paper of each published row that is not the CM-Co paper's.
-SOURCES: dict[str, str] = {"valor": "VALOR paper", "valor++": "VALOR paper (CLIP/CLAP features)"}
+SOURCES: dict[str, str] = {
+    "valor": "VALOR paper",
+    "valor++": "VALOR paper (CLIP/CLAP features)",
+    "jomold": "JoMoLD paper",
+}

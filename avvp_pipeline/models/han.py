@@ -34,12 +34,17 @@ class HANLayer(nn.Module):
         self.dropout_ffn = nn.Dropout(dropout)
 
     def forward(
-        self, query: torch.Tensor, other: torch.Tensor | None = None, padding: torch.Tensor | None = None
+        self,
+        query: torch.Tensor,
+        other: torch.Tensor | None = None,
+        padding: torch.Tensor | None = None,
+        cross: bool = True,
     ) -> torch.Tensor:
-        """``padding`` (B, T) True at padded segments: no query attends to them (both streams share it)."""
+        """``padding`` (B, T) True at padded segments: no query attends to them (both streams share it).
+        ``cross=False`` skips the cross-modal attention of a layer that has one (JoMoLD's ``with_ca``)."""
         # same order as the official layer (cross first, then self): dropout draws stay identical
         c = None
-        if self.cm_attn is not None:
+        if self.cm_attn is not None and cross:
             c = self.cm_attn(query, other, other, key_padding_mask=padding, need_weights=False)[0]
         s = self.self_attn(query, query, query, key_padding_mask=padding, need_weights=False)[0]
         h = query + self.dropout_cm(c) + self.dropout_self(s) if c is not None else query + self.dropout_self(s)
@@ -65,15 +70,16 @@ class HANEncoder(nn.Module):
         self.stacking = stacking
 
     def forward(
-        self, x_a: torch.Tensor, x_v: torch.Tensor, mask: torch.Tensor | None = None
+        self, x_a: torch.Tensor, x_v: torch.Tensor, mask: torch.Tensor | None = None, cross: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mask`` (B, T): True for real segments (None: all real); padded segments are never attended to."""
+        """``mask`` (B, T): True for real segments (None: all real); padded segments are never attended to.
+        ``cross=False``: self-attention only in every layer."""
         padding = None if mask is None else ~mask
         out_a, out_v = x_a, x_v
         for layer in self.layers:
             src_a, src_v = (x_a, x_v) if self.stacking == "official" else (out_a, out_v)
-            out_a = layer(src_a, src_v, padding)
-            out_v = layer(src_v, out_a if self.stacking == "valor" else src_a, padding)
+            out_a = layer(src_a, src_v, padding, cross)
+            out_v = layer(src_v, out_a if self.stacking == "valor" else src_a, padding, cross)
         return out_a, out_v
 
 

@@ -48,13 +48,14 @@ class Standardized(nn.Module):
             getattr(self, f"{name}_mean").copy_(flat.mean(0))
             getattr(self, f"{name}_std").copy_(flat.std(0).clamp_min(eps))
 
-    def forward(self, audio, video_s, video_st, mask: torch.Tensor | None = None):
-        """The wrapped model on the standardised inputs (with its padding ``mask``)."""
+    def forward(self, audio, video_s, video_st, mask: torch.Tensor | None = None, **kwargs):
+        """The wrapped model on the standardised inputs (with its padding ``mask`` and other ``kwargs``)."""
         return self.model(
             (audio - self.audio_mean) / self.audio_std,
             (video_s - self.video_s_mean) / self.video_s_std,
             (video_st - self.video_st_mean) / self.video_st_std,
             mask,
+            **kwargs,
         )
 
 

@@ -13,6 +13,7 @@ from ..features.kinds import default_shapes
 from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
+from .jomold import JoMoLDNet
 from .normalize import Standardized
 from .options import DEFAULTS
 from .rows import MODELS, full_options, spec
@@ -39,7 +40,7 @@ def build_model(
     shapes = {**default_shapes(s.features), **(shapes or {})}
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
-    if (s.backbone != "han" or s.arch != "han") and width != {k: DEFAULTS[k] for k in width}:
+    if (s.backbone != "han" or s.arch not in ("han", "jomold")) and width != {k: DEFAULTS[k] for k in width}:
         raise ValueError(
             f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, got {width}"
         )
@@ -65,7 +66,7 @@ def build_model(
             shapes=shapes,
         )
     else:
-        model = HAN(
+        han = dict(
             num_classes=num_classes,
             d_model=cfg["hidden"],
             num_layers=layers,
@@ -75,6 +76,8 @@ def build_model(
             stacking=cfg["stacking"],
             shapes=shapes,
         )
+        # JoMoLD's estimator never uses the cross-modal attention; the denoised model does (but ranks without)
+        model = JoMoLDNet(cross_attention=s.jomold == "denoise", **han) if s.arch == "jomold" else HAN(**han)
     norm = cfg["feature_norm"]
     if norm == "standardize":
         return Standardized(model)

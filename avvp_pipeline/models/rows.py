@@ -20,7 +20,7 @@ class ModelSpec:
 
     description: str
     backbone: str = "han"  # temporal model: han, ave or avsdn (models/ave_avsdn.py)
-    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments
+    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments; jomold: models/jomold.py
     cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
     recipe: str = "han"
@@ -30,11 +30,16 @@ class ModelSpec:
     select: str = "best"  # best: the epoch with the best selection score; last: the last epoch (MA's rows)
     ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
     pseudo_labels: bool = False  # VALOR: segment-level pseudo labels per modality (data/pseudo_labels.py)
+    # JoMoLD: "estimator" (no cross-modal attention, + its contrastive loss) or "denoise" (+ per-batch label
+    # flips with the estimator's noise ratios, data/noise_ratios.py); "" for every other row
+    jomold: str = ""
     # the feature kinds it reads, audio / 2D visual / 3D visual (features/kinds.py)
     features: tuple[str, str, str] = DEFAULT_KINDS
 
     def __post_init__(self):
         check_kinds(self.features)
+        if self.jomold not in ("", "estimator", "denoise") or bool(self.jomold) != (self.arch == "jomold"):
+            raise ValueError(f"jomold must be estimator or denoise exactly for the jomold arch, got {self.jomold!r}")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -135,6 +140,20 @@ MODELS: dict[str, ModelSpec] = {
         pseudo_labels=True,
         features=("clap_htsat", "clip_vitl14", "r2plus1d_18"),
     ),
+    "jomold-estimator": ModelSpec(
+        "JoMoLD stage 1, the noise estimator: HAN without cross-modal attention + MMIL, smoothed modality "
+        "labels + segment-level audio-visual contrastive loss; its noise ratios feed the jomold row",
+        arch="jomold",
+        jomold="estimator",
+        recipe="jomold",
+    ),
+    "jomold": ModelSpec(
+        "JoMoLD (ECCV 2022): HAN + MMIL trained with per-batch joint-modal label flips at the estimator's "
+        "per-class noise ratios, audio BCE weighted 2, contrastive loss, JoMoLD recipe",
+        arch="jomold",
+        jomold="denoise",
+        recipe="jomold",
+    ),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -215,6 +234,24 @@ RECIPES["valor"] = {
     "stacking": "valor",
     "select_metric": "seg_type",
     "early_stop": 0,
+}
+# JoMoLD (its main.py's defaults, the same for all three stages): Adam lr 5e-4, StepLR(6, 0.25), batch 128,
+# 25 epochs, seed 6, dropout 0.1 (HAN), smoothing (1.0, 0.9); the epoch with the best validation
+# event-level audio F (>=) is kept; its evaluation gates audio by p_a and visual by p_v
+RECIPES["jomold"] = {
+    "epochs": 25,
+    "batch_size": 128,
+    "lr": 5e-4,
+    "step_size": 6,
+    "gamma": 0.25,
+    "seed": 6,
+    "dropout": 0.1,
+    "audio_smoothing": 1.0,
+    "visual_smoothing": 0.9,
+    "init_epoch": 0,
+    "select_metric": "ev_audio",
+    "early_stop": 0,
+    "gate": "modality",
 }
 # VALOR+ (its train script): the same with lr 3e-4 cosine to 3e-6, hidden 256, 4 layers, seed 64
 RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "min_lr": 3e-6, "hidden": 256, "num_layers": 4, "seed": 64}

@@ -1,5 +1,5 @@
 """The training stages as the workflow runs them: from the index and feature shards on disk to a run folder
-(``train``) or a refined-labels file (``refine``)."""
+(``train``), a refined-labels file (``refine``) or JoMoLD's noise-ratio file (``noise_ratios``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import logging
 from pathlib import Path
 
 from ..data.feature_sets import feature_configs, load_feature_sets, require_shards
+from ..data.noise_ratios import noise_ratio_provenance
 from ..data.pseudo_labels import pseudo_label_provenance
 from ..models.checkpoint import load_trained
 from ..models.rows import spec
 from .config import RunOptions, TrainConfig
+from .jomold import AUDIO_THRESHOLD, VISUAL_THRESHOLD, estimate_noise_ratios
 from .refine import refine_labels, write_refined
 from .trainer import train
 
@@ -28,10 +30,12 @@ def train_stage(
     progress: bool = True,
     pseudo_labels: str | Path | None = None,
     workflow_results: str | Path | None = None,
+    noise_ratios: str | Path | None = None,
 ) -> dict:
     """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
     selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``.
-    ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows).
+    ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows);
+    ``noise_ratios``: JoMoLD's noise-ratio file (the jomold row).
     ``workflow_results``: the results folder of the workflow running this stage, if any: a damaged shard
     inside it is moved aside to be rebuilt."""
     cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
@@ -49,6 +53,8 @@ def train_stage(
         sets["train"].with_refined_labels(refined)
     if pseudo_labels:
         sets["train"].with_pseudo_labels(pseudo_labels)
+    if noise_ratios:
+        sets["train"].with_noise_ratios(noise_ratios)
     for name, p in provenance.items():
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
@@ -63,6 +69,7 @@ def train_stage(
         feature_configs=feature_configs(shards, kinds),
         run=run,
         labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None,
+        noise_ratios=noise_ratio_provenance(noise_ratios) if noise_ratios else None,
     )
     log.info(
         "trained %s: best %s %s %.2f at epoch %d",
@@ -99,6 +106,40 @@ def refine_stage(
         stats["dropped_audio"],
         stats["labels"],
         stats["dropped_visual"],
+        out,
+    )
+    return stats
+
+
+def noise_ratio_stage(
+    model_path: str | Path,
+    index: str | Path,
+    shards: dict[str, list[str]],
+    out: str | Path,
+    audio_threshold: float = AUDIO_THRESHOLD,
+    visual_threshold: float = VISUAL_THRESHOLD,
+    batch_size: int = 128,
+    device: str = "auto",
+    workflow_results: str | Path | None = None,
+) -> dict:
+    """JoMoLD's stage 2: the per-class noise ratios of the train split by the trained ``jomold-estimator`` at
+    ``model_path``, written to ``out``; returns their statistics. ``workflow_results`` as for :func:`train_stage`."""
+    run = RunOptions(device=device)
+    trained = load_trained(model_path, run.torch_device())
+    if spec(trained.name).jomold != "estimator":
+        raise ValueError(f"{model_path}: a {trained.name} model; JoMoLD's noise ratios come from a jomold-estimator")
+    require_shards(shards, trained.kinds, f"{model_path} (model {trained.name})")
+    sets, provenance = load_feature_sets(index, ["train"], shards, run.torch_device(), trained.kinds, workflow_results)
+    trained.require_features(provenance, "train")
+    estimator = {"source": "computed", "estimator": str(model_path), "estimator_summary": trained.summary}
+    stats = estimate_noise_ratios(
+        trained.net, sets["train"], out, estimator, audio_threshold, visual_threshold, batch_size
+    )
+    log.info(
+        "noise ratios of %d videos: %d audio and %d visual labels taken for noise (%s)",
+        stats["videos"],
+        sum(stats["noisy_audio"]),
+        sum(stats["noisy_visual"]),
         out,
     )
     return stats

@@ -13,7 +13,8 @@ import torch
 from ..models.rows import spec
 from .cms import double_batch, doubled_mask, swap_partners
 from .config import TrainConfig
-from .losses import cms_term, guided_loss, ma_guided_loss, valor_loss
+from .jomold import denoised_loss, estimator_loss, flip_labels, ramped_ratios
+from .losses import cms_term, guided_loss, ma_guided_loss, smooth, valor_loss
 from .refine import ma_contrastive_loss
 
 if TYPE_CHECKING:
@@ -37,13 +38,17 @@ def step_loss(
     cfg: TrainConfig,
     partners: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    position: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Loss of the batch ``idx`` of ``fs`` for the row ``name``: guided BCE, plus CM-S on a batch doubled
     with ``partners`` (:func:`batch_partners`) when the row has it. ``mask`` (B, T): the real segments of a
-    padded batch, whose features are cut to its T segments (None: every video is full length)."""
+    padded batch, whose features are cut to its T segments (None: every video is full length). ``position``:
+    (0-based index of the batch, batches in the epoch), which JoMoLD's label flips ramp in with."""
     s = spec(name)
     audio, video_s, video_st = fs.batch(idx, None if mask is None else mask.shape[1])
     y = fs.labels[idx]
+    if s.jomold:
+        return _jomold_loss(model, name, fs, (audio, video_s, video_st), y, epoch, cfg, mask, position)
     if s.pseudo_labels:  # VALOR: video-level BCE + segment-level BCE against the pseudo labels
         if fs.pseudo_audio is None:
             raise ValueError(
@@ -74,6 +79,23 @@ def step_loss(
     if epoch > cfg.init_epoch:
         loss = loss + cfg.cms_weight * cms_term(out, y_audio2, y_visual2, cfg.temperature)
     return loss
+
+
+def _jomold_loss(model, name, fs, inputs, y, epoch, cfg, mask, position) -> torch.Tensor:
+    """JoMoLD's stage-1 loss, or stage 3's: labels flipped after a gradient-free ranking pass without
+    cross-modal attention (in training mode, as the official loop runs it), then the loss with it."""
+    s_a, s_v = cfg.smoothing(epoch)
+    if spec(name).jomold == "estimator":
+        return estimator_loss(model(*inputs, mask), y, s_a, s_v)
+    if fs.noise_ratios is None:
+        raise ValueError(f"model {name} flips labels at per-class noise ratios: pass them (avvp train --noise-ratios)")
+    if position is None:
+        raise ValueError(f"model {name} ramps its label flips in per batch: pass the batch's position in the epoch")
+    ratios = (ramped_ratios(r, epoch, *position) for r in fs.noise_ratios)
+    with torch.no_grad():
+        ranked = model(*inputs, mask, cross=False)
+    t_audio, t_visual = flip_labels(ranked, smooth(y, s_a), smooth(y, s_v), *ratios)
+    return denoised_loss(model(*inputs, mask), y, t_audio, t_visual)
 
 
 def backward_step(

@@ -129,7 +129,8 @@ def train_epoch(
         else:
             mask = train_set.padding_mask(idx, train_set.batch_length(batches[b]))
             with cfg.autocast(device):
-                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b], mask)
+                position = (b, len(batches))  # JoMoLD's flips ramp in over the epoch's batches
+                loss = step_loss(model, model_name, train_set, idx, epoch, cfg, partners[b], mask, position)
             optimizer.zero_grad(set_to_none=True)
             backward_step(model, optimizer, loss, cfg)
         total += loss.detach() * len(idx)
@@ -248,11 +249,12 @@ def train(
     feature_configs: dict | None = None,
     run: RunOptions | None = None,
     labels: dict | None = None,
+    noise_ratios: dict | None = None,
 ) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
 
-    ``labels`` (the provenance of the pseudo labels a VALOR row trains on) enters the run hash and the
-    summary.
+    ``labels`` (the provenance of the pseudo labels a VALOR row trains on) and ``noise_ratios`` (that of the
+    noise ratios the jomold row flips labels with) enter the run hash and the summary.
 
     ``feature_configs`` (the extraction config per extractor) is saved with the model so that
     `avvp parse` can extract new videos exactly as the training features were. The device is the one
@@ -271,7 +273,8 @@ def train(
     device = train_set.audio.device
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
     selection = Selection(keeps_last_epoch(model_name, cfg.select))
-    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), labels)
+    hashed = {**(labels or {}), "noise_ratios": noise_ratios} if noise_ratios else labels
+    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), hashed)
     ckpt_path = resume_path(out_dir)
     history, start_epoch = [], 1
 
@@ -292,7 +295,9 @@ def train(
             selection, history = Selection(selection.keep_last), []
 
     graphed = None
-    if run.cuda_graphs and not train_set.uniform:
+    if run.cuda_graphs and spec(model_name).jomold == "denoise":
+        log.warning("model %s flips a data-dependent number of labels per batch: it trains eagerly", model_name)
+    elif run.cuda_graphs and not train_set.uniform:
         log.warning("train.runtime.cuda_graphs: the %s videos differ in length; training runs eagerly", train_set.split)
     elif run.cuda_graphs:
         graphed = GraphedStep(model, model_name, train_set, optimizer, cfg)
@@ -359,6 +364,7 @@ def train(
         "n_select": len(select_set),
         "skipped_train": train_set.skipped,
         **({"pseudo_labels": labels} if labels else {}),
+        **({"noise_ratios": noise_ratios} if noise_ratios else {}),
     }
     save_trained(
         out_dir,

@@ -7,6 +7,7 @@ training and evaluation (plus the report that reads them), and that speed-only s
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -19,11 +20,17 @@ from avvp_pipeline.models.rows import PAPER_ROWS
 
 pytestmark = pytest.mark.slow
 
+#: The paper's rows and JoMoLD's: `jomold` plans its estimator (one epoch) and noise ratios itself, and
+#: trains two epochs (the first flips no label).
+FULL = copy.deepcopy(TINY)
+FULL["train"]["models"] = [*PAPER_ROWS, "jomold"]
+FULL["train"]["per_model"] = {"jomold-estimator": {"epochs": 1}}
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("wf")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(TINY))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(FULL))
     # names the shell would glob `ma*` into, were a rule to pass a model name unquoted
     (workdir / "ma_notes.txt").write_text("notes")
     (workdir / "ma_base_old").mkdir()
@@ -36,7 +43,7 @@ def finished_run(tmp_path_factory):
 def test_outputs_of_a_full_run(finished_run):
     wd = finished_run
     table = (wd / "results/reports/results.md").read_text()
-    for row in (*PAPER_ROWS, "broadcast"):
+    for row in (*PAPER_ROWS, "jomold", "broadcast"):
         assert re.search(rf"^\| {re.escape(row)} \|", table, re.M), row
         assert row == "broadcast" or (wd / "results/runs" / row / "metrics.json").is_file()
     metrics = json.loads((wd / "results/runs/han/metrics.json").read_text())
@@ -95,7 +102,7 @@ def test_threads_rebuild_nothing(finished_run):
 
 def test_speed_options_rebuild_nothing(finished_run, tmp_path):
     """train.runtime (cuda_graphs, eval_batch_size) is passed like threads: flipping it plans no job."""
-    cfg = json.loads(json.dumps(TINY))
+    cfg = copy.deepcopy(FULL)
     cfg["train"]["runtime"] = {"cuda_graphs": True, "eval_batch_size": 8}
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
@@ -105,19 +112,20 @@ def test_speed_options_rebuild_nothing(finished_run, tmp_path):
 
 
 def test_training_option_plans_only_training_and_evaluation(finished_run, tmp_path):
-    cfg = json.loads(json.dumps(TINY))
+    cfg = copy.deepcopy(FULL)
     cfg["train"]["options"]["epochs"] = 3
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
-    # MA's label refinement is part of training: it reruns because its base model is retrained;
-    # the figures read the new predictions
+    # MA's label refinement is part of training: it reruns because its base model is retrained; JoMoLD's
+    # noise ratios do not (the estimator's epochs are its per_model's); the figures read the new predictions
     assert planned_rules(proc) == {"train", "refine_labels", "evaluate", "figures", "video_page", "report", "all"}
+    assert "results/runs/jomold/model.pt, results/runs/jomold/history.json" in planned_outputs(proc, "train")
 
 
 def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
-    cfg = json.loads(json.dumps(TINY))
-    cfg["train"]["per_model"] = {"ma*+ours": {"cms_weight": 0.5}}
+    cfg = copy.deepcopy(FULL)
+    cfg["train"]["per_model"]["ma*+ours"] = {"cms_weight": 0.5}
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     proc = snakemake(finished_run, "-n", "--configfile", str(changed))
@@ -126,7 +134,7 @@ def test_per_model_option_retrains_only_that_model(finished_run, tmp_path):
 
 
 def test_feature_option_replans_extraction_not_synthesis(finished_run, tmp_path):
-    cfg = json.loads(json.dumps(TINY))
+    cfg = copy.deepcopy(FULL)
     cfg["features"]["visual"]["resnet_crop"] = 48
     cfg["features"]["visual"]["resnet_resize"] = 48
     changed = tmp_path / "changed.yaml"
@@ -141,6 +149,18 @@ def test_ma_rows_train_on_refined_labels(finished_run):
         assert weak_sum == (6, 25) and "dropped_rows" in f.attrs
     log = (finished_run / "results/logs/train/ma*+ours.log").read_text()
     assert "trained ma*+ours" in log
+
+
+def test_jomold_trains_with_the_noise_ratios_of_its_estimator(finished_run):
+    from avvp_pipeline.data.noise_ratios import noise_ratio_provenance, read_noise_ratios
+
+    ratios = finished_run / "results/jomold/noise_ratios.h5"
+    assert all(((0 <= r) & (r <= 1)).all() for r in read_noise_ratios(ratios))
+    runs = finished_run / "results/runs"
+    summary = json.loads((runs / "jomold/history.json").read_text())["summary"]
+    assert summary["noise_ratios"]["sha256"] == noise_ratio_provenance(ratios)["sha256"]
+    assert summary["noise_ratios"]["estimator"] == "results/runs/jomold-estimator/model.pt"
+    assert len(json.loads((runs / "jomold-estimator/history.json").read_text())["epochs"]) == 1
 
 
 def test_figures_and_self_contained_report(finished_run):

@@ -83,6 +83,41 @@ def test_workflow_file_source_imports_without_training_ma_base(tmp_path):
 
 
 @pytest.mark.slow
+def test_jomold_plans_its_estimator_and_noise_ratios_or_imports_them(tmp_path):
+    """`jomold` alone in train.models plans, per seed, jomold-estimator, the noise ratios from its model.pt
+    and jomold trained with them; a release file replaces the estimator; a missing one stops planning."""
+    cfg = copy.deepcopy(TINY)
+    cfg["train"].update(models=["jomold"], seeds=[1, 2])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "-p")
+    assert sorted(planned_outputs(proc, "train")) == sorted(
+        f"results/runs/{m}/seed-{s}/model.pt, results/runs/{m}/seed-{s}/history.json"
+        for m in ("jomold", "jomold-estimator")
+        for s in (1, 2)
+    )
+    assert sorted(planned_outputs(proc, "noise_ratios")) == [f"results/jomold/seed-{s}/noise_ratios.h5" for s in (1, 2)]
+    assert "avvp noise-ratios --model results/runs/jomold-estimator/seed-2/model.pt --index" in proc.stdout
+    command = next(
+        line for line in proc.stdout.splitlines() if "avvp train --model jomold " in line and "seed-2" in line
+    )
+    assert "--noise-ratios results/jomold/seed-2/noise_ratios.h5" in command
+
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release/noise_ratios.npz").write_bytes(b"not read by a dry run")
+    cfg["noise_ratios"] = {"source": "file", "file": "release/noise_ratios.npz"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "-p")
+    assert "noise_ratios" not in planned_rules(proc) and "import_noise_ratios" in planned_rules(proc)
+    assert {o.split("/")[2] for o in planned_outputs(proc, "train")} == {"jomold"}
+    assert "avvp import noise-ratios release/noise_ratios.npz --out results/jomold/noise_ratios.h5" in proc.stdout
+
+    cfg["noise_ratios"] = {"source": "file", "file": None}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0 and "noise_ratios.file is not set" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
 def test_lint_is_clean():
     proc = snakemake(REPO, "--lint", cores=None, check=False)
     assert proc.returncode == 0 and "Congratulations" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

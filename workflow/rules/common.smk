@@ -20,7 +20,8 @@ from avvp_pipeline.data.datasets.config import annotation_files
 from avvp_pipeline.dataset_plan import dataset_kind, described_videos, index_dataset, read_planned
 from avvp_pipeline.reporting import FIGURES
 from avvp_pipeline.teachers.folders import WEIGHTS_FILE
-from avvp_pipeline.stage_plan import check_refine, stage_configs
+from avvp_pipeline.plan import NOISE_ESTIMATOR
+from avvp_pipeline.stage_plan import check_noise_ratios, check_refine, stage_configs
 from avvp_pipeline.train_plan import check_train_options, run_dir, run_dirs, run_seeds, runtime_options, train_params
 from snakemake.exceptions import WorkflowError
 
@@ -30,14 +31,14 @@ try:
     check_offline(config)
     check_models(list(ALL_MODELS), config["train"], config["parse"])
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
-    check_train_options(config["train"], rows_needed(config["train"], config["refine"]))
+    check_train_options(config["train"], rows_needed(config["train"], config["refine"], config["noise_ratios"]))
     TRAIN_RUNTIME = runtime_options(config["train"])  # speed only: rule resources, never params
     check_pseudo_labels(config["train"], config.get("pseudo_labels"))
     check_parse(config["features"], config["parse"])
-    check_feature_kinds(config["features"], config["train"], config["refine"])
+    check_feature_kinds(config["features"], config["train"], config["refine"], config["noise_ratios"])
     FEATURE_SOURCE = feature_source(config["features"])
     # the feature kinds the configured rows read: only these are imported (features.source: released)
-    FEATURE_KINDS = feature_kinds(config["train"], config["refine"])
+    FEATURE_KINDS = feature_kinds(config["train"], config["refine"], config["noise_ratios"])
     DATASET_KIND = dataset_kind(config)  # dataset.name: llp (the default), lfav or custom
     DATA = data_source(config["dataset"], config["features"])
     # lfav and custom files read and checked now (not the demo's: the synth job renders them)
@@ -52,6 +53,7 @@ try:
     ANNOTATIONS = annotation_files(DATASET_KIND, DATA.annotations_dir, rendered=DATA.synthetic)
     PARSE_VIDEOS = plan_parse_inputs(config["parse"]["videos_dir"]) if config["parse"]["videos_dir"] else []
     check_refine(config["refine"])
+    check_noise_ratios(config["train"], config["noise_ratios"])
     # each stage's config and version, recorded in its params (changing it reruns that stage)
     STAGE_CFG = stage_configs(config, DATA)
 except ValueError as _exc:  # PlanError, and annotation files that cannot be read
@@ -118,6 +120,16 @@ def refined_labels(wildcards):
 
 
 PSEUDO_LABELS = config.get("pseudo_labels") or {"source": "none", "dir": None}
+NOISE_RATIOS = config["noise_ratios"]
+
+
+def noise_ratio_file(wildcards):
+    """JoMoLD's noise ratios for the rows that flip labels with them: computed ones are the run's seed's
+    (jomold/seed-S/ from runs/jomold-estimator/seed-S/), an imported file is shared by every seed."""
+    if spec(wildcards.model).jomold != "denoise":
+        return []
+    seed = wildcards.get("seed") if NOISE_RATIOS["source"] == "computed" else None
+    return [out("jomold/noise_ratios.h5" if seed is None else f"jomold/seed-{seed}/noise_ratios.h5")]
 
 
 def teacher_weight_files(wildcards):
@@ -208,14 +220,24 @@ def all_shards(extractor):
     return expand(f"{FEATURE_DIR}/{extractor}/shard-{{shard}}.h5", shard=[f"{k:04d}" for k in SHARDS])
 
 
+def row_shards(row):
+    """The shards of each feature kind the row ``row`` reads, by kind (unpacked into named inputs)."""
+    return {kind: all_shards(kind) for kind in spec(row).features}
+
+
+def row_shard_options(row, input):
+    """``--KIND H5 ...`` for each feature kind of ``row`` among ``input`` (quoted with ``{params.x:q}``)."""
+    return [a for kind in spec(row).features for a in (cli_flag(kind), *getattr(input, kind))]
+
+
 def model_shards(wildcards):
     """The shards of each feature kind the row ``wildcards.model`` reads (unpacked into named inputs)."""
-    return {kind: all_shards(kind) for kind in spec(wildcards.model).features}
+    return row_shards(wildcards.model)
 
 
 def shard_options(wildcards, input):
     """``--KIND H5 ...`` for each feature kind of the row's inputs (quoted with ``{params.x:q}``)."""
-    return [a for kind in spec(wildcards.model).features for a in (cli_flag(kind), *getattr(input, kind))]
+    return row_shard_options(wildcards.model, input)
 
 
 def parse_inputs(wildcards):

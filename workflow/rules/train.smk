@@ -9,6 +9,7 @@ rule train:
         index=out("dataset/index.h5"),
         refined=refined_labels,
         pseudo_labels=pseudo_labels,
+        noise_ratios=noise_ratio_file,
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.json",
@@ -30,9 +31,10 @@ rule train:
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
         pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
+        noise_ratios=lambda w, input: option("--noise-ratios", input.noise_ratios),
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} {params.shards:q} --config {params.cfg:q}"
-        " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --eval-batch-size {resources.eval_batch_size}"
+        " {params.refined:q} {params.pseudo_labels:q} {params.noise_ratios:q} --threads {threads} --eval-batch-size {resources.eval_batch_size}"
         " --cuda-graphs {resources.cuda_graphs} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
@@ -170,3 +172,51 @@ if PSEUDO_LABELS["source"] == "teachers":
         shell:
             "avvp merge-pseudo-labels --shards {input.labels:q} --shard-failures {input.failures:q}"
             " --out {output.labels:q} --failures {output.failures:q} 2> {log:q}"
+
+
+# JoMoLD's per-class noise ratios (the jomold row, when trained): computed by `avvp noise-ratios` from the
+# trained jomold-estimator (`noise_ratios: {source: computed}`, the default; per seed of `train.seeds`,
+# jomold/seed-S/ from runs/jomold-estimator/seed-S/), or imported from the official code's noise_ratios.npz
+# (`noise_ratios: {source: file, file: PATH}`; no estimator training, shared by every seed).
+if STAGE_CFG["noise_ratios"] and NOISE_RATIOS["source"] == "file":
+
+    rule import_noise_ratios:
+        input:
+            released=NOISE_RATIOS["file"],
+        output:
+            out("jomold/noise_ratios.h5"),
+        log:
+            out("logs/noise_ratios.log"),
+        conda:
+            "../../envs/avvp.yaml"
+        params:
+            cfg=as_json(STAGE_CFG["noise_ratios"]),
+        shell:
+            "avvp import noise-ratios {input.released:q} --out {output:q} 2> {log:q}"
+
+elif STAGE_CFG["noise_ratios"]:
+
+    ESTIMATOR_RUN = RUN.format(model=NOISE_ESTIMATOR, seed="{seed}")  # the estimator of the run's seed
+
+    rule noise_ratios:
+        input:
+            unpack(lambda w: row_shards(NOISE_ESTIMATOR)),
+            model=f"{ESTIMATOR_RUN}/model.pt",
+            index=out("dataset/index.h5"),
+        output:
+            out("jomold/seed-{seed}/noise_ratios.h5") if SEEDS else out("jomold/noise_ratios.h5"),
+        log:
+            out("logs/noise_ratios/seed-{seed}.log") if SEEDS else out("logs/noise_ratios.log"),
+        benchmark:
+            out("benchmarks/noise_ratios/seed-{seed}.tsv") if SEEDS else out("benchmarks/noise_ratios.tsv")
+        conda:
+            "../../envs/avvp.yaml"
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            cfg=as_json(STAGE_CFG["noise_ratios"]),
+            shards=lambda w, input: row_shard_options(NOISE_ESTIMATOR, input),
+        shell:
+            "avvp noise-ratios --model {input.model:q} --index {input.index:q} {params.shards:q}"
+            " --threads {threads} --out {output:q} 2> {log:q}"
