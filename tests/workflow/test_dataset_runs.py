@@ -85,6 +85,16 @@ def test_a_bad_custom_set_stops_planning_in_one_line_and_writes_nothing(tmp_path
     assert not (tmp_path / "run" / "results").exists()
 
 
+def test_a_custom_set_with_a_valor_row_is_told_to_drop_it_not_to_add_pseudo_labels(tmp_path):
+    cfg = copy.deepcopy(TINY)
+    cfg["dataset"] = _custom_folder(tmp_path / "data", "a1\tdog\n")
+    cfg["train"]["models"] = ["han", "valor"]
+    proc = snakemake(_config(tmp_path / "run", cfg), "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "dataset.name is custom but train.models has valor, whose pseudo labels are LLP's" in out, out[-2000:]
+
+
 def test_a_lenient_custom_set_plans_with_its_warnings_logged(tmp_path):
     cfg = copy.deepcopy(TINY)
     cfg["dataset"] = {**_custom_folder(tmp_path / "data", "a1\tdog,dog\n"), "lenient": True}
