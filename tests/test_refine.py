@@ -69,8 +69,11 @@ def test_partners_share_no_label():
         labels[i, rng.choice(6, 2, replace=False)] = 1
     partners = label_disjoint_partners(labels, np.random.default_rng(1))
     assert all(not (labels[i] & labels[j]).any() and i != j for i, j in enumerate(partners))
-    with pytest.raises(ValueError, match="no label-disjoint partner"):
-        label_disjoint_partners(np.ones((3, 25), np.uint8), np.random.default_rng(0), max_tries=50)
+    assert label_disjoint_partners(np.ones((3, 25), np.uint8), np.random.default_rng(0)).tolist() == [-1] * 3
+    rare = np.ones((50, 25), np.uint8)
+    rare[49] = 0  # video 0's one partner: drawn with probability 1/50 per try
+    with pytest.raises(ValueError, match="video 0 has no label-disjoint partner after 2 draws"):
+        label_disjoint_partners(rare, np.random.default_rng(0), max_tries=2)
 
 
 def test_ma_contrastive_loss_hand_value():
@@ -112,3 +115,19 @@ def test_refinement_of_videos_of_different_lengths_reads_no_padding():
     assert before[2] == after[2]
     for b, a in zip(before[:2], after[:2]):
         np.testing.assert_array_equal(b, a)
+
+
+def test_a_video_sharing_a_label_with_every_other_keeps_its_labels():
+    """Three classes: the video with all of them has no label-disjoint partner; it is refined with no swap
+    (its labels kept, counted); the others are given partners as before."""
+    labels = np.array([[1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]], np.uint8)
+    partners = label_disjoint_partners(labels, np.random.default_rng(3))
+    assert partners[0] == -1 and all(not (labels[i] & labels[j]).any() for i, j in enumerate(partners) if i)
+    g = torch.Generator().manual_seed(0)
+    x = [torch.randn(6, 10 * per, 8, generator=g) for per in (1, 8, 1)]
+    shapes = {"audio": (10, 8), "visual_2d": (80, 8), "visual_3d": (10, 8)}
+    model = build_model("han", {"hidden": 16, "ffn": 16}, shapes, num_classes=3).eval()
+    ids = list("abcdef")
+    fs = FeatureSet("train", ids, ids, *x, torch.from_numpy(labels).float(), None, None, classes=("p", "q", "r"))
+    audio, visual, stats = refine_labels(model, fs, seed=3)
+    assert audio[0].tolist() == visual[0].tolist() == [1, 1, 1] and stats["without_partner"] == 1
