@@ -49,6 +49,12 @@ def dataset_kind(config: dict) -> str:
             f"dataset.name is {kind} but train.models has {', '.join(pseudo)}, whose pseudo labels are LLP's "
             "10-s clips and 25 classes: drop them"
         )
+    source = (config.get("pseudo_labels") or {}).get("source", "none")
+    if source != "none":
+        raise PlanError(
+            f"dataset.name is {kind} but pseudo_labels.source is {source}: VALOR's pseudo labels (released or "
+            "from its teachers' captions) are LLP's 10-s clips and 25 classes: drop pseudo_labels"
+        )
     return kind
 
 

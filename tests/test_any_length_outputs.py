@@ -20,7 +20,7 @@ from avvp_pipeline.evaluation.events import events_from
 from avvp_pipeline.evaluation.metrics import llp_f_scores_padded
 from avvp_pipeline.evaluation.predictions import prediction_classes
 from avvp_pipeline.evaluation.protocols import protocol_result
-from avvp_pipeline.evaluation.tables import per_class_csv, results_markdown
+from avvp_pipeline.evaluation.tables import per_class_csv, results_csv, results_markdown
 from avvp_pipeline.features import store
 from avvp_pipeline.features.kinds import DEFAULT_KINDS, SLOTS
 from avvp_pipeline.features.weights import resolve
@@ -233,6 +233,27 @@ def test_evaluation_tables_figures_and_page_of_variable_length_videos_with_own_c
     labels = {e["label"] for v in data for lane in v["lanes"] for e in lane["events"]}
     assert labels and labels <= set(MINE)
     assert all(e["offset"] <= v["duration"] for v in data for lane in v["lanes"] for e in lane["events"])
+
+
+def test_the_report_of_another_class_list_shows_no_published_llp_figures(tmp_path):
+    """Runs scored on another data set's classes say so in metrics.json, and the tables then leave out the
+    papers' LLP figures; LLP's runs keep them."""
+    model, shards = _data(tmp_path)
+    mine = tmp_path / "metrics.json"
+    evaluate_model(model, tmp_path / "index.h5", shards, "test", mine, tmp_path / "p.h5", device="cpu")
+    broadcast = tmp_path / "broadcast.json"
+    broadcast_baseline(tmp_path / "index.h5", "test", broadcast)
+    assert json.loads(mine.read_text())["classes"] == list(MINE)
+    assert json.loads(broadcast.read_text())["classes"] == list(MINE)
+    table = results_markdown([broadcast, mine])
+    assert "| han | ours |" in table and "published" not in table.lower()
+    assert [line.split(",")[:2] for line in results_csv([broadcast, mine]).splitlines()[1:]] == [
+        ["broadcast", "ours"],
+        ["han", "ours"],
+    ]
+    llp = tmp_path / "llp.json"
+    llp.write_text(json.dumps({k: v for k, v in json.loads(mine.read_text()).items() if k != "classes"}))
+    assert "| *han* | *published (LLP, CM-Co paper)* |" in results_markdown([llp])
 
 
 def test_broadcast_baseline_scores_each_video_over_its_own_length(tmp_path):

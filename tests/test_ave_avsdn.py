@@ -29,12 +29,12 @@ def _inputs(b=3, seed=0):
 @pytest.mark.parametrize("cooc", [None, "cmco"])
 def test_shapes_and_ranges(cls, cooc):
     torch.manual_seed(0)
-    out = cls(cooccurrence=cooc).eval()(*_inputs())
+    out = cls(25, cooccurrence=cooc).eval()(*_inputs())
     assert out.global_prob.shape == (3, 25) and out.frame_prob.shape == (3, 10, 2, 25)
     assert out.x_audio.shape == out.x_visual.shape == out.x_visual_in.shape == (3, 10, 512)
     for t in (out.global_prob, out.audio_prob, out.visual_prob, out.frame_prob):
         assert torch.all(t >= 0) and torch.all(t <= 1)
-    assert (cls(cooccurrence=cooc).mmil.fc_prob is None) == (cooc is not None)
+    assert (cls(25, cooccurrence=cooc).mmil.fc_prob is None) == (cooc is not None)
 
 
 def test_audio_guided_attention_weights_sum_to_one_and_pick_the_matching_frame():
@@ -91,7 +91,7 @@ def test_bilstm_sees_the_future_and_the_seq2seq_global_feature_too():
 def test_lstm_flops_are_counted():
     # AVSDN's four LSTMs: 2 encoders 4*512*(512+512) MACs per step, 2 decoders 4*512*(1536+512), 10 steps
     lstm = 2 * 10 * (2 * 4 * 512 * 1024 + 2 * 4 * 512 * 2048)
-    assert gflops_per_video(AVSDN()) * 1e9 > lstm
+    assert gflops_per_video(AVSDN(25)) * 1e9 > lstm
     one = torch.nn.LSTM(8, 4, batch_first=True, bidirectional=True)
     counted = gflops_per_video(
         type(

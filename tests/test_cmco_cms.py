@@ -13,7 +13,7 @@ from avvp_pipeline.training.cms import cms_loss, double_batch, swap_partners
 
 def test_han_cmco_shapes_ranges_and_parameter_count():
     torch.manual_seed(0)
-    model = HANCoOccurrence().eval()
+    model = HANCoOccurrence(25).eval()
     out = model(torch.randn(2, 10, 128), torch.randn(2, 80, 2048), torch.randn(2, 10, 512))
     assert out.frame_prob.shape == (2, 10, 2, 25) and out.x_audio.shape == (2, 10, 512)
     assert torch.all((out.global_prob >= 0) & (out.global_prob <= 1))

@@ -32,6 +32,8 @@ def _with(**changes) -> dict:
         ({"dataset__download": {"enabled": True}}, "dataset.name is custom but dataset.download.enabled is true"),
         ({"refine__source": "file"}, "dataset.name is custom but refine.source is file"),
         ({"train__models": ["han", "valor"]}, "dataset.name is custom but train.models has valor"),
+        ({"pseudo_labels__source": "teachers"}, "dataset.name is custom but pseudo_labels.source is teachers"),
+        ({"pseudo_labels__source": "released"}, "dataset.name is custom but pseudo_labels.source is released"),
     ],
 )
 def test_what_only_llp_has_is_refused_for_another_kind(changes, message):

@@ -23,7 +23,7 @@ def _inputs(b=3, seed=0):
 
 def test_han_shapes_and_ranges():
     torch.manual_seed(0)
-    out = HAN().eval()(*_inputs())
+    out = HAN(25).eval()(*_inputs())
     assert out.global_prob.shape == (3, 25) and out.audio_prob.shape == (3, 25)
     assert out.frame_prob.shape == (3, 10, 2, 25) and out.frame_att_logits.shape == (3, 10, 2, 25)
     for t in (out.global_prob, out.audio_prob, out.visual_prob, out.frame_prob):
@@ -31,7 +31,7 @@ def test_han_shapes_and_ranges():
 
 
 def test_han_parameter_counts_match_the_documented_counts():
-    model = HAN()
+    model = HAN(25)
     assert sum(p.numel() for p in model.parameters()) == 4_569_675
     # Table 4 convention: Linear layers only, MHA projections excluded
     linear = sum(p.numel() for m in model.modules() if type(m) is torch.nn.Linear for p in m.parameters())
@@ -63,7 +63,7 @@ def test_official_stacking_keeps_only_last_layer():
 
 def test_2d_features_projected_before_pooling_in_groups_of_8():
     torch.manual_seed(0)
-    model = HAN().eval()
+    model = HAN(25).eval()
     audio, vs, vst = _inputs(1)
     # permuting frames inside a group of 8 changes nothing; moving a frame across groups does
     perm = torch.arange(80).view(10, 8).flip(1).reshape(-1)
@@ -77,7 +77,7 @@ def test_pooling_before_the_visual_projection_equals_the_published_order():
     """Inputs average the 8 frames of a second before fc_v; the published model projects every frame
     first. Outputs and gradients of both orders agree to 1e-5."""
     torch.manual_seed(0)
-    model = HAN().eval()
+    model = HAN(25).eval()
     audio, vs, vst = _inputs(3)
     inputs = model.inputs
 
@@ -157,7 +157,7 @@ def test_registry_builds_and_rejects():
 
 def test_standardized_applies_training_statistics():
     torch.manual_seed(0)
-    inner = HAN().eval()
+    inner = HAN(25).eval()
     wrapped = Standardized(inner).eval()
     a, vs, vst = _inputs(4)
     wrapped.fit(a * 3 + 5, vs * 2 - 1, vst + 7)
@@ -196,3 +196,15 @@ def test_ma_targets_alias_global_to_audio_and_zero_dropped_visual_classes():
     visual_target = torch.tensor([[0.0, 0.95, 0.05]])
     expected = bce(p, y_audio) + bce(p, y_audio) + bce(p, visual_target)
     assert ma_guided_loss(out, y, y_audio, y_visual, 1.0, 0.9).item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("network", ["HAN", "HANCoOccurrence", "AVE", "AVSDN", "MMILHead", "CoOccurrence"])
+def test_a_network_is_never_built_for_llps_25_classes_unasked(network):
+    """Every network takes its class count from its caller (the data set's class list), none defaults to 25."""
+    from avvp_pipeline.models import ave_avsdn, cmco, han, mmil
+
+    cls = next(getattr(m, network) for m in (han, cmco, ave_avsdn, mmil) if hasattr(m, network))
+    with pytest.raises(TypeError, match="num_classes"):
+        cls() if network not in ("MMILHead", "CoOccurrence") else cls(d_model=8)
+    heads = cls(4) if network not in ("MMILHead", "CoOccurrence") else cls(d_model=8, num_classes=4)
+    assert {p.shape[0] for n, p in heads.named_parameters() if n.endswith("fc_frame_att.weight")} <= {4}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from avvp_pipeline.data.index import build_index, load_split
+from avvp_pipeline.data.index import Split, build_index, load_split, write_index
 from avvp_pipeline.data.llp import CLASSES
 from avvp_pipeline.data.pseudo_labels import (
     merge_pseudo_labels,
@@ -177,6 +177,24 @@ def test_a_shard_labels_its_training_videos_and_lists_a_corrupt_one(tiny_set, tm
         assert not a[:, weak[vid] == 0].any() and not v[:, weak[vid] == 0].any()
     assert prov["random"] is True and prov["clip"]["weights_id"].startswith("random(seed=")
     assert prov["source"] == "teachers" and prov["clap"]["thresholds"] == list(map(float, CLAP_THRESHOLDS))
+
+
+@pytest.mark.parametrize(
+    ("classes", "lengths", "message"),
+    [
+        (("speech", "dog"), [10, 10], "the teachers label LLP's 25 classes \\(VALOR's captions\\); this index has 2"),
+        (CLASSES, [4, 20], "the teachers label 10-s clips; this index has videos of 4 to 20 segments"),
+    ],
+)
+def test_the_teachers_refuse_an_index_of_other_classes_or_lengths(tmp_path, teachers, classes, lengths, message):
+    weak = np.eye(2, len(classes), dtype=np.uint8)
+    write_index(
+        tmp_path / "index.h5", [Split("train", ["a", "b"], ["a", "b"], weak, lengths=np.array(lengths))], classes
+    )
+    out = tmp_path / "shard.h5"
+    with pytest.raises(ValueError, match=f"index.h5: {message}"):
+        teach_shard([], tmp_path / "index.h5", {}, out, tmp_path / "f.tsv", teachers=teachers, progress=False)
+    assert not out.exists()
 
 
 def test_merge_joins_shards_and_refuses_other_settings(tmp_path):

@@ -227,6 +227,19 @@ def test_valor_trains_with_pseudo_labels_and_refuses_to_without(tmp_path):
     assert [h["lr"] for h in history] == pytest.approx([1e-4, 1e-4])  # warm-up epoch, then the top of the cosine
 
 
+def test_pseudo_labels_are_refused_for_videos_of_another_class_list(tmp_path):
+    """LLP's (10, 25) pseudo labels are never attached to 10-s videos of another class list."""
+    mine = random_feature_set(4, seed=0)
+    mine.labels, mine.classes = mine.labels[:, :4], ("speech", "dog", "doorbell", "car")
+    labels = np.zeros((4, 10, 25), np.uint8)
+    write_pseudo_labels(tmp_path / "pl.h5", mine.video_ids, labels, labels, {"source": "test"})
+    with pytest.raises(ValueError, match="pl.h5: pseudo labels are for LLP's 25 classes; these videos have 4"):
+        mine.with_pseudo_labels(tmp_path / "pl.h5")
+    assert mine.pseudo_audio is None
+    llp = random_feature_set(4, seed=0)
+    assert llp.with_pseudo_labels(tmp_path / "pl.h5").pseudo_present.tolist() == [1.0] * 4
+
+
 def test_planning_needs_pseudo_labels_for_valor_rows(tmp_path):
     with pytest.raises(PlanError, match="pseudo_labels.source is none"):
         check_pseudo_labels({"models": ["han", "valor"]}, {"source": "none", "dir": None})

@@ -115,7 +115,7 @@ class FeatureSet:
                 f"{path}: pseudo labels cover 10-second videos; the {self.split} videos last 1 to "
                 f"{self.segments} segments"
             )
-        audio, visual, present = read_pseudo_labels(path, self.video_ids)
+        audio, visual, present = read_pseudo_labels(path, self.video_ids, self.classes)
         if not present.any():
             raise ValueError(f"{path}: no pseudo labels for any of the {len(self)} {self.split} videos")
         if not present.all():

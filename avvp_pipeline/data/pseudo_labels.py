@@ -30,6 +30,7 @@ from ..features.failures import read_failures, write_failures
 from ..features.released import BadFeatureFile, read_npy
 from ..fileio import atomic_output, open_hdf5, read_strings, sha256_file, write_strings
 from .index import load_split
+from .llp import CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,18 @@ def write_pseudo_labels(
         f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
 
 
-def read_pseudo_labels(path: str | Path, video_ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_pseudo_labels(
+    path: str | Path, video_ids: list[str], classes: tuple[str, ...] = CLASSES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(audio, visual, present)`` for ``video_ids``, rows matched by id: ``(N, 10, 25)`` float32 pseudo
     labels (zeros where absent) and ``present`` ``(N,)`` bool (False for a video the file lacks, e.g.
-    one whose released file was bad). A ValueError naming the file when it is not a pseudo-labels file."""
+    one whose released file was bad). A ValueError naming the file when it is not a pseudo-labels file, or
+    when the videos' ``classes`` are not LLP's (the labels' columns are LLP's classes, in order)."""
+    if tuple(classes) != CLASSES:
+        raise ValueError(
+            f"{path}: pseudo labels are for LLP's {NUM_CLASSES} classes; these videos have {len(classes)} "
+            f"({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})"
+        )
     try:
         with open_hdf5(path, "a pseudo-labels file") as f:
             if not {"video_ids", "audio", "visual"} <= set(f):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import __version__
 from ..data.feature_sets import FeatureSet, load_feature_sets, require_shards
-from ..data.index import load_split
+from ..data.index import index_classes, load_split
 from ..device import resolve_device
 from ..features import store
 from ..inference import predict
@@ -17,7 +17,7 @@ from ..models.checkpoint import load_trained
 from .metrics import binarize_probs, llp_f_scores_padded, per_class_segment_f, valid_seconds
 from .predictions import write_predictions
 from .protocols import PROTOCOLS, protocol_result
-from .results_file import write_results
+from .results_file import classes_entry, write_results
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ def evaluate_model(
         "f_scores": scores,
         **({"protocols": by_protocol} if by_protocol else {}),
         "per_class_segment_f": per_class,
+        **classes_entry(fs.classes),
         "selected_epoch": trained.summary["selected_epoch"],
         "select_on": trained.select_on,
         "features": provenance,
@@ -172,6 +173,7 @@ def broadcast_baseline(
         "skipped_videos": skipped,
         "f_scores": scores,
         "description": "video-level label broadcast to every second of both modalities",
+        **classes_entry(index_classes(index_path)[0]),
         "avvp_pipeline_version": __version__,
     }
     write_results(result, out_path)

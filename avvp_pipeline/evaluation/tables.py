@@ -1,7 +1,8 @@
 """Results tables in the layout of the paper's Table 1 (segment / event level per column).
 
 Our rows come from ``metrics.json`` files; for each row the CM-Co paper reports, its published
-figures follow on a line of their own, labelled "published" (evaluation/published.py). A row whose
+figures follow on a line of their own, labelled "published" (evaluation/published.py), unless a run was
+scored on another data set's classes (the papers' figures are LLP's). A row whose
 model was selected on the test split (``select_on: test``, the published CM-Co protocol) is marked;
 selection on val, the default, is not. Runs of one model with several seeds (``train.seeds``,
 docs/seeds.md) make one Markdown line, ``mean ± std`` over the seeds, and one CSV line per seed.
@@ -18,7 +19,7 @@ from pathlib import Path
 from ..models.rows import PAPER_ROWS
 from .protocols import PROTOCOLS
 from .published import PUBLISHED, SOURCES
-from .results_file import read_results
+from .results_file import read_results, scored_on_llp
 
 COLUMNS = (("Audio", "audio"), ("Visual", "visual"), ("Audio-visual", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
 METRICS = tuple(f"{level}_{k}" for _, k in COLUMNS for level in ("seg", "ev"))
@@ -92,7 +93,9 @@ def protocol_runs(runs: list[dict], protocol: str) -> list[dict]:
 def table_rows(results: list[dict], published: bool = True) -> list[tuple[str, str, list[dict]]]:
     """``(method, source, runs)`` per line: ours (the model's runs, one per seed, with their own gate),
     ``ours:PROTOCOL`` for each post-processing protocol the runs were also scored with, then the
-    published figures where a paper has the row (one pseudo-run: ``f_scores`` only)."""
+    published figures where a paper has the row (one pseudo-run: ``f_scores`` only) and every run was scored
+    on LLP's classes."""
+    published = published and all(scored_on_llp(r) for r in results)
     out = []
     for runs in group_runs(results):
         model = runs[0]["model"]
@@ -121,6 +124,8 @@ def _fmt_runs(runs: list[dict], key: str) -> str:
 def results_markdown(metrics_files: list[str | Path], published: bool = True) -> str:
     """Markdown table: one line per model (ours) and per published figure set, 'segment / event' in %."""
     results = load_results(metrics_files)
+    llp = all(scored_on_llp(r) for r in results)
+    published = published and llp
     lines = [
         "| method | source | " + " | ".join(name for name, _ in COLUMNS) + " |",
         "|" + " --- |" * (len(COLUMNS) + 2),
@@ -141,10 +146,15 @@ def results_markdown(metrics_files: list[str | Path], published: bool = True) ->
             src, marked = f"{src} {TEST_MARK}", True
         lines.append(f"| {label} | {src} | " + " | ".join(cells) + " |")
     splits = sorted({f"{r['split']} ({r['n_videos']} videos)" for r in results})
+    compared = (
+        "Published: the CM-Co paper's figures on the LLP test split, shown for comparison only (not produced "
+        "by this run; Table 4 rows are segment-level only). "
+        if llp
+        else ""
+    )
     note = (
         f"\nF-scores in %, segment-level / event-level, LLP protocol. Ours: split {', '.join(splits)} of "
-        "the data this run was given. Published: the CM-Co paper's figures on the LLP test split, shown "
-        "for comparison only (not produced by this run; Table 4 rows are segment-level only). "
+        f"the data this run was given. {compared}"
         "`broadcast` predicts each video-level label for every second of both modalities.\n"
     )
     others = sorted({SOURCES[r["model"]] for r in results if published and r["model"] in SOURCES})

@@ -114,7 +114,7 @@ class AVE(MMILModel):
 
     def __init__(
         self,
-        num_classes: int = 25,
+        num_classes: int,
         d_model: int = 512,
         dropout: float = 0.1,
         cooccurrence: str | None = None,
@@ -136,7 +136,7 @@ class AVSDN(MMILModel):
 
     def __init__(
         self,
-        num_classes: int = 25,
+        num_classes: int,
         d_model: int = 512,
         dropout: float = 0.1,
         cooccurrence: str | None = None,

@@ -25,9 +25,7 @@ class CoOccurrence(nn.Module):
 
     MODES = ("cmco", "av", "a_only", "v_only")
 
-    def __init__(
-        self, d_model: int = 512, num_classes: int = 25, occ_dim: int = 128, dropout: float = 0.25, mode: str = "cmco"
-    ):
+    def __init__(self, d_model: int, num_classes: int, occ_dim: int = 128, dropout: float = 0.25, mode: str = "cmco"):
         super().__init__()
         if mode not in self.MODES:
             raise ValueError(f"co-occurrence mode must be one of {self.MODES}, got {mode!r}")
@@ -63,7 +61,7 @@ class HANCoOccurrence(MMILModel):
 
     def __init__(
         self,
-        num_classes: int = 25,
+        num_classes: int,
         d_model: int = 512,
         dropout: float = 0.4,
         occ_dim: int = 128,

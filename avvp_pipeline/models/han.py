@@ -165,7 +165,7 @@ class HAN(MMILModel):
 
     def __init__(
         self,
-        num_classes: int = 25,
+        num_classes: int,
         d_model: int = 512,
         num_layers: int = 1,
         nhead: int = 1,

@@ -70,7 +70,7 @@ def label_aware_pool(
 class MMILHead(nn.Module):
     """The three Linear(d -> C) heads shared by both modalities: probability, time and modality attention."""
 
-    def __init__(self, d_model: int = 512, num_classes: int = 25, prob_head: bool = True):
+    def __init__(self, d_model: int, num_classes: int, prob_head: bool = True):
         super().__init__()
         # CM-Co scores segments itself: it builds no fc_prob (the published code keeps an unused one)
         self.fc_prob = nn.Linear(d_model, num_classes) if prob_head else None

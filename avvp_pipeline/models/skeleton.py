@@ -22,7 +22,7 @@ class MMILModel(nn.Module):
         self,
         inputs: nn.Module,
         encoder: nn.Module,
-        num_classes: int = 25,
+        num_classes: int,
         d_model: int = 512,
         cooccurrence: nn.Module | None = None,
     ):

@@ -19,7 +19,8 @@ import transformers
 from tqdm import tqdm
 
 from .. import __version__
-from ..data.index import load_split
+from ..data.index import index_classes, load_split
+from ..data.llp import CLASSES
 from ..data.pseudo_labels import SHAPE, write_pseudo_labels
 from ..device import resolve_device
 from ..features.failures import write_failures
@@ -68,6 +69,22 @@ class Teachers:
         return audio, visual
 
 
+def require_llp_videos(index_path: str | Path, lengths: np.ndarray) -> None:
+    """A ValueError naming the index unless its videos are what the teachers label: LLP's classes (one caption
+    and threshold each) and 10-s clips."""
+    classes = index_classes(index_path)[0]
+    if classes != CLASSES:
+        raise ValueError(
+            f"{index_path}: the teachers label LLP's {len(CLASSES)} classes (VALOR's captions); this index has "
+            f"{len(classes)} ({', '.join(classes[:4])}{', ...' if len(classes) > 4 else ''})"
+        )
+    if (lengths != NUM_SEGMENTS).any():
+        raise ValueError(
+            f"{index_path}: the teachers label 10-s clips; this index has videos of {lengths.min()} to "
+            f"{lengths.max()} segments"
+        )
+
+
 def decode_job(path: str) -> tuple:
     """The decoder-process job of one video: VALOR's 10 frames of the 80 at 8 fps, and 10 s at 48 kHz."""
     return path, FPS, NUM_FRAMES, tuple(int(i) for i in frame_indices(NUM_FRAMES)), SAMPLE_RATE, DURATION
@@ -88,6 +105,7 @@ def teach_shard(
     """Pseudo labels of the training videos among ``video_paths`` (others are not trained on) into ``out``,
     bad videos into ``failures_path``; return ``{"videos", "labelled", "failed", "random"}``."""
     train = load_split(index_path, "train")
+    require_llp_videos(index_path, train.lengths)
     weak = {vid: train.labels[i] for i, vid in enumerate(train.video_ids)}
     paths = [str(p) for p in video_paths if Path(p).stem in weak]
     teachers = Teachers(cfg, device) if teachers is None else teachers

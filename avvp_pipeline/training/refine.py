@@ -5,7 +5,9 @@ for every training video i, swaps one track with a partner j that shares no labe
 of i's label that the model stops predicting in both modalities once i's audio is replaced came
 from the audio: it is dropped from i's visual label. Likewise a class that vanishes once i's
 visual track is replaced is dropped from i's audio label. The thresholds scale with how often
-the model is wrong about each class on the original pairs (kappa).
+the model is wrong about each class on the original pairs (kappa). Videos of different lengths are
+run with their padding masked; a swapped pair lasts as long as its shorter video. A video that shares a
+label with every other one (a short class list) has no partner: its labels are kept.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def _padded_contrastive(sim: torch.Tensor, mask: torch.Tensor, smoothing: float)
 
 
 def label_disjoint_partners(labels: np.ndarray, rng: np.random.Generator, max_tries: int = 10_000) -> np.ndarray:
-    """For each video a partner drawn uniformly among the videos sharing no label with it (rejection sampling)."""
+    """For each video a partner drawn uniformly among the videos sharing no label with it (rejection
+    sampling); -1 for a video that no other video is label-disjoint from (a short class list: one that has
+    most classes)."""
     n = len(labels)
     partners = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -64,15 +68,36 @@ def label_disjoint_partners(labels: np.ndarray, rng: np.random.Generator, max_tr
                 partners[i] = j
                 break
         else:
-            raise ValueError(f"video {i} has no label-disjoint partner after {max_tries} draws")
+            if _has_disjoint(labels, i):
+                raise ValueError(f"video {i} has no label-disjoint partner after {max_tries} draws")
+            partners[i] = -1
     return partners
 
 
+def _has_disjoint(labels: np.ndarray, i: int) -> bool:
+    """Whether a video other than ``i`` shares no label with it."""
+    disjoint = ~(labels & labels[i]).any(axis=1)
+    disjoint[i] = False
+    return bool(disjoint.any())
+
+
 @torch.inference_mode()
-def _modality_probs(model, audio, video_s, video_st, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def pair_probs(
+    model, fs: FeatureSet, audio_rows: torch.Tensor, visual_rows: torch.Tensor, batch: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(p_a, p_v)`` (N, C) of ``model`` on the audio of the videos ``audio_rows`` paired with the visual
+    tracks of ``visual_rows``. Of videos of different lengths, a pair lasts as long as its shorter video:
+    past it one track is padding, which the model's mask leaves out."""
     p_a, p_v = [], []
-    for s in range(0, len(audio), batch):
-        out = model(audio[s : s + batch], video_s[s : s + batch], video_st[s : s + batch])
+    for s in range(0, len(audio_rows), batch):
+        a_idx, v_idx = audio_rows[s : s + batch], visual_rows[s : s + batch]
+        if fs.uniform:
+            out = model(fs.audio[a_idx], fs.video_s[v_idx], fs.video_st[v_idx])
+        else:
+            lengths = np.minimum(fs.lengths[a_idx.cpu().numpy()], fs.lengths[v_idx.cpu().numpy()])
+            segments = int(lengths.max())
+            mask = torch.arange(segments, device=a_idx.device) < torch.from_numpy(lengths).to(a_idx.device)[:, None]
+            out = model(fs.batch(a_idx, segments)[0], *fs.batch(v_idx, segments)[1:], mask)
         p_a.append(out.audio_prob.float().cpu().numpy())
         p_v.append(out.visual_prob.float().cpu().numpy())
     return np.concatenate(p_a), np.concatenate(p_v)
@@ -89,15 +114,18 @@ def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tupl
     """Return ``(audio_labels, visual_labels)`` (N, C) uint8 for the training set ``fs`` and statistics."""
     model.eval()
     y = fs.labels.cpu().numpy().astype(np.uint8)
-    partners = torch.from_numpy(label_disjoint_partners(y, np.random.default_rng(seed))).to(fs.audio.device)
-    pa, pv = _modality_probs(model, fs.audio, fs.video_s, fs.video_st)
+    drawn = label_disjoint_partners(y, np.random.default_rng(seed))
+    alone = drawn < 0  # no partner to swap with: its labels are kept as they are
+    own = torch.arange(len(fs), device=fs.audio.device)
+    partners = torch.from_numpy(np.where(alone, np.arange(len(fs)), drawn)).to(fs.audio.device)
+    pa, pv = pair_probs(model, fs, own, own)
     # i's audio with partner's visual track, and partner's audio with i's visual track
-    pa_av, pv_av = _modality_probs(model, fs.audio, fs.video_s[partners], fs.video_st[partners])
-    pa_va, pv_va = _modality_probs(model, fs.audio[partners], fs.video_s, fs.video_st)
+    pa_av, pv_av = pair_probs(model, fs, own, partners)
+    pa_va, pv_va = pair_probs(model, fs, partners, own)
     k_a, k_v = kappa(pa, y), kappa(pv, y)
     present = y.astype(bool)
-    drop_visual = present & (pv_va < 0.5 * k_v) & (pa_va < 0.5 * k_v)
-    drop_audio = present & (pa_av < 0.5 * k_a) & (pv_av < 0.5 * k_a)
+    drop_visual = present & (pv_va < 0.5 * k_v) & (pa_va < 0.5 * k_v) & ~alone[:, None]
+    drop_audio = present & (pa_av < 0.5 * k_a) & (pv_av < 0.5 * k_a) & ~alone[:, None]
     audio_labels = (present & ~drop_audio).astype(np.uint8)
     visual_labels = (present & ~drop_visual).astype(np.uint8)
     stats = {
@@ -110,6 +138,7 @@ def refine_labels(model: torch.nn.Module, fs: FeatureSet, seed: int = 0) -> tupl
         "empty_visual": int((visual_labels.sum(1) == 0).sum()),
         "kappa_audio": k_a.round(4).tolist(),
         "kappa_visual": k_v.round(4).tolist(),
+        **({"without_partner": int(alone.sum())} if alone.any() else {}),
     }
     return audio_labels, visual_labels, stats
 

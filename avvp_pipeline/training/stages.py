@@ -100,6 +100,12 @@ def refine_stage(
     trained.require_features(provenance, "train")
     audio, visual, stats = refine_labels(trained.net, sets["train"], seed=seed)
     write_refined(out, sets["train"], audio, visual, stats)
+    if stats.get("without_partner"):
+        log.warning(
+            "%d training videos share a label with every other one: no partner to swap tracks with, their labels "
+            "are kept as they are",
+            stats["without_partner"],
+        )
     log.info(
         "refined labels of %d videos: %d of %d labels dropped from audio, %d from visual (%s)",
         stats["videos"],

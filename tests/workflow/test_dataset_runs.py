@@ -5,18 +5,26 @@ folder or a key that does not apply to the kind stops planning in one line, with
 from __future__ import annotations
 
 import copy
+import csv
+import json
+import re
 import time
+from pathlib import Path
 
 import h5py
 import pytest
 import yaml
 from snakerun import TINY, snakemake
 
+from avvp_pipeline.cli import main
 from avvp_pipeline.data.index import index_classes, load_split
 from avvp_pipeline.data.synth.clip_plan import video_filenames
 from avvp_pipeline.data.synth.spec import SynthSpec
 from avvp_pipeline.features import store
 from avvp_pipeline.features.kinds import kind
+from avvp_pipeline.models.checkpoint import load_trained
+from avvp_pipeline.reporting import FIGURES
+from avvp_pipeline.reporting.event_exports import read_events_csv
 
 CLASSES = ["speech", "dog", "doorbell", "car"]
 CUSTOM_DEMO = copy.deepcopy(TINY)
@@ -77,6 +85,16 @@ def test_a_bad_custom_set_stops_planning_in_one_line_and_writes_nothing(tmp_path
     assert not (tmp_path / "run" / "results").exists()
 
 
+def test_a_custom_set_with_a_valor_row_is_told_to_drop_it_not_to_add_pseudo_labels(tmp_path):
+    cfg = copy.deepcopy(TINY)
+    cfg["dataset"] = _custom_folder(tmp_path / "data", "a1\tdog\n")
+    cfg["train"]["models"] = ["han", "valor"]
+    proc = snakemake(_config(tmp_path / "run", cfg), "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "dataset.name is custom but train.models has valor, whose pseudo labels are LLP's" in out, out[-2000:]
+
+
 def test_a_lenient_custom_set_plans_with_its_warnings_logged(tmp_path):
     cfg = copy.deepcopy(TINY)
     cfg["dataset"] = {**_custom_folder(tmp_path / "data", "a1\tdog,dog\n"), "lenient": True}
@@ -95,10 +113,14 @@ def test_lenient_is_refused_for_llp(tmp_path):
     assert proc.returncode != 0 and "dataset.lenient is set for dataset.name llp: it applies to custom only" in out
 
 
-@pytest.mark.slow
-def test_the_custom_demo_runs_synth_extract_and_index(tmp_path):
-    t0 = time.perf_counter()
-    snakemake(_config(tmp_path, CUSTOM_DEMO), "results/dataset/index.h5")
+def _page_videos(page) -> list[dict]:
+    """The videos a page (a model's video page or a parsed folder's index.html) shows, from its embedded data."""
+    text = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page.read_text(), re.S)
+    return json.loads(text.group(1))["videos"]
+
+
+def _front_half(tmp_path) -> dict[str, int]:
+    """The index of the run: its classes, each video as long as generated, the shards agreeing; the lengths."""
     index = tmp_path / "results/dataset/index.h5"
     assert index_classes(index) == (tuple(CLASSES), 1.0)
     lengths = {}
@@ -117,4 +139,57 @@ def test_the_custom_demo_runs_synth_extract_and_index(tmp_path):
             assert dict(zip(shard.video_ids, rows.tolist())) == {v: lengths[v] for v in shard.video_ids}
     with h5py.File(index) as f:
         assert f["val/gt_audio"].shape[1:] == (4, max(load_split(index, "val").lengths))
-    print(f"custom demo front half: {time.perf_counter() - t0:.1f} s")
+    return lengths
+
+
+def _new_clip(tmp_path, seconds: int) -> Path:
+    """One clip of ``seconds`` seconds the run never saw: the generator with another seed, as a custom set."""
+    cfg = {**synth_options(), "seed": 99, "duration": seconds, "n_train": 1, "n_val": 0, "n_test": 0}
+    cfg.update(layout="custom", vocabulary=CLASSES)
+    videos = tmp_path / "new"
+    args = ["--videos-dir", str(videos), "--annotations-dir", str(tmp_path / "new-ann"), "--config", json.dumps(cfg)]
+    assert main(["synth", *args]) == 0
+    (clip,) = videos.glob("*.mp4")
+    return clip
+
+
+@pytest.mark.slow
+def test_the_custom_demo_runs_the_whole_workflow_and_its_model_parses_a_new_video(tmp_path):
+    """synth -> extract -> index -> train HAN -> evaluate -> figures, video page, report; then the trained
+    model.pt parses a generated clip of another length whole: everything carries the custom class names."""
+    t0 = time.perf_counter()
+    snakemake(_config(tmp_path, CUSTOM_DEMO))
+    lengths = _front_half(tmp_path)
+    results = tmp_path / "results"
+    trained = load_trained(results / "runs/han/model.pt")
+    train_lengths = [lengths[v] for v in load_split(results / "dataset/index.h5", "train").video_ids]
+    assert trained.classes == tuple(CLASSES)
+    assert trained.train_lengths == (min(train_lengths), max(train_lengths)) and trained.parse_window is None
+    with open(results / "reports/per_class.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {m: [r["class"] for r in rows if r["modality"] == m] for m in ("audio", "visual", "av")} == {
+        m: CLASSES for m in ("audio", "visual", "av")
+    }
+    report = (results / "reports/results.md").read_text()
+    assert "| han | ours |" in report and "published" not in report  # LLP's figures are not this data set's
+    for figure in FIGURES:
+        assert (results / "reports/figures/han" / figure).stat().st_size > 0
+    shown = _page_videos(results / "reports/videos/han.html")
+    test = load_split(results / "dataset/index.h5", "test").video_ids
+    assert len(shown) == len(test) and all(set(v["probs"]) <= set(CLASSES) for v in shown)
+    assert sorted(v["duration"] for v in shown) == sorted(float(lengths[v]) for v in test)
+
+    clip = _new_clip(tmp_path, 23)
+    assert 23 not in lengths.values()
+    model, parsed = str(results / "runs/han/model.pt"), str(tmp_path / "parsed")
+    assert main(["--quiet", "parse", str(clip), "--model", model, "--out", parsed]) == 0
+    folder = tmp_path / "parsed" / clip.stem
+    doc = json.loads((folder / "events.json").read_text())
+    assert doc["windows"] == 1 and doc["duration"] == 23.0
+    events = [e for key in ("audio", "visual", "audio_visual") for e in doc[key]]
+    assert events and {e["label"] for e in events} <= set(CLASSES) and max(e["offset"] for e in events) <= 23.0
+    assert {r["label"] for r in read_events_csv(folder / "events.csv")} <= set(CLASSES)
+    (page,) = _page_videos(folder / "index.html")
+    assert page["duration"] == 23.0 and set(page["probs"]) <= set(CLASSES)
+    assert all(len(p["audio"]) == 23 for p in page["probs"].values())
+    print(f"custom demo, whole workflow and a parse: {time.perf_counter() - t0:.1f} s")

@@ -30,6 +30,8 @@ try:
     check_results_dir(config, workflow.basedir)  # before anything is written there
     check_offline(config)
     check_models(list(ALL_MODELS), config["train"], config["parse"])
+    # dataset.name: llp (the default), lfav or custom; first, as it refuses what only LLP's files give
+    DATASET_KIND = dataset_kind(config)
     SEEDS = run_seeds(config["train"])  # None: one run per row in runs/NAME/ (the default)
     check_train_options(config["train"], rows_needed(config["train"], config["refine"], config["noise_ratios"]))
     TRAIN_RUNTIME = runtime_options(config["train"])  # speed only: rule resources, never params
@@ -39,7 +41,6 @@ try:
     FEATURE_SOURCE = feature_source(config["features"])
     # the feature kinds the configured rows read: only these are imported (features.source: released)
     FEATURE_KINDS = feature_kinds(config["train"], config["refine"], config["noise_ratios"])
-    DATASET_KIND = dataset_kind(config)  # dataset.name: llp (the default), lfav or custom
     DATA = data_source(config["dataset"], config["features"])
     # lfav and custom files read and checked now (not the demo's: the synth job renders them)
     DESCRIPTION = read_planned(config, DATA)
