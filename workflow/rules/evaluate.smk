@@ -1,4 +1,4 @@
-# Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5) of every run (per
+# Evaluation stage: LLP protocol (LFAV's for dataset.name lfav) on the test split (metrics.json + predictions.h5) of every run (per
 # model, or per model and seed: RUN in common.smk), and the broadcast baseline that needs no training.
 # `evaluate.protocols` adds the scores of other post-processing protocols, each under its own name.
 
@@ -25,10 +25,11 @@ rule evaluate:
         split=STAGE_CFG["evaluate"]["split"],
         gate=STAGE_CFG["evaluate"]["gate"],
         protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
+        scorer=STAGE_CFG["evaluate"].get("scorer", "llp"),  # lfav for dataset.name lfav (stage_plan.py)
         shards=shard_options,
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
-        " --gate {params.gate:q} {params.protocols:q} --threads {threads}"
+        " --gate {params.gate:q} {params.protocols:q} --scorer {params.scorer} --threads {threads}"
         " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 
