@@ -25,11 +25,12 @@ rule evaluate:
         split=STAGE_CFG["evaluate"]["split"],
         gate=STAGE_CFG["evaluate"]["gate"],
         protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
-        scorer=STAGE_CFG["evaluate"].get("scorer", "llp"),  # lfav for dataset.name lfav (stage_plan.py)
+        # LFAV's protocol for dataset.name lfav (stage_plan.py); none for LLP, whose command stays as it was
+        scorer=["--scorer", STAGE_CFG["evaluate"]["scorer"]] if "scorer" in STAGE_CFG["evaluate"] else [],
         shards=shard_options,
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
-        " --gate {params.gate:q} {params.protocols:q} --scorer {params.scorer} --threads {threads}"
+        " --gate {params.gate:q} {params.protocols:q} {params.scorer:q} --threads {threads}"
         " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 
