@@ -18,6 +18,7 @@ from .data.datasets.config import check_keys, dataset_from_config
 from .data.datasets.description import Dataset
 from .data.synth.annotations import check_layout
 from .data.synth.spec import SynthSpec
+from .features.kinds import LFAV_KINDS, in_release
 from .models.rows import spec
 from .plan import DataSource, PlanError, feature_source
 
@@ -33,7 +34,7 @@ def dataset_kind(config: dict) -> str:
         return kind
     synth = dataset.get("synth") or {}
     refused = {
-        "features.source is released": feature_source(config.get("features")) == "released",
+        "features.source is released": kind == "custom" and feature_source(config.get("features")) == "released",
         "dataset.download.enabled is true": (dataset.get("download") or {}).get("enabled", False),
         "refine.source is file": (config.get("refine") or {}).get("source") == "file",
         "the demo (dataset.synth) is rendered": kind == "lfav"
@@ -43,7 +44,10 @@ def dataset_kind(config: dict) -> str:
     for what, bad in refused.items():
         if bad:
             raise PlanError(f"dataset.name is {kind} but {what}: that is for LLP's files only")
-    pseudo = [m for m in config["train"].get("models") or [] if spec(m).pseudo_labels]
+    rows = config["train"].get("models") or []
+    if feature_source(config.get("features")) == "released":
+        _check_release_rows(rows)
+    pseudo = [m for m in rows if spec(m).pseudo_labels]
     if pseudo:
         raise PlanError(
             f"dataset.name is {kind} but train.models has {', '.join(pseudo)}, whose pseudo labels are LLP's "
@@ -56,6 +60,18 @@ def dataset_kind(config: dict) -> str:
             "from its teachers' captions) are LLP's 10-s clips and 25 classes: drop pseudo_labels"
         )
     return kind
+
+
+def _check_release_rows(rows: list[str]) -> None:
+    """PlanError naming the first row that reads feature kinds LFAV's release does not have."""
+    for row in rows:
+        lacking = [k for k in spec(row).features if not in_release(k, "lfav")]
+        if lacking:
+            held = ", ".join(LFAV_KINDS)
+            raise PlanError(
+                f"dataset.name is lfav with features.source released but train.models has {row}, which reads "
+                f"{', '.join(lacking)} features; LFAV's release has {held}: train han_lfav (its HAN row) instead"
+            )
 
 
 def synth_config(synth: dict, kind: str) -> dict:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import llp
-from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, KINDS, not_extractable
+from .features.kinds import DEFAULT_KINDS, EXTRACTABLE, KINDS, in_release, not_extractable, release_folder
 from .media.inputs import VIDEO_EXTENSIONS
 from .models.rows import spec
 
@@ -46,6 +46,7 @@ class DataSource:
     synth: dict | None = None  # synth options (without ``enabled``) when the demo set is rendered
     released_dir: str | None = None
     download: dict | None = None  # dataset.download's options (without ``enabled``) when the clips are fetched
+    release: str = "llp"  # whose release ``released_dir`` holds (features/kinds.py: RELEASES): dataset.name
 
     @property
     def synthetic(self) -> bool:
@@ -82,7 +83,7 @@ def _released_source(dataset_cfg: dict, features_cfg: dict) -> DataSource:
         )
     if dataset_cfg.get("videos_dir") is not None:
         log.info("features.source is released: videos_dir %s is not read", dataset_cfg["videos_dir"])
-    return DataSource(str(ann), None, released_dir=str(released))
+    return DataSource(str(ann), None, released_dir=str(released), release=dataset_cfg.get("name") or "llp")
 
 
 def data_source(dataset_cfg: dict, features_cfg: dict | None = None) -> DataSource:
@@ -155,6 +156,7 @@ class VideoPlan:
     names: dict[str, str] = field(default_factory=dict)  # id -> LLP file name, when the clips are downloaded
     released_dir: str | None = None  # the release's folder when the features are imported
     kinds: tuple[str, ...] = DEFAULT_KINDS  # the feature kinds the run reads (imported ones: each shard's)
+    release: str = "llp"  # whose release layout released_dir has
 
     @property
     def num_shards(self) -> int:
@@ -183,7 +185,7 @@ class VideoPlan:
         from .features.released import release_path
 
         kinds = self.kinds if kind is None else (kind,)
-        return [release_path(self.released_dir, name, vid) for vid in self.shard(k) for name in kinds]
+        return [release_path(self.released_dir, name, vid, self.release) for vid in self.shard(k) for name in kinds]
 
 
 def _synth_filenames(synth_cfg: dict) -> list[str]:
@@ -275,7 +277,7 @@ def _scan_videos(videos_dir: str, wanted: set[str]) -> tuple[dict[str, str], lis
 
 
 def _scan_released(
-    released_dir: str, wanted: set[str], kinds: tuple[str, ...] = DEFAULT_KINDS
+    released_dir: str, wanted: set[str], kinds: tuple[str, ...] = DEFAULT_KINDS, release: str = "llp"
 ) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
     """``({kind: ids with a file}, [(file, reason) skipped])``: the release folder of each of ``kinds``
     listed once."""
@@ -285,12 +287,12 @@ def _scan_released(
     found: dict[str, set[str]] = {}
     unusable = []
     for name in kinds:
-        folder = KINDS[name].release_folder
+        folder = release_folder(name, release)
         sub = os.path.join(released_dir, folder)
         if not os.path.isdir(sub):
             raise PlanError(
                 f"features.released_dir {d}: no folder {folder}/ (the {name} features the configured rows "
-                f"read; they need {', '.join(KINDS[k].release_folder + '/' for k in kinds)})"
+                f"read; they need {', '.join(release_folder(k, release) + '/' for k in kinds)})"
             )
         ids = found[name] = set()
         for entry in os.scandir(sub):
@@ -308,8 +310,15 @@ def _scan_released(
 
 def _plan_released(source: DataSource, ids: list[str], shard_size: int, kinds: tuple[str, ...]) -> VideoPlan:
     """Videos with a released file of every one of ``kinds``; the others are reported and skipped."""
-    found, unusable = _scan_released(source.released_dir, set(ids), kinds)
-    lacking = ", ".join(f"{KINDS[name].release_folder}/ {len(ids) - len(have)}" for name, have in found.items())
+    for name in kinds:
+        if not in_release(name, source.release):
+            raise PlanError(
+                f"train.models reads {name} features, which {source.release.upper()}'s release (features.source: "
+                f"released) does not have: drop the rows that read them"
+            )
+    found, unusable = _scan_released(source.released_dir, set(ids), kinds, source.release)
+    folder = {name: release_folder(name, source.release) for name in kinds}
+    lacking = ", ".join(f"{folder[name]}/ {len(ids) - len(have)}" for name, have in found.items())
     present = set.intersection(*found.values())
     missing = _report(
         ids,
@@ -317,8 +326,7 @@ def _plan_released(source: DataSource, ids: list[str], shard_size: int, kinds: t
         unusable,
         "features.released_dir",
         source.released_dir,
-        f"has all its feature files (expected e.g. {KINDS[kinds[0]].release_folder}/{ids[0]}.npy; missing per "
-        f"folder: {lacking})",
+        f"has all its feature files (expected e.g. {folder[kinds[0]]}/{ids[0]}.npy; missing per folder: {lacking})",
         f" (missing per folder: {lacking})",
     )
     return VideoPlan(
@@ -329,6 +337,7 @@ def _plan_released(source: DataSource, ids: list[str], shard_size: int, kinds: t
         unusable=unusable,
         released_dir=source.released_dir,
         kinds=tuple(kinds),
+        release=source.release,
     )
 
 

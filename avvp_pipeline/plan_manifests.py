@@ -31,7 +31,9 @@ def write_import_manifests(plan: VideoPlan, feature_dir: str) -> int:
             n += manifest.update(
                 manifest_path(feature_dir, kind, k),
                 plan.shard_released_files(k, kind),
-                lambda changed, shard=shard, kind=kind: shard_holds(shard, kind, plan.released_dir, changed),
+                lambda changed, shard=shard, kind=kind: shard_holds(
+                    shard, kind, plan.released_dir, changed, plan.release
+                ),
             )
     return n
 

@@ -36,10 +36,11 @@ def stage_configs(config: dict, data: DataSource) -> dict[str, dict | None]:
         "synth": _versioned(synth_config(data.synth, kind), "synth") if data.synthetic else None,
         "features_visual": _versioned({**common, **features["visual"]}, "features_visual"),
         "features_audio": _versioned({**common, **features["audio"]}, "features_audio"),
-        "features_import": _versioned({}, "features_import"),
+        "features_import": _versioned({} if kind != "lfav" else {"release": "lfav"}, "features_import"),
         "pseudo_labels_teachers": _teachers(config.get("pseudo_labels")),
         "noise_ratios": _noise_ratios(config),
-        "evaluate": _versioned(config["evaluate"], "evaluate"),
+        # an lfav set is scored with LFAV's protocol (evaluation/lfav_metrics.py)
+        "evaluate": _versioned({**config["evaluate"], **({"scorer": "lfav"} if kind == "lfav" else {})}, "evaluate"),
     }
 
 

@@ -35,3 +35,22 @@ def random_feature_set(
         np.zeros((n, 25, 10), np.uint8),
         kinds=kinds,
     )
+
+
+def write_lfav_release(root, lengths: dict[str, int], seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """A folder in LFAV's released-features layout (``audio-feat-vggish-align/`` etc., one ``<id>.npy`` of
+    ``(seconds, width)`` float32 per video, ``lengths``: id -> seconds); returns ``{kind: {id: array}}``."""
+    from pathlib import Path
+
+    from avvp_pipeline.features.kinds import KINDS, LFAV_KINDS
+
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for name in LFAV_KINDS:
+        folder = Path(root) / KINDS[name].lfav_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays[name] = {}
+        for vid, seconds in lengths.items():
+            a = arrays[name][vid] = rng.random((seconds, KINDS[name].width), dtype=np.float32)
+            np.save(folder / f"{vid}.npy", a)
+    return arrays

@@ -40,6 +40,7 @@ SMALLEST = {
         + ["--no-progress", "--out", str(tmp / "out")]
     ),
     "teachers": lambda clips, tmp: ["--n", "1", "--threads", "2", "--sizes", "small"],
+    "lfav-train": lambda clips, tmp: ["--scale", "0.002", "--device", "cpu"],
 }
 SLOW = {"extract", "teachers"}  # ResNet-152, R(2+1)D-18, VGGish and CLAP on a CPU: over ten seconds each
 

@@ -41,6 +41,7 @@ def test_the_kinds_table():
     assert {n: (k.shape, k.slot, k.release_folder, k.extractable) for n, k in KINDS.items()} == {
         "vggish": ((10, 128), "audio", "vggish", True),
         "resnet152": ((80, 2048), "visual_2d", "res152", True),
+        "resnet18": ((10, 512), "visual_2d", None, False),
         "r2plus1d_18": ((10, 512), "visual_3d", "r2plus1d_18", True),
         "clip_vitl14": ((10, 768), "visual_2d", "CLIP/features", False),
         "clap_htsat": ((64, 768), "audio", "CLAP/features", False),
@@ -56,7 +57,7 @@ def test_the_kinds_table():
         check_kinds(("vggish", "clip", "r2plus1d_18"))
     # rows declare their kinds: HAN's by default, valor++ VALOR's
     assert spec("valor++").features == VALOR_PP
-    assert all(s.features == DEFAULT_KINDS for name, s in MODELS.items() if name != "valor++")
+    assert all(s.features == DEFAULT_KINDS for name, s in MODELS.items() if name not in ("valor++", "han_lfav"))
 
 
 def test_valor_recipes_as_their_scripts():
@@ -298,7 +299,7 @@ def test_planning_refuses_kinds_the_feature_source_cannot_give(tmp_path):
     check_parse(extract, {"videos_dir": None, "models": ["valor++"]})
     assert feature_kinds({"models": ["valor++"]}) == ("r2plus1d_18", "clip_vitl14", "clap_htsat")
     assert feature_kinds({"models": ["ma*"]}, {"source": "computed"}) == DEFAULT_KINDS  # ma_base's
-    assert feature_kinds({"models": ["han", "valor++"]}) == tuple(KINDS)
+    assert feature_kinds({"models": ["han", "valor++"]}) == tuple(k for k in KINDS if k != "resnet18")
     assert feature_kinds({"models": []}) == DEFAULT_KINDS
 
 

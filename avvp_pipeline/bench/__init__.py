@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from . import decode, extract, import_features, metrics, pages, planted, stages, teachers, train, transport
+from . import decode, extract, import_features, lfav_train, metrics, pages, planted, stages, teachers, train, transport
 
 BENCHMARKS = {
     "metrics": metrics,
     "extract": extract,
     "train": train,
+    "lfav-train": lfav_train,
     "stages": stages,
     "import": import_features,
     "pages": pages,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ..features.kinds import KINDS, cli_flag
+from ..features.kinds import KINDS, RELEASES, cli_flag
 from .common import add_config_arg, add_output_args, add_threads_arg, log
 
 
@@ -25,13 +25,15 @@ def add_parsers(sub) -> None:
 def add_features(sub) -> None:
     p = sub.add_parser(
         "features",
-        help="one shard of the released LLP features (.npy files)",
-        usage="avvp import features --released-dir DIR --out-KIND H5 [--out-KIND H5 ...] "
+        help="one shard of the released LLP or LFAV features (.npy files)",
+        usage="avvp import features --released-dir DIR [--release llp|lfav] --out-KIND H5 [--out-KIND H5 ...] "
         "--failures TSV [--config JSON] [--threads N] -- ID [ID ...]",
         description="Write feature shards of some videos, one per --out-KIND option, from released "
-        "features: "
-        + ", ".join(f"DIR/{k.release_folder}/<id>.npy {k.shape} ({name})" for name, k in KINDS.items())
-        + ", float32 (float64 is converted). Each file is "
+        "features. LLP's: "
+        + ", ".join(f"DIR/{k.release_folder}/<id>.npy {k.shape} ({n})" for n, k in KINDS.items() if k.release_folder)
+        + "; LFAV's (--release lfav), one row per second of a video of T seconds: "
+        + ", ".join(f"DIR/{k.lfav_folder}/<id>.npy (T, {k.width}) ({n})" for n, k in KINDS.items() if k.lfav_folder)
+        + "; float32 (float64 is converted). Each file is "
         "read without unpickling and checked (a .npy file, float, that shape, finite); a "
         "bad file is one line (video_id, path, reason) of the failures file and leaves "
         "its video out of every shard written, the others are imported. The shards are those "
@@ -43,7 +45,13 @@ def add_features(sub) -> None:
         "--released-dir",
         required=True,
         metavar="DIR",
-        help="the release's folder (holding " + ", ".join(k.release_folder + "/" for k in KINDS.values()) + ")",
+        help="the release's folder (holding the folders above)",
+    )
+    p.add_argument(
+        "--release",
+        choices=RELEASES,
+        default="llp",
+        help="whose release: its folder names and shapes (default: llp)",
     )
     p.add_argument(
         "ids",
@@ -63,6 +71,8 @@ def features(args) -> int:
     from ..features.released import import_shard
 
     stage_cfg = {"source": "released", "released_dir": args.released_dir, **args.config}
+    if args.release != "llp":  # LLP's shards record what they always did
+        stage_cfg["release"] = args.release
     outputs = {name: getattr(args, f"out_{name}") for name in KINDS if getattr(args, f"out_{name}")}
     if not outputs:
         raise ValueError(
@@ -70,7 +80,14 @@ def features(args) -> int:
         )
     t0 = time.perf_counter()
     failures = import_shard(
-        args.ids, args.released_dir, outputs, args.failures, stage_cfg, threads=args.threads, progress=not args.quiet
+        args.ids,
+        args.released_dir,
+        outputs,
+        args.failures,
+        stage_cfg,
+        threads=args.threads,
+        progress=not args.quiet,
+        release=args.release,
     )
     dt = time.perf_counter() - t0
     bad = len({f[0] for f in failures})

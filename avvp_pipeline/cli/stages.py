@@ -388,6 +388,13 @@ def add_evaluate(sub) -> None:
         help="also score with this post-processing protocol, reported under its own name (repeatable): "
         "llp (global gate), modality (MA's gate), tuned (thresholds chosen on val)",
     )
+    p.add_argument(
+        "--scorer",
+        choices=["llp", "lfav"],
+        default="llp",
+        help="llp: the ten F-scores; lfav: LFAV's protocol (its modality gate, the F-scores, snippet mAPs and "
+        "selection score; docs/models-and-evaluation.md, section 10.9)",
+    )
     p.add_argument("--out-metrics", required=True, help="metrics.json to write")
     p.add_argument("--out-predictions", required=True, help="predictions.h5 to write")
     add_runtime_args(p, "torch threads")
@@ -409,6 +416,7 @@ def evaluate(args) -> int:
         device=args.device,
         protocols=args.protocol or (),
         workflow_results=workflow_results(),
+        scorer=args.scorer,
     )
     log.info(
         "%s on %s: %s", result["model"], args.split, " ".join(f"{k}={v:.1f}" for k, v in result["f_scores"].items())

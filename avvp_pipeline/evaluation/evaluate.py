@@ -14,6 +14,7 @@ from ..device import resolve_device
 from ..features import store
 from ..inference import predict
 from ..models.checkpoint import load_trained
+from .lfav_metrics import lfav_scores
 from .metrics import binarize_probs, llp_f_scores_padded, per_class_segment_f, valid_seconds
 from .predictions import write_predictions
 from .protocols import PROTOCOLS, protocol_result
@@ -22,11 +23,25 @@ from .results_file import classes_entry, write_results
 log = logging.getLogger(__name__)
 
 
-def evaluate_probs(probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global") -> dict[str, float]:
+#: The scorers a model's split can be scored with: LLP's ten F-scores, or LFAV's protocol (those ten with
+#: LFAV's modality gate, the snippet mAPs and its selection score).
+SCORERS = ("llp", "lfav")
+
+
+def evaluate_probs(
+    probs: dict[str, np.ndarray], fs: FeatureSet, gate: str = "global", scorer: str = "llp"
+) -> dict[str, float]:
     """Ten LLP F-scores of predicted probabilities against the split's dense truth (each video over its
-    own length)."""
+    own length); with ``scorer`` lfav, LFAV's scores (``lfav_metrics.LFAV_KEYS``: its own gate, ``gate`` unused)."""
     if fs.gt_audio is None:
         raise ValueError(f"split {fs.split!r} has no dense labels to evaluate against")
+    if scorer == "lfav":
+        lengths = fs.lengths if fs.lengths is not None else np.full(len(fs), fs.segments)
+        return lfav_scores(
+            probs["frame_prob"], probs["audio_prob"], probs["visual_prob"], fs.gt_audio, fs.gt_visual, lengths
+        )
+    if scorer != "llp":
+        raise ValueError(f"unknown scorer {scorer!r}; known: {', '.join(SCORERS)}")
     pa, pv = binarize_probs(probs, gate)
     return llp_f_scores_padded(pa, pv, fs.gt_audio, fs.gt_visual, fs.lengths)
 
@@ -62,13 +77,15 @@ def evaluate_model(
     batch_size: int = 256,
     protocols: list[str] | tuple[str, ...] = (),
     workflow_results: str | Path | None = None,
+    scorer: str = "llp",
 ) -> dict:
     """Predict ``split`` with a trained model; write ``metrics.json`` and ``predictions.h5``.
 
     ``f_scores`` use ``gate`` (the model's own when None). Each post-processing protocol named in
     ``protocols`` (llp, modality, tuned: evaluation/protocols.py) adds its own scores under
     ``protocols.NAME``; ``tuned`` chooses its thresholds on the val split. ``workflow_results``: the results folder of
-    the workflow running this stage, if any: a damaged shard inside it is moved aside to be rebuilt."""
+    the workflow running this stage, if any: a damaged shard inside it is moved aside to be rebuilt.
+    ``scorer`` lfav: LFAV's protocol (:func:`evaluate_probs`; its modality gate decides the predictions)."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown post-processing protocols {unknown}; known: {', '.join(PROTOCOLS)}")
@@ -87,9 +104,9 @@ def evaluate_model(
     trained.require_features(provenance, split)
     fs = sets[split]
     require_classes(model_path, trained.classes, index_path, fs.classes)
-    gate = gate or trained.gate
+    gate = "modality" if scorer == "lfav" else gate or trained.gate
     probs = predict(trained.net, fs, batch_size, aggregate=True)
-    scores = evaluate_probs(probs, fs, gate)
+    scores = evaluate_probs(probs, fs, gate, scorer)
     tuning = None
     if tune_on:
         if tune_on == split:
@@ -129,6 +146,7 @@ def evaluate_model(
         "seed": trained.seed,
         "split": split,
         "gate": gate,
+        **({"scorer": scorer} if scorer != "llp" else {}),
         "n_videos": len(fs),
         "skipped_videos": fs.skipped,
         "f_scores": scores,

@@ -1,15 +1,18 @@
-"""Import released LLP features as feature shards, as if this pipeline had extracted them.
+"""Import released features (LLP's or LFAV's) as feature shards, as if this pipeline had extracted them.
 
-Each feature kind (``kinds.KINDS``) has a release folder with one ``<11-character YouTube id>.npy`` per
-video: the HAN authors' ``vggish/`` (10, 128), ``res152/`` (80, 2048) and ``r2plus1d_18/`` (10, 512),
-float32 (the VGGish files hold the raw post-ReLU 128-d embedding, no PCA, not 8-bit), and VALOR's
-``CLIP/features/`` (10, 768) and ``CLAP/features/`` (64, 768). Each file is read without unpickling
-and checked against its kind's shape; a bad file is one line of the shard's failures file and leaves
-its video out of every shard the import writes, the rest of the shard is imported. The shards are
-written by :func:`store.write_shard`, with the datasets extraction writes, so everything downstream
-reads them unchanged.
+Each feature kind (``kinds.KINDS``) has a folder in a release (``kinds.release_folder``) with one
+``<11-character YouTube id>.npy`` per video. LLP's: the HAN authors' ``vggish/`` (10, 128), ``res152/``
+(80, 2048) and ``r2plus1d_18/`` (10, 512), float32 (the VGGish files hold the raw post-ReLU 128-d
+embedding, no PCA, not 8-bit), and VALOR's ``CLIP/features/`` (10, 768) and ``CLAP/features/`` (64, 768).
+LFAV's: ``audio-feat-vggish-align/`` (T, 128), ``visual-feat-res18-align/`` (T, 512) and
+``visual-feat-r2plus1d-align/`` (T, 512), one row per second of a video of T seconds, T of any length;
+its shards store each video's length. Each file is read without unpickling and checked against its
+kind's shape; a bad file is one line of the shard's failures file and leaves its video out of every
+shard the import writes, the rest of the shard is imported. The shards are written by
+:func:`store.write_shard`, with the datasets extraction writes, so everything downstream reads them
+unchanged.
 
-The release does not say whether a clip had an audio track: ``has_audio`` is true for every video.
+The releases do not say whether a video had an audio track: ``has_audio`` is true for every video.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ from ..data import llp
 from ..fileio import NotRegularFile, open_regular, sha256_file
 from . import store
 from .failures import write_failures
-from .kinds import KINDS
+from .kinds import KINDS, RELEASES, release_folder
 
 log = logging.getLogger(__name__)
 
-#: Feature kind -> the release's folder for it (below the released folder).
-RELEASE_FOLDERS = {name: k.release_folder for name, k in KINDS.items()}
-#: Shape of one video's features per kind.
+#: Feature kind -> LLP's release folder for it (below the released folder).
+RELEASE_FOLDERS = {name: k.release_folder for name, k in KINDS.items() if k.release_folder}
+#: Shape of one (10-second) LLP video's features per kind.
 SHAPES = {name: k.shape for name, k in KINDS.items()}
 HAS_AUDIO_NOTE = "the released features do not record whether a clip had an audio track: has_audio is 1 for every video"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -47,16 +50,16 @@ class BadFeatureFile(ValueError):
     """A released .npy file that cannot be imported; the message is the reason (no path)."""
 
 
-def release_path(released_dir: str, extractor: str, vid: str) -> str:
-    """The released file of ``vid`` for ``extractor`` (a shard extractor name)."""
-    return os.path.join(released_dir, RELEASE_FOLDERS[extractor], f"{vid}.npy")
+def release_path(released_dir: str, extractor: str, vid: str, release: str = "llp") -> str:
+    """The released file of ``vid`` for ``extractor`` (a shard extractor name) in ``release``'s layout."""
+    return os.path.join(released_dir, release_folder(extractor, release), f"{vid}.npy")
 
 
-def read_feature_file(path: str, extractor: str) -> tuple[np.ndarray, str, str]:
+def read_feature_file(path: str, extractor: str, release: str = "llp") -> tuple[np.ndarray, str, str]:
     """``(float32 array, sha256 of the file, dtype in the file)`` of one released file;
     :class:`BadFeatureFile` saying why not (:func:`read_npy`, then the extractor's shape and values)."""
     array, digest = read_npy(path, "the release's features are float32")
-    return _checked(array, extractor), digest, str(array.dtype)
+    return _checked(array, extractor, release), digest, str(array.dtype)
 
 
 def read_npy(path: str, expected: str) -> tuple[np.ndarray, str]:
@@ -107,17 +110,30 @@ def _load(fh, expected: str) -> tuple[np.ndarray, str]:
     return a, h.hexdigest()
 
 
-def _checked(a: np.ndarray, extractor: str) -> np.ndarray:
-    """The array as float32 when it has the extractor's shape and finite float values."""
-    want = SHAPES[extractor]
+def _shape_problem(shape: tuple, extractor: str, release: str) -> str | None:
+    """Why an array of ``shape`` is not one video's ``extractor`` features in ``release``, or None: LLP's
+    are a 10-second clip's; LFAV's are ``(T, width)``, T >= 1 whole seconds."""
+    folder = release_folder(extractor, release)
+    if release == "llp":
+        return None if shape == SHAPES[extractor] else f"shape {shape}, expected {SHAPES[extractor]} for {folder}"
+    k = KINDS[extractor]
+    if len(shape) != 2 or shape[1] != k.width or shape[0] < 1 or shape[0] % k.rows_per_second:
+        per = "one row" if k.rows_per_second == 1 else f"{k.rows_per_second} rows"
+        return f"shape {shape}, expected (seconds, {k.width}) for {folder} ({per} per second, at least one)"
+    return None
+
+
+def _checked(a: np.ndarray, extractor: str, release: str = "llp") -> np.ndarray:
+    """The array as float32 when it has the extractor's shape in ``release`` and finite float values."""
     if a.dtype.kind in "iu" and extractor == "vggish":
         raise BadFeatureFile(
             f"{a.dtype} array: looks PCA-quantised (8-bit VGGish output); the release's features are float32"
         )
     if a.dtype.kind != "f":
         raise BadFeatureFile(f"{a.dtype} array; the release's features are float32")
-    if a.shape != want:
-        raise BadFeatureFile(f"shape {a.shape}, expected {want} for {RELEASE_FOLDERS[extractor]}")
+    why = _shape_problem(a.shape, extractor, release)
+    if why:
+        raise BadFeatureFile(why)
     if a.dtype != np.float32:  # float64 (or float16, or big-endian) copies of the release: same values
         with np.errstate(over="ignore"):
             a = a.astype(np.float32)
@@ -138,12 +154,12 @@ class _Video:
     converted: int = 0  # files that were not float32 in the release folder
 
 
-def _read_video(released_dir: str, vid: str, kinds: list[str]) -> _Video:
+def _read_video(released_dir: str, vid: str, kinds: list[str], release: str) -> _Video:
     video = _Video(vid, {}, {}, [])
     for extractor in kinds:
-        path = release_path(released_dir, extractor, vid)
+        path = release_path(released_dir, extractor, vid, release)
         try:
-            video.arrays[extractor], video.sha256[extractor], dtype = read_feature_file(path, extractor)
+            video.arrays[extractor], video.sha256[extractor], dtype = read_feature_file(path, extractor, release)
             video.converted += dtype != "float32"
         except BadFeatureFile as exc:
             video.failures.append((vid, path, str(exc)))
@@ -169,7 +185,7 @@ def _files_match(folder: str, ids: list[str], recorded: str) -> str | None:
     return None if files_sha256(ids, sha) == recorded else "its files' content changed"
 
 
-def shard_holds(shard_path: str, kind: str, released_dir: str, changed: set[str]) -> bool:
+def shard_holds(shard_path: str, kind: str, released_dir: str, changed: set[str], release: str = "llp") -> bool:
     """Whether the imported shard still holds the content of the released files (``changed``: the
     paths whose size, time or inode changed): they are all files of its videos, it left no video out,
     and the files hash to its recorded sha256. Read by planning, for the import's manifest."""
@@ -177,9 +193,10 @@ def shard_holds(shard_path: str, kind: str, released_dir: str, changed: set[str]
     if got is None or got[1].get("released_dir") != released_dir or int(got[1].get("n_failed", 1)):
         return False
     ids, attrs = got
-    if not changed <= {release_path(released_dir, kind, vid) for vid in ids}:
+    if not changed <= {release_path(released_dir, kind, vid, release) for vid in ids}:
         return False
-    return _files_match(os.path.join(released_dir, RELEASE_FOLDERS[kind]), ids, attrs["released_sha256"]) is None
+    folder = os.path.join(released_dir, release_folder(kind, release))
+    return _files_match(folder, ids, attrs["released_sha256"]) is None
 
 
 def source_mismatch(ids: list[str], attrs: dict) -> str | None:
@@ -193,20 +210,27 @@ def source_mismatch(ids: list[str], attrs: dict) -> str | None:
 
 
 def shard_attrs(
-    extractor: str, released_dir: str, stage_cfg: dict, ids: list[str], sha256: dict[str, str], n_failed: int
+    extractor: str,
+    released_dir: str,
+    stage_cfg: dict,
+    ids: list[str],
+    sha256: dict[str, str],
+    n_failed: int,
+    release: str = "llp",
 ) -> dict:
     """Provenance of an imported shard: the release folder and its files' checksum, never extraction weights."""
     import h5py
 
+    folder = release_folder(extractor, release)
     attrs = {
         "extractor": extractor,
         "source": "released",
-        "weights_id": f"released:{RELEASE_FOLDERS[extractor]}",
+        "weights_id": f"released:{folder}" if release == "llp" else f"released:{release}:{folder}",
         "weights_sha256": "unknown (not in the release)",
         "weights_path": "",
         "weights_random": 0,
         "released_dir": released_dir,
-        "released_folder": os.path.join(released_dir, RELEASE_FOLDERS[extractor]),
+        "released_folder": os.path.join(released_dir, folder),
         "released_files": len(ids),
         "released_sha256": files_sha256(ids, sha256),
         "config_hash": store.config_hash(stage_cfg),
@@ -229,27 +253,22 @@ class _Imported:
     """The videos of a shard whose files are all good, in order, with their features and file hashes."""
 
     video_ids: list[str]
-    features: dict[str, np.ndarray]  # extractor -> (n, T, D), the first len(video_ids) rows filled
+    features: dict[str, list[np.ndarray]]  # extractor -> each imported video's (rows, D) array
     sha256: dict[str, dict[str, str]]  # extractor -> id -> sha256 of the file
     failures: list[tuple[str, str, str]]
 
 
 def _read_all(
-    video_ids: list[str], released_dir: str, kinds: list[str], threads: int, desc: str, progress: bool
+    video_ids: list[str], released_dir: str, kinds: list[str], threads: int, desc: str, progress: bool, release: str
 ) -> _Imported:
     n = len(video_ids)
-    out = _Imported(
-        [],
-        {name: np.empty((n, *SHAPES[name]), np.float32) for name in kinds},
-        {name: {} for name in kinds},
-        [],
-    )
+    out = _Imported([], {name: [] for name in kinds}, {name: {} for name in kinds}, [])
     converted = 0
     with (
         ThreadPoolExecutor(max(1, threads)) as pool,
         tqdm(total=n, desc=desc, unit="video", disable=not progress) as bar,
     ):
-        for video in pool.map(lambda vid: _read_video(released_dir, vid, kinds), video_ids):
+        for video in pool.map(lambda vid: _read_video(released_dir, vid, kinds, release), video_ids):
             bar.update()
             for _, path, reason in video.failures:
                 log.error("skipping %s: %s", path, reason)
@@ -257,7 +276,7 @@ def _read_all(
             if video.failures:
                 continue
             for name, a in video.arrays.items():
-                out.features[name][len(out.video_ids)] = a
+                out.features[name].append(a)
                 out.sha256[name][video.vid] = video.sha256[name]
             out.video_ids.append(video.vid)
             converted += video.converted
@@ -276,10 +295,10 @@ def _check_ids(video_ids: list[str]) -> None:
         seen.add(vid)
 
 
-def _check_outputs(released_dir: str, outputs: dict[str, str], failures_path: str) -> None:
+def _check_outputs(released_dir: str, outputs: dict[str, str], failures_path: str, release: str) -> None:
     """ValueError for a release folder of ``outputs``' kinds that is not there, or one path given twice."""
     for name in outputs:
-        folder = os.path.join(released_dir, RELEASE_FOLDERS[name])
+        folder = os.path.join(released_dir, release_folder(name, release))
         if not os.path.isdir(folder):
             raise ValueError(f"{folder}: no such folder (the released {name} features)")
     seen: dict[str, str] = {}
@@ -299,26 +318,37 @@ def import_shard(
     stage_cfg: dict,
     threads: int = 2,
     progress: bool = True,
+    release: str = "llp",
 ) -> list[tuple[str, str, str]]:
-    """Read the released files of ``video_ids`` and write one shard per feature kind (``outputs``: kind ->
-    path, any of ``kinds.KINDS``) and the failures file; return the failures. A video with a bad file of
-    any of those kinds is left out of all of them."""
+    """Read the released files of ``video_ids`` in ``release``'s layout (:data:`kinds.RELEASES`) and write
+    one shard per feature kind (``outputs``: kind -> path, kinds that release has) and the failures file;
+    return the failures. A video with a bad file of any of those kinds is left out of all of them."""
     _check_ids(video_ids)
-    unknown = [name for name in outputs if name not in KINDS]
-    if unknown or not outputs:
-        raise ValueError(
-            f"import writes shards of the feature kinds {', '.join(KINDS)}; got {', '.join(unknown) or 'none'}"
-        )
-    _check_outputs(released_dir, outputs, failures_path)
+    if release not in RELEASES:
+        raise ValueError(f"unknown feature release {release!r}; known: {', '.join(RELEASES)}")
+    for name in outputs:
+        if name not in KINDS:
+            raise ValueError(f"import writes shards of the feature kinds {', '.join(KINDS)}; got {name}")
+        release_folder(name, release)  # ValueError naming what the release has
+    if not outputs:
+        raise ValueError(f"import writes shards of the feature kinds {', '.join(KINDS)}; got none")
+    _check_outputs(released_dir, outputs, failures_path, release)
     kinds = list(outputs)
     desc = f"import {os.path.basename(outputs[kinds[0]])}"
-    got = _read_all(video_ids, released_dir, kinds, threads, desc, progress)
+    got = _read_all(video_ids, released_dir, kinds, threads, desc, progress, release)
     n_good, n_failed = len(got.video_ids), len(video_ids) - len(got.video_ids)
 
     def write(name: str) -> None:
         extra = {"has_audio": np.ones(n_good, dtype=bool)} if KINDS[name].slot == "audio" else None
-        attrs = shard_attrs(name, released_dir, stage_cfg, got.video_ids, got.sha256[name], n_failed)
-        store.write_shard(outputs[name], got.video_ids, got.features[name][:n_good], attrs, extra=extra)
+        attrs = shard_attrs(name, released_dir, stage_cfg, got.video_ids, got.sha256[name], n_failed, release)
+        videos = got.features[name]
+        if not videos:
+            features, lengths = np.empty((0, *SHAPES[name]), np.float32), None
+        elif release == "llp":  # one shape per kind, checked
+            features, lengths = np.stack(videos), None
+        else:
+            features, lengths = store.padded(name, videos)
+        store.write_shard(outputs[name], got.video_ids, features, attrs, extra=extra, lengths=lengths)
 
     with ThreadPoolExecutor(max(1, min(threads, len(outputs)))) as pool:  # one shard's checksum beside another's write
         list(pool.map(write, list(outputs)))

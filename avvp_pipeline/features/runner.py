@@ -25,7 +25,6 @@ from .audio_extractor import AudioExtractor
 from .config import ExtractConfig
 from .extractor import Extractor
 from .failures import write_failures
-from .kinds import kind
 from .stage_times import StageTimes
 from .visual_extractor import VisualExtractor
 
@@ -164,23 +163,11 @@ def extract_shard(
     with times.host("write") if times is not None else ExitStack():
         extra = {name: np.array(values, dtype=extractor.extra_dtypes[name]) for name, values in extras.items()}
         for name in extractor.shards:
-            data, lengths = _padded(name, feats[name]) if feats[name] else (extractor.empty(name), None)
+            data, lengths = store.padded(name, feats[name]) if feats[name] else (extractor.empty(name), None)
             attrs = extractor.shard_attrs(name, stage_cfg, len(failures))
             store.write_shard(outputs[name], ids, data, attrs, extra=extra or None, lengths=lengths)
         write_failures(failures_path, failures)
     return failures
-
-
-def _padded(name: str, videos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-video ``(rows, width)`` features of kind ``name`` as ``(n, longest, width)`` (zeros past a
-    shorter video's rows) and each video's segments."""
-    rows = np.array([len(v) for v in videos])
-    if (rows == rows[0]).all():
-        return np.stack(videos), rows // kind(name).rows_per_second
-    out = np.zeros((len(videos), int(rows.max()), videos[0].shape[1]), dtype=np.float32)
-    for i, v in enumerate(videos):
-        out[i, : len(v)] = v
-    return out, rows // kind(name).rows_per_second
 
 
 def extract_visual_shard(

@@ -73,6 +73,18 @@ class Shard:
         return video_rows(self.features.shape[1], self.extra.get(LENGTHS), len(self.video_ids))
 
 
+def padded(name: str, videos: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-video ``(rows, width)`` features of kind ``name`` (at least one video) as ``(n, longest, width)``
+    (zeros past a shorter video's rows) and each video's segments: what :func:`write_shard` takes."""
+    rows = np.array([len(v) for v in videos])
+    if (rows == rows[0]).all():
+        return np.stack(videos), rows // kind(name).rows_per_second
+    out = np.zeros((len(videos), int(rows.max()), videos[0].shape[1]), dtype=np.float32)
+    for i, v in enumerate(videos):
+        out[i, : len(v)] = v
+    return out, rows // kind(name).rows_per_second
+
+
 def video_rows(rows: int, lengths: np.ndarray | None, n: int) -> np.ndarray:
     """Each of ``n`` videos' real rows when the longest of ``lengths`` (segments; None: all the same) fills
     ``rows`` rows."""

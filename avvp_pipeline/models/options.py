@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 # evaluation/metrics.py: METRIC_KEYS (a test keeps the two equal; evaluation lies above this layer)
 METRICS = tuple(f"{level}_{kind}" for level in ("seg", "ev") for kind in ("audio", "visual", "av", "type", "event"))
+# evaluation/lfav_metrics.py: LFAV_KEYS past the F-scores; selecting on one scores with LFAV's protocol
+LFAV_METRICS = ("map_audio", "map_visual", "map_av", "map_avg", "selection")
 SEED_MAX = 2**32 - 1  # numpy's seeds run from 0 to 2^32 - 1
 
 
@@ -118,7 +120,13 @@ OPTIONS: dict[str, Option] = _table(
     Option("audio_smoothing", "float", 1.0, "target an audio label keeps (HAN's smoothing; 1: none)", **_KEEP),
     Option("visual_smoothing", "float", 0.9, "target a visual label keeps (HAN's smoothing)", **_KEEP),
     Option("init_epoch", "int", 0, "epochs <= this use the before_* smoothing and no CM-S loss", low=0),
-    Option("select_metric", "str", "seg_type", "F-score that selects the kept epoch", choices=METRICS),
+    Option(
+        "select_metric",
+        "str",
+        "seg_type",
+        "score that selects the kept epoch (an LFAV one: LFAV's protocol, a strictly better score)",
+        choices=METRICS + LFAV_METRICS,
+    ),
     Option("early_stop", "int", 0, "stop after this many epochs without a better selection (0: never)", low=0),
     Option("num_layers", "int", 1, "HAN layers (rows of Table 4 fix it)", low=1),
     Option("stacking", "str", "official", "how HAN layers stack", choices=("official", "sequential", "valor")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..features.kinds import DEFAULT_KINDS, check_kinds
+from ..features.kinds import DEFAULT_KINDS, LFAV_KINDS, check_kinds
 from .options import DEFAULTS
 
 
@@ -154,6 +154,11 @@ MODELS: dict[str, ModelSpec] = {
         jomold="denoise",
         recipe="jomold",
     ),
+    "han_lfav": ModelSpec(
+        "HAN (1 layer) + MMIL on LFAV's released features (VGGish, ResNet-18, R(2+1)D-18), LFAV recipe",
+        recipe="lfav",
+        features=LFAV_KINDS,
+    ),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -257,6 +262,23 @@ RECIPES["jomold"] = {
 RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "min_lr": 3e-6, "hidden": 256, "num_layers": 4, "seed": 64}
 # VALOR++ (its train script): VALOR+'s recipe with seed 87, on CLAP / CLIP / R(2+1)D-18 features
 RECIPES["valor_plus_plus"] = {**RECIPES["valor_plus"], "seed": 87}
+# LFAV (GeWu-Lab/LFAV src/scripts/train_s3.sh and main.py): Adam lr 1e-4, batch 16, 30 epochs, StepLR(10,
+# 0.1), seed 1, no label smoothing (its targets are the weak labels as given); each epoch scored with LFAV's
+# protocol on val, its selection score kept when strictly better; predictions gated per modality
+RECIPES["lfav"] = {
+    **HAN_RECIPE,
+    "epochs": 30,
+    "batch_size": 16,
+    "lr": 1e-4,
+    "step_size": 10,
+    "gamma": 0.1,
+    "seed": 1,
+    "audio_smoothing": 1.0,
+    "visual_smoothing": 1.0,
+    "select_metric": "selection",
+    "gate": "modality",
+    "early_stop": 0,
+}
 
 
 def spec(name: str) -> ModelSpec:

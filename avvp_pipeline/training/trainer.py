@@ -27,6 +27,7 @@ from ..fileio import write_json
 from ..inference import predict
 from ..models.checkpoint import read_resume, restore_resume, resume_path, write_model, write_resume
 from ..models.normalize import Standardized
+from ..models.options import LFAV_METRICS
 from ..models.registry import build_model
 from ..models.rows import keeps_last_epoch, spec
 from ..torch_files import plain
@@ -140,15 +141,22 @@ def train_epoch(
 @dataclass
 class Selection:
     """The epoch kept so far: the best selection score (``>=``: ties replace), or always the latest when
-    the row keeps its last epoch."""
+    the row keeps its last epoch. ``strict`` (LFAV's code): only a score above the best so far, from 0,
+    replaces it, so a NaN score never does."""
 
     keep_last: bool
     best: float = -1.0
     best_epoch: int = 0
     best_state: dict | None = None
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if self.strict and self.best < 0:
+            self.best = 0.0
 
     def offer(self, model: torch.nn.Module, epoch: int, score: float) -> None:
-        if score >= self.best or self.keep_last:
+        better = score > self.best if self.strict else score >= self.best
+        if better or self.keep_last:
             self.best, self.best_epoch = score, epoch
             self.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
@@ -272,7 +280,8 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
     model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
-    selection = Selection(keeps_last_epoch(model_name, cfg.select))
+    scorer = "lfav" if cfg.select_metric in LFAV_METRICS else "llp"
+    selection = Selection(keeps_last_epoch(model_name, cfg.select), strict=scorer == "lfav")
     hashed = {**(labels or {}), "noise_ratios": noise_ratios} if noise_ratios else labels
     hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), hashed)
     ckpt_path = resume_path(out_dir)
@@ -292,7 +301,7 @@ def train(
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring %s, training from scratch: it does not fit this run (%s)", ckpt_path, exc)
             model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
-            selection, history = Selection(selection.keep_last), []
+            selection, history = Selection(selection.keep_last, strict=selection.strict), []
 
     graphed = None
     if run.cuda_graphs and spec(model_name).jomold == "denoise":
@@ -320,7 +329,8 @@ def train(
         )
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        scores = plain(evaluate_probs(predict(model, select_set, run.eval_batch_size), select_set, cfg.gate))
+        probs = predict(model, select_set, run.eval_batch_size)
+        scores = plain(evaluate_probs(probs, select_set, cfg.gate, scorer))
         score = float(scores[cfg.select_metric])
         selection.offer(model, epoch, score)
         history.append(
@@ -353,6 +363,15 @@ def train(
             log.info("early stop after epoch %d: no better %s for %d epochs", epoch, cfg.select_metric, cfg.early_stop)
             break
     bar.close()
+    if selection.best_state is None:  # no epoch scored above 0 (LFAV's rule): its code would save no model
+        log.warning(
+            "no epoch of %s scored a %s %s above 0 (NaN: a class without a true second there); keeping the last",
+            model_name,
+            cfg.select_on,
+            cfg.select_metric,
+        )
+        selection.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        selection.best_epoch = len(history)
 
     summary = {
         "model": model_name,

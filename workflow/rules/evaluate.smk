@@ -1,4 +1,4 @@
-# Evaluation stage: LLP protocol on the test split (metrics.json + predictions.h5) of every run (per
+# Evaluation stage: LLP protocol (LFAV's for dataset.name lfav) on the test split (metrics.json + predictions.h5) of every run (per
 # model, or per model and seed: RUN in common.smk), and the broadcast baseline that needs no training.
 # `evaluate.protocols` adds the scores of other post-processing protocols, each under its own name.
 
@@ -25,10 +25,12 @@ rule evaluate:
         split=STAGE_CFG["evaluate"]["split"],
         gate=STAGE_CFG["evaluate"]["gate"],
         protocols=[f"--protocol={p}" for p in STAGE_CFG["evaluate"].get("protocols", [])],
+        # LFAV's protocol for dataset.name lfav (stage_plan.py); none for LLP, whose command stays as it was
+        scorer=["--scorer", STAGE_CFG["evaluate"]["scorer"]] if "scorer" in STAGE_CFG["evaluate"] else [],
         shards=shard_options,
     shell:
         "avvp evaluate --model {input.model:q} --index {input.index:q} {params.shards:q} --split {params.split:q}"
-        " --gate {params.gate:q} {params.protocols:q} --threads {threads}"
+        " --gate {params.gate:q} {params.protocols:q} {params.scorer:q} --threads {threads}"
         " --out-metrics {output.metrics:q} --out-predictions {output.predictions:q} 2> {log:q}"
 
 

@@ -76,11 +76,14 @@ else:
         threads: 1
         params:
             released_dir=DATA.released_dir,
+            # whose layout (dataset.name); none for LLP's, whose recorded command stays as it was
+            release=["--release", DATA.release] if DATA.release != "llp" else [],
             cfg=as_json(STAGE_CFG["features_import"]),
             ids=shard_ids,
             out=lambda w: f"--out-{cli_flag(w.kind)[2:]}",
         # the ids come after --: YouTube ids may start with '-'
         shell:
-            "avvp import features --released-dir {params.released_dir:q} --config {params.cfg:q}"
+            "avvp import features --released-dir {params.released_dir:q} {params.release:q}"
+            " --config {params.cfg:q}"
             " --threads {threads} {params.out:q} {output.shard:q} --failures {output.failures:q}"
             " -- {params.ids:q} 2> {log:q}"
