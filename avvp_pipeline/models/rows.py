@@ -19,8 +19,8 @@ class ModelSpec:
     """What a row is made of."""
 
     description: str
-    backbone: str = "han"  # temporal model: han, ave or avsdn (models/ave_avsdn.py)
-    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments
+    backbone: str = "han"  # temporal model: han, ave, avsdn (models/ave_avsdn.py) or leap (models/leap.py)
+    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments; leap: LEAP's label decoder
     cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
     recipe: str = "han"
@@ -30,6 +30,8 @@ class ModelSpec:
     select: str = "best"  # best: the epoch with the best selection score; last: the last epoch (MA's rows)
     ma_targets: bool = False  # MA's own targets: global = refined audio label, dropped visual classes 0
     pseudo_labels: bool = False  # VALOR: segment-level pseudo labels per modality (data/pseudo_labels.py)
+    # LEAP's video-level BCE: code (on the thresholded union, no gradient) or soft (on p_a + p_v - p_a p_v)
+    video_loss: str = "code"
     # the feature kinds it reads, audio / 2D visual / 3D visual (features/kinds.py)
     features: tuple[str, str, str] = DEFAULT_KINDS
 
@@ -135,6 +137,22 @@ MODELS: dict[str, ModelSpec] = {
         pseudo_labels=True,
         features=("clap_htsat", "clip_vitl14", "r2plus1d_18"),
     ),
+    "leap": ModelSpec(
+        "LEAP: MM-Pyramid encoder + label-embedding decoder (GloVe class embeddings), trained on VALOR's "
+        "CLIP / CLAP pseudo labels with LEAP's losses and recipe (models/leap.py)",
+        backbone="leap",
+        arch="leap",
+        recipe="leap",
+        pseudo_labels=True,
+    ),
+    "leap+soft_video": ModelSpec(
+        "LEAP with a video-level BCE that trains: on p_a + p_v - p_a p_v instead of the code's thresholded union",
+        backbone="leap",
+        arch="leap",
+        recipe="leap",
+        pseudo_labels=True,
+        video_loss="soft",
+    ),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -220,6 +238,25 @@ RECIPES["valor"] = {
 RECIPES["valor_plus"] = {**RECIPES["valor"], "lr": 3e-4, "min_lr": 3e-6, "hidden": 256, "num_layers": 4, "seed": 64}
 # VALOR++ (its train script): VALOR+'s recipe with seed 87, on CLAP / CLIP / R(2+1)D-18 features
 RECIPES["valor_plus_plus"] = {**RECIPES["valor_plus"], "seed": 87}
+
+# LEAP (ECCV 2024, its run_leap_train.sh and main_leap.py): Adam lr 1e-4, StepLR(10, 0.1), batch 32, 30 epochs,
+# seed 1; MM-Pyramid and decoder 8 heads, width 512, FFN 512, 2 decoder layers, dropout 0.2; the epoch with the
+# best val segment-level Type@AV (a tie keeps the later one); evaluation gates both modalities by the
+# video-level prediction (the global gate)
+RECIPES["leap"] = {
+    **HAN_RECIPE,
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 1e-4,
+    "step_size": 10,
+    "gamma": 0.1,
+    "seed": 1,
+    "dropout": 0.2,
+    "heads": 8,
+    "num_layers": 2,
+    "select_metric": "seg_type",
+    "early_stop": 0,
+}
 
 
 def spec(name: str) -> ModelSpec:
