@@ -254,7 +254,7 @@ class LEAP(nn.Module):
         v_prob = torch.sigmoid(self.fc_lv(qv).squeeze(-1))
         a_prob = torch.sigmoid(self.fc_la(qa).squeeze(-1))
         with torch.no_grad():  # the official video-level prediction: a union of thresholds, no gradient
-            a_on, v_on = (a_prob >= 0.5).float(), (v_prob >= 0.5).float()
+            a_on, v_on = (a_prob >= 0.5).to(a_prob.dtype), (v_prob >= 0.5).to(v_prob.dtype)
             global_prob = a_on + v_on - a_on * v_on
         logits = torch.stack([sa.mean(dim=1), sv.mean(dim=1)], dim=-1).permute(0, 2, 3, 1)  # (B, T, 2, C)
         if mask is not None:
