@@ -54,8 +54,8 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
 # VALOR (Lai et al., NeurIPS 2023), LLP test: segment Type@AV / Event@AV, event Type@AV / Event@AV
 PUBLISHED["valor"] = _row((None, None), (None, None), (None, None), (62.0, 56.7), (61.5, 54.2))
 PUBLISHED["valor++"] = _row((None, None), (None, None), (None, None), (66.2, 60.4), (66.8, 59.0))
-# LEAP (Zhou et al., ECCV 2024), LLP test, its Table 1 (MM-Pyramid + LEAP on VALOR's pseudo labels): only the
-# Type@AV pair is recorded here
+# LEAP (Zhou et al., ECCV 2024), LLP test, MM-Pyramid + LEAP on VALOR's pseudo labels: only its segment / event
+# Type@AV pair is recorded here (its other columns are not; the README of its code gives none)
 PUBLISHED["leap"] = _row((None, None), (None, None), (None, None), (62.5, 57.8), (None, None))
 
 #: The paper of each published row that is not the CM-Co paper's.
