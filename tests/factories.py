@@ -35,3 +35,11 @@ def random_feature_set(
         np.zeros((n, 25, 10), np.uint8),
         kinds=kinds,
     )
+
+
+def embeddings_file(path, seed: int = 0, classes: int = 25):
+    """A generated class-embedding file in LEAP's release layout (``classes`` names to seeded 300-wide
+    vectors); returns ``path``."""
+    g = torch.Generator().manual_seed(seed)
+    torch.save({f"class {i}": torch.randn(300, generator=g) for i in range(classes)}, path)
+    return path

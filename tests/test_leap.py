@@ -1,6 +1,6 @@
 """LEAP equals its official code: an oracle transcribed here from the official network and training step (kept
 apart from the implementation), the same weights and batch: outputs, losses, gradients and one Adam step.
-Also the label-embedding file's checks and the row's recipe."""
+Also the label-embedding file's checks, the row's recipe, and a run with (and refused without) its embeddings."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from factories import random_feature_set
+from factories import embeddings_file, random_feature_set
 
-from avvp_pipeline.models.leap import read_label_embeddings
+from avvp_pipeline.cli import main
+from avvp_pipeline.fileio import sha256_file
+from avvp_pipeline.models.checkpoint import load_trained
+from avvp_pipeline.models.leap import load_label_embeddings, read_label_embeddings
 from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import train_options
 from avvp_pipeline.torch_files import CheckpointError
 from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.losses import leap_loss
 from avvp_pipeline.training.step import step_loss
+from avvp_pipeline.training.trainer import run_hash, train
 
 # ---- the oracle: the official network, transcribed (CPU instead of .cuda(); unused modules kept) ----
 
@@ -403,3 +407,35 @@ def test_leap_recipe_is_its_run_script():
     net = build_model("leap", {})
     assert len(net.decoder.visual) == 2 and net.decoder.visual[0].attn.heads == 8
     assert np.isclose(sum(p.numel() for p in net.parameters()), 47_256_068)
+
+
+def test_a_leap_row_trains_with_its_class_embeddings_and_is_refused_without(tmp_path):
+    """The embeddings reach the trained network, model.pt carries them (no file needed to reload) and
+    records the file's sha256; a run without them, or a row that reads none given some, is refused."""
+    tr, va = random_feature_set(8, seed=0), random_feature_set(4, "val", seed=1)
+    tr.pseudo_audio = tr.pseudo_visual = tr.labels[:, None, :].repeat(1, 10, 1)
+    tr.pseudo_present = torch.ones(len(tr))
+    small = {"epochs": 1, "batch_size": 4, "hidden": 32, "heads": 4, "ffn": 64, "num_layers": 1}
+    cfg = TrainConfig.from_dict({**train_options("leap"), **small})
+    with pytest.raises(ValueError, match="^model leap needs LEAP's class embeddings .*--label-embeddings FILE"):
+        train("leap", tr, va, cfg, tmp_path / "refused", {}, progress=False)
+    path = embeddings_file(tmp_path / "emb.pt")
+    embeddings = load_label_embeddings(path, 25)
+    with pytest.raises(ValueError, match="model han reads no class embeddings"):
+        train("han", tr, va, TrainConfig.from_dict(small), tmp_path / "han", {}, progress=False, embeddings=embeddings)
+    summary = train("leap", tr, va, cfg, tmp_path / "run", {}, progress=False, embeddings=embeddings)
+    path.unlink()  # evaluation and parsing read model.pt alone
+    trained = load_trained(tmp_path / "run" / "model.pt")
+    assert torch.equal(trained.net.label_embeddings, embeddings.values) and embeddings.values.abs().sum() > 0
+    assert summary["label_embeddings"] == {"file": str(path), "sha256": embeddings.sha256}
+    assert trained.summary["label_embeddings"]["sha256"] == embeddings.sha256
+    other = sha256_file(embeddings_file(tmp_path / "other.pt", seed=1))
+    assert run_hash("leap", cfg, {}, 8, 4, None, embeddings.sha256) != run_hash("leap", cfg, {}, 8, 4, None, other)
+
+
+def test_avvp_train_refuses_a_leap_row_without_embeddings_in_one_line(tmp_path, caplog):
+    args = ["train", "--model", "leap", "--index", str(tmp_path / "index.h5"), "--out-dir", str(tmp_path / "run")]
+    assert main(args) == 1
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error.startswith("model leap needs LEAP's class embeddings") and "\n" not in error
+    assert not (tmp_path / "run").exists()

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..fileio import sha256_file
 from ..torch_files import CheckpointError, read_torch_file
 from .han import AVInputs
 from .mmil import MMILOutput
 from .padding import checked_mask, fill_padding
+from .rows import spec
 
 LEVELS = 4  # MM-Pyramid levels (the official --levels)
 EMBED_DIM = 300  # GloVe 6B 300d class embeddings (the official release file)
@@ -286,3 +289,34 @@ def read_label_embeddings(path: str | Path, classes: int) -> torch.Tensor:
         if not torch.isfinite(v).all():
             raise CheckpointError(f"{path}: class {name!r} holds NaN or infinite values")
     return torch.stack([v.float() for v in data.values()])
+
+
+@dataclass(frozen=True)
+class LabelEmbeddings:
+    """A run's class embeddings: the ``(C, 300)`` values and the file they were read from."""
+
+    values: torch.Tensor
+    file: str
+    sha256: str  # of the file: it enters the run hash, so another file retrains
+
+    @property
+    def provenance(self) -> dict:
+        return {"file": self.file, "sha256": self.sha256}
+
+
+def load_label_embeddings(path: str | Path, classes: int) -> LabelEmbeddings:
+    """:func:`read_label_embeddings` with the file's name and sha256."""
+    values = read_label_embeddings(path, classes)
+    return LabelEmbeddings(values, str(path), sha256_file(path))
+
+
+def require_label_embeddings(model_name: str, given: bool) -> None:
+    """ValueError in one line where a LEAP row has no class embeddings, or another row is given some."""
+    needs = spec(model_name).label_embeddings
+    if needs and not given:
+        raise ValueError(
+            f"model {model_name} needs LEAP's class embeddings (the release's llp_label_glove_embeddings.pt): "
+            "give --label-embeddings FILE (config train.leap.label_embeddings)"
+        )
+    if given and not needs:
+        raise ValueError(f"model {model_name} reads no class embeddings: --label-embeddings is for the LEAP rows")

@@ -38,6 +38,11 @@ class ModelSpec:
     def __post_init__(self):
         check_kinds(self.features)
 
+    @property
+    def label_embeddings(self) -> bool:
+        """Whether the row reads a file of class embeddings (LEAP's decoder queries)."""
+        return self.arch == "leap"
+
 
 MODELS: dict[str, ModelSpec] = {
     "ave": ModelSpec(
