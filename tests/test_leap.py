@@ -21,7 +21,9 @@ from avvp_pipeline.models.checkpoint import load_trained
 from avvp_pipeline.models.leap import load_label_embeddings, read_label_embeddings
 from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import train_options
+from avvp_pipeline.plan import PlanError, check_results_dir
 from avvp_pipeline.torch_files import CheckpointError
+from avvp_pipeline.train_plan import check_label_embeddings, label_embeddings_file
 from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.losses import leap_loss
 from avvp_pipeline.training.step import step_loss
@@ -439,3 +441,17 @@ def test_avvp_train_refuses_a_leap_row_without_embeddings_in_one_line(tmp_path, 
     [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert error.startswith("model leap needs LEAP's class embeddings") and "\n" not in error
     assert not (tmp_path / "run").exists()
+
+
+def test_planning_needs_an_existing_embedding_file_for_leap_rows(tmp_path):
+    with pytest.raises(PlanError, match="has leap\\+soft_video, .* train.leap.label_embeddings is not set"):
+        check_label_embeddings({"models": ["han", "leap+soft_video"]})
+    check_label_embeddings({"models": ["han"]})
+    absent = {"models": ["leap"], "leap": {"label_embeddings": str(tmp_path / "absent.pt")}}
+    with pytest.raises(PlanError, match="^train.leap.label_embeddings .*absent.pt: no such file$"):
+        check_label_embeddings(absent)
+    train = {"models": ["han", "leap"], "leap": {"label_embeddings": str(embeddings_file(tmp_path / "e.pt"))}}
+    check_label_embeddings(train)
+    assert (label_embeddings_file("leap", train), label_embeddings_file("han", train)) == (str(tmp_path / "e.pt"), None)
+    with pytest.raises(PlanError, match="contains train.leap.label_embeddings"):
+        check_results_dir({"results_dir": str(tmp_path), "train": train}, "/nonexistent/source")

@@ -9,6 +9,7 @@ rule train:
         index=out("dataset/index.h5"),
         refined=refined_labels,
         pseudo_labels=pseudo_labels,
+        label_embeddings=label_embeddings,
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.json",
@@ -29,7 +30,11 @@ rule train:
         shards=shard_options,
         out_dir=lambda w, output: os.path.dirname(output.model),
         refined=lambda w, input: option("--refined", input.refined),
-        pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
+        # and LEAP's --label-embeddings: one placeholder, so the command of finished runs is unchanged
+        pseudo_labels=lambda w, input: [
+            *option("--pseudo-labels", input.pseudo_labels),
+            *option("--label-embeddings", input.label_embeddings),
+        ],
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} {params.shards:q} --config {params.cfg:q}"
         " {params.refined:q} {params.pseudo_labels:q} --threads {threads} --eval-batch-size {resources.eval_batch_size}"
