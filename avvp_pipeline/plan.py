@@ -559,6 +559,7 @@ def input_folders(config: dict) -> dict[str, str]:
         "parse.videos_dir": (config.get("parse") or {}).get("videos_dir"),
         "refine.file": refine.get("file"),  # a file: its folder may hold results/, not be it
         "noise_ratios.file": noise.get("file"),
+        "train.leap.label_embeddings": ((config.get("train") or {}).get("leap") or {}).get("label_embeddings"),
     }
     for kind in ("clip", "clap"):
         weights = (pseudo.get(kind) or {}).get("weights")

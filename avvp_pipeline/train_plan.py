@@ -8,9 +8,11 @@ trains with (checked against :mod:`models.options` before any job starts) and it
 
 from __future__ import annotations
 
+import os
+
 from . import STAGE_VERSIONS
 from .models.options import OPTIONS, RUNTIME, check_option, check_options
-from .models.rows import train_options
+from .models.rows import spec, train_options
 from .plan import PlanError
 
 
@@ -103,3 +105,22 @@ def check_train_options(train_cfg: dict, rows: list[str]) -> None:
                 check_option(key, value, _source(row, key, train_cfg))
     except ValueError as exc:
         raise PlanError(str(exc)) from None
+
+
+def label_embeddings_file(model: str, train_cfg: dict) -> str | None:
+    """The class-embedding file row ``model`` trains with (``train.leap.label_embeddings``, LEAP rows only)."""
+    return (train_cfg.get("leap") or {}).get("label_embeddings") if spec(model).label_embeddings else None
+
+
+def check_label_embeddings(train_cfg: dict) -> None:
+    """PlanError in one line where a LEAP row of ``train.models`` has no class-embedding file, or it is missing."""
+    rows = [m for m in train_cfg.get("models") or [] if spec(m).label_embeddings]
+    path = label_embeddings_file(rows[0], train_cfg) if rows else None
+    if rows and not path:
+        raise PlanError(
+            f"train.models has {', '.join(rows)}, which read LEAP's class embeddings, but "
+            "train.leap.label_embeddings is not set: give the path of the release's llp_label_glove_embeddings.pt "
+            "(docs/models-and-evaluation.md, section 14)"
+        )
+    if path and not os.path.isfile(path):
+        raise PlanError(f"train.leap.label_embeddings {path}: no such file")

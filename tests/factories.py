@@ -54,3 +54,11 @@ def write_lfav_release(root, lengths: dict[str, int], seed: int = 0) -> dict[str
             a = arrays[name][vid] = rng.random((seconds, KINDS[name].width), dtype=np.float32)
             np.save(folder / f"{vid}.npy", a)
     return arrays
+
+
+def embeddings_file(path, seed: int = 0, classes: int = 25):
+    """A generated class-embedding file in LEAP's release layout (``classes`` names to seeded 300-wide
+    vectors); returns ``path``."""
+    g = torch.Generator().manual_seed(seed)
+    torch.save({f"class {i}": torch.randn(300, generator=g) for i in range(classes)}, path)
+    return path

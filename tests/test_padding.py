@@ -23,7 +23,7 @@ from avvp_pipeline.models.rows import MODELS, spec, train_options
 from avvp_pipeline.training.cms import cms_loss, doubled_mask
 from avvp_pipeline.training.config import TrainConfig
 from avvp_pipeline.training.jomold import contrastive_loss, flip_labels, ramped_ratios
-from avvp_pipeline.training.losses import EPS, guided_loss, ma_guided_loss, smooth
+from avvp_pipeline.training.losses import EPS, avss_loss, guided_loss, ma_guided_loss, smooth
 from avvp_pipeline.training.refine import ma_contrastive_loss
 from avvp_pipeline.training.step import batch_partners, step_loss
 
@@ -35,7 +35,19 @@ SHAPES = {"audio": (10, 16), "visual_2d": (80, 24), "visual_3d": (10, 16)}
 FEATURE_MAP_SHAPES = {"audio": (64, 16), "visual_2d": (10, 16), "visual_3d": (10, 16)}  # valor++: CLAP's map
 PER_SECOND_ROWS = [name for name in MODELS if spec(name).features[0] != "clap_htsat"]
 # one row per network part and loss term (the others combine the same parts); every row runs with -m slow
-COVERING = {"han", "han_3layers", "han+ours", "ma*+cms", "ma", "ave", "avsdn+ours", "valor+", "valor++", "jomold"}
+COVERING = {
+    "han",
+    "han_3layers",
+    "han+ours",
+    "ma*+cms",
+    "ma",
+    "ave",
+    "avsdn+ours",
+    "valor+",
+    "valor++",
+    "jomold",
+    "leap",
+}
 POSITION = (1, 3)  # the batch's place in its epoch: JoMoLD's flips run at their full ratios in EPOCH
 
 
@@ -116,6 +128,8 @@ def _reference_loss(model, name: str, fs, partners) -> torch.Tensor:
     y = fs.labels
     if s.jomold:
         return _jomold_reference(model, name, fs, alone, video)
+    if s.arch == "leap":
+        return _leap_reference(alone, video, fs, s.video_loss)
     if s.pseudo_labels:
         n = sum(float(fs.pseudo_present[b]) * length * 25 for b, length in enumerate(LENGTHS))
         seg = sum(
@@ -149,6 +163,39 @@ def _reference_loss(model, name: str, fs, partners) -> torch.Tensor:
         )
         loss = loss + cfg.cms_weight * cms_loss(f_a, f_v, ya2, yv2, cfg.temperature)
     return loss
+
+
+def _clamp(t: torch.Tensor) -> torch.Tensor:
+    return t.clamp(EPS, 1 - EPS)
+
+
+def _leap_reference(alone, video, fs, video_loss) -> torch.Tensor:
+    """LEAP's loss from each video alone: the weak-label BCE a mean over videos; the pseudo-label BCEs means over
+    the (video, class) or real (video, second, class) items of the videos with pseudo labels; the similarity
+    loss a mean over their pairs of real seconds, each video's target from its own real seconds."""
+    present = [b for b in range(len(LENGTHS)) if fs.pseudo_present[b]]
+    cut = {b: tuple(x[b : b + 1, : LENGTHS[b]].double() for x in (fs.pseudo_audio, fs.pseudo_visual)) for b in present}
+    p = video.audio_prob + video.visual_prob - video.audio_prob * video.visual_prob
+    p = p if video_loss == "soft" else video.global_prob
+    loss = F.binary_cross_entropy(_clamp(p.float()), fs.labels)  # in fp32: the clamp of a 0 / 1 is fp32's
+    for m, prob in ((0, "audio_prob"), (1, "visual_prob")):
+        items = sum(
+            F.binary_cross_entropy(_clamp(getattr(alone[b], prob)), cut[b][m].amax(1), reduction="sum") for b in present
+        )
+        loss = loss + items / (len(present) * 25)
+        seg = sum(
+            F.binary_cross_entropy(_clamp(alone[b].frame_prob[:, :, m]), cut[b][m], reduction="sum") for b in present
+        )
+        loss = loss + seg / (sum(LENGTHS[b] for b in present) * 25)
+    pairs = sum(LENGTHS[b] ** 2 for b in present)
+    sim = sum(
+        LENGTHS[b] ** 2
+        * avss_loss(
+            alone[b].x_audio, alone[b].x_visual, *cut[b], torch.ones(1), torch.ones(1, LENGTHS[b], dtype=torch.bool)
+        )
+        for b in present
+    )
+    return loss + sim / pairs
 
 
 def _gradients(model, loss: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -32,8 +32,9 @@ def _metrics(tmp_path, name, value, per_class=None, **extra):
 
 
 def test_published_figures_cover_every_paper_row_and_match_method_md():
-    assert set(PUBLISHED) == set(PAPER_ROWS) | {"valor", "valor++", "jomold"}
+    assert set(PUBLISHED) == set(PAPER_ROWS) | {"valor", "valor++", "jomold", "leap"}
     assert PUBLISHED["jomold"]["seg_type"] == 60.8 and PUBLISHED["jomold"]["ev_type"] == 54.5
+    assert (PUBLISHED["leap"]["seg_type"], PUBLISHED["leap"]["ev_type"]) == (62.5, 57.8)
     assert PUBLISHED["valor"]["seg_type"] == 62.0 and PUBLISHED["valor++"]["ev_event"] == 59.0
     assert PUBLISHED["ma*+ours"]["seg_visual"] == 63.5 and PUBLISHED["ma*+ours"]["ev_event"] == 52.1
     assert PUBLISHED["han"]["seg_audio"] == 60.1 and PUBLISHED["ave"]["ev_av"] == 31.6

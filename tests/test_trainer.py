@@ -167,6 +167,9 @@ from avvp_pipeline.models.rows import MODELS  # noqa: E402
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
+    from factories import embeddings_file
+
+    from avvp_pipeline.models.leap import load_label_embeddings
     from avvp_pipeline.models.rows import spec, train_options
 
     opts = train_options(name, {"epochs": 4, "batch_size": 8, "init_epoch": 0, "lr": 3e-4, "early_stop": 0})
@@ -187,7 +190,10 @@ def test_every_row_trains_and_lowers_its_loss(tmp_path, name):
         ratios = np.full(len(tr.classes), 0.3)
         write_noise_ratios(tmp_path / "ratios.h5", list(tr.classes), ratios, ratios, {"source": "test"})
         tr.with_noise_ratios(tmp_path / "ratios.h5")
-    train(name, tr, va, cfg, tmp_path, provenance={}, progress=False)
+    embeddings = None
+    if spec(name).label_embeddings:  # LEAP rows: generated class embeddings
+        embeddings = load_label_embeddings(embeddings_file(tmp_path / "embeddings.pt"), 25)
+    train(name, tr, va, cfg, tmp_path, provenance={}, progress=False, embeddings=embeddings)
     losses = [e["loss"] for e in json.loads((tmp_path / "history.json").read_text())["epochs"]]
     assert losses[-1] < losses[0], losses
 

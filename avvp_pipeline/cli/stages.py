@@ -187,6 +187,7 @@ def add_train(sub) -> None:
     p.add_argument("--refined", help="MA-refined labels (avvp refine) for the rows that train on them")
     p.add_argument("--pseudo-labels", help="segment-level pseudo labels (avvp import pseudo-labels) for the VALOR rows")
     p.add_argument("--noise-ratios", help="JoMoLD's per-class noise ratios (avvp noise-ratios) for the jomold row")
+    p.add_argument("--label-embeddings", help="class embeddings for the LEAP rows (llp_label_glove_embeddings.pt)")
     add_runtime_args(p, "torch threads")
     p.add_argument("--eval-batch-size", type=int, help="speed only: videos per forward pass when scoring (256)")
     p.add_argument("--cuda-graphs", type=int, choices=(0, 1), help="speed only: 1 replays each step as a CUDA graph")
@@ -209,6 +210,7 @@ def train(args) -> int:
         pseudo_labels=args.pseudo_labels,
         workflow_results=workflow_results(),
         noise_ratios=args.noise_ratios,
+        label_embeddings=args.label_embeddings,
     )
     return 0
 

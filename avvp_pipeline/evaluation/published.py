@@ -54,6 +54,9 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
 # VALOR (Lai et al., NeurIPS 2023), LLP test: segment Type@AV / Event@AV, event Type@AV / Event@AV
 PUBLISHED["valor"] = _row((None, None), (None, None), (None, None), (62.0, 56.7), (61.5, 54.2))
 PUBLISHED["valor++"] = _row((None, None), (None, None), (None, None), (66.2, 60.4), (66.8, 59.0))
+# LEAP (Zhou et al., ECCV 2024), LLP test, MM-Pyramid + LEAP on VALOR's pseudo labels: only its segment / event
+# Type@AV pair is recorded here (its other columns are not; the README of its code gives none)
+PUBLISHED["leap"] = _row((None, None), (None, None), (None, None), (62.5, 57.8), (None, None))
 
 # JoMoLD (Cheng et al., ECCV 2022), LLP test, its comparison with the state of the art (the row with the
 # contrastive loss, "w/ CL"; the figure static/results.png of the official repository shows the table)
@@ -64,4 +67,5 @@ SOURCES: dict[str, str] = {
     "valor": "VALOR paper",
     "valor++": "VALOR paper (CLIP/CLAP features)",
     "jomold": "JoMoLD paper",
+    "leap": "LEAP paper",
 }

@@ -14,6 +14,7 @@ from .ave_avsdn import AVE, AVSDN
 from .cmco import HANCoOccurrence
 from .han import HAN
 from .jomold import JoMoLDNet
+from .leap import LEAP
 from .normalize import Standardized
 from .options import DEFAULTS
 from .rows import MODELS, full_options, spec
@@ -40,11 +41,23 @@ def build_model(
     shapes = {**default_shapes(s.features), **(shapes or {})}
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
-    if (s.backbone != "han" or s.arch not in ("han", "jomold")) and width != {k: DEFAULTS[k] for k in width}:
+    if (s.backbone, s.arch) not in (("han", "han"), ("han", "jomold"), ("leap", "leap")) and width != {
+        k: DEFAULTS[k] for k in width
+    }:
         raise ValueError(
-            f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL rows only, got {width}"
+            f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL and LEAP rows only, got {width}"
         )
-    if s.backbone in ("ave", "avsdn"):
+    if s.backbone == "leap":
+        model = LEAP(
+            num_classes=num_classes,
+            d_model=cfg["hidden"],
+            ffn=cfg["ffn"],
+            heads=cfg["heads"],
+            decoder_layers=layers,
+            dropout=cfg["dropout"],
+            shapes=shapes,
+        )
+    elif s.backbone in ("ave", "avsdn"):
         cls = AVE if s.backbone == "ave" else AVSDN
         model = cls(
             num_classes=num_classes,

@@ -19,8 +19,9 @@ class ModelSpec:
     """What a row is made of."""
 
     description: str
-    backbone: str = "han"  # temporal model: han, ave or avsdn (models/ave_avsdn.py)
-    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments; jomold: models/jomold.py
+    backbone: str = "han"  # temporal model: han, ave, avsdn (models/ave_avsdn.py) or leap (models/leap.py)
+    arch: str = "han"  # han: MMIL's segment head; cmco: CM-Co scores the segments; jomold: models/jomold.py;
+    # leap: LEAP's label decoder
     cooccurrence: str = "cmco"  # cmco arch only: cmco, av, a_only, v_only (Table 3)
     cms: bool = False  # CM-S: swapped-pair batch doubling + cross-video contrastive loss
     recipe: str = "han"
@@ -33,6 +34,8 @@ class ModelSpec:
     # JoMoLD: "estimator" (no cross-modal attention, + its contrastive loss) or "denoise" (+ per-batch label
     # flips with the estimator's noise ratios, data/noise_ratios.py); "" for every other row
     jomold: str = ""
+    # LEAP's video-level BCE: code (on the thresholded union, no gradient) or soft (on p_a + p_v - p_a p_v)
+    video_loss: str = "code"
     # the feature kinds it reads, audio / 2D visual / 3D visual (features/kinds.py)
     features: tuple[str, str, str] = DEFAULT_KINDS
 
@@ -40,6 +43,11 @@ class ModelSpec:
         check_kinds(self.features)
         if self.jomold not in ("", "estimator", "denoise") or bool(self.jomold) != (self.arch == "jomold"):
             raise ValueError(f"jomold must be estimator or denoise exactly for the jomold arch, got {self.jomold!r}")
+
+    @property
+    def label_embeddings(self) -> bool:
+        """Whether the row reads a file of class embeddings (LEAP's decoder queries)."""
+        return self.arch == "leap"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -159,6 +167,22 @@ MODELS: dict[str, ModelSpec] = {
         recipe="lfav",
         features=LFAV_KINDS,
     ),
+    "leap": ModelSpec(
+        "LEAP: MM-Pyramid encoder + label-embedding decoder (GloVe class embeddings), trained on VALOR's "
+        "CLIP / CLAP pseudo labels with LEAP's losses and recipe (models/leap.py)",
+        backbone="leap",
+        arch="leap",
+        recipe="leap",
+        pseudo_labels=True,
+    ),
+    "leap+soft_video": ModelSpec(
+        "LEAP with a video-level BCE that trains: on p_a + p_v - p_a p_v instead of the code's thresholded union",
+        backbone="leap",
+        arch="leap",
+        recipe="leap",
+        pseudo_labels=True,
+        video_loss="soft",
+    ),
 }
 
 # the paper's tables, in order (a row appears once, under its first table)
@@ -277,6 +301,25 @@ RECIPES["lfav"] = {
     "visual_smoothing": 1.0,
     "select_metric": "selection",
     "gate": "modality",
+    "early_stop": 0,
+}
+
+# LEAP (ECCV 2024, its run_leap_train.sh and main_leap.py): Adam lr 1e-4, StepLR(10, 0.1), batch 32, 30 epochs,
+# seed 1; MM-Pyramid and decoder 8 heads, width 512, FFN 512, 2 decoder layers, dropout 0.2; the epoch with the
+# best val segment-level Type@AV (a tie keeps the later one); evaluation gates both modalities by the
+# video-level prediction (the global gate)
+RECIPES["leap"] = {
+    **HAN_RECIPE,
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 1e-4,
+    "step_size": 10,
+    "gamma": 0.1,
+    "seed": 1,
+    "dropout": 0.2,
+    "heads": 8,
+    "num_layers": 2,
+    "select_metric": "seg_type",
     "early_stop": 0,
 }
 

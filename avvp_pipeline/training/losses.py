@@ -90,3 +90,70 @@ def valor_loss(
             for m, target in ((0, pseudo_audio), (1, pseudo_visual))
         )
     return video + seg
+
+
+LEAP_EPS = 0.01  # the official run script's eps: the floor of the similarity target
+
+
+def leap_loss(
+    out: MMILOutput,
+    y: torch.Tensor,
+    pseudo_audio: torch.Tensor,
+    pseudo_visual: torch.Tensor,
+    present: torch.Tensor,
+    video_loss: str = "code",
+) -> torch.Tensor:
+    """LEAP's loss as its code computes it (weights 1, as its run script): BCE of ``p_a`` / ``p_v`` against the
+    video-level pseudo labels (a class present in some second), BCE of the video-level prediction against the
+    weak label ``y``, BCE of the segment probabilities against the pseudo labels, and the audio-visual semantic
+    similarity loss (:func:`avss_loss`). ``video_loss='code'``: the video-level prediction is the thresholded
+    union the model outputs, so its term adds a value and no gradient; ``'soft'``: ``p_a + p_v - p_a p_v``.
+    Each term but the weak-label one is a mean over the videos with pseudo labels (``present`` (B,) 0/1)
+    and their real seconds (``out.mask``)."""
+    mask = out.mask if out.mask is not None else torch.ones(pseudo_audio.shape[:2], device=y.device, dtype=torch.bool)
+    seconds = mask[:, :, None].float()
+    pa, pv = pseudo_audio * seconds, pseudo_visual * seconds
+    with torch.autocast(y.device.type, enabled=False):  # in fp32 under bf16 autocast
+        p_a, p_v = (p.float().clamp(EPS, 1 - EPS) for p in (out.audio_prob, out.visual_prob))
+        if video_loss == "soft":
+            p_global = (
+                out.audio_prob.float() + out.visual_prob.float() - out.audio_prob.float() * out.visual_prob.float()
+            )
+        elif video_loss == "code":
+            p_global = out.global_prob.float()
+        else:
+            raise ValueError(f"LEAP's video_loss must be 'code' or 'soft', got {video_loss!r}")
+        loss = F.binary_cross_entropy(p_global.clamp(EPS, 1 - EPS), y)
+        videos = present[:, None]
+        n_videos = (videos.sum() * y.shape[1]).clamp(min=1.0)
+        for p, target in ((p_a, pa.amax(dim=1)), (p_v, pv.amax(dim=1))):
+            loss = loss + (F.binary_cross_entropy(p, target, reduction="none") * videos).sum() / n_videos
+        weight = present[:, None, None] * seconds
+        n_items = (weight.sum() * y.shape[1]).clamp(min=1.0)
+        frame = out.frame_prob.float().clamp(EPS, 1 - EPS)
+        for m, target in ((1, pv), (0, pa)):
+            loss = loss + (F.binary_cross_entropy(frame[:, :, m], target, reduction="none") * weight).sum() / n_items
+        return loss + avss_loss(out.x_audio.float(), out.x_visual.float(), pa, pv, present, mask)
+
+
+def avss_loss(
+    x_audio: torch.Tensor,
+    x_visual: torch.Tensor,
+    pseudo_audio: torch.Tensor,
+    pseudo_visual: torch.Tensor,
+    present: torch.Tensor,
+    mask: torch.Tensor,
+    eps: float = LEAP_EPS,
+) -> torch.Tensor:
+    """LEAP's audio-visual semantic similarity loss: the mean squared error between ``relu(cos(a_t, v_s))`` of the
+    encoder's outputs and ``sigmoid(log(k_ts)) + eps``, where ``k_ts`` counts the classes the audio pseudo labels
+    of second t share with the visual ones of second s, over the most classes either modality has in any second
+    of the video; a mean over the pairs of real seconds of the videos with pseudo labels."""
+    most = torch.maximum(pseudo_audio.sum(-1).amax(-1), pseudo_visual.sum(-1).amax(-1))
+    most = torch.where(most == 0, torch.full_like(most, 1e-8), most)
+    target = (
+        torch.sigmoid(torch.log(torch.bmm(pseudo_audio, pseudo_visual.transpose(1, 2)) / most[:, None, None])) + eps
+    )
+    pred = F.relu(torch.bmm(F.normalize(x_audio, dim=-1), F.normalize(x_visual, dim=-1).transpose(1, 2)))
+    pairs = (mask[:, :, None] & mask[:, None, :]).float() * present[:, None, None]
+    return (F.mse_loss(pred, target, reduction="none") * pairs).sum() / pairs.sum().clamp(min=1.0)

@@ -10,6 +10,7 @@ from ..data.feature_sets import feature_configs, load_feature_sets, require_shar
 from ..data.noise_ratios import noise_ratio_provenance
 from ..data.pseudo_labels import pseudo_label_provenance
 from ..models.checkpoint import load_trained
+from ..models.leap import load_label_embeddings, require_label_embeddings
 from ..models.rows import spec
 from .config import RunOptions, TrainConfig
 from .jomold import AUDIO_THRESHOLD, VISUAL_THRESHOLD, estimate_noise_ratios
@@ -31,13 +32,16 @@ def train_stage(
     pseudo_labels: str | Path | None = None,
     workflow_results: str | Path | None = None,
     noise_ratios: str | Path | None = None,
+    label_embeddings: str | Path | None = None,
 ) -> dict:
     """Train ``model_name`` with ``options`` (recorded and speed options together) on the train split,
     selecting on the split the options name; write ``out_dir/model.pt`` and ``history.json``.
     ``refined``: MA-refined labels (MA* rows); ``pseudo_labels``: segment-level pseudo labels (VALOR rows);
-    ``noise_ratios``: JoMoLD's noise-ratio file (the jomold row).
+    ``noise_ratios``: JoMoLD's noise-ratio file (the jomold row);
+    ``label_embeddings``: the class-embedding file (LEAP rows).
     ``workflow_results``: the results folder of the workflow running this stage, if any: a damaged shard
     inside it is moved aside to be rebuilt."""
+    require_label_embeddings(model_name, bool(label_embeddings))
     cfg, run = TrainConfig.from_dict(options), run or RunOptions.from_dict(options)
     if cfg.select_on == "test":
         log.warning(
@@ -55,6 +59,7 @@ def train_stage(
         sets["train"].with_pseudo_labels(pseudo_labels)
     if noise_ratios:
         sets["train"].with_noise_ratios(noise_ratios)
+    embeddings = load_label_embeddings(label_embeddings, len(sets["train"].classes)) if label_embeddings else None
     for name, p in provenance.items():
         if p["weights_id"].startswith("random"):
             log.warning("features %s were made with RANDOM weights (%s)", name, p["weights_id"])
@@ -70,6 +75,7 @@ def train_stage(
         run=run,
         labels=pseudo_label_provenance(pseudo_labels) if pseudo_labels else None,
         noise_ratios=noise_ratio_provenance(noise_ratios) if noise_ratios else None,
+        embeddings=embeddings,
     )
     log.info(
         "trained %s: best %s %s %.2f at epoch %d",

@@ -14,7 +14,7 @@ from ..models.rows import spec
 from .cms import double_batch, doubled_mask, swap_partners
 from .config import TrainConfig
 from .jomold import denoised_loss, estimator_loss, flip_labels, ramped_ratios
-from .losses import cms_term, guided_loss, ma_guided_loss, smooth, valor_loss
+from .losses import cms_term, guided_loss, leap_loss, ma_guided_loss, smooth, valor_loss
 from .refine import ma_contrastive_loss
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ def step_loss(
                 f"model {name} trains on segment-level pseudo labels: pass them (avvp train --pseudo-labels)"
             )
         out = model(audio, video_s, video_st, mask)
+        if s.arch == "leap":
+            pseudo = (fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
+            return leap_loss(out, y, *pseudo, s.video_loss)
         return valor_loss(out, y, fs.pseudo_audio[idx], fs.pseudo_visual[idx], fs.pseudo_present[idx])
     if s.labels == "refined":
         if fs.labels_audio is None:

@@ -26,6 +26,7 @@ from ..features.store import config_hash
 from ..fileio import write_json
 from ..inference import predict
 from ..models.checkpoint import read_resume, restore_resume, resume_path, write_model, write_resume
+from ..models.leap import LabelEmbeddings, require_label_embeddings
 from ..models.normalize import Standardized
 from ..models.options import LFAV_METRICS
 from ..models.registry import build_model
@@ -165,11 +166,17 @@ class Selection:
         return patience > 0 and epoch - self.best_epoch >= patience
 
 
-def _fresh_state(model_name: str, train_set: FeatureSet, cfg: TrainConfig, device: torch.device):
-    """Seeded model, optimizer, scheduler and the shuffle / partner generators of a run from scratch."""
+def _fresh_state(
+    model_name: str, train_set: FeatureSet, cfg: TrainConfig, device: torch.device, embeddings: LabelEmbeddings | None
+):
+    """Seeded model (with LEAP's class ``embeddings``), optimizer, scheduler and the shuffle / partner
+    generators of a run from scratch."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model = build_model(model_name, asdict(cfg), train_set.shapes, len(train_set.classes)).to(device)
+    if embeddings is not None:
+        net = model.model if isinstance(model, Standardized) else model
+        net.set_label_embeddings(embeddings.values.to(device), embeddings.file)
     if isinstance(model, Standardized):
         model.fit(train_set.audio, train_set.video_s, train_set.video_st, mask=train_set.mask())
     optimizer, scheduler = build_optimizer(model, cfg, device)
@@ -195,10 +202,16 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devi
 
 
 def run_hash(
-    model_name: str, cfg: TrainConfig, provenance: dict, n_train: int, n_select: int, labels: dict | None = None
+    model_name: str,
+    cfg: TrainConfig,
+    provenance: dict,
+    n_train: int,
+    n_select: int,
+    labels: dict | None = None,
+    embeddings_sha256: str | None = None,
 ) -> str:
     """What makes a training run itself: model, recorded options, features, set sizes (no speed option) and,
-    where given, the provenance of extra training labels (pseudo labels)."""
+    where given, the provenance of extra training labels (pseudo labels) and the class embeddings' sha256."""
     return config_hash(
         {
             "model": model_name,
@@ -207,6 +220,7 @@ def run_hash(
             "n_train": n_train,
             "n_select": n_select,
             **({"labels": labels} if labels else {}),
+            **({"label_embeddings": embeddings_sha256} if embeddings_sha256 else {}),
         }
     )
 
@@ -258,17 +272,21 @@ def train(
     run: RunOptions | None = None,
     labels: dict | None = None,
     noise_ratios: dict | None = None,
+    embeddings: LabelEmbeddings | None = None,
 ) -> dict:
     """Train ``model_name``; write ``model.pt`` and ``history.json`` into ``out_dir``; return the summary.
 
     ``labels`` (the provenance of the pseudo labels a VALOR row trains on) and ``noise_ratios`` (that of the
-    noise ratios the jomold row flips labels with) enter the run hash and the summary.
+    noise ratios the jomold row flips labels with) enter the run hash and the summary. ``embeddings``: the
+    class embeddings a LEAP row needs (saved with its weights); their file's sha256 enters the run hash, its
+    name and sha256 the summary.
 
     ``feature_configs`` (the extraction config per extractor) is saved with the model so that
     `avvp parse` can extract new videos exactly as the training features were. The device is the one
     the feature sets are on.
     """
     run = run or RunOptions()
+    require_label_embeddings(model_name, embeddings is not None)
     kinds = spec(model_name).features
     for fs in (train_set, select_set):
         if fs.kinds != kinds:
@@ -279,11 +297,12 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_set.audio.device
-    model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
+    model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device, embeddings)
     scorer = "lfav" if cfg.select_metric in LFAV_METRICS else "llp"
     selection = Selection(keeps_last_epoch(model_name, cfg.select), strict=scorer == "lfav")
     hashed = {**(labels or {}), "noise_ratios": noise_ratios} if noise_ratios else labels
-    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), hashed)
+    sha = embeddings.sha256 if embeddings else None
+    hash_ = run_hash(model_name, cfg, provenance, len(train_set), len(select_set), hashed, sha)
     ckpt_path = resume_path(out_dir)
     history, start_epoch = [], 1
 
@@ -300,7 +319,9 @@ def train(
             log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, ckpt_path)
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring %s, training from scratch: it does not fit this run (%s)", ckpt_path, exc)
-            model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(model_name, train_set, cfg, device)
+            model, optimizer, scheduler, shuffle, partner_rng = _fresh_state(
+                model_name, train_set, cfg, device, embeddings
+            )
             selection, history = Selection(selection.keep_last, strict=selection.strict), []
 
     graphed = None
@@ -384,6 +405,7 @@ def train(
         "skipped_train": train_set.skipped,
         **({"pseudo_labels": labels} if labels else {}),
         **({"noise_ratios": noise_ratios} if noise_ratios else {}),
+        **({"label_embeddings": embeddings.provenance} if embeddings else {}),
     }
     save_trained(
         out_dir,

@@ -11,7 +11,10 @@ import shutil
 
 import pytest
 import yaml
-from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake
+from factories import embeddings_file
+from snakerun import REPO, TINY, planned_outputs, planned_rules, snakemake, write_config
+
+from avvp_pipeline.data.pseudo_labels import RELEASE_FOLDERS
 
 
 def test_the_train_rule_passes_speed_options_as_flags(tmp_path):
@@ -22,6 +25,31 @@ def test_the_train_rule_passes_speed_options_as_flags(tmp_path):
     text = snakemake(tmp_path, "-n", "-p").stdout
     command = next(line for line in text.splitlines() if "avvp train " in line)
     assert "--eval-batch-size 8 --cuda-graphs 1" in command and "cuda_graphs" not in command
+
+
+def test_leap_plans_valors_pseudo_labels_and_its_embedding_file_and_is_refused_without(tmp_path):
+    """A LEAP row's train job reads the pseudo labels a VALOR row reads and the class-embedding file
+    (an input: a new file retrains it), passed as --label-embeddings; without the file, planning stops."""
+    for folder in RELEASE_FOLDERS.values():
+        (tmp_path / "valor" / folder).mkdir(parents=True)
+    (tmp_path / "glove dir").mkdir()
+    embeddings = embeddings_file(tmp_path / "glove dir" / "emb.pt")
+    cfg = copy.deepcopy(TINY)
+    cfg["train"].update(models=["leap"], leap={"label_embeddings": str(embeddings)})
+    cfg["pseudo_labels"] = {"source": "released", "dir": str(tmp_path / "valor")}
+    wd = write_config(tmp_path / "wd", cfg)
+    proc = snakemake(wd, "-n", "-p")
+    assert {"import_pseudo_labels", "train"} <= planned_rules(proc)
+    train_job = proc.stdout.split("rule train:", 1)[1].split("\n\n", 1)[0]
+    [inputs] = [line.strip() for line in train_job.splitlines() if line.strip().startswith("input: ")]
+    assert inputs.endswith(f"results/pseudo_labels/labels.h5, {embeddings}")
+    assert f"--pseudo-labels results/pseudo_labels/labels.h5 --label-embeddings '{embeddings}'" in train_job
+    del cfg["train"]["leap"]
+    refused = snakemake(write_config(wd, cfg), "-n", check=False)
+    assert refused.returncode != 0
+    assert "train.models has leap, which read LEAP's class embeddings, but train.leap.label_embeddings is not set" in (
+        refused.stdout + refused.stderr
+    )
 
 
 def test_a_nested_numeric_config_plans(tmp_path):

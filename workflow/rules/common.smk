@@ -23,6 +23,7 @@ from avvp_pipeline.teachers.folders import WEIGHTS_FILE
 from avvp_pipeline.plan import NOISE_ESTIMATOR
 from avvp_pipeline.stage_plan import check_noise_ratios, check_refine, stage_configs
 from avvp_pipeline.train_plan import check_train_options, run_dir, run_dirs, run_seeds, runtime_options, train_params
+from avvp_pipeline.train_plan import check_label_embeddings, label_embeddings_file
 from snakemake.exceptions import WorkflowError
 
 # Everything a run would trip over later stops here, at planning, with one message.
@@ -36,6 +37,7 @@ try:
     check_train_options(config["train"], rows_needed(config["train"], config["refine"], config["noise_ratios"]))
     TRAIN_RUNTIME = runtime_options(config["train"])  # speed only: rule resources, never params
     check_pseudo_labels(config["train"], config.get("pseudo_labels"))
+    check_label_embeddings(config["train"])
     check_parse(config["features"], config["parse"])
     check_feature_kinds(config["features"], config["train"], config["refine"], config["noise_ratios"])
     FEATURE_SOURCE = feature_source(config["features"])
@@ -146,6 +148,12 @@ def teacher_weight_files(wildcards):
 def pseudo_labels(wildcards):
     """The pseudo-labels file for the rows that train on it (VALOR), shared by every seed."""
     return [out("pseudo_labels/labels.h5")] if spec(wildcards.model).pseudo_labels else []
+
+
+def label_embeddings(wildcards):
+    """LEAP's class-embedding file for the rows that read it (a new file retrains them)."""
+    path = label_embeddings_file(wildcards.model, config["train"])
+    return [path] if path else []
 
 
 def option(flag, value):

@@ -10,6 +10,7 @@ rule train:
         refined=refined_labels,
         pseudo_labels=pseudo_labels,
         noise_ratios=noise_ratio_file,
+        label_embeddings=label_embeddings,
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.json",
@@ -32,9 +33,11 @@ rule train:
         refined=lambda w, input: option("--refined", input.refined),
         pseudo_labels=lambda w, input: option("--pseudo-labels", input.pseudo_labels),
         noise_ratios=lambda w, input: option("--noise-ratios", input.noise_ratios),
+        label_embeddings=lambda w, input: option("--label-embeddings", input.label_embeddings),
     shell:
         "avvp train --model {wildcards.model:q} --index {input.index:q} {params.shards:q} --config {params.cfg:q}"
-        " {params.refined:q} {params.pseudo_labels:q} {params.noise_ratios:q} --threads {threads} --eval-batch-size {resources.eval_batch_size}"
+        " {params.refined:q} {params.pseudo_labels:q} {params.noise_ratios:q} {params.label_embeddings:q}"
+        " --threads {threads} --eval-batch-size {resources.eval_batch_size}"
         " --cuda-graphs {resources.cuda_graphs} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
