@@ -29,5 +29,6 @@ def test_device_check_cpu_smoke_writes_every_result(tmp_path):
     assert extract["visual, pipeline (shared memory, overlapped): ResNet-152, s"] > 0
     assert summary["bench-transport"]["speed-up of shared memory over the pipe"] > 0
     assert summary["bench-decode"]["now, videos/s (1 process)"] > 0
+    assert summary["bench-lfav-train"], "no epoch on videos of different lengths"
     for name in ("bench-train-han", "bench-train-ma"):
         assert summary[name]["videos"] == 16
