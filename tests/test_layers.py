@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "avvp_pipeline.bench",
             "avvp_pipeline.plan",
             "avvp_pipeline.plan_manifests",
+            "avvp_pipeline.plan_results_dir",
             "avvp_pipeline.train_plan",
             "avvp_pipeline.stage_plan",
             "avvp_pipeline.dataset_plan",

@@ -21,7 +21,8 @@ from avvp_pipeline.models.checkpoint import load_trained
 from avvp_pipeline.models.leap import load_label_embeddings, read_label_embeddings
 from avvp_pipeline.models.registry import build_model
 from avvp_pipeline.models.rows import train_options
-from avvp_pipeline.plan import PlanError, check_results_dir
+from avvp_pipeline.plan import PlanError
+from avvp_pipeline.plan_results_dir import check_results_dir
 from avvp_pipeline.torch_files import CheckpointError
 from avvp_pipeline.train_plan import check_label_embeddings, label_embeddings_file
 from avvp_pipeline.training.config import TrainConfig

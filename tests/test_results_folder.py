@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from avvp_pipeline.plan import PlanError, check_results_dir
+from avvp_pipeline.plan import PlanError
+from avvp_pipeline.plan_results_dir import check_results_dir
 from avvp_pipeline.results_lock import LOCK_NAME, ResultsLocked, lock_results
 
 REPO = Path(__file__).resolve().parents[1]

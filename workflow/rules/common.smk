@@ -11,7 +11,8 @@ from avvp_pipeline.features.kinds import cli_flag
 from avvp_pipeline.features.store import WORKFLOW_RESULTS_ENV
 from avvp_pipeline.fetch.http import OFFLINE_ENV
 from avvp_pipeline.plan import check_feature_kinds, check_models, check_parse, check_pseudo_labels, data_source
-from avvp_pipeline.plan import check_offline, check_results_dir
+from avvp_pipeline.plan import check_offline
+from avvp_pipeline.plan_results_dir import check_results_dir
 from avvp_pipeline.plan import feature_kinds, feature_source, plan_videos, rows_needed
 from avvp_pipeline.plan_manifests import manifest_path, write_import_manifests, write_pseudo_label_manifest
 from avvp_pipeline.plan_manifests import video_manifest_path, write_video_manifests
