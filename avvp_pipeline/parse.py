@@ -260,9 +260,12 @@ class VideoParser:
         """Which weights parse: the model file's, and the feature extractors' (random ones said so)."""
         used = {"ResNet-152": self.visual.resnet_w, "R(2+1)D-18": self.visual.r21d_w, "VGGish": self.audio.weights}
         random = [name for name, w in used.items() if w.is_random]
+        named = [
+            f"{name} {w.weights_id}" + (f" (sha256 {w.sha256[:12]})" if w.sha256 else "") for name, w in used.items()
+        ]
         return (
             f"Weights: the model's from {shown(model_path)}; features by "
-            + ", ".join(f"{name} {w.weights_id}" for name, w in used.items())
+            + ", ".join(named)
             + (f" (RANDOM weights for {', '.join(random)}: not pretrained features)" if random else "")
             + "."
         )

@@ -7,11 +7,11 @@ import logging
 
 import h5py
 import numpy as np
+from test_datasets_custom import folder
 
 from avvp_pipeline.cli import main
 from avvp_pipeline.data.index import index_classes, load_split
 from avvp_pipeline.features import store
-from tests.test_datasets_custom import folder
 
 
 def _shard(path, lengths: dict[str, int], name="vggish", per_second=1) -> str:

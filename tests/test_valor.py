@@ -164,7 +164,7 @@ def test_new_options_leave_every_existing_row_as_it_was():
     assert sum(p.numel() for p in han.parameters()) == 4_569_675  # docs/models-and-evaluation.md, section 11
     cfg = TrainConfig()
     assert [cfg.lr * cfg.lr_factor(i) for i in (0, 9, 10, 20)] == pytest.approx([3e-4, 3e-4, 3e-5, 3e-6])
-    with pytest.raises(ValueError, match="HAN \\+ MMIL rows only"):
+    with pytest.raises(ValueError, match="HAN \\+ MMIL and LEAP rows only"):
         build_model("han+ours", {"hidden": 256})
 
 
