@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 
+#: (backbone, arch) of the rows whose width (hidden, heads, ffn) an option may change: HAN + MMIL, JoMoLD, LEAP
+SIZABLE = {("han", "han"), ("han", "jomold"), ("leap", "leap")}
+
+
 def build_model(
     name: str, cfg: dict, shapes: dict[str, tuple[int, int]] | None = None, num_classes: int = len(CLASSES)
 ) -> nn.Module:
@@ -41,9 +45,7 @@ def build_model(
     shapes = {**default_shapes(s.features), **(shapes or {})}
     layers = s.num_layers or cfg["num_layers"]
     width = {k: cfg[k] for k in ("hidden", "heads", "ffn")}
-    if (s.backbone, s.arch) not in (("han", "han"), ("han", "jomold"), ("leap", "leap")) and width != {
-        k: DEFAULTS[k] for k in width
-    }:
+    if (s.backbone, s.arch) not in SIZABLE and width != {k: DEFAULTS[k] for k in width}:
         raise ValueError(
             f"model {name}: hidden, heads and ffn can be changed for the HAN + MMIL and LEAP rows only, got {width}"
         )
